@@ -1,0 +1,80 @@
+"""The `jaxpelsvae` command line: one sub-command per module in this package, shared options here.
+
+Each command module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
+Heavy imports (JAX, models) live inside `run` so that `--help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from jaxpelsvae.errors import JaxPelsVaeError
+
+# Order in which commands are listed by `jaxpelsvae --help`; names map to modules in this package.
+COMMANDS = (
+    "demo",
+    "simulate",
+    "period",
+    "train_vae",
+    "fit_generator",
+    "synthesize",
+    "train",
+    "evaluate",
+    "experiment",
+)
+
+
+
+
+def _load(name: str):
+    try:
+        return importlib.import_module(f"jaxpelsvae.cli.{name}")
+    except ModuleNotFoundError as err:  # command not built in this checkout
+        if err.name == f"jaxpelsvae.cli.{name}":
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jaxpelsvae",
+        description=(
+            "Classify periodic variable stars from raw light curves with a 1-D CNN whose training "
+            "is self-regulated by a physics-enhanced latent-space VAE (CNN-PELSVAE in JAX)."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = _load(name)
+        if module is None:
+            continue
+        cmd = sub.add_parser(
+            name.replace("_", "-"),
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        cmd.add_argument("--seed", type=int, default=0, help="root random seed of the run")
+        cmd.add_argument(
+            "--workdir",
+            type=Path,
+            default=Path("workdir"),
+            help="folder for outputs, checkpoints and logs",
+        )
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (JaxPelsVaeError, FileNotFoundError) as err:
+        print(f"jaxpelsvae {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"jaxpelsvae {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,14 @@
+"""Exceptions the library raises for bad user input (shown by the CLI as one clear line)."""
+from __future__ import annotations
+
+
+class JaxPelsVaeError(Exception):
+    """Base class of the library's own errors."""
+
+
+class DataError(JaxPelsVaeError, ValueError):
+    """A light-curve file or table cannot be used; the message names the file, star and rule."""
+
+
+class ConfigError(JaxPelsVaeError, ValueError):
+    """A configuration value is out of range or inconsistent."""
