@@ -1,0 +1,31 @@
+"""Period finding: batched generalised Lomb-Scargle in JAX, multi-term refinement, doubling test."""
+from __future__ import annotations
+
+from jaxpelsvae.period.grid import FrequencyGrid, auto_grid, phases_at, reduce_phases
+from jaxpelsvae.period.harmonic import fourier_power_batch, fourier_power_one
+from jaxpelsvae.period.lombscargle import (
+    gls_peaks_batch,
+    gls_power_batch,
+    gls_power_one,
+    lomb_scargle_batch,
+    lomb_scargle_peaks,
+)
+from jaxpelsvae.period.search import PeriodConfig, find_periods, grid_for, periodograms
+
+__all__ = [
+    "FrequencyGrid",
+    "PeriodConfig",
+    "auto_grid",
+    "find_periods",
+    "fourier_power_batch",
+    "fourier_power_one",
+    "gls_peaks_batch",
+    "gls_power_batch",
+    "gls_power_one",
+    "grid_for",
+    "lomb_scargle_batch",
+    "lomb_scargle_peaks",
+    "periodograms",
+    "phases_at",
+    "reduce_phases",
+]

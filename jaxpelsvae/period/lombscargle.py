@@ -1,0 +1,215 @@
+"""Batched generalised (floating-mean, error-weighted) Lomb-Scargle periodogram in JAX.
+
+The power at frequency f is Zechmeister & Kuerster (2009)'s
+    p(f) = (SS * YC^2 + CC * YS^2 - 2 CS * YC * YS) / (YY * (CC * SS - CS^2)),
+the fraction of the weighted variance explained by a sinusoid plus a constant (astropy's
+`LombScargle(t, y, dy, fit_mean=True, center_data=True)` with normalization='standard').
+
+Speed: frequencies are taken in blocks f_{b,j} = f0 + (b * block + j) * df, so that
+exp(2 pi i f t) = exp(2 pi i f_b t) * exp(2 pi i j df t) and every weighted trigonometric sum of a
+block of frequencies becomes one matrix product over the star's points (the sums of
+w, w*y at f and of w at 2f). This needs only (n_blocks + block) * T sines and cosines instead of
+F * T, and runs at matmul speed. Precision: the phases come from `grid.reduce_phases` (float64 on
+the host), so float32 on the device is enough even when f * t reaches 1e5-1e6 cycles.
+
+Memory: the blocks are processed in chunks of `chunk` frequencies with `lax.map`, so a batch needs
+about batch * T * (16 * block + 48 * chunk / block) bytes beyond its (N, F) output (about 11 MB a
+star at T = 1536 with the defaults), whatever the number of frequencies.
+
+Compilation: one compile per (batch, T, F) shape, so callers pad batches to bucketed lengths. On
+GPUs XLA autotunes the matrix products at each compile (about 20 s a shape on an H100); measured
+there, 64 OGLE-like stars (1024 points, 1.4e5 frequencies) then take about 7 ms.
+
+Shape letters: N stars, T padded points, F frequencies, K peaks, J frequencies of one block,
+B blocks of one chunk.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpelsvae.errors import DataError
+from jaxpelsvae.period.grid import FrequencyGrid, ReducedPhases, reduce_phases
+
+_TWO_PI = 2.0 * np.pi
+# Highest matmul precision: on GPUs the default (TF32) would lose the 1e-6 accuracy of the sums.
+_PRECISION = jax.lax.Precision.HIGHEST
+
+DEFAULT_BLOCK = 256
+DEFAULT_CHUNK = 16384
+
+
+def _normalised_weights(y_T, w_T):
+    """Weights summing to 1 and the weighted-mean-centred magnitudes (both (T,) float32)."""
+    total = jnp.sum(w_T)
+    w_T = w_T / jnp.where(total > 0, total, 1.0)
+    y_T = y_T - jnp.sum(w_T * y_T)
+    return y_T, w_T
+
+
+def gls_power_one(a_T, c_hi_T, c_lo_T, d_T, y_T, w_T, *, n_freq: int, block: int, chunk: int):
+    """Generalised Lomb-Scargle power of ONE star on the grid f0 + k df, k < n_freq.
+
+    a_T, c_hi_T, c_lo_T, d_T: (T,) float32 reduced phases (see `grid.ReducedPhases`) of the grid.
+    y_T: (T,) float32 magnitudes; w_T: (T,) float32 weights 1/err^2, 0 on padding (need not sum
+        to 1). Returns power (n_freq,) float32 in [0, 1] (0 where the star has no variance).
+    """
+    y_T, w_T = _normalised_weights(y_T, w_T)
+    yy = jnp.sum(w_T * y_T * y_T)
+    n_blocks = -(-n_freq // block)
+    blocks_per_chunk = max(1, min(n_blocks, chunk // block))
+    n_chunks = -(-n_blocks // blocks_per_chunk)
+
+    # Phases of the frequency offsets j * df inside a block (and of 2 j df for the 2f sums).
+    j_J = jnp.arange(block, dtype=jnp.float32)
+    phi_TJ = _TWO_PI * jnp.mod(d_T[:, None] * j_J[None, :], 1.0)
+    inner_T2J = jnp.concatenate([jnp.cos(phi_TJ), jnp.sin(phi_TJ)], axis=1)
+    inner2_T2J = jnp.concatenate([jnp.cos(2.0 * phi_TJ), jnp.sin(2.0 * phi_TJ)], axis=1)
+    wy_T = w_T * y_T
+
+    def one_chunk(first_block):
+        b_B = (first_block + jnp.arange(blocks_per_chunk)).astype(jnp.float32)
+        cycles_BT = a_T[None, :] + jnp.mod(b_B[:, None] * c_hi_T[None, :], 1.0) + b_B[:, None] * c_lo_T[None, :]
+        theta_BT = _TWO_PI * jnp.mod(cycles_BT, 1.0)
+        cos_BT, sin_BT = jnp.cos(theta_BT), jnp.sin(theta_BT)
+        cos2_BT, sin2_BT = jnp.cos(2.0 * theta_BT), jnp.sin(2.0 * theta_BT)
+        # Rows: Re/Im of w e^{i theta} and w y e^{i theta}; columns: Re/Im of e^{i phi}.
+        lhs = jnp.concatenate([w_T * cos_BT, w_T * sin_BT, wy_T * cos_BT, wy_T * sin_BT], axis=0)
+        prod = jnp.dot(lhs, inner_T2J, precision=_PRECISION)
+        lhs2 = jnp.concatenate([w_T * cos2_BT, w_T * sin2_BT], axis=0)
+        prod2 = jnp.dot(lhs2, inner2_T2J, precision=_PRECISION)
+
+        def complex_sum(m, row):  # (real, imag) of sum_t u_t e^{i (theta_bt + phi_tj)}, shape (B, J)
+            nb = blocks_per_chunk
+            re, im = m[row * nb:(row + 1) * nb], m[(row + 1) * nb:(row + 2) * nb]
+            return re[:, :block] - im[:, block:], re[:, block:] + im[:, :block]
+
+        c, s = complex_sum(prod, 0)
+        yc, ys = complex_sum(prod, 2)
+        c2, s2 = complex_sum(prod2, 0)
+        cc = 0.5 * (1.0 + c2) - c * c
+        ss = 0.5 * (1.0 - c2) - s * s
+        cs = 0.5 * s2 - c * s
+        det = cc * ss - cs * cs
+        num = ss * yc * yc + cc * ys * ys - 2.0 * cs * yc * ys
+        den = yy * det
+        power = jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), 0.0)
+        return jnp.clip(power, 0.0, 1.0).reshape(-1)
+
+    starts = jnp.arange(n_chunks, dtype=jnp.int32) * blocks_per_chunk
+    power = jax.lax.map(one_chunk, starts)
+    return power.reshape(-1)[:n_freq]
+
+
+def _local_peaks(power_F, k: int):
+    """Indices (k,) int32 and values (k,) of the k highest local maxima of a (F,) periodogram."""
+    left = jnp.concatenate([jnp.full((1,), -jnp.inf, power_F.dtype), power_F[:-1]])
+    right = jnp.concatenate([power_F[1:], jnp.full((1,), -jnp.inf, power_F.dtype)])
+    is_peak = (power_F >= left) & (power_F > right)
+    vals, idx = jax.lax.top_k(jnp.where(is_peak, power_F, -jnp.inf), k)
+    return idx.astype(jnp.int32), vals
+
+
+def gls_peaks_one(a_T, c_hi_T, c_lo_T, d_T, y_T, w_T, *, n_freq: int, block: int, chunk: int, k: int):
+    """The k highest local maxima of ONE star's periodogram: (indices (k,) int32, power (k,))."""
+    power = gls_power_one(a_T, c_hi_T, c_lo_T, d_T, y_T, w_T, n_freq=n_freq, block=block, chunk=chunk)
+    return _local_peaks(power, min(k, n_freq))
+
+
+_STATIC = ("n_freq", "block", "chunk")
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def gls_power_batch(a_NT, c_hi_NT, c_lo_NT, d_NT, y_NT, w_NT, *, n_freq: int, block: int, chunk: int):
+    """`gls_power_one` vmapped over N stars and jitted: (N, T) inputs -> power (N, n_freq) float32."""
+    kernel = functools.partial(gls_power_one, n_freq=n_freq, block=block, chunk=chunk)
+    return jax.vmap(kernel)(a_NT, c_hi_NT, c_lo_NT, d_NT, y_NT, w_NT)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC + ("k",))
+def gls_peaks_batch(a_NT, c_hi_NT, c_lo_NT, d_NT, y_NT, w_NT, *, n_freq: int, block: int, chunk: int, k: int):
+    """`gls_peaks_one` vmapped and jitted: (N, T) inputs -> (indices (N, k) int32, power (N, k)).
+
+    Only the peaks leave the device, never the (N, F) periodogram.
+    """
+    kernel = functools.partial(gls_peaks_one, n_freq=n_freq, block=block, chunk=chunk, k=k)
+    return jax.vmap(kernel)(a_NT, c_hi_NT, c_lo_NT, d_NT, y_NT, w_NT)
+
+
+def prepare_inputs(time_NT, mag_NT, err_NT, mask_NT, grid: FrequencyGrid, block: int = DEFAULT_BLOCK):
+    """Host-side inputs of the kernels: (ReducedPhases, y_NT, w_NT), all (N, T) float32.
+
+    time_NT: days (float64 preferred; float32 times relative to a per-curve epoch are fine);
+    err_NT must be positive on the masked points (DataError otherwise).
+    """
+    time_NT = np.asarray(time_NT, np.float64)
+    mask_NT = np.asarray(mask_NT, bool)
+    mag_NT = np.asarray(mag_NT, np.float64)
+    err_NT = np.asarray(err_NT, np.float64)
+    if not (time_NT.shape == mag_NT.shape == err_NT.shape == mask_NT.shape) or time_NT.ndim != 2:
+        raise DataError(
+            f"lomb_scargle: time, mag, err and mask must share one (N, T) shape, got "
+            f"{time_NT.shape}, {mag_NT.shape}, {err_NT.shape}, {mask_NT.shape}"
+        )
+    bad = mask_NT & ~(np.isfinite(time_NT) & np.isfinite(mag_NT) & np.isfinite(err_NT) & (err_NT > 0))
+    if bad.any():
+        row = int(np.flatnonzero(bad.any(axis=1))[0])
+        raise DataError(
+            f"lomb_scargle: curve row {row} has non-finite values or non-positive errors "
+            "(rule: finite values, err > 0)"
+        )
+    time_NT = np.where(mask_NT, time_NT, 0.0)
+    w_NT = np.where(mask_NT, 1.0 / np.where(mask_NT, err_NT, 1.0) ** 2, 0.0)
+    # Centre on each curve's weighted mean in float64 so float32 keeps the variations, not the level.
+    wsum = np.maximum(w_NT.sum(axis=1, keepdims=True), 1e-300)
+    y_NT = np.where(mask_NT, mag_NT - (w_NT * mag_NT).sum(axis=1, keepdims=True) / wsum, 0.0)
+    # Rescale weights per curve (the power does not depend on their scale) to stay in float32 range.
+    w_NT = w_NT / np.maximum(w_NT.max(axis=1, keepdims=True), 1e-300)
+    phases = reduce_phases(time_NT, grid, block)
+    return phases, y_NT.astype(np.float32), w_NT.astype(np.float32)
+
+
+def _as_grid(freqs) -> FrequencyGrid:
+    return freqs if isinstance(freqs, FrequencyGrid) else FrequencyGrid.from_frequencies(freqs)
+
+
+def lomb_scargle_batch(
+    time_NT, mag_NT, err_NT, mask_NT, freqs, *, block: int = DEFAULT_BLOCK, chunk: int = DEFAULT_CHUNK
+):
+    """Generalised Lomb-Scargle power of N padded light curves on a regular frequency grid.
+
+    time_NT: (N, T) days (float32 relative to a per-curve epoch, or float64); mag_NT: (N, T)
+    magnitudes; err_NT: (N, T) magnitude errors (> 0 where mask); mask_NT: (N, T) bool, True on
+    real points. freqs: a FrequencyGrid or an evenly spaced (F,) array in cycles per day.
+    Returns power (N, F) float32 on the device (fraction of weighted variance explained, in [0, 1]).
+    """
+    grid = _as_grid(freqs)
+    phases, y_NT, w_NT = prepare_inputs(time_NT, mag_NT, err_NT, mask_NT, grid, block)
+    return gls_power_batch(*phases, y_NT, w_NT, n_freq=grid.n, block=block, chunk=chunk)
+
+
+def lomb_scargle_peaks(
+    time_NT, mag_NT, err_NT, mask_NT, freqs, k: int = 5, *, block: int = DEFAULT_BLOCK, chunk: int = DEFAULT_CHUNK
+):
+    """The k highest periodogram peaks of N padded curves (inputs as `lomb_scargle_batch`).
+
+    Returns (frequency (N, k) float64 cycles/day, power (N, k) float32), best first.
+    """
+    grid = _as_grid(freqs)
+    phases, y_NT, w_NT = prepare_inputs(time_NT, mag_NT, err_NT, mask_NT, grid, block)
+    idx, power = gls_peaks_batch(*phases, y_NT, w_NT, n_freq=grid.n, block=block, chunk=chunk, k=min(k, grid.n))
+    return grid.f0 + grid.df * np.asarray(idx, np.float64), np.asarray(power)
+
+
+__all__ = [
+    "ReducedPhases",
+    "gls_power_batch",
+    "gls_power_one",
+    "gls_peaks_batch",
+    "lomb_scargle_batch",
+    "lomb_scargle_peaks",
+    "prepare_inputs",
+]

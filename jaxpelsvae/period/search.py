@@ -1,0 +1,275 @@
+"""Period search over a LightCurveSet: batched Lomb-Scargle peaks, multi-term refinement, doubling test.
+
+Steps, per batch of stars of similar length (padded to a bucketed length T, so few jit shapes):
+1. generalised Lomb-Scargle on one shared frequency grid; the `n_candidates` highest peaks leave
+   the device (never the periodogram);
+2. with nterms > 1, the peaks are re-ranked by an nterms-harmonic Fourier fit;
+3. with `refine`, the best frequency is refined on a local grid of +-1 grid step (step/8 apart);
+4. the period-doubling test (eclipsing binaries, whose two eclipses make the periodogram peak at
+   half the orbital period): a Fourier model at 2P with odd harmonics is compared with the nested
+   model at P by BIC, and the period doubled when the data support it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from jaxpelsvae.errors import ConfigError, DataError
+from jaxpelsvae.period.grid import FrequencyGrid, auto_grid, phases_at
+from jaxpelsvae.period.harmonic import doubling_bic, doubling_harmonics, fourier_power_batch
+from jaxpelsvae.period.lombscargle import gls_peaks_batch, gls_power_batch, prepare_inputs
+
+if TYPE_CHECKING:
+    from jaxpelsvae.data import LightCurveSet
+
+DOUBLE_TEST_MODES = ("auto", "on", "off")
+
+
+@dataclasses.dataclass(frozen=True)
+class PeriodConfig:
+    """Settings of `find_periods` (periods in days, frequencies in cycles per day).
+
+    min_period: shortest period searched (sets the highest frequency); None: astropy's
+        Nyquist-like rule 5 * median_points / (2 * baseline).
+    max_period: longest period searched; None: the longest baseline of the set.
+    oversampling: grid points per periodogram peak width 1 / baseline.
+    nterms: Fourier terms used to re-rank the candidate peaks and refine the best one (1 = plain
+        Lomb-Scargle).
+    n_candidates: periodogram peaks kept per star for re-ranking.
+    refine: refine the best frequency on a local grid 8 times finer than the search grid.
+    double_test: 'auto' (test stars whose class is in `double_classes`), 'on' (all), 'off'.
+    double_nterms: harmonics of P in the doubling test (the model at 2P has twice as many).
+    double_margin: the period is doubled when BIC(2P) < BIC(P) - double_margin. On simulated
+        curves with 30-50 random epochs the plain rule (0) doubled 3-4 % of sinusoids and sawtooth
+        (Cepheid-like) curves and fixed 62-89 % of eclipsing binaries found at P/2; a margin of 10
+        ("very strong" evidence) doubled 0-4 % and fixed 42-74 %. From 100 points on, both fix
+        >= 97 % with <= 4 % false doubling. Raise it when testing every star (double_test='on').
+    min_points: stars with fewer observations get NaN period and power.
+    batch_size: stars per device batch; block, chunk: kernel tiling (frequencies per matrix block,
+        frequencies per `lax.map` step; see `lombscargle` for the memory they take).
+    """
+
+    min_period: float | None = 0.02
+    max_period: float | None = None
+    oversampling: float = 5.0
+    nterms: int = 1
+    n_candidates: int = 5
+    refine: bool = True
+    double_test: str = "auto"
+    double_classes: tuple[str, ...] = ("ECL",)
+    double_nterms: int = 2
+    double_margin: float = 0.0
+    min_points: int = 5
+    batch_size: int = 32
+    block: int = 256
+    chunk: int = 16384
+
+    def __post_init__(self):
+        if self.double_test not in DOUBLE_TEST_MODES:
+            raise ConfigError(f"PeriodConfig: double_test must be one of {DOUBLE_TEST_MODES}, got {self.double_test!r}")
+        if not 1 <= self.nterms <= 6 or not 1 <= self.double_nterms <= 6:
+            raise ConfigError(
+                f"PeriodConfig: nterms and double_nterms must be in 1..6, got {self.nterms}, {self.double_nterms}"
+            )
+        for name in ("n_candidates", "batch_size", "block", "chunk", "min_points"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"PeriodConfig: {name} must be >= 1, got {getattr(self, name)}")
+        if self.min_period is not None and self.max_period is not None and self.min_period >= self.max_period:
+            raise ConfigError(f"PeriodConfig: min_period {self.min_period} must be below max_period {self.max_period}")
+
+
+_REFINE_POINTS = 17  # +-1 grid step in steps of 1/8
+
+
+def _bucket(n: int) -> int:
+    """Padded length for n points: the next of 16, 24, 32, 48, 64, 96, ... (few distinct shapes)."""
+    size = 16
+    while True:
+        for cand in (size, size * 3 // 2):
+            if cand >= n:
+                return cand
+        size *= 2
+
+
+def _check_set(lcs: LightCurveSet) -> None:
+    bad_obs = ~(np.isfinite(lcs.time) & np.isfinite(lcs.mag) & np.isfinite(lcs.err) & (lcs.err > 0))
+    if bad_obs.any():
+        row = int(np.flatnonzero(bad_obs)[0])
+        star = lcs.ids[int(np.searchsorted(lcs.offsets, row, side="right")) - 1]
+        raise DataError(
+            f"find_periods: star {star!r} has a non-finite time, mag or err, or err <= 0 "
+            "(rule: finite values and positive errors; run jaxpelsvae.data.validate first)"
+        )
+
+
+def _baselines(lcs: LightCurveSet) -> np.ndarray:
+    """(N,) float64 time span of every star in days (0 for stars with < 2 points)."""
+    out = np.zeros(len(lcs), np.float64)
+    has = lcs.lengths > 0
+    starts = lcs.offsets[:-1][has]
+    out[has] = np.maximum.reduceat(lcs.time, starts) - np.minimum.reduceat(lcs.time, starts)
+    return out
+
+
+def grid_for(lcs: LightCurveSet, config: PeriodConfig | None = None) -> FrequencyGrid:
+    """The shared frequency grid of a set: `auto_grid` on its longest baseline (see PeriodConfig)."""
+    config = config or PeriodConfig()
+    base = _baselines(lcs)
+    if len(lcs) == 0 or base.max() <= 0:
+        raise DataError("find_periods: no star spans a positive time range (rule: at least two distinct times)")
+    return auto_grid(
+        float(base.max()),
+        min_period=config.min_period,
+        max_period=config.max_period,
+        oversampling=config.oversampling,
+        n_points=int(np.median(lcs.lengths)),
+    )
+
+
+def _pad_batch(lcs: LightCurveSet, idx: np.ndarray, t_len: int):
+    """(time float64 minus first epoch, mag, err, mask) (B, t_len) of stars idx (-1 = empty row)."""
+    real = idx >= 0
+    lengths = np.where(real, lcs.lengths[np.maximum(idx, 0)], 0)
+    starts = lcs.offsets[:-1][np.maximum(idx, 0)]
+    cols = np.arange(t_len)
+    mask = cols[None, :] < lengths[:, None]
+    rows = np.where(mask, starts[:, None] + cols[None, :], 0)
+    t0 = np.where(lengths > 0, lcs.time[np.minimum(starts, max(lcs.time.size - 1, 0))], 0.0)
+    time = np.where(mask, lcs.time[rows] - t0[:, None], 0.0)
+    mag = np.where(mask, lcs.mag[rows], 0.0)
+    err = np.where(mask, lcs.err[rows], 1.0)
+    return time, mag, err, mask
+
+
+def _double_flags(lcs: LightCurveSet, config: PeriodConfig) -> np.ndarray:
+    if config.double_test == "on":
+        return np.ones(len(lcs), bool)
+    if config.double_test == "off" or "class" not in lcs.meta.columns:
+        return np.zeros(len(lcs), bool)
+    return lcs.meta["class"].isin(list(config.double_classes)).to_numpy()
+
+
+def _search_batch(time, mag, err, mask, grid: FrequencyGrid, config: PeriodConfig, flags: np.ndarray):
+    """Best (frequency, power, grid-peak power, doubled, dBIC), each (B,), of one padded batch."""
+    phases, y, w = prepare_inputs(time, mag, err, mask, grid, config.block)
+    k = min(config.n_candidates, grid.n)
+    idx, peak_power = gls_peaks_batch(*phases, y, w, n_freq=grid.n, block=config.block, chunk=config.chunk, k=k)
+    freqs = grid.f0 + grid.df * np.asarray(idx, np.float64)
+    peak_power = np.asarray(peak_power, np.float64)
+    rows = np.arange(freqs.shape[0])
+    best_f, best_p = freqs[:, 0], peak_power[:, 0]
+    terms = tuple(range(1, config.nterms + 1))
+    if config.nterms > 1 and k > 1:
+        power, _ = fourier_power_batch(phases_at(time, freqs), y, w, harmonics=terms)
+        pick = np.argmax(np.asarray(power), axis=1)
+        best_f, best_p = freqs[rows, pick], np.asarray(power, np.float64)[rows, pick]
+    if config.refine and grid.n > 1:
+        local = best_f[:, None] + grid.df * np.linspace(-1.0, 1.0, _REFINE_POINTS)[None, :]
+        local = np.maximum(local, grid.f0 * 0.5)
+        power, _ = fourier_power_batch(phases_at(time, local), y, w, harmonics=terms)
+        pick = np.argmax(np.asarray(power), axis=1)
+        best_f, best_p = local[rows, pick], np.asarray(power, np.float64)[rows, pick]
+    n_pts = mask.sum(axis=1)
+    doubled = np.zeros(freqs.shape[0], bool)
+    dbic = np.full(freqs.shape[0], np.nan)
+    nd = config.double_nterms
+    # The 2P model has 4 nd + 1 parameters: test only where the points clearly outnumber them,
+    # and only where 2P stays inside the searched period range.
+    testable = flags & (n_pts >= 2 * (4 * nd + 1)) & (0.5 * best_f >= grid.f0)
+    if testable.any():
+        half = phases_at(time, 0.5 * best_f[:, None])
+        h_single, h_double = doubling_harmonics(nd)
+        _, chi2_single = fourier_power_batch(half, y, w, harmonics=h_single)
+        power_double, chi2_double = fourier_power_batch(half, y, w, harmonics=h_double)
+        dbic = np.where(testable, doubling_bic(np.asarray(chi2_single)[:, 0], np.asarray(chi2_double)[:, 0],
+                                               n_pts, nd), np.nan)
+        doubled = testable & (dbic < -config.double_margin)
+        best_f = np.where(doubled, 0.5 * best_f, best_f)
+        best_p = np.where(doubled, np.asarray(power_double, np.float64)[:, 0], best_p)
+    return best_f, best_p, peak_power[:, 0], doubled, dbic
+
+
+def find_periods(
+    lcs: LightCurveSet,
+    config: PeriodConfig | None = None,
+    *,
+    grid: FrequencyGrid | None = None,
+    progress: bool = True,
+    details: bool = False,
+    **overrides,
+) -> pd.DataFrame:
+    """Best period of every star of a LightCurveSet.
+
+    lcs: the curves (float64 host times, days). config: PeriodConfig (fields may also be given as
+    keyword overrides, e.g. `nterms=2`). grid: frequency grid to use instead of `grid_for(lcs)`.
+    progress: tqdm bar over batches. Returns a DataFrame in the set's order with columns
+    `id`, `period` (days), `power` (fraction of the weighted variance explained by the final model:
+    the Lomb-Scargle power for nterms=1; NaN for stars with fewer than `min_points` points); with
+    `details` also `frequency` (cycles/day), `ls_power` (highest grid peak), `doubled`,
+    `doubling_dbic` (BIC(2P) - BIC(P) of the doubling test, NaN where not tested), `n_points`.
+    """
+    config = dataclasses.replace(config or PeriodConfig(), **overrides)
+    n = len(lcs)
+    if n == 0:
+        raise DataError("find_periods: the light-curve set is empty")
+    _check_set(lcs)
+    grid = grid or grid_for(lcs, config)
+    flags = _double_flags(lcs, config)
+    freq = np.full(n, np.nan)
+    power = np.full(n, np.nan)
+    ls_power = np.full(n, np.nan)
+    doubled = np.zeros(n, bool)
+    dbic = np.full(n, np.nan)
+    usable = np.flatnonzero((lcs.lengths >= config.min_points) & (_baselines(lcs) > 0))
+    order = usable[np.argsort(lcs.lengths[usable], kind="stable")]  # similar lengths share a batch
+    bs = config.batch_size
+    batches = [order[i:i + bs] for i in range(0, order.size, bs)]
+    from tqdm import tqdm
+
+    for idx in tqdm(batches, desc="period", unit="batch", disable=not progress):
+        padded = np.concatenate([idx, np.full(bs - idx.size, -1)])  # fixed batch shape: one compile
+        t_len = _bucket(int(lcs.lengths[idx].max()))
+        time, mag, err, mask = _pad_batch(lcs, padded, t_len)
+        batch_flags = np.where(padded >= 0, flags[np.maximum(padded, 0)], False)
+        f, p, lp, dbl, db = _search_batch(time, mag, err, mask, grid, config, batch_flags)
+        m = idx.size
+        freq[idx], power[idx], ls_power[idx], doubled[idx], dbic[idx] = f[:m], p[:m], lp[:m], dbl[:m], db[:m]
+    out = pd.DataFrame({"id": lcs.ids, "period": 1.0 / freq, "power": power})
+    if details:
+        out["frequency"] = freq
+        out["ls_power"] = ls_power
+        out["doubled"] = doubled
+        out["doubling_dbic"] = dbic
+        out["n_points"] = lcs.lengths
+    return out
+
+
+def periodograms(
+    lcs: LightCurveSet, config: PeriodConfig | None = None, *, grid: FrequencyGrid | None = None, **overrides
+) -> tuple[FrequencyGrid, np.ndarray]:
+    """Lomb-Scargle periodograms of every star: (grid, power (N, F) float32 in the set's order).
+
+    Memory: N * F * 4 bytes on the host; for large sets prefer `find_periods`, which keeps only
+    the peaks. Stars with fewer than `min_points` points get a zero row.
+    """
+    config = dataclasses.replace(config or PeriodConfig(), **overrides)
+    _check_set(lcs)
+    grid = grid or grid_for(lcs, config)
+    power = np.zeros((len(lcs), grid.n), np.float32)
+    usable = np.flatnonzero((lcs.lengths >= config.min_points) & (_baselines(lcs) > 0))
+    order = usable[np.argsort(lcs.lengths[usable], kind="stable")]
+    bs = config.batch_size
+    for start in range(0, order.size, bs):
+        idx = order[start:start + bs]
+        padded = np.concatenate([idx, np.full(bs - idx.size, -1)])
+        time, mag, err, mask = _pad_batch(lcs, padded, _bucket(int(lcs.lengths[idx].max())))
+        phases, y, w = prepare_inputs(time, mag, err, mask, grid, config.block)
+        batch = gls_power_batch(*phases, y, w, n_freq=grid.n, block=config.block, chunk=config.chunk)
+        power[idx] = np.asarray(batch)[: idx.size]
+    return grid, power
+
+
+__all__ = ["DOUBLE_TEST_MODES", "PeriodConfig", "find_periods", "grid_for", "periodograms"]
