@@ -1,0 +1,197 @@
+"""A simulated survey: physical parameters -> light-curve models -> cadence and noise -> dataset.
+
+`simulate_survey(counts, cadence, seed)` returns a `LightCurveSet` whose meta table holds `class`,
+`subclass`, `period` [d] and the six physical parameters (see `params.PARAM_UNITS`) plus
+`mass`, the binary companion and orbit (`mass2`, `radius2`, `teff2`, `incl_deg`, `separation`,
+`ecc`, `omega_deg`), and the
+observation (`band`, `mean_mag`, `distance_pc`, `a_v`). Work is vectorised over stars; the only
+Python loops run over classes and fixed-size chunks of stars (to bound memory).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jaxpelsvae.errors import ConfigError
+from jaxpelsvae.simulate import cadence as cad
+from jaxpelsvae.simulate import shapes
+from jaxpelsvae.simulate.params import CLASSES, DEFAULT_FRACTIONS, draw_params
+
+META_COLUMNS = (
+    "id", "class", "subclass", "period", "teff", "feh", "abs_gmag", "radius", "logg", "mass",
+    "luminosity", "mass2", "radius2", "teff2", "incl_deg", "separation", "ecc", "omega_deg", "band", "mean_mag",
+    "distance_pc", "a_v",
+)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Simulator settings: number of stars when no counts are given, cadence ('ogle' | 'gaia'),
+    interstellar extinction on or off, stars per chunk (bounds memory; each chunk has its own
+    random stream, so keep it fixed to reproduce a survey bit for bit)."""
+
+    n_stars: int = 10_000
+    cadence: str = "ogle"
+    extinction: bool = True
+    chunk_size: int = 2048
+
+
+def default_counts(n_stars: int, fractions: dict | None = None) -> dict[str, int]:
+    """Stars per class for `n_stars` in total with the catalogue-like default class balance
+    (largest-remainder rounding; every class gets at least one star when n_stars >= 5)."""
+    if n_stars < 0:
+        raise ConfigError(f"simulate: n_stars must be >= 0, got {n_stars}")
+    fractions = dict(fractions or DEFAULT_FRACTIONS)
+    names = [c for c in CLASSES if c in fractions]
+    p = np.array([fractions[c] for c in names], np.float64)
+    p /= p.sum()
+    raw = p * n_stars
+    base = np.floor(raw).astype(int)
+    if n_stars >= len(names):
+        base = np.maximum(base, 1)
+    rest = n_stars - base.sum()
+    order = np.argsort(-(raw - np.floor(raw)), kind="stable")
+    for i in range(abs(rest)):  # loop over classes
+        j = order[i % len(order)] if rest > 0 else np.argmax(base)
+        base[j] += 1 if rest > 0 else -1
+    return {c: int(k) for c, k in zip(names, base)}
+
+
+def parse_counts(text: str) -> dict[str, int]:
+    """'CEP=100,DSCT=50' -> {'CEP': 100, 'DSCT': 50} (ConfigError on a bad entry or class)."""
+    counts: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        name = name.strip().upper()
+        if not sep or name not in CLASSES:
+            raise ConfigError(f"simulate --counts: bad entry {part!r}; expected CLASS=N with CLASS in {CLASSES}")
+        try:
+            counts[name] = int(value)
+        except ValueError:
+            raise ConfigError(f"simulate --counts: {part!r} is not an integer count") from None
+        if counts[name] < 0:
+            raise ConfigError(f"simulate --counts: {part!r} is negative")
+    return counts
+
+
+def _simulate_class(cls: str, n: int, survey: cad.Survey, seed: int, config: SimConfig):
+    """Curves of `n` stars of one class: (meta DataFrame, lengths (n,), time, mag, err (M,))."""
+    k = CLASSES.index(cls)
+    params = draw_params(cls, n, np.random.default_rng([seed, k, 0]))
+    rng = np.random.default_rng([seed, k, 1])
+    shape = shapes.draw_shape(cls, params, survey.band, rng)
+    abs_band = cad.absolute_mag(params["abs_gmag"], params["teff"], survey.band)
+    mean_mag, dist, a_v = cad.place_stars(abs_band, survey, rng, extinction=config.extinction)
+    chunk_size = config.chunk_size
+    # Stars are processed in order of their number of epochs so that a chunk's padded (n, T)
+    # arrays waste little; the curves are put back in star order at the end.
+    n_points = cad.ogle_n_points(n, rng) if survey.name == "ogle" else np.zeros(n, np.int64)
+    order = np.argsort(n_points, kind="stable")
+    times, mags, errs, lengths = [], [], [], []
+    for c, start in enumerate(range(0, n, chunk_size)):  # chunks of stars bound the memory
+        idx = order[start : start + chunk_size]
+        crng = np.random.default_rng([seed, k, 2, c])
+        if survey.name == "ogle":
+            t, mask = cad.ogle_times(n_points[idx], crng)
+        else:
+            t, mask = cad.gaia_times(idx.shape[0], crng)
+        true = mean_mag[idx, None] + shapes.evaluate(cls, shapes.take(shape, idx), t)
+        mag, err = cad.add_noise(true, survey, crng)
+        times.append(t[mask])
+        mags.append(mag[mask])
+        errs.append(err[mask])
+        lengths.append(mask.sum(axis=1))
+    meta = pd.DataFrame({"id": [f"SIM-{cls}-{i:07d}" for i in range(n)], "class": cls})
+    for name, values in params.items():
+        meta[name] = values
+    meta["band"] = survey.band
+    meta["mean_mag"] = mean_mag
+    meta["distance_pc"] = dist
+    meta["a_v"] = a_v
+    length_sorted = np.concatenate(lengths)
+    gather = _csr_gather(length_sorted, np.argsort(order, kind="stable"))
+    lengths_star = np.empty(n, np.int64)
+    lengths_star[order] = length_sorted
+    return meta, lengths_star, *(np.concatenate(x)[gather] for x in (times, mags, errs))
+
+
+def _csr_gather(lengths_sorted: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Index that reorders concatenated curves (stored in processing order with `lengths_sorted`)
+    into star order, where star i was processed at position rank[i]."""
+    starts = np.zeros(lengths_sorted.shape[0], np.int64)
+    np.cumsum(lengths_sorted[:-1], out=starts[1:])
+    lens = lengths_sorted[rank]
+    first = np.repeat(starts[rank], lens)
+    within = np.arange(lens.sum(), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+    return first + within
+
+
+def simulate_survey(counts: dict[str, int] | None = None, cadence: str | None = "ogle", seed: int = 0, *,
+                    n_stars: int | None = None, config: SimConfig | None = None):
+    """Simulate a survey of variable stars.
+
+    counts: stars per class (e.g. {'CEP': 100, 'RRLYR': 300}); default: `n_stars` (or
+      `config.n_stars`) split with the catalogue-like class balance `DEFAULT_FRACTIONS`.
+    cadence: 'ogle' (I band, ~8 seasons, 300-1500 epochs) or 'gaia' (G band, ~1000 d, 20-150
+      transits); None: `config.cadence`. seed: the same seed gives bit-identical output.
+    config: `SimConfig` (extinction on/off, default number of stars, chunk size).
+    Returns a `LightCurveSet` (N stars, times in days, magnitudes and errors in mag, classes in
+    `CLASSES` order restricted to those simulated); meta columns: `META_COLUMNS`.
+    """
+    from jaxpelsvae.data import LightCurveSet
+
+    config = config or SimConfig()
+    cadence = str(config.cadence if cadence is None else cadence).lower()
+    if cadence not in cad.SURVEYS:
+        raise ConfigError(f"simulate: unknown cadence {cadence!r}; choose one of {sorted(cad.SURVEYS)}")
+    if counts is None:
+        counts = default_counts(config.n_stars if n_stars is None else int(n_stars))
+    bad = [c for c in counts if c not in CLASSES]
+    if bad:
+        raise ConfigError(f"simulate: unknown class(es) {bad}; known classes: {CLASSES}")
+    survey = cad.SURVEYS[cadence]
+    metas, lengths, times, mags, errs = [], [], [], [], []
+    for cls in CLASSES:  # loop over classes; each class is vectorised over its stars
+        n = int(counts.get(cls, 0))
+        if n <= 0:
+            continue
+        meta, length, t, m, e = _simulate_class(cls, n, survey, int(seed), config)
+        metas.append(meta)
+        lengths.append(length)
+        times.append(t)
+        mags.append(m)
+        errs.append(e)
+    if not metas:
+        raise ConfigError("simulate: no stars requested (all counts are zero)")
+    meta = pd.concat(metas, ignore_index=True).reindex(columns=list(META_COLUMNS))
+    offsets = np.zeros(len(meta) + 1, np.int64)
+    np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    classes = tuple(c for c in CLASSES if counts.get(c, 0) > 0)
+    return LightCurveSet.from_arrays(meta["id"].to_numpy(), np.concatenate(times), np.concatenate(mags),
+                                     np.concatenate(errs), offsets=offsets, meta=meta, classes=classes)
+
+
+def write_survey(lcs, out: str | Path, fmt: str = "csv.gz") -> Path:
+    """Write `lcs` in the standard layout (lightcurves.<fmt> + meta.csv) into folder `out`."""
+    try:
+        from jaxpelsvae.data.readers import write_standard
+    except ImportError:  # the data layer's writer is not available: same layout with pandas
+        write_standard = None
+    out = Path(out)
+    if write_standard is not None:
+        write_standard(lcs, out, fmt=fmt)
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    star = np.repeat(lcs.ids, np.diff(lcs.offsets))
+    frame = pd.DataFrame({"id": star, "time": lcs.time, "mag": lcs.mag, "err": lcs.err})
+    if fmt == "parquet":
+        frame.to_parquet(out / "lightcurves.parquet", index=False)
+    elif fmt in ("csv", "csv.gz"):
+        frame.to_csv(out / f"lightcurves.{fmt}", index=False, float_format="%.6f")
+    else:
+        raise ConfigError(f"simulate: unknown output format {fmt!r}; use csv.gz, csv or parquet")
+    lcs.meta.to_csv(out / "meta.csv", index=False)
+    return out
