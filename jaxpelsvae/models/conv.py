@@ -1,0 +1,224 @@
+"""1-D convolution and max-pool kernels (channels-last), each in an "einsum" and an "xla" implementation.
+
+Shape letters: B batch, L input length, M output length, C input channels, O output channels,
+K kernel taps, G groups, I = C / G input channels per group, P = O / G output channels per group.
+
+Why two implementations: XLA:CPU differentiates `lax.conv_general_dilated` (grouped, k=6) and the
+`reduce_window` max-pool slowly. A convolution written as K shifted slices of the padded input
+(im2col) contracted with the kernel by one matmul per group, and a max-pool written as reshape +
+`max`, trains the original CNN several times faster on CPU (benchmarks/README.md). On GPU cuDNN may win,
+so the implementation is chosen per backend (`default_impl`) and can be forced per call, per module
+(`impl=`) or globally (`set_default_impl`, or the environment variable `JAXPELSVAE_CONV_IMPL`).
+Both implementations give the same outputs and gradients (tests/test_conv.py).
+
+Kernel layout is Flax's: `(K, C/G, O)`, output channels grouped contiguously (the first O/G
+outputs see the first C/G inputs), the same grouping as PyTorch's `groups=`.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from jaxpelsvae.errors import ConfigError
+
+CONV_IMPLS = ("einsum", "xla")
+# "lax" is accepted as a synonym of "xla" (the name used by the TCN module).
+_ALIASES = {"lax": "xla", "einsum": "einsum", "xla": "xla"}
+# Backend -> implementation used when impl="auto". CPU: einsum (measured, benchmarks/README.md).
+# GPU/TPU: the native convolution until a benchmark on that device says otherwise.
+DEFAULT_IMPL_BY_BACKEND = {"cpu": "einsum", "gpu": "xla", "tpu": "xla"}
+_forced_impl: str | None = None
+
+
+def set_default_impl(impl: str | None) -> None:
+    """Force one implementation ("einsum" | "xla") for every impl="auto" call; None restores per-backend."""
+    global _forced_impl
+    _forced_impl = None if impl is None else _canonical(impl)
+
+
+def _canonical(impl: str) -> str:
+    try:
+        return _ALIASES[impl]
+    except KeyError:
+        raise ConfigError(
+            f"unknown convolution implementation {impl!r}; expected one of {CONV_IMPLS} or 'auto'"
+        ) from None
+
+
+def default_impl() -> str:
+    """The implementation "auto" resolves to now: forced > $JAXPELSVAE_CONV_IMPL > per backend."""
+    if _forced_impl is not None:
+        return _forced_impl
+    env = os.environ.get("JAXPELSVAE_CONV_IMPL", "").strip()
+    if env and env != "auto":
+        return _canonical(env)
+    return DEFAULT_IMPL_BY_BACKEND.get(jax.default_backend(), "xla")
+
+
+def resolve_impl(impl: str = "auto") -> str:
+    """Map "auto" to the per-backend default and check the name; resolved at trace time."""
+    return default_impl() if impl == "auto" else _canonical(impl)
+
+
+def _check_padding(padding: int | tuple[int, int] | str, kernel_size: int, dilation: int) -> tuple[int, int]:
+    if padding == "causal":
+        return ((kernel_size - 1) * dilation, 0)
+    if isinstance(padding, (int, np.integer)):
+        return (int(padding), int(padding))
+    left, right = padding
+    return (int(left), int(right))
+
+
+def conv1d(
+    x_BLC: jax.Array,
+    w_KIO: jax.Array,
+    bias_O: jax.Array | None = None,
+    *,
+    groups: int = 1,
+    dilation: int = 1,
+    padding: int | tuple[int, int] | str = 0,
+    impl: str = "auto",
+) -> jax.Array:
+    """Stride-1 dilated, grouped 1-D convolution (cross-correlation, like PyTorch and Flax).
+
+    x_BLC (B, L, C); w_KIO (K, C/groups, O); bias_O (O,) or None. padding: int (both sides),
+    (left, right) zeros, or "causal" (= ((K-1)·dilation, 0): output t sees inputs <= t).
+    Returns (B, M, O) with M = L + left + right - dilation·(K-1).
+    out[b, m, o] = bias[o] + sum_{k, i} x_pad[b, m + k·dilation, g·I + i] · w[k, i, o], g = o // P.
+    """
+    k, i_per_group, o = w_KIO.shape
+    c = x_BLC.shape[-1]
+    if c != i_per_group * groups or o % groups:
+        raise ConfigError(
+            f"conv1d: input channels {c} and output channels {o} do not fit kernel {w_KIO.shape} "
+            f"with groups={groups}"
+        )
+    left, right = _check_padding(padding, k, dilation)
+    if resolve_impl(impl) == "xla":
+        y = jax.lax.conv_general_dilated(
+            x_BLC,
+            w_KIO,
+            window_strides=(1,),
+            padding=[(left, right)],
+            rhs_dilation=(dilation,),
+            dimension_numbers=("NWC", "WIO", "NWC"),
+            feature_group_count=groups,
+        )
+    else:
+        y = _conv1d_einsum(x_BLC, w_KIO, groups=groups, dilation=dilation, left=left, right=right)
+    if bias_O is not None:
+        y = y + bias_O
+    return y
+
+
+def _conv1d_einsum(x_BLC, w_KIO, *, groups, dilation, left, right):
+    k, i_per_group, o = w_KIO.shape
+    b, length, c = x_BLC.shape
+    p_per_group = o // groups
+    x_pad = jnp.pad(x_BLC, ((0, 0), (left, right), (0, 0))) if left or right else x_BLC
+    m = length + left + right - dilation * (k - 1)
+    if m <= 0:
+        raise ConfigError(f"conv1d: input length {length} too short for kernel {k}, dilation {dilation}")
+    outputs = []
+    for g in range(groups):
+        # im2col per group: tap j is the group's padded input shifted by j·dilation; taps and
+        # channels are merged into one contraction axis of depth K·I, so each group is one plain
+        # (B·M, K·I) @ (K·I, P) matmul. Measured on XLA:CPU (benchmarks/README.md): about 2x faster
+        # in training than a single einsum with the group as a batch axis, whose dot needs
+        # transposes, and 3-4x faster than lax.conv_general_dilated's gradients.
+        x_g = jax.lax.slice_in_dim(x_pad, g * i_per_group, (g + 1) * i_per_group, axis=2)
+        taps = [jax.lax.slice_in_dim(x_g, j * dilation, j * dilation + m, axis=1) for j in range(k)]
+        patches_BMJ = jnp.stack(taps, axis=2).reshape(b, m, k * i_per_group)
+        w_JP = w_KIO[:, :, g * p_per_group : (g + 1) * p_per_group].reshape(k * i_per_group, p_per_group)
+        outputs.append(jnp.einsum("bmj,jp->bmp", patches_BMJ, w_JP))
+    return outputs[0] if groups == 1 else jnp.concatenate(outputs, axis=-1)
+
+
+def max_pool1d(x_BLC: jax.Array, window: int = 3, *, impl: str = "auto") -> jax.Array:
+    """Max-pool with stride = window, floor mode (PyTorch `MaxPool1d(window)`): (B, L, C) -> (B, L // window, C)."""
+    b, length, c = x_BLC.shape
+    m = length // window
+    if m == 0:
+        raise ConfigError(f"max_pool1d: length {length} shorter than the window {window}")
+    if resolve_impl(impl) == "xla":
+        return jax.lax.reduce_window(
+            x_BLC, -jnp.inf, jax.lax.max, (1, window, 1), (1, window, 1), "VALID"
+        )
+    return x_BLC[:, : m * window].reshape(b, m, window, c).max(axis=2)
+
+
+def conv_output_length(length: int, kernel_size: int, *, padding: tuple[int, int] = (0, 0), dilation: int = 1) -> int:
+    """Output length of `conv1d` (stride 1) for an input of `length` steps."""
+    return length + padding[0] + padding[1] - dilation * (kernel_size - 1)
+
+
+Initializer = Callable[..., jax.Array]
+
+
+class Conv1D(nnx.Module):
+    """Grouped, dilated, zero-padded 1-D convolution layer over `conv1d` (channels-last).
+
+    Parameters: `kernel` (K, in_features/groups, out_features), `bias` (out_features,).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size: int,
+        *,
+        groups: int = 1,
+        dilation: int = 1,
+        padding: int | tuple[int, int] | str = 0,
+        use_bias: bool = True,
+        kernel_init: Initializer | None = None,
+        bias_init: Initializer | None = None,
+        impl: str = "auto",
+        rngs: nnx.Rngs,
+    ):
+        if in_features % groups or out_features % groups:
+            raise ConfigError(
+                f"Conv1D: in_features {in_features} and out_features {out_features} must be "
+                f"divisible by groups={groups}"
+            )
+        resolve_impl(impl)  # fail early on a bad name
+        fan_in = kernel_size * in_features // groups
+        # PyTorch's defaults: kaiming_uniform(a=sqrt 5) for weights and U(±1/sqrt(fan_in)) for biases,
+        # both of which reduce to U(±1/sqrt(fan_in)).
+        default_init = torch_default_uniform(fan_in)
+        kernel_init = kernel_init or default_init
+        bias_init = bias_init or default_init
+        shape = (kernel_size, in_features // groups, out_features)
+        self.kernel = nnx.Param(kernel_init(rngs.params(), shape, jnp.float32))
+        self.bias = nnx.Param(bias_init(rngs.params(), (out_features,), jnp.float32)) if use_bias else None
+        self.groups = groups
+        self.dilation = dilation
+        self.padding = _check_padding(padding, kernel_size, dilation)
+        self.impl = impl
+
+    def __call__(self, x_BLC: jax.Array) -> jax.Array:
+        return conv1d(
+            x_BLC,
+            self.kernel[...],
+            None if self.bias is None else self.bias[...],
+            groups=self.groups,
+            dilation=self.dilation,
+            padding=self.padding,
+            impl=self.impl,
+        )
+
+
+def torch_default_uniform(fan_in: int) -> Initializer:
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default for Linear/Conv weights and biases."""
+    bound = 1.0 / np.sqrt(fan_in)
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init

@@ -1,0 +1,1 @@
+"""Training engine: losses, train state, jit step factories, gradient masks, checkpoints, sharding."""
