@@ -1,0 +1,159 @@
+"""`jaxpelsvae train-vae DATA`: fold the curves and train the PELS-VAE, with validation MSE and a loss figure."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "train the PELS-VAE (TCN VAE conditioned on class and physical parameters) on folded curves"
+DESCRIPTION = (
+    "Read DATA (any supported dataset), reject bad stars (rejected.csv), fold every curve with its "
+    "period (meta column `period`; found by Lomb-Scargle where missing) onto the fixed two-cycle "
+    "600-phase grid, and train the PELS-VAE with a validation split, early stopping and a cosine "
+    "learning-rate schedule. Physical parameters (--phys) go to the encoder, min-max scaled; missing "
+    "values are filled with the median of the star's class. Writes vae/ (the model, for "
+    "`jaxpelsvae fit-generator --vae`), vae_loss.png, vae_summary.json (and periods.csv when periods were "
+    "found) into --workdir and prints "
+    "the validation reconstruction MSE."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS
+
+    parser.add_argument("data", type=Path, help="dataset folder or file (standard layout, OGLE .dat, ...)")
+    parser.add_argument("--phys", default=",".join(DEFAULT_PHYS),
+                        help="comma-separated physical parameters for the encoder (canonical names "
+                             f"{', '.join(DEFAULT_PHYS)} accept common column spellings; other names are "
+                             "meta columns used as they are); 'none' for no parameters. With the default, "
+                             "parameters absent from the data are skipped; named ones must exist")
+    parser.add_argument("--units", type=int, default=48, help="TCN width H")
+    parser.add_argument("--levels", type=int, default=9, help="TCN levels (dilation 2^i), >= 3")
+    parser.add_argument("--kernel", type=int, default=4, help="TCN kernel size")
+    parser.add_argument("--latent", type=int, default=6, help="latent dimensions")
+    parser.add_argument("--dropout", type=float, default=0.2, help="dropout rate")
+    parser.add_argument("--beta", type=float, default=0.75, help="KL weight (times the original's 1e-4)")
+    parser.add_argument("--epochs", type=int, default=150, help="maximum epochs")
+    parser.add_argument("--batch-size", type=int, default=128, help="batch size")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine-annealed per epoch)")
+    parser.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (0: off)")
+    parser.add_argument("--val-fraction", type=float, default=0.2, help="fraction of curves for validation")
+    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _periods(lcs, args) -> tuple["np.ndarray", int]:
+    """Periods in days: meta['period'] where valid, Lomb-Scargle for the rest. Returns (periods, n_found)."""
+    import numpy as np
+
+    from jaxpelsvae.errors import DataError
+
+    periods = lcs.periods
+    periods = np.full(len(lcs), np.nan) if periods is None else periods.copy()
+    missing = ~(np.isfinite(periods) & (periods > 0))
+    if not missing.any():
+        return periods, 0
+    try:
+        from jaxpelsvae.period import find_periods
+    except ImportError:
+        raise DataError(
+            f"{args.data}: {int(missing.sum())} of {len(lcs)} stars have no period (meta column `period`), e.g. "
+            f"star {lcs.ids[np.flatnonzero(missing)[0]]!r}, and the period finder is not available; add periods "
+            "or run `jaxpelsvae period` first (rule: missing period)"
+        ) from None
+    idx = np.flatnonzero(missing)
+    print(f"finding periods for {len(idx)} stars without one (Lomb-Scargle)")
+    found = find_periods(lcs.select(idx), progress=not args.no_progress)
+    by_id = dict(zip(found["id"].astype(str), found["period"].astype(float)))
+    periods[idx] = [by_id.get(str(i), np.nan) for i in lcs.ids[idx]]
+    still = ~(np.isfinite(periods) & (periods > 0))
+    if still.any():
+        raise DataError(f"{args.data}: no period found for {int(still.sum())} stars, e.g. "
+                        f"{lcs.ids[np.flatnonzero(still)[0]]!r} (rule: missing period)")
+    return periods, len(idx)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    import jax
+    import numpy as np
+
+    from jaxpelsvae.data import fold_set, load_dataset, vae_input
+    from jaxpelsvae.errors import ConfigError
+    from jaxpelsvae.models.vae import VAEConfig, count_params
+    from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS, PhysScaler, one_hot, physical_parameters
+    from jaxpelsvae.train.vae_train import VAETrainConfig, save_vae, train_vae
+
+    t_start = time.perf_counter()
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
+    print(f"{len(lcs)} stars kept, {len(rejected)} rejected (see {workdir / 'rejected.csv'})")
+    labels = lcs.labels
+    periods, n_found = _periods(lcs, args)
+    if n_found:
+        import pandas as pd
+
+        pd.DataFrame({"id": lcs.ids, "period": periods}).to_csv(workdir / "periods.csv", index=False)
+        print(f"periods written to {workdir / 'periods.csv'}")
+
+    names = [] if args.phys.strip().lower() in ("", "none") else [p.strip() for p in args.phys.split(",") if p.strip()]
+    strict = tuple(names) != DEFAULT_PHYS
+    phys = physical_parameters(lcs.meta, labels, names, periods_N=periods, strict=strict, source=str(args.data))
+    for name, why in phys.dropped.items():
+        print(f"physical parameter {name!r} skipped: {why}")
+    for name, count in phys.imputed.items():
+        if count:
+            print(f"physical parameter {name!r}: {count} missing values filled with the class median")
+    scaler = PhysScaler.fit(phys.values, phys.names, columns=phys.columns, transforms=phys.transforms)
+
+    folded = fold_set(lcs, periods)
+    x = vae_input(folded)
+    config = VAEConfig(
+        latent_dim=args.latent, units=args.units, levels=args.levels, kernel_size=args.kernel,
+        dropout=args.dropout, seq_len=x.shape[1], num_classes=len(lcs.classes),
+        phys_dim=len(phys.names), beta=args.beta,
+    )
+    train_config = VAETrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+        val_fraction=args.val_fraction, progress=not args.no_progress,
+    )
+    if len(lcs) < 2:
+        raise ConfigError(f"{args.data}: need at least 2 usable stars to train the VAE, got {len(lcs)}")
+    model, history = train_vae(x, one_hot(labels, len(lcs.classes)), scaler.transform(phys.values), config,
+                               train_config, seed=args.seed, workdir=workdir)
+    model_dir = save_vae(workdir / "vae", model, config, scaler, classes=lcs.classes,
+                         extra={"data": str(args.data), "seed": args.seed, "val_mse": history["best_val_mse"]})
+    summary = {
+        "data": str(args.data),
+        "n_stars": len(lcs),
+        "n_rejected": int(len(rejected)),
+        "classes": list(lcs.classes),
+        "class_counts": lcs.class_counts(),
+        "periods_found": n_found,
+        "phys": list(phys.names),
+        "phys_columns": list(phys.columns),
+        "phys_imputed": phys.imputed,
+        "phys_skipped": phys.dropped,
+        "config": config.to_dict(),
+        "train_config": {k: v for k, v in vars(train_config).items()},
+        "n_params": count_params(model),
+        "n_train": history["n_train"],
+        "n_val": history["n_val"],
+        "epochs_run": len(history["epoch"]),
+        "best_epoch": history["best_epoch"],
+        "stopped_early": history["stopped_early"],
+        "val_loss": history["best_val_loss"],
+        "val_mse": history["best_val_mse"],
+        "history": {k: history[k] for k in ("train_loss", "train_mse", "val_loss", "val_mse", "lr")},
+        "model": str(model_dir),
+        "figure": str(workdir / "vae_loss.png"),
+        "backend": jax.default_backend(),
+        "wall_s": time.perf_counter() - t_start,
+    }
+    (workdir / "vae_summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    print(f"validation reconstruction MSE {history['best_val_mse']:.6g} (normalised magnitude, z = mu; "
+          f"best epoch {history['best_epoch'] + 1} of {len(history['epoch'])}, {history['n_val']} curves)")
+    print(f"model: {model_dir}; summary: {workdir / 'vae_summary.json'}")
+    return 0
