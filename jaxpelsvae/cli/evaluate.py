@@ -1,0 +1,58 @@
+"""`jaxpelsvae evaluate --model W DATA`: metrics JSON and confusion-matrix figure of a trained classifier."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HELP = "evaluate a trained classifier on a dataset: metrics JSON and a confusion-matrix figure"
+DESCRIPTION = (
+    "Classify every star of DATA with the classifier saved by `jaxpelsvae train` (its workdir's model/ "
+    "folder, or the workdir itself) and write evaluation.json (macro_f1, accuracy, roc_auc_ovo/ovr, "
+    "per-class precision/recall/f1, confusion) and confusion.png (row-normalised) into --workdir."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", type=Path, help="dataset folder or file with labelled stars")
+    parser.add_argument("--model", type=Path, required=True,
+                        help="model folder written by `jaxpelsvae train` (WORKDIR/model or WORKDIR)")
+    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points")
+    parser.add_argument("--drop-unknown", action="store_true",
+                        help="skip stars whose class the model does not know (default: error)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from jaxpelsvae.data.readers import load_dataset
+    from jaxpelsvae.errors import DataError
+    from jaxpelsvae.selfreg.figures import plot_confusion
+    from jaxpelsvae.selfreg.loop import evaluate_saved_model
+    from jaxpelsvae.selfreg.state import json_safe
+
+    model_dir = Path(args.model)
+    if not (model_dir / "model.json").is_file() and (model_dir / "model" / "model.json").is_file():
+        model_dir = model_dir / "model"
+    if not (model_dir / "model.json").is_file():
+        raise DataError(f"{args.model}: no saved classifier here (expected model.json)")
+    classes = json.loads((model_dir / "model.json").read_text())["classes"]
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
+    known = lcs.meta["class"].astype(str).isin(classes).to_numpy()
+    if not known.all():
+        unknown = sorted(set(lcs.meta["class"].astype(str)[~known]))
+        if not args.drop_unknown:
+            raise DataError(f"{args.data}: classes {unknown} are unknown to the model (classes {classes}); "
+                            "use --drop-unknown to skip those stars")
+        print(f"skipping {int((~known).sum())} stars of classes {unknown} unknown to the model")
+        lcs = lcs.select(known)
+    metrics = evaluate_saved_model(model_dir, lcs, seed=args.seed)
+    metrics["data"] = str(Path(args.data).absolute())
+    metrics["rejected"] = int(len(rejected))
+    out = workdir / "evaluation.json"
+    out.write_text(json.dumps(json_safe(metrics), indent=1))
+    plot_confusion(metrics["confusion"], metrics["classes"], workdir / "confusion.png",
+                   title=f"{Path(args.data).name}: macro-F1 {metrics['macro_f1']:.3f}")
+    print(f"{len(lcs)} stars: macro-F1 {metrics['macro_f1']:.4f}, accuracy {metrics['accuracy']:.4f}, "
+          f"ROC-AUC ovo {metrics['roc_auc_ovo']}; written to {out}")
+    return 0

@@ -1,0 +1,182 @@
+"""Self-regulation state and configuration: `RegulatorConfig` (frozen) and `RegulatorState` (JSON).
+
+Semantics kept from the original `run_cnn` loop (reference ORIGINAL.md §7.2):
+
+* The first synthetic set is created at epoch 0 with ``beta_initial``. Any creation at epoch 0 or 1
+  uses equal counts (``no_priority``): an untrained classifier's confusion carries no information.
+* The temperature b used by a creation is the value computed right after the *previous* creation:
+  after creating a set at epoch e, ``b ← d1 + (1 − d1)·exp(−d2·e)``. The first two creations both use
+  b = 1 (``beta_initial``, then the schedule at e = 0).
+* A synthetic set is regenerated before the next epoch when the classifier's accuracy on it exceeds
+  ``threshold_acc_synthetic`` or when it has been used for ``max_synthetic_age`` epochs (the
+  original's ``counter > 5`` rule: a set is used at most 7 epochs).
+* The ranking that sets per-class counts uses the row-normalised confusion matrix of the real
+  *training* set, computed in eval mode with the model as it is at the end of the previous epoch.
+* Early stopping on the validation loss with ``patience`` epochs without improvement.
+
+Fixed (ORIGINAL.md §15.1): the best model by validation loss is the one restored at the end (bug 1);
+every setting comes from this config (bug 2); validation runs in eval mode and the ranking pass
+leaves the model untouched (bug 13); `proportion` with all-equal proportions gives every class the
+middle of the count range instead of dividing by zero (bug 20). Validation loss is the mean over
+examples (the original summed per-batch means: same ordering up to the last partial batch).
+``n_oversampling``: the original drew that many random 300-point subsequences of each synthetic
+curve; here the generator is asked for ``count × n_oversampling`` independent curves.
+Ties in a ranking keep the lower class index first (stable sorts); a class without examples has a
+correct-classification rate of 0.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+from jaxpelsvae.errors import ConfigError
+
+RANKING_METHODS = ("CCR", "max_confusion", "proportion", "max_pairwise_confusion", "no_priority")
+
+
+@dataclasses.dataclass(frozen=True)
+class RegulatorConfig:
+    """Settings of the self-regulation policy; defaults are the original's ``nn_config.yaml``."""
+
+    ranking_method: str = "proportion"
+    synthetic_samples_by_class: int = 64  # n per class for no_priority and the penalisation rule
+    threshold_acc_synthetic: float = 0.74  # regenerate when accuracy on the synthetic set exceeds it
+    max_synthetic_age: int = 7  # a synthetic set is used for at most this many epochs
+    decay_parameter_1: float = 0.77  # d1 of b_e = d1 + (1 − d1)·exp(−d2·e)
+    decay_parameter_2: float = 0.6  # d2
+    beta_initial: float = 1.0  # b of the first synthetic set
+    patience: int = 10  # early stopping: epochs without a better validation loss
+    epochs: int = 500  # maximum number of epochs
+    repetitions: int = 1  # synthetic passes per epoch
+    scaling_factor: float = 0.75  # learning rate of the synthetic optimiser = scaling_factor × lr
+    eps: float = 0.15  # fraction of parameters reserved for synthetic updates (mask rule)
+    n_oversampling: int = 10  # subsequences drawn per synthetic curve (generator setting)
+    penalisation_factor: float = 1.25  # first class gets n·1.25, each next one n·r/1.25 while r > 0.5
+    proportion_range: tuple[int, int] = (8, 24)  # `proportion` counts scaled to this range
+    no_priority_epochs: int = 2  # creations at epochs < this use equal counts
+    weight_synthetic_f1: float = 0.15  # weighted_f1 = w·f1_syn + (1 − w)·f1_val (logged only)
+
+    def __post_init__(self):
+        if self.ranking_method not in RANKING_METHODS:
+            raise ConfigError(
+                f"ranking_method {self.ranking_method!r} is not one of {', '.join(RANKING_METHODS)}"
+            )
+        for name in ("synthetic_samples_by_class", "max_synthetic_age", "patience", "epochs",
+                     "repetitions"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.eps < 1.0:
+            raise ConfigError(f"eps must lie in [0, 1), got {self.eps}")
+        if self.scaling_factor <= 0 or self.beta_initial <= 0:
+            raise ConfigError("scaling_factor and beta_initial must be positive")
+        lo, hi = self.proportion_range
+        if not 0 <= lo <= hi:
+            raise ConfigError(f"proportion_range must be 0 <= lo <= hi, got {self.proportion_range}")
+        if self.penalisation_factor <= 0:
+            raise ConfigError("penalisation_factor must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RegulatorConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown RegulatorConfig keys: {sorted(unknown)}")
+        d = dict(d)
+        if "proportion_range" in d:
+            d["proportion_range"] = tuple(d["proportion_range"])
+        return cls(**d)
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def json_safe(obj: Any) -> Any:
+    """`obj` with numpy scalars/arrays turned into Python ones and non-finite floats into None."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "tolist"):  # numpy scalar or array
+        return json_safe(obj.tolist())
+    if isinstance(obj, float):
+        return _finite_or_none(obj)
+    return obj
+
+
+@dataclasses.dataclass(frozen=True)
+class RegulatorState:
+    """Everything the policy carries from epoch to epoch; small, immutable, JSON-serialisable.
+
+    ``epoch`` counts finished epochs (the next epoch to run). ``temperature`` is the b the next
+    synthetic creation will use. ``synthetic_age`` is the number of epochs the current synthetic
+    set has been trained on; ``synthetic_counts`` its per-class counts (index = class label), empty
+    when there is none. ``pending_counts`` is not None when a new set must be created before the
+    next epoch (the loop creates it, then calls `policies.after_generation`).
+    ``best_val_loss`` is None until the first epoch. ``history`` holds one record per epoch.
+    """
+
+    num_classes: int
+    selfreg: bool = True
+    epoch: int = 0
+    temperature: float = 1.0
+    synthetic_age: int = 0
+    regenerations: int = 0
+    best_val_loss: float | None = None
+    best_epoch: int = -1
+    patience_counter: int = 0
+    synthetic_counts: tuple[int, ...] = ()
+    pending_counts: tuple[int, ...] | None = None
+    stopped: bool = False
+    history: tuple[dict[str, Any], ...] = ()
+
+    def replace(self, **changes) -> "RegulatorState":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "num_classes": self.num_classes,
+            "selfreg": self.selfreg,
+            "epoch": self.epoch,
+            "temperature": self.temperature,
+            "synthetic_age": self.synthetic_age,
+            "regenerations": self.regenerations,
+            "best_val_loss": _finite_or_none(self.best_val_loss),
+            "best_epoch": self.best_epoch,
+            "patience_counter": self.patience_counter,
+            "synthetic_counts": list(self.synthetic_counts),
+            "pending_counts": None if self.pending_counts is None else list(self.pending_counts),
+            "stopped": self.stopped,
+            "history": [json_safe(h) for h in self.history],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RegulatorState":
+        pending = d.get("pending_counts")
+        return cls(
+            num_classes=int(d["num_classes"]),
+            selfreg=bool(d["selfreg"]),
+            epoch=int(d["epoch"]),
+            temperature=float(d["temperature"]),
+            synthetic_age=int(d["synthetic_age"]),
+            regenerations=int(d["regenerations"]),
+            best_val_loss=None if d["best_val_loss"] is None else float(d["best_val_loss"]),
+            best_epoch=int(d["best_epoch"]),
+            patience_counter=int(d["patience_counter"]),
+            synthetic_counts=tuple(int(c) for c in d["synthetic_counts"]),
+            pending_counts=None if pending is None else tuple(int(c) for c in pending),
+            stopped=bool(d["stopped"]),
+            history=tuple(dict(h) for h in d["history"]),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RegulatorState":
+        return cls.from_dict(json.loads(text))
