@@ -1,0 +1,149 @@
+"""Fitting the generator from real curves and a trained PELS-VAE: priors, physics -> latent model, donor bank, report.
+
+Shape letters: N stars, T = 600 phases, K classes, P physical parameters, Z latent dimensions.
+"""
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpelsvae.errors import ConfigError, DataError
+from jaxpelsvae.physics.latent import LatentConfig, fit_latent
+from jaxpelsvae.physics.priors import PriorConfig, fit_priors, physics_table
+from jaxpelsvae.synth.generator import Generator, GeneratorConfig
+from jaxpelsvae.synth.reverse_fold import build_donor_bank
+
+
+def complete_periods(lcs, periods=None) -> tuple[np.ndarray, int]:
+    """Periods (N,) [d]: `periods`, else meta 'period' where valid, Lomb-Scargle (find_periods) for the rest.
+
+    Returns (periods, number found by Lomb-Scargle). Raises DataError when some star has none.
+    """
+    if periods is None:
+        periods = lcs.periods
+    periods = np.full(len(lcs), np.nan) if periods is None else np.array(periods, np.float64, copy=True)
+    missing = ~(np.isfinite(periods) & (periods > 0))
+    if missing.any():
+        from jaxpelsvae.period import find_periods
+
+        idx = np.flatnonzero(missing)
+        found = find_periods(lcs.select(idx))
+        by_id = dict(zip(found["id"].astype(str), found["period"].astype(float)))
+        periods[idx] = [by_id.get(str(i), np.nan) for i in lcs.ids[idx]]
+    still = ~(np.isfinite(periods) & (periods > 0))
+    if still.any():
+        raise DataError(f"no period for {int(still.sum())} stars, e.g. {lcs.ids[np.flatnonzero(still)[0]]!r} "
+                        "(rule: missing period)")
+    return periods, int(missing.sum())
+
+
+def vae_latents(model, x_NT3, onehot_NK, phys_NP, *, batch: int = 256):
+    """Encoder means mu (N, Z) and per-star reconstruction MSE (N,) with z = mu (evaluation mode)."""
+    from flax import nnx
+
+    graphdef, state = nnx.split(model)
+
+    @jax.jit
+    def fwd(state, x, oh, pp):
+        m = nnx.merge(graphdef, state)
+        mu, _ = m.encode(x, oh, pp)
+        xhat = m.decode(mu, oh, x[..., 0], pp)
+        return mu, jnp.mean((xhat - x[..., 1]) ** 2, axis=-1)
+
+    n = len(x_NT3)
+    bs = int(min(batch, max(n, 1)))
+    mus, mses = [], []
+    for a in range(0, n, bs):  # fixed batch shape (last one padded): one compilation
+        idx = np.arange(a, a + bs) % n
+        mu, mse = fwd(state, jnp.asarray(x_NT3[idx]), jnp.asarray(onehot_NK[idx]), jnp.asarray(phys_NP[idx]))
+        keep = min(bs, n - a)
+        mus.append(np.asarray(mu)[:keep])
+        mses.append(np.asarray(mse)[:keep])
+    return np.concatenate(mus), np.concatenate(mses)
+
+
+def vae_inputs_for(lcs, vae, periods):
+    """(x_NT3, onehot_NK, phys_NP scaled) for the VAE from curves + periods, as train-vae builds them."""
+    from jaxpelsvae.data.fold import fold_set, vae_input
+    from jaxpelsvae.models.vae_inputs import physical_parameters
+
+    vae_classes = tuple(vae.classes) or tuple(lcs.classes)
+    missing = [c for c in lcs.classes if c not in vae_classes]
+    if missing:
+        raise ConfigError(f"classes {missing} of the data are not among the VAE's classes {vae_classes}")
+    to_vae = np.array([vae_classes.index(c) for c in lcs.classes])
+    onehot = np.eye(vae.config.num_classes, dtype=np.float32)[to_vae[lcs.labels]]
+    x = vae_input(fold_set(lcs, periods))
+    if vae.config.phys_dim:
+        if vae.scaler is None:
+            raise ConfigError("the VAE uses physical parameters but was saved without its scaler")
+        phys = physical_parameters(lcs.meta, lcs.labels, vae.scaler.names, periods_N=periods)
+        pp = vae.scaler.transform(phys.values)
+    else:
+        pp = np.zeros((len(lcs), 0), np.float32)
+    return x, onehot, pp.astype(np.float32)
+
+
+def fit_generator(
+    lcs,
+    vae,
+    *,
+    periods=None,
+    priors_config: PriorConfig = PriorConfig(),
+    latent_config: LatentConfig = LatentConfig(),
+    config: GeneratorConfig = GeneratorConfig(),
+    seed: int = 0,
+) -> Generator:
+    """Fit priors, the physics -> latent model and the donor bank from training curves `lcs`.
+
+    vae: a `jaxpelsvae.train.vae_train.LoadedVAE` (model, config, scaler, classes). periods: (N,) days
+    (default: meta 'period', Lomb-Scargle where missing). The report (Generator.report) holds
+    latent_r2_heldout {rf, mlp}, latent_nll_heldout, vae_recon_mse (encoder mean decoded, over all
+    given curves, normalised magnitude), chosen, priors (per-class counts and imputations), donors
+    per class, timings.
+    """
+    t0 = time.perf_counter()
+    if not lcs.classes or len(lcs) == 0:
+        raise DataError("fit_generator: the training set is empty or unlabelled")
+    periods, n_found = complete_periods(lcs, periods)
+    meta = lcs.meta.copy()
+    meta["period"] = periods
+    priors = fit_priors(meta, tuple(lcs.classes), priors_config)
+    t_priors = time.perf_counter()
+
+    x, onehot, pp = vae_inputs_for(lcs, vae, periods)
+    mu, mse = vae_latents(vae.model, x, onehot, pp)
+    t_vae = time.perf_counter()
+
+    labels = np.asarray(lcs.labels)
+    phys = priors.impute(physics_table(meta, priors.config.params, priors.config.log10_params), labels)
+    latent = fit_latent(phys, labels, mu, len(lcs.classes), dataclasses_replace_seed(latent_config, seed))
+    t_latent = time.perf_counter()
+
+    bank = build_donor_bank(lcs, periods, max_len=config.donor_max_len, seed=seed)
+    counts = np.bincount(bank.label_D, minlength=len(lcs.classes))
+    report = {
+        "latent_r2_heldout": latent.report["latent_r2_heldout"],
+        "latent_nll_heldout": latent.report["latent_nll_heldout"],
+        "vae_recon_mse": float(np.mean(mse)),
+        "chosen": latent.kind,
+        "n_stars": len(lcs),
+        "periods_found": n_found,
+        "latent": latent.report,
+        "priors": priors.report,
+        "donors_per_class": {c: int(n) for c, n in zip(lcs.classes, counts)},
+        "seconds": {"priors": t_priors - t0, "vae_encode": t_vae - t_priors, "latent": t_latent - t_vae,
+                    "total": time.perf_counter() - t0},
+    }
+    return Generator(priors, latent, vae.model, tuple(vae.classes) or tuple(lcs.classes), bank, config,
+                     vae_scaler=vae.scaler, report=report)
+
+
+def dataclasses_replace_seed(config: LatentConfig, seed: int) -> LatentConfig:
+    """The latent config with its seed offset by the run's seed (seed 0 keeps the config's own)."""
+    import dataclasses
+
+    return dataclasses.replace(config, seed=config.seed + seed) if seed else config

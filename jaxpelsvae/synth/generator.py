@@ -1,0 +1,336 @@
+"""The synthetic light-curve generator: priors -> latent -> VAE decoder -> reverse fold -> encoder, one jitted program.
+
+Shape letters: K classes, N slots (static capacity of one generated batch), P physical parameters,
+Z latent dimensions, G template phases (600), T donor cadence length, L encoded length.
+
+`Generator.generate(key, counts_per_class, b)` fills a fixed number of slots (the total rounded up to
+`GeneratorConfig.capacity_multiple`) with class-blocked labels computed on device from the counts, so
+a regeneration with other counts but the same rounded total reuses the compiled program; slots past
+the total are flagged `slot_valid_N = False` (drop them with `SynthBatch.trim()`). With the MLP latent
+model the whole chain is one jitted program; with the random forest (not traceable) it is two jitted
+stages with the forest's prediction on the host between them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpelsvae.errors import ConfigError
+from jaxpelsvae.physics.latent import LatentModel, mlp_sample
+from jaxpelsvae.physics.priors import PhysPriors, sample_physics
+from jaxpelsvae.synth.reverse_fold import DonorBank, check_bank_classes, synthesize_batch
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorConfig:
+    """Generation settings.
+
+    seq_length / order: the classifier encoding (the same `encode_batch` as real curves).
+    k_nearest: donors drawn uniformly among the k nearest in log10 period within the class.
+    target_snr: > 0 rescales the donor's errors so amplitude / median error equals it; 0 keeps them.
+    capacity_multiple: slot counts are rounded up to a multiple of this (fewer recompiles).
+    decode_chunk: curves decoded at once inside the program (bounds activation memory; 0 = by backend:
+        16 on CPU, where the decoder is compute-bound and small chunks stay in cache, else 512).
+    donor_max_len: donor cadences longer than this keep a random subset of this many points.
+    """
+
+    seq_length: int = 300
+    order: str = "random"
+    k_nearest: int = 5
+    target_snr: float = 0.0
+    capacity_multiple: int = 128
+    decode_chunk: int = 0
+    donor_max_len: int = 1000
+
+
+class SynthBatch(NamedTuple):
+    """One generated batch (N slots). x_NL2 / valid_NL: classifier input and its mask; y_N class
+    index; phys_NP model-space physics; period_N [d]; slot_valid_N: slot holds a requested curve;
+    z_NZ latent codes; template_NG decoded normalised template; time_NT (days since the donor's first
+    epoch), mag_NT, err_NT [mag], mask_NT: the raw synthetic curves; donor_N index into the donor bank."""
+
+    x_NL2: jax.Array
+    valid_NL: jax.Array
+    y_N: jax.Array
+    phys_NP: jax.Array
+    period_N: jax.Array
+    slot_valid_N: jax.Array
+    z_NZ: jax.Array
+    template_NG: jax.Array
+    time_NT: jax.Array
+    mag_NT: jax.Array
+    err_NT: jax.Array
+    mask_NT: jax.Array
+    donor_N: jax.Array
+
+    def trim(self) -> "SynthBatch":
+        """Host copy with only the valid slots (numpy arrays)."""
+        keep = np.asarray(self.slot_valid_N)
+        return SynthBatch(*(np.asarray(a)[keep] for a in self))
+
+
+def slot_labels(counts_K, capacity: int):
+    """Class-blocked labels (N,) int32 and validity (N,) for `capacity` slots from per-class counts."""
+    ends_K = jnp.cumsum(counts_K)
+    slots = jnp.arange(capacity)
+    labels = jnp.searchsorted(ends_K, slots, side="right")
+    return jnp.minimum(labels, counts_K.shape[0] - 1).astype(jnp.int32), slots < ends_K[-1]
+
+
+def _vae_phase_grid():
+    """(cycles (G,), the decoder's normalised phase axis (G,)): the axis the VAE was trained on."""
+    from jaxpelsvae.data.fold import PHASE_GRID, PHASE_GRID_VAE
+
+    return np.asarray(PHASE_GRID, np.float32), np.asarray(PHASE_GRID_VAE, np.float32)
+
+
+class Generator:
+    """Holds priors (arrays), the latent model, the VAE decoder (graphdef + state), the donor bank.
+
+    classes: generator class order (labels y index into it). vae_classes: the VAE's one-hot order
+    (every generator class must be one of them).
+    """
+
+    def __init__(self, priors: PhysPriors, latent: LatentModel, vae_model, vae_classes, bank: DonorBank,
+                 config: GeneratorConfig = GeneratorConfig(), *, vae_scaler=None, report: dict | None = None):
+        from flax import nnx
+
+        self.classes = tuple(priors.classes)
+        self.priors, self.latent, self.config, self.bank_host = priors, latent, config, bank
+        self.report = dict(report or {})
+        self.vae_classes = tuple(vae_classes) if vae_classes else self.classes
+        missing = [c for c in self.classes if c not in self.vae_classes]
+        if missing:
+            raise ConfigError(f"generator: classes {missing} are not in the VAE's classes {self.vae_classes}")
+        check_bank_classes(bank, len(self.classes), self.classes)
+        params = priors.config.params
+        if "period" not in params:
+            raise ConfigError("generator: the physical parameters must include 'period'")
+        self._period_col = params.index("period")
+        self._period_is_log = "period" in priors.config.log10_params
+        self.vae_model = vae_model
+        self.vae_scaler = vae_scaler
+        if hasattr(vae_model, "eval"):  # generation never uses dropout
+            vae_model.eval()
+        self._graphdef, self._vae_state = nnx.split(vae_model)
+        self._to_vae = jnp.asarray([self.vae_classes.index(c) for c in self.classes], jnp.int32)
+        self._n_vae = int(vae_model.config.num_classes)
+        self._feed_pp = bool(getattr(vae_model.config, "feed_pp", False))
+        if self._feed_pp:
+            if vae_scaler is None or any(n not in params for n in vae_scaler.names):
+                raise ConfigError("generator: the VAE decodes with physics (feed_pp); its scaler's parameters "
+                                  f"must be among the priors' {params}")
+            self._vae_phys_idx = np.array([params.index(n) for n in vae_scaler.names], np.int32)
+        self._phase_cycles_G, self._phase_vae_G = _vae_phase_grid()
+        self._prior_arrays = priors.device_arrays()
+        self._bank = DonorBank(*(jnp.asarray(a) for a in bank))
+        self._compiled: dict[int, Any] = {}
+
+    # -- the program ------------------------------------------------------------------------------
+
+    # Arrays enter the jitted programs as arguments (`consts`), not as baked-in constants, so the
+    # donor bank and the decoder weights are not copied into the compiled program.
+    def _consts(self) -> dict:
+        mlp = self.latent.mlp_params if self.latent.kind == "mlp" else None
+        return {"priors": self._prior_arrays, "bank": self._bank, "vae": self._vae_state, "mlp": mlp}
+
+    def _sample_physics(self, consts, key, counts_K, b, capacity: int):
+        labels_N, valid_N = slot_labels(counts_K, capacity)
+        phys_NP = sample_physics(key, consts["priors"], labels_N, b, candidates=self.priors.config.candidates,
+                                 truncate=self.priors.config.truncate)
+        return labels_N, valid_N, phys_NP
+
+    def _latent_mlp(self, consts, key, phys_NP, labels_N):
+        return mlp_sample(consts["mlp"], self.latent.stats, key, phys_NP, labels_N,
+                          noise=self.latent.report.get("config", {}).get("sample_noise", True))
+
+    def _decode(self, consts, z_NZ, labels_N, phys_NP):
+        from flax import nnx
+
+        model = nnx.merge(self._graphdef, consts["vae"])
+        onehot = jax.nn.one_hot(self._to_vae[labels_N], self._n_vae, dtype=jnp.float32)
+        phase = jnp.broadcast_to(jnp.asarray(self._phase_vae_G), (z_NZ.shape[0], self._phase_vae_G.shape[0]))
+        phys = None
+        if self._feed_pp:
+            lo = jnp.asarray(self.vae_scaler.data_min, jnp.float32)
+            hi = jnp.asarray(self.vae_scaler.data_max, jnp.float32)
+            phys = (phys_NP[:, self._vae_phys_idx] - lo) / jnp.where(hi > lo, hi - lo, 1.0)
+        chunk = self.config.decode_chunk or (16 if jax.default_backend() == "cpu" else 512)
+        chunk = min(chunk, z_NZ.shape[0])
+
+        def dec(args):
+            z, oh, ph, pp = args
+            return model.decode(z[None], oh[None], ph[None], None if pp is None else pp[None])[0]
+
+        if chunk >= z_NZ.shape[0]:
+            return model.decode(z_NZ, onehot, phase, phys)
+        return jax.lax.map(dec, (z_NZ, onehot, phase, phys), batch_size=chunk)
+
+    def _curves(self, consts, key, labels_N, valid_N, phys_NP, z_NZ, rf_noise: bool):
+        from jaxpelsvae.data.encode import encode_batch
+
+        k_z, k_syn, k_enc = jax.random.split(key, 3)
+        if rf_noise:  # random forest: add its out-of-bag residual spread on device
+            z_NZ = z_NZ + jnp.asarray(self.latent.rf_sigma_Z) * jax.random.normal(k_z, z_NZ.shape, jnp.float32)
+        template_NG = self._decode(consts, z_NZ, labels_N, phys_NP)
+        lp = phys_NP[:, self._period_col]
+        log10_period_N = lp if self._period_is_log else jnp.log10(jnp.maximum(lp, 1e-6))
+        syn = synthesize_batch(k_syn, template_NG, log10_period_N, labels_N, consts["bank"],
+                               jnp.asarray(self._phase_cycles_G), k_nearest=self.config.k_nearest,
+                               target_snr=self.config.target_snr)
+        x_NL2, valid_NL = encode_batch(syn.time, syn.mag, syn.mask, k_enc, length=self.config.seq_length,
+                                       order=self.config.order)
+        return SynthBatch(x_NL2, valid_NL, labels_N, phys_NP, jnp.power(10.0, log10_period_N), valid_N, z_NZ,
+                          template_NG, syn.time, syn.mag, syn.err, syn.mask, syn.donor)
+
+    def _programs(self, capacity: int):
+        if capacity in self._compiled:
+            return self._compiled[capacity]
+
+        def keys(key):
+            return jax.random.split(key, 3)
+
+        if self.latent.kind == "mlp":
+            def fused(consts, key, counts_K, b):
+                k_phys, k_lat, k_cur = keys(key)
+                labels_N, valid_N, phys_NP = self._sample_physics(consts, k_phys, counts_K, b, capacity)
+                z_NZ = self._latent_mlp(consts, k_lat, phys_NP, labels_N)
+                return self._curves(consts, k_cur, labels_N, valid_N, phys_NP, z_NZ, False)
+
+            progs = (jax.jit(fused),)
+        else:
+            def stage_a(consts, key, counts_K, b):
+                k_phys, _, _ = keys(key)
+                return self._sample_physics(consts, k_phys, counts_K, b, capacity)
+
+            def stage_b(consts, key, labels_N, valid_N, phys_NP, z_NZ):
+                _, _, k_cur = keys(key)
+                return self._curves(consts, k_cur, labels_N, valid_N, phys_NP, z_NZ,
+                                    self.latent.report.get("config", {}).get("sample_noise", True))
+
+            progs = (jax.jit(stage_a), jax.jit(stage_b))
+        self._compiled[capacity] = progs
+        return progs
+
+    def counts_array(self, counts_per_class) -> np.ndarray:
+        """(K,) int32 counts from a dict {class: n}, a sequence in class order, or one int for all."""
+        if isinstance(counts_per_class, dict):
+            unknown = set(counts_per_class) - set(self.classes)
+            if unknown:
+                raise ConfigError(f"counts_per_class: unknown classes {sorted(unknown)}; known {self.classes}")
+            counts = np.array([int(counts_per_class.get(c, 0)) for c in self.classes])
+        elif np.ndim(counts_per_class) == 0:
+            counts = np.full(len(self.classes), int(counts_per_class))
+        else:
+            counts = np.asarray(counts_per_class, np.int64).reshape(-1)
+            if len(counts) != len(self.classes):
+                raise ConfigError(f"counts_per_class: {len(counts)} counts for {len(self.classes)} classes")
+        if (counts < 0).any() or counts.sum() == 0:
+            raise ConfigError(f"counts_per_class: counts must be >= 0 with a positive total, got {counts.tolist()}")
+        return counts.astype(np.int32)
+
+    def capacity_for(self, total: int) -> int:
+        m = self.config.capacity_multiple
+        return int(-(-total // m) * m)
+
+    def generate(self, key, counts_per_class, b: float = 1.0, *, capacity: int | None = None) -> SynthBatch:
+        """Generate synthetic classifier inputs (see SynthBatch) for counts per class at temperature b.
+
+        key: typed JAX key. counts_per_class: dict / sequence / int. b > 0: prior temperature
+        (samples follow p^b). capacity: slot count (default: the total rounded up).
+        """
+        counts = self.counts_array(counts_per_class)
+        cap = self.capacity_for(int(counts.sum())) if capacity is None else int(capacity)
+        if cap < counts.sum():
+            raise ConfigError(f"generate: capacity {cap} < requested total {int(counts.sum())}")
+        if not b > 0:
+            raise ConfigError(f"generate: temperature b must be > 0, got {b}")
+        progs = self._programs(cap)
+        b = jnp.float32(b)
+        consts = self._consts()
+        if len(progs) == 1:
+            return progs[0](consts, key, jnp.asarray(counts), b)
+        labels_N, valid_N, phys_NP = progs[0](consts, key, jnp.asarray(counts), b)
+        z_NZ = self.latent.predict_mean(np.asarray(phys_NP), np.asarray(labels_N)).astype(np.float32)
+        return progs[1](consts, key, labels_N, valid_N, phys_NP, jnp.asarray(z_NZ))
+
+    def to_lightcurves(self, batch: SynthBatch, *, prefix: str = "synth"):
+        """Host: the valid slots of a batch as a LightCurveSet (times in days from the donor's first
+        epoch; meta: id, class, period [d], the physical parameters in linear units, donor index, b)."""
+        import pandas as pd
+
+        from jaxpelsvae.data.lightcurves import LightCurveSet
+        from jaxpelsvae.physics.priors import from_space
+
+        got = batch.trim()
+        n = len(got.y_N)
+        ids = [f"{prefix}-{i:07d}" for i in range(n)]
+        meta = pd.DataFrame({"id": ids, "class": [self.classes[k] for k in got.y_N],
+                             "period": got.period_N.astype(np.float64)})
+        linear = from_space(got.phys_NP.astype(np.float64), self.priors.config.params, self.priors.config.log10_params)
+        for j, name in enumerate(self.priors.config.params):
+            if name != "period":
+                meta[name] = linear[:, j]
+        meta["donor"] = got.donor_N
+        mask = got.mask_NT.astype(bool)
+        return LightCurveSet.from_padded(ids, got.time_NT, got.mag_NT, got.err_NT, mask, meta=meta,
+                                         classes=self.classes)
+
+    # -- persistence ------------------------------------------------------------------------------
+
+    def save(self, folder: str | Path) -> Path:
+        """Write priors/, latent/, vae/, donors.npz, generator.json into folder."""
+        from jaxpelsvae.train.vae_train import save_vae
+
+        folder = Path(folder).absolute()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.priors.save(folder / "priors")
+        self.latent.save(folder / "latent")
+        save_vae(folder / "vae", self.vae_model, self.vae_model.config, self.vae_scaler,
+                 classes=self.vae_classes if len(self.vae_classes) == self.vae_model.config.num_classes else ())
+        np.savez(folder / "donors.npz", **{k: np.asarray(v) for k, v in self.bank_host._asdict().items()})
+        doc = {"config": dataclasses.asdict(self.config), "classes": list(self.classes),
+               "vae_classes": list(self.vae_classes), "report": self.report}
+        (folder / "generator.json").write_text(json.dumps(doc, indent=2, default=_json_default))
+        (folder / "report.json").write_text(json.dumps(self.report, indent=2, default=_json_default))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Generator":
+        from jaxpelsvae.train.vae_train import load_vae
+
+        folder = Path(folder).absolute()
+        if not (folder / "generator.json").is_file():
+            raise FileNotFoundError(f"{folder}: not a saved generator (missing generator.json)")
+        doc = json.loads((folder / "generator.json").read_text())
+        priors = PhysPriors.load(folder / "priors")
+        latent = LatentModel.load(folder / "latent")
+        vae = load_vae(folder / "vae")
+        with np.load(folder / "donors.npz") as npz:
+            bank = DonorBank(*(npz[f] for f in DonorBank._fields))
+        return cls(priors, latent, vae.model, tuple(doc["vae_classes"]), bank, GeneratorConfig(**doc["config"]),
+                   vae_scaler=vae.scaler, report=doc["report"])
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(type(obj))
+
+
+def load_generator(path: str | Path) -> Generator:
+    """A generator saved by `Generator.save` / `jaxpelsvae fit-generator`: its folder, or a workdir holding generator/."""
+    path = Path(path)
+    if not (path / "generator.json").is_file() and (path / "generator" / "generator.json").is_file():
+        path = path / "generator"
+    return Generator.load(path)
