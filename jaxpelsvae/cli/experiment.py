@@ -1,0 +1,105 @@
+"""`jaxpelsvae experiment DATA [--test DATA2]`: the full protocol on a dataset, with report.json/.md and figures."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "run the full protocol (split, VAE, generator, baseline and self-regulated runs over seeds) and write a report"
+DESCRIPTION = (
+    "Read and validate DATA (rejected stars go to rejected.csv), find periods where missing, split it "
+    "into a training pool and a shifted test pool (hardness bias by default; or train on DATA and test "
+    "on --test DATA2), train the PELS-VAE and fit the generator, then train the classifier in baseline "
+    "and self-regulated mode over --seeds seeds. Writes report.json, report.md and figures/ into "
+    "--workdir. Settings come from --preset, then --config (a Python file with get_config() or a JSON "
+    "file), then the options given here."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", type=Path, help="dataset folder or file (standard layout, OGLE .dat, Gaia epoch photometry, .npy.gz)")
+    parser.add_argument("--test", type=Path, default=None, help="second dataset to test on (cross-dataset evaluation)")
+    parser.add_argument("--preset", choices=("tiny", "small", "paper"), default="small", help="starting settings")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="experiment config: a .py file with get_config() or a .json file (applied after --preset)")
+    parser.add_argument("--seeds", type=int, default=None, help="repetitions per mode")
+    parser.add_argument("--modes", default=None, help="comma-separated training modes (baseline,selfreg)")
+    parser.add_argument("--scenario", choices=("hardness", "random", "snr", "seq_length"), default=None,
+                        help="data-shift scenario (ignored with --test)")
+    parser.add_argument("--temperature", type=float, default=None, help="hardness-bias temperature T (Bias 2: 3)")
+    parser.add_argument("--in-sample-hardness", action=argparse.BooleanOptionalAction, default=None,
+                        help="hardness from in-sample forest probabilities (the paper) instead of out-of-fold")
+    parser.add_argument("--snr-threshold", type=float, default=None, help="SNR threshold of the original cuts")
+    parser.add_argument("--seq-length", type=int, default=None, help="L, (Δt, Δm) pairs per curve (default: chosen from the data)")
+    parser.add_argument("--quality-cuts", action=argparse.BooleanOptionalAction, default=None,
+                        help="apply the original quality cuts (> L points, SNR > threshold) to the training pool")
+    parser.add_argument("--sample-size", type=int, default=None, help="stratified subsample of the training pool")
+    parser.add_argument("--max-stars", type=int, default=None, help="stratified cap on the dataset before splitting")
+    parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most")
+    parser.add_argument("--vae-epochs", type=int, default=None, help="VAE epochs at most")
+    parser.add_argument("--ranking", default=None, help="ranking policy (CCR, max_confusion, proportion, max_pairwise_confusion, no_priority)")
+    parser.add_argument("--loss", default=None, help="classifier loss (focal, cross_entropy, nll, unweighted_cross_entropy)")
+    parser.add_argument("--vmap-seeds", action=argparse.BooleanOptionalAction, default=None,
+                        help="train the baseline seeds together as one vmapped program")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="start every classifier run afresh instead of continuing from its checkpoint in --workdir")
+    parser.add_argument("--no-figures", action="store_true", help="skip the figures")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def config_from_args(args):
+    """(ExperimentConfig, Sweep or None) from --preset, --config and the explicit options (the
+    options change the base of a sweep)."""
+    from jaxpelsvae.experiments.config import preset
+    from jaxpelsvae.experiments.configs import Sweep, load_config
+
+    cfg = preset(args.preset)
+    sweep = None
+    if args.config is not None:
+        loaded = load_config(args.config, base=cfg)
+        if isinstance(loaded, Sweep):
+            sweep = loaded
+            cfg = (loaded.base or cfg).replace(**dict(loaded.changes))
+            sweep = Sweep(loaded.name, loaded.setting, loaded.values, None, loaded.description)
+        else:
+            cfg = loaded
+    changes = {}
+    simple = {
+        "seeds": args.seeds, "seq_length": args.seq_length, "quality_cuts": args.quality_cuts,
+        "snr_threshold": args.snr_threshold, "sample_size": args.sample_size, "max_stars": args.max_stars,
+        "epochs": args.epochs, "vae_epochs": args.vae_epochs, "ranking_method": args.ranking, "loss": args.loss,
+        "vmap_seeds": args.vmap_seeds,
+    }
+    changes.update({k: v for k, v in simple.items() if v is not None})
+    if args.modes:
+        changes["modes"] = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    shift = {"scenario": args.scenario, "temperature": args.temperature, "in_sample": args.in_sample_hardness}
+    if args.scenario in ("snr", "seq_length"):
+        shift["snr_threshold"] = args.snr_threshold if args.snr_threshold is not None else cfg.snr_threshold
+        shift["seq_length"] = args.seq_length or cfg.seq_length or 1
+    changes.update({f"shift_{k}": v for k, v in shift.items() if v is not None})
+    if args.no_figures:
+        changes["figures"] = False
+    if args.quiet:
+        changes["progress"] = False
+    return cfg.replace(**changes), sweep
+
+
+def run(args) -> int:
+    from jaxpelsvae.experiments.configs import run_sweep
+    from jaxpelsvae.experiments.report import summary_table
+    from jaxpelsvae.experiments.runner import run_experiment
+
+    cfg, sweep = config_from_args(args)
+    if sweep is not None:
+        out = run_sweep(args.data, sweep, cfg, args.workdir, seed=args.seed, test_data=args.test,
+                        resume=not args.no_resume)
+        print()
+        print(out["table"])
+        print(f"\nsweep: {args.workdir.absolute() / 'sweep.md'}")
+        return 0
+    result = run_experiment(args.data, cfg, args.workdir, seed=args.seed, test_data=args.test,
+                            resume=not args.no_resume)
+    print()
+    print(summary_table(result.report))
+    print(f"\nreport: {result.workdir / 'report.md'} (and report.json, figures/)")
+    return 0

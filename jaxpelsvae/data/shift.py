@@ -1,0 +1,286 @@
+"""Data-shift scenarios: hardness bias, random split, SNR / sequence-length cuts, cross-dataset.
+
+Each scenario turns one labelled LightCurveSet (or two, for cross-dataset) into a training pool and
+a test pool, deterministically for a seed, and says what it did in a JSON-able `info` dict that
+goes into report.json's `split` entry.
+
+Hardness bias (Pérez-Galarce et al. 2021; ORIGINAL.md §12.2): a random forest on simple light-curve
+features gives every star class probabilities p; its Gini impurity h = 1 − Σ_c p_c² measures how
+ambiguous it is. A star stays in the training pool with probability exp(−T·h), else it goes to the
+test pool, so hard stars are over-represented in test (Bias 2 of the paper: T = 3, max_depth 12,
+in-sample probabilities).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from jaxpelsvae.data.features import light_curve_features
+from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.errors import ConfigError, DataError
+
+SCENARIOS = ("hardness", "random", "snr", "seq_length", "cross")
+_HARDNESS_STREAM = 0x4A2D
+_RANDOM_STREAM = 0x2A11
+
+
+@dataclasses.dataclass(frozen=True)
+class ShiftConfig:
+    """How to split a dataset into a training pool and a (shifted) test pool.
+
+    scenario: one of SCENARIOS. "snr" and "seq_length" are the hardness split followed by the
+        original quality cuts (`snr_threshold`, `seq_length`) on the training pool only; "cross"
+        needs a second dataset (train on one, test on the other).
+    temperature: T of the hardness bias (Bias 2: 3; Bias 1: 4). T = 0 sends nothing to test.
+    in_sample: hardness from in-sample forest probabilities as the paper (True), or out-of-fold
+        (`n_folds`-fold, better for small datasets where an in-sample forest memorises everything).
+    test_fraction: for "random": stratified fraction of stars in the test pool.
+    """
+
+    scenario: str = "hardness"
+    temperature: float = 3.0
+    in_sample: bool = True
+    max_depth: int = 12
+    n_estimators: int = 100
+    n_folds: int = 5
+    test_fraction: float = 0.3
+    snr_threshold: float | None = None
+    seq_length: int | None = None
+
+    def __post_init__(self):
+        if self.scenario not in SCENARIOS:
+            raise ConfigError(f"ShiftConfig.scenario must be one of {SCENARIOS}, got {self.scenario!r}")
+        if self.temperature < 0:
+            raise ConfigError(f"ShiftConfig.temperature must be >= 0, got {self.temperature}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ConfigError(f"ShiftConfig.test_fraction must be in (0, 1), got {self.test_fraction}")
+        if self.scenario == "snr" and self.snr_threshold is None:
+            raise ConfigError("ShiftConfig: scenario 'snr' needs snr_threshold")
+        if self.scenario == "seq_length" and self.seq_length is None:
+            raise ConfigError("ShiftConfig: scenario 'seq_length' needs seq_length")
+
+
+class SplitResult(NamedTuple):
+    """train / test pools and a JSON-able description (method, parameters, counts)."""
+
+    train: LightCurveSet
+    test: LightCurveSet
+    info: dict
+
+
+def gini_hardness(
+    features_NF: np.ndarray,
+    labels_N: np.ndarray,
+    *,
+    seed: int = 0,
+    in_sample: bool = True,
+    max_depth: int = 12,
+    n_estimators: int = 100,
+    n_folds: int = 5,
+) -> np.ndarray:
+    """(N,) Gini impurity h = 1 − Σ_c p_c² of random-forest class probabilities, in [0, 1 − 1/K].
+
+    in_sample=True fits on all stars and predicts the same stars (as the paper's Bias 2);
+    otherwise each star's probabilities come from a forest that did not see it (stratified folds).
+    Deterministic for a seed (the forest's random_state and the fold assignment derive from it).
+    """
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedKFold
+
+    x = np.asarray(features_NF, np.float64)
+    y = np.asarray(labels_N)
+    classes = np.unique(y)
+    if classes.size < 2:
+        raise DataError(f"hardness: needs at least 2 classes, got {classes.tolist()}")
+
+    def forest():
+        return RandomForestClassifier(
+            n_estimators=n_estimators, max_depth=max_depth, random_state=int(seed), n_jobs=1
+        )
+
+    proba = np.zeros((y.shape[0], classes.size))
+    min_count = int(np.bincount(np.searchsorted(classes, y)).min())
+    if in_sample or min_count < 2:
+        model = forest().fit(x, y)
+        proba[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(x)
+    else:
+        folds = StratifiedKFold(n_splits=min(n_folds, min_count), shuffle=True, random_state=int(seed))
+        for fit_idx, pred_idx in folds.split(x, y):
+            model = forest().fit(x[fit_idx], y[fit_idx])
+            proba[np.ix_(pred_idx, np.searchsorted(classes, model.classes_))] = model.predict_proba(x[pred_idx])
+    return 1.0 - np.sum(proba**2, axis=1)
+
+
+def _counts(lcs: LightCurveSet) -> dict[str, int]:
+    return {str(k): int(v) for k, v in lcs.class_counts().items()}
+
+
+def hardness_split(
+    lcs: LightCurveSet,
+    temperature: float = 3.0,
+    seed: int = 0,
+    *,
+    features: pd.DataFrame | None = None,
+    hardness: np.ndarray | None = None,
+    in_sample: bool = True,
+    max_depth: int = 12,
+    n_estimators: int = 100,
+    n_folds: int = 5,
+) -> SplitResult:
+    """Hardness-biased split: star i stays in train with probability exp(−T·h_i), else test.
+
+    features: (N, F) table from `light_curve_features(lcs)` (computed here when None; periods from
+        meta['period'] where present).
+    hardness: (N,) precomputed h (from `gini_hardness`): skips the forest, e.g. to draw several
+        splits or temperatures from one fit. The draw u ~ U(0, 1) depends on `seed` only.
+    Returns SplitResult whose info holds per-pool class counts, the mean hardness of each pool,
+    and (under "hardness_by_id") h of every star.
+    """
+    if len(lcs) == 0:
+        raise DataError("hardness_split: the dataset is empty")
+    if hardness is not None:
+        h = np.asarray(hardness, np.float64).reshape(-1)
+        if h.shape != (len(lcs),):
+            raise ConfigError(f"hardness_split: hardness has shape {h.shape}, expected ({len(lcs)},)")
+        feature_names = []
+    else:
+        if features is None:
+            features = light_curve_features(lcs)
+        feature_names = list(features.columns)
+        h = gini_hardness(
+            features.to_numpy(np.float64), lcs.labels, seed=seed, in_sample=in_sample,
+            max_depth=max_depth, n_estimators=n_estimators, n_folds=n_folds,
+        )
+    u = np.random.default_rng([int(seed), _HARDNESS_STREAM]).uniform(size=len(lcs))
+    keep = np.exp(-float(temperature) * h) > u
+    train, test = lcs.select(keep), lcs.select(~keep)
+    info = {
+        "method": "hardness",
+        "parameters": {
+            "temperature": float(temperature), "in_sample": bool(in_sample), "max_depth": int(max_depth),
+            "n_estimators": int(n_estimators), "seed": int(seed), "features": feature_names,
+        },
+        "train_pool": _counts(train),
+        "test_pool": _counts(test),
+        "hardness_mean_train": float(h[keep].mean()) if keep.any() else None,
+        "hardness_mean_test": float(h[~keep].mean()) if (~keep).any() else None,
+        "hardness_by_id": dict(zip(lcs.ids.tolist(), np.round(h, 6).tolist())),
+    }
+    return SplitResult(train, test, info)
+
+
+def random_split(lcs: LightCurveSet, test_fraction: float = 0.3, seed: int = 0) -> SplitResult:
+    """Stratified random split (no shift): `test_fraction` of every class goes to test."""
+    rng = np.random.default_rng([int(seed), _RANDOM_STREAM])
+    labels = lcs.labels
+    test = np.zeros(len(lcs), bool)
+    for k in np.unique(labels):  # loop over classes, not stars
+        members = rng.permutation(np.flatnonzero(labels == k))
+        test[members[: int(round(test_fraction * members.size))]] = True
+    train_set, test_set = lcs.select(~test), lcs.select(test)
+    info = {
+        "method": "random",
+        "parameters": {"test_fraction": float(test_fraction), "seed": int(seed)},
+        "train_pool": _counts(train_set),
+        "test_pool": _counts(test_set),
+    }
+    return SplitResult(train_set, test_set, info)
+
+
+def quality_cut(lcs: LightCurveSet, *, seq_length: int, snr_threshold: float, **kw) -> tuple[LightCurveSet, pd.DataFrame]:
+    """The original's quality cuts (ORIGINAL.md §4.2) with the given L and SNR threshold.
+
+    Thin wrapper around `jaxpelsvae.data.validate.original_cuts`, returning (kept set, rejected
+    DataFrame[id, reason]).
+    """
+    from jaxpelsvae.data.validate import original_cuts
+
+    out = original_cuts(lcs, seq_length=int(seq_length), snr_threshold=float(snr_threshold), **kw)
+    if isinstance(out, tuple):
+        kept, rejected = out[0], out[1]
+    else:  # a set only
+        kept = out
+        rejected = pd.DataFrame({"id": np.setdiff1d(lcs.ids, kept.ids), "reason": "original cuts"})
+    return kept, rejected
+
+
+def cut_training_pool(split: SplitResult, *, seq_length: int, snr_threshold: float) -> SplitResult:
+    """Apply the original quality cuts to the training pool only (SNR and sequence-length sweeps);
+    the test pool stays as it is, so the sweep changes what the classifier learns from, not what
+    it is judged on."""
+    kept, rejected = quality_cut(split.train, seq_length=seq_length, snr_threshold=snr_threshold)
+    if len(kept) == 0:
+        raise DataError(
+            f"quality cuts (seq_length={seq_length}, snr_threshold={snr_threshold}) left no training star"
+        )
+    info = dict(split.info)
+    info["training_cuts"] = {
+        "seq_length": int(seq_length), "snr_threshold": float(snr_threshold),
+        "n_rejected": int(len(rejected)), "train_pool_after": _counts(kept),
+    }
+    return SplitResult(kept, split.test, info)
+
+
+def match_classes(train: LightCurveSet, test: LightCurveSet) -> SplitResult:
+    """Cross-dataset evaluation: train on `train`, test on `test`, classes matched by name.
+
+    Test stars of classes the training set lacks are dropped (they cannot be predicted); the info
+    lists classes missing on either side. Both sets get the training set's class tuple, so labels
+    index the same names.
+    """
+    if "class" not in test.meta.columns:
+        raise DataError("cross-dataset: the test dataset has no `class` column in its meta table")
+    train_classes = tuple(c for c in train.classes if c in set(train.meta["class"].dropna()))
+    test_present = sorted(set(test.meta["class"].dropna().astype(str)))
+    common = [c for c in train_classes if c in test_present]
+    if not common:
+        raise DataError(
+            f"cross-dataset: no class in common between training {train_classes} and test {tuple(test_present)}"
+        )
+    missing_in_test = [c for c in train_classes if c not in test_present]
+    missing_in_train = [c for c in test_present if c not in train_classes]
+    dropped = int(test.meta["class"].isin(missing_in_train).sum())
+    test_m = test.select_classes(common).with_classes(train_classes)
+    train_m = train.select_classes(train_classes)
+    info = {
+        "method": "cross",
+        "parameters": {},
+        "train_pool": _counts(train_m),
+        "test_pool": _counts(test_m),
+        "classes_missing_in_test": missing_in_test,
+        "classes_missing_in_train": missing_in_train,
+        "test_stars_dropped": dropped,
+    }
+    return SplitResult(train_m, test_m, info)
+
+
+def make_split(
+    lcs: LightCurveSet,
+    config: ShiftConfig,
+    seed: int = 0,
+    *,
+    test_lcs: LightCurveSet | None = None,
+    features: pd.DataFrame | None = None,
+) -> SplitResult:
+    """Dispatch on `config.scenario`; with `test_lcs` the scenario is cross-dataset whatever it says."""
+    if test_lcs is not None or config.scenario == "cross":
+        if test_lcs is None:
+            raise ConfigError("scenario 'cross' needs a second dataset (--test DATA2)")
+        return match_classes(lcs, test_lcs)
+    if config.scenario == "random":
+        return random_split(lcs, config.test_fraction, seed)
+    split = hardness_split(
+        lcs, config.temperature, seed, features=features, in_sample=config.in_sample,
+        max_depth=config.max_depth, n_estimators=config.n_estimators, n_folds=config.n_folds,
+    )
+    if config.scenario in ("snr", "seq_length"):
+        split = cut_training_pool(
+            split,
+            seq_length=int(config.seq_length or 1),
+            snr_threshold=float(config.snr_threshold if config.snr_threshold is not None else 0.0),
+        )
+        split.info["method"] = config.scenario
+    return split

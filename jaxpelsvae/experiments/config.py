@@ -1,0 +1,153 @@
+"""`ExperimentConfig` (frozen) for the full protocol, its presets (tiny, small, paper), and JSON round trips."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from jaxpelsvae.data.shift import ShiftConfig
+from jaxpelsvae.errors import ConfigError
+
+PRESETS = ("tiny", "small", "paper")
+MODES = ("baseline", "selfreg")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything `run_experiment` needs besides the data.
+
+    shift: how the dataset becomes a training and a (shifted) test pool.
+    seeds: repetitions per mode (seeds root_seed, root_seed+1, ...); modes: which training modes.
+    seq_length: L (pairs per curve); None chooses it from the data: the `seq_length_quantile` of the
+        per-star number of consecutive pairs, clipped to [shortest L the CNN accepts, 300].
+    sample_size: stratified subsample of the training pool (the paper's 40,000); None keeps all.
+    max_stars: stratified cap on the whole dataset before splitting (quick runs); None keeps all.
+    val_fraction: stratified validation share of the training pool (0.3 as the original).
+    quality_cuts: apply the original cuts (> L points, SNR > snr_threshold) to the training pool.
+    epochs / patience / learning_rate / layers / batch_size / loss / focal_gamma / ranking_method /
+        synthetic_samples_by_class / eps / repetitions / n_oversampling: classifier and policy
+        settings (selfreg.loop.TrainConfig and RegulatorConfig).
+    vae_epochs / vae_patience / vae_overrides: VAE training (VAETrainConfig) and architecture
+        (VAEConfig field overrides, e.g. {"units": 16, "levels": 3}).
+    vae_max_stars: stratified cap on the curves the VAE trains on (the generator is still fitted on
+        the whole training pool); None uses all.
+    generator_overrides / priors_overrides / latent_overrides: GeneratorConfig, PriorConfig and
+        LatentConfig field overrides.
+    vmap_seeds: train the baseline seeds together as one vmapped program.
+    period_overrides: keyword arguments of `jaxpelsvae.period.find_periods`.
+    """
+
+    preset: str = "small"
+    shift: ShiftConfig = ShiftConfig()
+    seeds: int = 3
+    modes: tuple[str, ...] = MODES
+    seq_length: int | None = None
+    seq_length_quantile: float = 0.25
+    sample_size: int | None = None
+    max_stars: int | None = None
+    val_fraction: float = 0.3
+    quality_cuts: bool = False
+    snr_threshold: float = 4.0
+    epochs: int = 30
+    patience: int = 6
+    learning_rate: float = 1e-3
+    layers: int = 4
+    batch_size: int = 125
+    loss: str = "focal"
+    focal_gamma: float = 2.0
+    ranking_method: str = "proportion"
+    synthetic_samples_by_class: int = 64
+    eps: float = 0.15
+    repetitions: int = 1
+    n_oversampling: int = 1
+    vae_epochs: int = 40
+    vae_patience: int = 8
+    vae_max_stars: int | None = None
+    vae_overrides: tuple[tuple[str, Any], ...] = ()
+    generator_overrides: tuple[tuple[str, Any], ...] = ()
+    priors_overrides: tuple[tuple[str, Any], ...] = ()
+    latent_overrides: tuple[tuple[str, Any], ...] = ()
+    period_overrides: tuple[tuple[str, Any], ...] = ()
+    vmap_seeds: bool = False
+    figures: bool = True
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.seeds < 1:
+            raise ConfigError(f"ExperimentConfig.seeds must be >= 1, got {self.seeds}")
+        bad = [m for m in self.modes if m not in MODES]
+        if bad or not self.modes:
+            raise ConfigError(f"ExperimentConfig.modes must be a non-empty subset of {MODES}, got {self.modes}")
+        if self.seq_length is not None and self.seq_length < 8:
+            raise ConfigError(f"ExperimentConfig.seq_length must be >= 8, got {self.seq_length}")
+        if not 0.0 < self.seq_length_quantile <= 1.0:
+            raise ConfigError("ExperimentConfig.seq_length_quantile must be in (0, 1]")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"ExperimentConfig.val_fraction must be in (0, 1), got {self.val_fraction}")
+        for name in ("epochs", "patience", "vae_epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"ExperimentConfig.{name} must be >= 1")
+
+    def replace(self, **changes) -> "ExperimentConfig":
+        """A copy with fields changed; `shift_*` keys change fields of `shift` (e.g. shift_temperature)."""
+        shift_changes = {k[len("shift_"):]: changes.pop(k) for k in list(changes) if k.startswith("shift_")}
+        if shift_changes:
+            changes["shift"] = dataclasses.replace(changes.get("shift", self.shift), **shift_changes)
+        for key in ("vae_overrides", "generator_overrides", "priors_overrides", "latent_overrides", "period_overrides"):
+            if isinstance(changes.get(key), dict):
+                changes[key] = tuple(sorted(changes[key].items()))
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown experiment settings: {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for key in ("vae_overrides", "generator_overrides", "priors_overrides", "latent_overrides", "period_overrides"):
+            d[key] = dict(getattr(self, key))
+        d["modes"] = list(self.modes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ExperimentConfig":
+        d = dict(d)
+        if isinstance(d.get("shift"), dict):
+            d["shift"] = ShiftConfig(**d["shift"])
+        if "modes" in d:
+            d["modes"] = tuple(d["modes"])
+        return cls().replace(**d)
+
+
+def preset(name: str) -> ExperimentConfig:
+    """tiny: seconds (tests); small: a few minutes on 2 CPU cores (the demo); paper: the paper's
+    protocol (Bias 2: hardness T = 3 with in-sample forest probabilities, L = 300, SNR > 4 cuts,
+    sample_size 40,000, 30 seeds, 500 epochs, the original's optimiser settings)."""
+    if name == "tiny":
+        return ExperimentConfig(
+            preset="tiny", shift=ShiftConfig(temperature=1.0, in_sample=False, n_estimators=20), seeds=1, max_stars=150,
+            epochs=2, patience=2, layers=2, batch_size=32, synthetic_samples_by_class=8,
+            vae_epochs=2, vae_patience=2, figures=True, progress=False,
+            vae_overrides=(("latent_dim", 4), ("levels", 3), ("units", 8)),
+            generator_overrides=(("capacity_multiple", 16),),
+            latent_overrides=(("max_epochs", 20), ("model", "mlp"), ("patience", 5), ("rf_trees", 20)),
+            priors_overrides=(("max_iter", 100),),
+        )
+    if name == "small":
+        return ExperimentConfig(
+            preset="small", shift=ShiftConfig(in_sample=False, n_estimators=100), seeds=3, max_stars=None,
+            # Small training sets need many small steps: batch 32 as the paper's best search trial
+            # (PAPERS.md T9); 125-curve batches left a few hundred curves at chance level.
+            epochs=25, patience=6, batch_size=32, learning_rate=3e-3, synthetic_samples_by_class=32,
+            vae_epochs=15, vae_patience=5, vae_max_stars=400,
+            vae_overrides=(("levels", 4), ("units", 16)),
+            generator_overrides=(("capacity_multiple", 64),),
+            latent_overrides=(("max_epochs", 300), ("rf_trees", 100)),
+            priors_overrides=(("max_iter", 300),),
+        )
+    if name == "paper":
+        return ExperimentConfig(
+            preset="paper", shift=ShiftConfig(temperature=3.0, in_sample=True, max_depth=12), seeds=30,
+            seq_length=300, sample_size=40_000, quality_cuts=True, snr_threshold=4.0,
+            epochs=500, patience=10, learning_rate=0.1, synthetic_samples_by_class=64, n_oversampling=10,
+            vae_epochs=150, vae_patience=20,
+        )
+    raise ConfigError(f"unknown preset {name!r}; expected one of {PRESETS}")

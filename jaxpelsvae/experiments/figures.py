@@ -1,0 +1,160 @@
+"""Figures of an experiment report: confusion per mode, per-class F1, macro-F1 over seeds,
+synthetic versus real curves, physical-parameter samples versus real ones (matplotlib Agg, files only)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_confusions(report: Mapping, path: Path) -> Path:
+    """One row-normalised confusion matrix per mode, summed over that mode's seeds."""
+    plt = _pyplot()
+    runs = report["runs"]
+    modes = list(report["summary"])
+    classes = list(runs[0]["per_class"])
+    k = len(classes)
+    fig, axes = plt.subplots(1, len(modes), figsize=(4.2 * len(modes) + 0.5, 4.0), squeeze=False)
+    for ax, mode in zip(axes[0], modes):
+        cm = np.sum([np.asarray(r["confusion"], np.float64) for r in runs if r["mode"] == mode], axis=0)
+        rows = cm.sum(axis=1, keepdims=True)
+        norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+        ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if norm[i, j] > 0.5 else "black")
+        ax.set_xticks(range(k), classes, rotation=45, ha="right")
+        ax.set_yticks(range(k), classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{mode} (all seeds)")
+    return _save(fig, path)
+
+
+def plot_per_class_f1(report: Mapping, path: Path) -> Path:
+    """Grouped bars: mean per-class F1 per mode, with the min–max over seeds as error bars."""
+    plt = _pyplot()
+    runs = report["runs"]
+    modes = list(report["summary"])
+    classes = list(runs[0]["per_class"])
+    x = np.arange(len(classes))
+    width = 0.8 / max(len(modes), 1)
+    fig, ax = plt.subplots(figsize=(1.2 * len(classes) + 3, 3.6))
+    for m, mode in enumerate(modes):
+        f1 = np.array([[r["per_class"][c]["f1"] for c in classes] for r in runs if r["mode"] == mode])
+        mean = f1.mean(axis=0)
+        err = np.stack([mean - f1.min(axis=0), f1.max(axis=0) - mean])
+        ax.bar(x + (m - (len(modes) - 1) / 2) * width, mean, width, yerr=err, capsize=3, label=mode)
+    ax.set_xticks(x, classes)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("F1 on the test pool")
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_macro_f1_distribution(report: Mapping, path: Path) -> Path:
+    """Macro-F1 of every seed per mode (points) with the mean (bar)."""
+    plt = _pyplot()
+    runs = report["runs"]
+    modes = list(report["summary"])
+    fig, ax = plt.subplots(figsize=(1.8 * len(modes) + 2, 3.4))
+    rng = np.random.default_rng(0)  # jitter only
+    for m, mode in enumerate(modes):
+        f1 = np.array([r["macro_f1"] for r in runs if r["mode"] == mode])
+        ax.scatter(m + rng.uniform(-0.12, 0.12, f1.size), f1, s=18, alpha=0.8)
+        ax.hlines(f1.mean(), m - 0.25, m + 0.25, color="k")
+    ax.set_xticks(range(len(modes)), modes)
+    ax.set_xlim(-0.6, len(modes) - 0.4)
+    ax.set_ylabel("test macro-F1")
+    ax.set_title(f"macro-F1 over seeds (n = {len(runs) // max(len(modes), 1)} per mode)")
+    return _save(fig, path)
+
+
+def plot_curves(
+    real: Sequence[tuple[np.ndarray, np.ndarray, str]],
+    synthetic: Sequence[tuple[np.ndarray, np.ndarray, str]],
+    path: Path,
+    *,
+    xlabel: str = "phase",
+) -> Path:
+    """Two rows of small panels: real examples on top, synthetic ones below.
+
+    Each item is (x (T,), mag (T,), title): x is phase or time in days; magnitude axis inverted
+    (brighter up), as astronomers read light curves.
+    """
+    plt = _pyplot()
+    n = max(len(real), len(synthetic), 1)
+    fig, axes = plt.subplots(2, n, figsize=(2.4 * n, 4.4), squeeze=False)
+    for row, items, label in ((0, real, "real"), (1, synthetic, "synthetic")):
+        for j in range(n):
+            ax = axes[row, j]
+            if j >= len(items):
+                ax.axis("off")
+                continue
+            x, y, title = items[j]
+            ax.plot(np.asarray(x), np.asarray(y), ".", ms=2)
+            ax.invert_yaxis()
+            ax.set_title(f"{label}: {title}", fontsize=8)
+            ax.tick_params(labelsize=7)
+            if row == 1:
+                ax.set_xlabel(xlabel, fontsize=8)
+    return _save(fig, path)
+
+
+def plot_physics(
+    real_NP: np.ndarray,
+    real_class_N: np.ndarray,
+    sampled_NP: np.ndarray,
+    sampled_class_N: np.ndarray,
+    names: Sequence[str],
+    path: Path,
+) -> Path:
+    """Pairs of physical parameters (first against each other): real stars versus sampled ones."""
+    plt = _pyplot()
+    names = list(names)
+    p = len(names)
+    pairs = [(0, j) for j in range(1, p)] or [(0, 0)]
+    fig, axes = plt.subplots(1, len(pairs), figsize=(3.3 * len(pairs), 3.2), squeeze=False)
+    classes = sorted(set(np.asarray(real_class_N).tolist()) | set(np.asarray(sampled_class_N).tolist()))
+    colours = {c: f"C{i}" for i, c in enumerate(classes)}
+    for ax, (a, b) in zip(axes[0], pairs):
+        for c in classes:
+            r = np.asarray(real_NP)[np.asarray(real_class_N) == c]
+            s = np.asarray(sampled_NP)[np.asarray(sampled_class_N) == c]
+            ax.scatter(r[:, a], r[:, b], s=5, color=colours[c], alpha=0.35, marker="o")
+            ax.scatter(s[:, a], s[:, b], s=9, color=colours[c], alpha=0.9, marker="x", label=c)
+        ax.set_xlabel(names[a], fontsize=8)
+        ax.set_ylabel(names[b], fontsize=8)
+    axes[0, 0].legend(fontsize=7, title="x: sampled, o: real", title_fontsize=7)
+    return _save(fig, path)
+
+
+def report_figures(report: Mapping, folder: Path) -> list[str]:
+    """The figures computed from report.json alone; returns file names relative to `folder`."""
+    folder = Path(folder)
+    out = [
+        plot_confusions(report, folder / "confusion.png"),
+        plot_per_class_f1(report, folder / "per_class_f1.png"),
+        plot_macro_f1_distribution(report, folder / "macro_f1_seeds.png"),
+    ]
+    return [str(p.relative_to(folder.parent)) if p.is_relative_to(folder.parent) else str(p) for p in out]

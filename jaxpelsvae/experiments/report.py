@@ -1,0 +1,321 @@
+"""report.json (the contract of DESIGN.md), its hand-written schema check, and report.md.
+
+All metrics are fractions in [0, 1] (the paper's tables use percent). Layout of report.json:
+  dataset   {name, path, n_stars, classes, counts{class: n}, n_rejected, rejected_by_reason, ...}
+  split     {method, parameters, n_train, n_val, n_test, train_pool, test_pool, counts_*...}
+  runs      [{mode, seed, macro_f1, accuracy, roc_auc_ovo, roc_auc_ovr,
+              per_class{class: {precision, recall, f1}}, confusion (K×K, rows true), best_epoch,
+              epochs, wall_s}]
+  summary   {mode: {macro_f1_mean, macro_f1_std, macro_f1_min, macro_f1_max, roc_auc_ovo_mean, ...}}
+  generator {vae_recon_mse, latent_r2_heldout, ...}
+  config    the run's configuration (plain JSON)
+  versions  {jaxpelsvae, python, jax, flax, optax, numpy, platform, devices}
+"""
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jaxpelsvae.errors import ConfigError
+
+# ------------------------------------------------------------------ summary
+
+
+def summarise_runs(runs: Sequence[Mapping]) -> dict:
+    """{mode: {n_runs, macro_f1_mean/std/min/max, accuracy_mean, roc_auc_ovo_mean, roc_auc_ovr_mean}}.
+
+    std is the sample standard deviation (ddof=1; 0 for a single run).
+    """
+    out: dict[str, dict] = {}
+    for mode in dict.fromkeys(r["mode"] for r in runs):
+        rs = [r for r in runs if r["mode"] == mode]
+        f1 = np.array([r["macro_f1"] for r in rs], np.float64)
+
+        def mean_of(key):
+            vals = [r[key] for r in rs if r.get(key) is not None]
+            return float(np.mean(vals)) if vals else None
+
+        out[mode] = {
+            "n_runs": len(rs),
+            "macro_f1_mean": float(f1.mean()),
+            "macro_f1_std": float(f1.std(ddof=1)) if f1.size > 1 else 0.0,
+            "macro_f1_min": float(f1.min()),
+            "macro_f1_max": float(f1.max()),
+            "accuracy_mean": mean_of("accuracy"),
+            "roc_auc_ovo_mean": mean_of("roc_auc_ovo"),
+            "roc_auc_ovr_mean": mean_of("roc_auc_ovr"),
+            "wall_s_mean": mean_of("wall_s"),
+        }
+    return out
+
+
+def versions() -> dict:
+    """Versions of the software that produced a report (and the JAX devices)."""
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("jaxpelsvae", "jax", "jaxlib", "flax", "optax", "numpy", "scikit-learn"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    try:
+        import jax
+
+        out["devices"] = [str(d) for d in jax.devices()]
+    except Exception:  # noqa: BLE001 -- versions must never fail a finished run
+        out["devices"] = []
+    return out
+
+
+# ------------------------------------------------------------------ schema
+
+NUM, INT, STR, BOOL = "number", "integer", "string", "boolean"
+OPT = "|null"
+
+_PER_CLASS = {"precision": NUM, "recall": NUM, "f1": NUM}
+_RUN = {
+    "mode": STR,
+    "seed": INT,
+    "macro_f1": NUM,
+    "accuracy": NUM,
+    "roc_auc_ovo": NUM + OPT,
+    "roc_auc_ovr": NUM + OPT,
+    "per_class": {"*": _PER_CLASS},
+    "confusion": [[INT]],
+    "best_epoch": INT,
+    "epochs": INT,
+    "wall_s": NUM,
+}
+REPORT_SCHEMA = {
+    "dataset": {"n_stars": INT, "counts": {"*": INT}},
+    "split": {"method": STR, "parameters": {}, "n_train": INT, "n_val": INT, "n_test": INT},
+    "runs": [_RUN],
+    "summary": {
+        "*": {"macro_f1_mean": NUM, "macro_f1_std": NUM, "macro_f1_min": NUM, "roc_auc_ovo_mean": NUM + OPT}
+    },
+    "generator": {"vae_recon_mse": NUM + OPT, "latent_r2_heldout": NUM + OPT},
+    "config": {},
+    "versions": {},
+}
+"""Required structure: a dict spec lists required keys (extra keys allowed; "*" = every value of a
+mapping), a one-element list is a list of that spec, strings are JSON types ("|null" allows null)."""
+
+
+def _check(value, spec, path: str, errors: list[str]) -> None:
+    if isinstance(spec, str):
+        allow_null = spec.endswith(OPT)
+        kind = spec.removesuffix(OPT)
+        if value is None:
+            if not allow_null:
+                errors.append(f"{path}: is null, expected {kind}")
+            return
+        ok = {
+            NUM: isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+            INT: isinstance(value, int) and not isinstance(value, bool),
+            STR: isinstance(value, str),
+            BOOL: isinstance(value, bool),
+        }[kind]
+        if not ok:
+            errors.append(f"{path}: expected {kind}, got {type(value).__name__} {value!r:.40}")
+        return
+    if isinstance(spec, list):
+        if not isinstance(value, list):
+            errors.append(f"{path}: expected a list, got {type(value).__name__}")
+            return
+        for i, item in enumerate(value):
+            _check(item, spec[0], f"{path}[{i}]", errors)
+        return
+    if not isinstance(value, dict):
+        errors.append(f"{path}: expected an object, got {type(value).__name__}")
+        return
+    for key, sub in spec.items():
+        if key == "*":
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    errors.append(f"{path}: key {k!r} is not a string")
+                _check(v, sub, f"{path}.{k}", errors)
+        elif key not in value:
+            errors.append(f"{path}: missing key {key!r}")
+        else:
+            _check(value[key], sub, f"{path}.{key}", errors)
+
+
+def validate_report(report: Mapping) -> list[str]:
+    """Problems of a report.json dict against REPORT_SCHEMA plus consistency rules; [] if valid.
+
+    Rules beyond types: metrics in [0, 1]; each run's confusion is K×K with K = number of classes
+    of its per_class; summary has an entry for every mode present in runs; runs non-empty;
+    best_epoch <= epochs.
+    """
+    errors: list[str] = []
+    _check(dict(report), REPORT_SCHEMA, "report", errors)
+    if errors:
+        return errors
+    runs = report["runs"]
+    if not runs:
+        errors.append("report.runs: is empty")
+    for i, r in enumerate(runs):
+        for key in ("macro_f1", "accuracy", "roc_auc_ovo", "roc_auc_ovr"):
+            v = r[key]
+            if v is not None and not 0.0 <= v <= 1.0:
+                errors.append(f"report.runs[{i}].{key}: {v} is outside [0, 1]")
+        k = len(r["per_class"])
+        conf = r["confusion"]
+        if len(conf) != k or any(len(row) != k for row in conf):
+            errors.append(f"report.runs[{i}].confusion: expected {k}×{k}")
+        if r["best_epoch"] > r["epochs"]:
+            errors.append(f"report.runs[{i}]: best_epoch {r['best_epoch']} > epochs {r['epochs']}")
+    for mode in {r["mode"] for r in runs}:
+        if mode not in report["summary"]:
+            errors.append(f"report.summary: no entry for mode {mode!r}")
+    return errors
+
+
+def assert_valid_report(report: Mapping) -> None:
+    """Raise ConfigError listing every problem when `report` breaks the schema."""
+    errors = validate_report(report)
+    if errors:
+        raise ConfigError("report.json does not follow the schema:\n  " + "\n  ".join(errors))
+
+
+def _jsonable(x):
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.bool_):
+        return bool(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        return float(x) if math.isfinite(float(x)) else None
+    return x
+
+
+def build_report(
+    *,
+    dataset: Mapping,
+    split: Mapping,
+    runs: Sequence[Mapping],
+    generator: Mapping,
+    config: Mapping,
+    extra: Mapping | None = None,
+) -> dict:
+    """Assemble a report dict (summary computed from runs, versions filled in) and validate it."""
+    report = {
+        "dataset": dict(dataset),
+        "split": dict(split),
+        "runs": [dict(r) for r in runs],
+        "summary": summarise_runs(runs),
+        "generator": {"vae_recon_mse": None, "latent_r2_heldout": None, **dict(generator)},
+        "config": dict(config),
+        "versions": versions(),
+    }
+    if extra:
+        report.update(dict(extra))
+    report = _jsonable(report)
+    assert_valid_report(report)
+    return report
+
+
+def write_report_json(report: Mapping, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, sort_keys=False) + "\n")
+    return path
+
+
+# ------------------------------------------------------------------ report.md
+
+
+def _fmt(v, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def summary_table(report: Mapping) -> str:
+    """Markdown table of the summary per mode (macro-F1 mean ± std, min, max, AUCs, runs)."""
+    rows = [
+        [mode, s["n_runs"], f"{s['macro_f1_mean']:.3f} ± {s['macro_f1_std']:.3f}", s["macro_f1_min"],
+         s["macro_f1_max"], s.get("accuracy_mean"), s.get("roc_auc_ovo_mean"), s.get("roc_auc_ovr_mean")]
+        for mode, s in report["summary"].items()
+    ]
+    return _table(["mode", "runs", "macro-F1 mean ± std", "min", "max", "accuracy", "AUC ovo", "AUC ovr"], rows)
+
+
+def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
+    """report.md: summary per mode, per-class F1, dataset and split, generator quality, timing,
+    the chosen sequence length and why, figures."""
+    ds, sp, gen, cfg = report["dataset"], report["split"], report["generator"], report["config"]
+    runs = report["runs"]
+    out = [f"# Experiment report: {ds.get('name', 'dataset')}", ""]
+    out += ["All metrics are fractions (×100 for the paper's percent) on the test pool.", ""]
+    out += ["## Summary per mode", "", summary_table(report), ""]
+
+    classes = list(runs[0]["per_class"]) if runs else []
+    modes = list(report["summary"])
+    rows = []
+    for c in classes:
+        row = [c]
+        for m in modes:
+            f1s = [r["per_class"][c]["f1"] for r in runs if r["mode"] == m]
+            row.append(f"{np.mean(f1s):.3f}" if f1s else "–")
+        rows.append(row)
+    out += ["## Per-class F1 (mean over seeds)", "", _table(["class", *modes], rows), ""]
+
+    pools = sorted(set(sp.get("train_pool", {})) | set(sp.get("test_pool", {})) | set(ds.get("counts", {})))
+    rows = [[c, ds.get("counts", {}).get(c, 0), sp.get("train_pool", {}).get(c, 0), sp.get("test_pool", {}).get(c, 0)]
+            for c in pools]
+    out += ["## Dataset and split", ""]
+    out += [f"- dataset: `{ds.get('path') or 'in-memory light-curve set'}`, {ds['n_stars']} stars kept, {ds.get('n_rejected', 0)} rejected"
+            + (f" ({', '.join(f'{k}: {v}' for k, v in ds.get('rejected_by_reason', {}).items())})" if ds.get("rejected_by_reason") else "")]
+    if ds.get("n_periods_found"):
+        out += [f"- periods found by Lomb-Scargle for {ds['n_periods_found']} stars without a period"]
+    params = ", ".join(f"{k}={v}" for k, v in sp.get("parameters", {}).items() if k != "features")
+    out += [f"- split: **{sp['method']}** ({params}); train {sp['n_train']}, validation {sp['n_val']}, test {sp['n_test']}"]
+    if sp.get("hardness_mean_train") is not None:
+        out += [f"- mean Gini hardness: train pool {_fmt(sp['hardness_mean_train'])}, test pool {_fmt(sp.get('hardness_mean_test'))}"]
+    if sp.get("classes_missing_in_test") or sp.get("classes_missing_in_train"):
+        out += [f"- classes missing in the test set: {sp.get('classes_missing_in_test') or 'none'}; "
+                f"test classes unknown to training (dropped, {sp.get('test_stars_dropped', 0)} stars): "
+                f"{sp.get('classes_missing_in_train') or 'none'}"]
+    out += ["", _table(["class", "dataset", "train pool", "test pool"], rows), ""]
+
+    seq = cfg.get("seq_length_choice") or {}
+    out += ["## Sequence length", ""]
+    out += [f"- L = **{cfg.get('seq_length')}** (Δt, Δm) pairs per curve. {seq.get('reason', '')}", ""]
+
+    out += ["## Generator quality", ""]
+    out += [_table(["quantity", "value"], [[k, v] for k, v in gen.items() if not isinstance(v, (dict, list))]), ""]
+
+    rows = [[r["mode"], r["seed"], r["macro_f1"], r.get("roc_auc_ovo"), r["best_epoch"], r["epochs"], r["wall_s"]]
+            for r in runs]
+    out += ["## Runs and timing", "", _table(["mode", "seed", "macro-F1", "AUC ovo", "best epoch", "epochs", "wall s"], rows), ""]
+    timing = report.get("timing") or {}
+    if timing:
+        out += [_table(["stage", "seconds"], [[k, float(v)] for k, v in timing.items()]), ""]
+    if figures:
+        out += ["## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figures] + [""]
+    v = report["versions"]
+    out += [f"_jaxpelsvae {v.get('jaxpelsvae')}, jax {v.get('jax')}, devices {', '.join(v.get('devices', []))}_", ""]
+    return "\n".join(out)

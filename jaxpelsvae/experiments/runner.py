@@ -1,0 +1,533 @@
+"""`run_experiment`: the paper's protocol on one dataset (or train on one, test on another), end to end.
+
+Stages (each timed, each writing into the workdir):
+  read + validate (rejected.csv) → periods where missing (Lomb-Scargle) → data-shift split
+  (hardness.csv) → training pool subsample and train/validation split → choose L → encode once →
+  PELS-VAE (vae/) → generator (generator/) → baseline and self-regulated runs over seeds
+  (runs/<mode>_seed<k>/) → report.json, report.md, figures/.
+The encoded splits are shared by every run, so modes and seeds differ only in what they should:
+the initialisation, the batch order and (self-regulated) the synthetic curves.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.errors import ConfigError, DataError
+from jaxpelsvae.experiments.config import ExperimentConfig
+
+MAX_AUTO_SEQ_LENGTH = 300
+_ENCODE_STREAMS = {"train": 11, "val": 12, "test": 13}
+
+
+def _log(msg: str, progress: bool) -> None:
+    if progress:
+        print(f"[experiment] {msg}", flush=True)
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def min_seq_length(layers: int) -> int:
+    """Shortest L for which the CNN with `layers` blocks still has one time step after the last block."""
+    from jaxpelsvae.models.cnn import CNNConfig
+
+    for length in range(4, 4000):
+        try:
+            CNNConfig(seq_length=length, layers=layers).validate()
+            return length
+        except ConfigError:
+            continue
+    raise ConfigError(f"no sequence length works for {layers} layers")
+
+
+def choose_seq_length(lcs: LightCurveSet, config: ExperimentConfig) -> tuple[int, dict]:
+    """L from the config, or from the data: the `seq_length_quantile` of the number of consecutive
+    (Δt, Δm) pairs per star, clipped to [min_seq_length(layers), 300]. Returns (L, description)."""
+    pairs = np.maximum(lcs.lengths - 1, 0)
+    stats = {
+        "pairs_per_star_quantiles": {str(q): float(np.quantile(pairs, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9)},
+    }
+    lo = min_seq_length(config.layers)
+    if config.seq_length is not None:
+        if config.seq_length < lo:
+            raise ConfigError(f"seq_length {config.seq_length} is too short for a {config.layers}-layer CNN (>= {lo})")
+        full = float(np.mean(pairs >= config.seq_length))
+        return int(config.seq_length), {
+            **stats, "automatic": False, "fraction_of_stars_filling_L": full,
+            "reason": f"Given by the configuration; {100 * full:.0f}% of the training stars have at least L pairs "
+                      "(shorter curves are zero-padded with a validity mask).",
+        }
+    q = config.seq_length_quantile
+    raw = int(np.floor(np.quantile(pairs, q)))
+    length = int(np.clip(raw, lo, MAX_AUTO_SEQ_LENGTH))
+    full = float(np.mean(pairs >= length))
+    why = (f"Chosen from the data: the {q:.0%} quantile of the number of consecutive pairs per training "
+           f"star is {raw}")
+    if length != raw:
+        why += f", clipped to [{lo}, {MAX_AUTO_SEQ_LENGTH}] ({lo} is the shortest input a {config.layers}-layer CNN accepts)"
+    why += (f"; {100 * full:.0f}% of the training stars fill all L = {length} pairs, the others are zero-padded "
+            "with a validity mask. Pass --seq-length to fix it.")
+    return length, {**stats, "automatic": True, "quantile": q, "raw": raw, "reason": why}
+
+
+def stratified_subsample(lcs: LightCurveSet, n: int | None, seed: int, stream: int) -> LightCurveSet:
+    """At most `n` stars, classes in proportion (every class keeps at least one star); all if n is None."""
+    if n is None or len(lcs) <= n:
+        return lcs
+    frac = n / len(lcs)
+    rng = np.random.default_rng([int(seed), stream])
+    labels = lcs.labels
+    keep = []
+    for k in np.unique(labels):  # loop over classes, not stars
+        members = np.flatnonzero(labels == k)
+        m = max(1, int(round(frac * members.size)))
+        keep.append(rng.choice(members, size=min(m, members.size), replace=False))
+    return lcs.select(np.sort(np.concatenate(keep)))
+
+
+def fill_periods(lcs: LightCurveSet, overrides: dict, progress: bool) -> tuple[LightCurveSet, int]:
+    """Lomb-Scargle periods (`jaxpelsvae.period.find_periods`) for stars whose meta has none.
+    Returns (set with meta['period'] complete where found, number of periods found)."""
+    periods = lcs.periods
+    missing = np.ones(len(lcs), bool) if periods is None else ~(np.isfinite(periods) & (periods > 0))
+    if not missing.any():
+        return lcs, 0
+    from jaxpelsvae.period import find_periods
+
+    _log(f"finding periods for {int(missing.sum())} stars without one (Lomb-Scargle)", progress)
+    found = find_periods(lcs.select(missing), progress=progress, **overrides)
+    by_id = dict(zip(found["id"].astype(str), found["period"].astype(float)))
+    meta = lcs.meta.copy()
+    new = np.full(len(lcs), np.nan) if periods is None else periods.copy()
+    idx = np.flatnonzero(missing)
+    new[idx] = [by_id.get(str(i), np.nan) for i in lcs.ids[idx]]
+    meta["period"] = new
+    if "period_source" not in meta.columns:
+        meta["period_source"] = np.where(missing, "lomb_scargle", "meta")
+    return lcs.with_meta(meta).with_classes(lcs.classes), int(np.isfinite(new[idx]).sum())
+
+
+def encode(lcs: LightCurveSet, length: int, seed: int, stream: int, order: str):
+    """Encoded (x (N, L, 2) float32, y (N,) int32) of a set with the shared classifier encoder."""
+    from jaxpelsvae.data.encode import encode_set
+    from jaxpelsvae.selfreg.loop import Encoded
+
+    out = encode_set(lcs, length=length, seed=int(seed) * 1000 + stream, order=order)
+    x = np.asarray(out[0], np.float32)
+    return Encoded(x, np.asarray(lcs.labels, np.int32))
+
+
+def _train_config(config: ExperimentConfig, seq_length: int, mode: str):
+    from jaxpelsvae.selfreg.loop import TrainConfig
+    from jaxpelsvae.selfreg.state import RegulatorConfig
+
+    reg = RegulatorConfig(
+        ranking_method=config.ranking_method, synthetic_samples_by_class=config.synthetic_samples_by_class,
+        patience=config.patience, epochs=config.epochs, repetitions=config.repetitions, eps=config.eps,
+        n_oversampling=config.n_oversampling,
+    )
+    return TrainConfig(
+        mode=mode, seq_length=seq_length, layers=config.layers, learning_rate=config.learning_rate,
+        batch_size=config.batch_size, loss=config.loss, focal_gamma=config.focal_gamma, regulator=reg,
+    )
+
+
+def _run_entry(mode: str, seed: int, metrics: dict, wall_s: float) -> dict:
+    keys = ("macro_f1", "accuracy", "roc_auc_ovo", "roc_auc_ovr", "per_class", "confusion", "best_epoch", "epochs")
+    entry = {"mode": mode, "seed": int(seed), **{k: metrics.get(k) for k in keys}, "wall_s": float(wall_s)}
+    for k in ("roc_auc_ovo", "roc_auc_ovr"):
+        v = entry[k]
+        entry[k] = None if v is None or not np.isfinite(v) else float(v)
+    entry["per_class"] = {c: {m: (int(v[m]) if m == "support" else float(v[m])) for m in ("precision", "recall", "f1", "support") if m in v}
+                          for c, v in entry["per_class"].items()}
+    for k in ("regenerations", "best_val_loss", "wall_s_per_epoch"):
+        if k in metrics:
+            entry[k] = metrics[k]
+    return entry
+
+
+# ------------------------------------------------------------------------------------ the protocol
+
+
+@dataclasses.dataclass
+class ExperimentResult:
+    """report (the report.json dict), workdir, and the in-memory pieces for further use."""
+
+    report: dict
+    workdir: Path
+    generator: Any = None
+    splits: dict = dataclasses.field(default_factory=dict)
+
+
+def run_experiment(
+    data: str | Path | LightCurveSet,
+    config: ExperimentConfig = ExperimentConfig(),
+    workdir: str | Path = "workdir",
+    seed: int = 0,
+    *,
+    test_data: str | Path | LightCurveSet | None = None,
+    name: str | None = None,
+    vae_generator_fn: Callable | None = None,
+    resume: bool = True,
+) -> ExperimentResult:
+    """Run the whole protocol and write report.json, report.md and figures into `workdir`.
+
+    data / test_data: dataset paths (any format `read_dataset` detects) or LightCurveSets. With
+    `test_data` the classifier trains on `data` and is tested on `test_data` (classes matched by
+    name); otherwise `config.shift` splits `data`. seed: root seed; repetition k of a mode uses
+    seed + k. vae_generator_fn: replaces the VAE + generator stage (tests); called as
+    fn(train_pool, config, seed, workdir) -> (generator, generator_report dict).
+    resume: runs whose workdir (runs/<mode>_seed<k>/) holds a checkpoint of the same run continue
+    from it (a finished run is not repeated); False starts every run afresh.
+    Returns an ExperimentResult; raises DataError when no usable data is left.
+    """
+    from jaxpelsvae.data.shift import make_split
+    from jaxpelsvae.data.validate import original_cuts, write_rejected
+    from jaxpelsvae.experiments import report as report_lib
+
+    t_start = time.perf_counter()
+    timing: dict[str, float] = {}
+    workdir = Path(workdir).absolute()
+    workdir.mkdir(parents=True, exist_ok=True)
+    progress = config.progress
+
+    def lap(stage: str, t0: float) -> float:
+        timing[stage] = timing.get(stage, 0.0) + time.perf_counter() - t0
+        return time.perf_counter()
+
+    # ---- read + validate
+    t0 = time.perf_counter()
+    lcs, rejected, path = _load(data, workdir, "")
+    test_lcs = test_rejected = None
+    if test_data is not None:
+        test_lcs, test_rejected, test_path = _load(test_data, workdir / "test_data", "test ")
+    if config.max_stars is not None:
+        lcs = stratified_subsample(lcs, config.max_stars, seed, 0x5E1)
+    _log(f"dataset: {len(lcs)} usable stars ({len(rejected)} rejected): {lcs.class_counts()}", progress)
+    t0 = lap("read_validate", t0)
+
+    # ---- periods
+    lcs, n_found = fill_periods(lcs, dict(config.period_overrides), progress)
+    if test_lcs is not None:
+        test_lcs, n_found_test = fill_periods(test_lcs, dict(config.period_overrides), progress)
+    t0 = lap("periods", t0)
+
+    # ---- split
+    split = make_split(lcs, config.shift, seed, test_lcs=test_lcs)
+    hardness = split.info.pop("hardness_by_id", None)
+    if hardness is not None:
+        ids = np.asarray(list(hardness), dtype=str)
+        pd.DataFrame({"id": ids, "hardness": list(hardness.values()),
+                      "pool": np.where(np.isin(ids, split.train.ids), "train", "test")}
+                     ).to_csv(workdir / "hardness.csv", index=False)
+    pool = split.train
+    # L is chosen on the training pool before any quality cut, so that the cut (> L points) and
+    # the encoder use the same L.
+    seq_length, seq_info = choose_seq_length(pool, config)
+    cut_info = None
+    if config.quality_cuts:
+        pool, cut_rejected = original_cuts(pool, seq_length=seq_length, snr_threshold=config.snr_threshold)
+        write_rejected(cut_rejected, workdir / "quality_cuts")
+        cut_info = {"seq_length": seq_length, "snr_threshold": config.snr_threshold,
+                    "n_rejected": int(len(cut_rejected)), "train_pool_after": pool.class_counts()}
+        if len(pool) == 0:
+            raise DataError("the original quality cuts left no training star; lower the SNR threshold or L")
+    pool = stratified_subsample(pool, config.sample_size, seed, 0x5A3)
+    train_set, val_set = pool.split((1.0 - config.val_fraction, config.val_fraction), seed=seed)
+    test_set = split.test
+    if len(test_set) == 0:
+        raise DataError("the split left an empty test pool (raise the bias temperature or use --scenario random)")
+    if len(val_set) == 0 or len(train_set) == 0:
+        raise DataError(f"the training pool ({len(pool)} stars) is too small for a train/validation split")
+    classes = tuple(train_set.classes)
+    _log(f"split {split.info['method']}: train {len(train_set)}, validation {len(val_set)}, test {len(test_set)}", progress)
+    t0 = lap("split", t0)
+
+    # ---- encoding (once, shared by every run)
+    _log(f"L = {seq_length}: {seq_info['reason']}", progress)
+    order = "random"
+    enc = {name_: encode(s, seq_length, seed, _ENCODE_STREAMS[name_], order)
+           for name_, s in (("train", train_set), ("val", val_set), ("test", test_set))}
+    t0 = lap("encode", t0)
+
+    # ---- VAE + generator
+    generator, gen_report = None, {}
+    if "selfreg" in config.modes:
+        fn = vae_generator_fn or fit_vae_and_generator
+        generator, gen_report = fn(pool, dataclasses.replace(config, seq_length=seq_length), seed, workdir)
+        t0 = lap("vae_generator", t0)
+
+    # ---- runs
+    runs: list[dict] = []
+    for mode in config.modes:
+        seeds = [seed + k for k in range(config.seeds)]
+        tcfg = _train_config(config, seq_length, mode)
+        t_mode = time.perf_counter()
+        if mode == "baseline" and config.vmap_seeds:
+            runs += _vmapped_baseline(enc, classes, seeds, tcfg, progress)
+        else:
+            for s in seeds:
+                runs.append(_one_run(mode, s, enc, classes, tcfg, generator, workdir, progress, resume))
+        timing[f"runs_{mode}"] = time.perf_counter() - t_mode
+    t0 = time.perf_counter()
+
+    # ---- report
+    dataset_info = {
+        "name": name or (Path(path).name if path else "dataset"),
+        "path": str(path) if path else None,
+        "n_stars": len(lcs),
+        "classes": list(classes),
+        "counts": {str(k): int(v) for k, v in lcs.class_counts().items()},
+        "n_rejected": int(len(rejected)),
+        "rejected_by_reason": _reasons(rejected),
+        "n_periods_found": n_found,
+        "n_points_median": float(np.median(lcs.lengths)),
+        "time_span_median_days": float(np.median(_spans(lcs))),
+    }
+    if test_lcs is not None:
+        dataset_info["test"] = {
+            "path": str(test_path) if test_path else None, "n_stars": len(test_lcs),
+            "counts": {str(k): int(v) for k, v in test_lcs.class_counts().items()},
+            "n_rejected": int(len(test_rejected)), "n_periods_found": n_found_test,
+        }
+    split_info = {
+        **split.info,
+        "n_train": len(train_set), "n_val": len(val_set), "n_test": len(test_set),
+        "counts_train": train_set.class_counts(), "counts_val": val_set.class_counts(),
+        "counts_test": test_set.class_counts(),
+        "val_fraction": config.val_fraction, "sample_size": config.sample_size,
+    }
+    if cut_info:
+        split_info["quality_cuts"] = cut_info
+    cfg = {**config.to_dict(), "seq_length": seq_length, "seq_length_choice": seq_info, "root_seed": int(seed),
+           "train_config": {m: _train_config(config, seq_length, m).to_dict() for m in config.modes}}
+    timing["total"] = time.perf_counter() - t_start
+    report = report_lib.build_report(
+        dataset=dataset_info, split=split_info, runs=runs, generator=gen_report, config=cfg,
+        extra={"timing": timing},
+    )
+    figures = []
+    if config.figures:
+        figures = _figures(report, workdir, generator, pool, classes, seed, config.synthetic_samples_by_class)
+    report["timing"].pop("total", None)
+    report["timing"]["report"] = time.perf_counter() - t0
+    report["timing"]["total"] = time.perf_counter() - t_start
+    report_lib.write_report_json(report, workdir / "report.json")
+    (workdir / "report.md").write_text(report_lib.render_markdown(report, figures))
+    return ExperimentResult(report, workdir, generator, {"train": train_set, "val": val_set, "test": test_set})
+
+
+def _load(data, workdir: Path, what: str):
+    from jaxpelsvae.data.readers import load_dataset
+    from jaxpelsvae.data.validate import validate, write_rejected
+
+    if isinstance(data, LightCurveSet):
+        kept, rejected = validate(data)
+        write_rejected(rejected, workdir)
+        return kept, rejected, None
+    kept, rejected = load_dataset(data, workdir=workdir)
+    if "class" not in kept.meta.columns:
+        raise DataError(f"{data}: the {what}dataset has no class labels (meta column `class`)")
+    return kept, rejected, Path(data)
+
+
+def _reasons(rejected: pd.DataFrame) -> dict[str, int]:
+    if rejected is None or len(rejected) == 0:
+        return {}
+    from jaxpelsvae.data.validate import rejection_summary
+
+    return {str(k): int(v) for k, v in rejection_summary(rejected).items()}
+
+
+def _spans(lcs: LightCurveSet) -> np.ndarray:
+    ok = lcs.lengths > 0
+    first = lcs.time[lcs.offsets[:-1][ok]]
+    last = lcs.time[lcs.offsets[1:][ok] - 1]
+    return last - first
+
+
+def _one_run(mode, seed, enc, classes, tcfg, generator, workdir: Path, progress: bool, resume: bool) -> dict:
+    from jaxpelsvae.selfreg.loop import train_classifier
+
+    t0 = time.perf_counter()
+    res = train_classifier(
+        None, None, None, tcfg, generator=generator if mode == "selfreg" else None,
+        workdir=workdir / "runs" / f"{mode}_seed{seed}", seed=seed, mode=mode, resume=resume,
+        progress=progress, encoded=(enc["train"], enc["val"], enc["test"]), classes=classes,
+    )
+    entry = _run_entry(mode, seed, res.metrics, time.perf_counter() - t0)
+    _log(f"{mode} seed {seed}: test macro-F1 {entry['macro_f1']:.3f}, best epoch {entry['best_epoch']}/{entry['epochs']}", progress)
+    return entry
+
+
+def _vmapped_baseline(enc, classes, seeds, tcfg, progress: bool) -> list[dict]:
+    from jaxpelsvae.experiments.repetitions import train_baseline_seeds
+    from jaxpelsvae.selfreg.metrics import classification_metrics
+
+    t0 = time.perf_counter()
+    results = train_baseline_seeds(
+        enc["train"].x_NL2, enc["train"].y_N, enc["val"].x_NL2, enc["val"].y_N, enc["test"].x_NL2,
+        len(classes), seeds, tcfg, vmap=True, progress=progress,
+    )
+    wall = (time.perf_counter() - t0) / len(seeds)
+    out = []
+    for r in results:
+        m = classification_metrics(enc["test"].y_N, np.exp(r.logprobs_test.astype(np.float64)), classes)
+        m.update(best_epoch=r.best_epoch, epochs=r.epochs, best_val_loss=min(r.val_loss))
+        entry = _run_entry("baseline", r.seed, m, wall)
+        entry["vmapped"] = True
+        out.append(entry)
+        _log(f"baseline seed {r.seed} (vmapped): test macro-F1 {entry['macro_f1']:.3f}", progress)
+    return out
+
+
+# ------------------------------------------------------------------------------------ VAE + generator
+
+
+def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: int, workdir: Path):
+    """Train the PELS-VAE on the folded training pool (as `jaxpelsvae train-vae`) and fit the generator
+    on it (as `jaxpelsvae fit-generator`: priors, physics → latent, donor bank). Saves workdir/vae and
+    workdir/generator. Stars without a usable period are left out of both. Returns (generator,
+    quality dict: vae_recon_mse (validation, best epoch), latent_r2_heldout (of the chosen latent
+    model), both latent models' R², epochs, sizes)."""
+    from jaxpelsvae.data.fold import fold_set, vae_input
+    from jaxpelsvae.models.vae import VAEConfig
+    from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS, PhysScaler, one_hot, physical_parameters
+    from jaxpelsvae.physics.latent import LatentConfig
+    from jaxpelsvae.physics.priors import PriorConfig
+    from jaxpelsvae.synth.fit import fit_generator
+    from jaxpelsvae.synth.generator import GeneratorConfig
+    from jaxpelsvae.train.vae_train import LoadedVAE, VAETrainConfig, save_vae, train_vae
+
+    progress = config.progress
+    t0 = time.perf_counter()
+    periods = pool.periods
+    ok = np.ones(len(pool), bool) if periods is None else np.isfinite(periods) & (periods > 0)
+    if periods is None or not ok.any():
+        raise DataError("the VAE needs periods: none of the training stars has one")
+    pool = pool.select(ok) if not ok.all() else pool
+    periods = pool.periods
+    classes = tuple(pool.classes)
+    vae_pool = stratified_subsample(pool, config.vae_max_stars, seed, 0x7AE)
+    labels = vae_pool.labels
+    phys = physical_parameters(vae_pool.meta, labels, DEFAULT_PHYS, periods_N=vae_pool.periods, strict=False,
+                               source="training pool")
+    scaler = PhysScaler.fit(phys.values, phys.names, columns=phys.columns, transforms=phys.transforms)
+    x = vae_input(fold_set(vae_pool, vae_pool.periods))
+    vae_cfg = VAEConfig(**{**dict(seq_len=x.shape[1], num_classes=len(classes), phys_dim=len(phys.names)),
+                           **dict(config.vae_overrides)})
+    train_cfg = VAETrainConfig(epochs=config.vae_epochs, patience=config.vae_patience, progress=progress)
+    _log(f"training the PELS-VAE on {len(vae_pool)} folded curves (physics: {', '.join(phys.names) or 'none'})", progress)
+    model, history = train_vae(x, one_hot(labels, len(classes)), scaler.transform(phys.values), vae_cfg, train_cfg,
+                               seed=seed, workdir=workdir / "vae")
+    save_vae(workdir / "vae" / "model", model, vae_cfg, scaler, classes=classes,
+             extra={"seed": int(seed), "val_mse": history["best_val_mse"]})
+    t_vae = time.perf_counter()
+    _log(f"VAE: validation reconstruction MSE {history['best_val_mse']:.4g} (best epoch {history['best_epoch']}); "
+         "fitting the generator", progress)
+    vae = LoadedVAE(model, vae_cfg, scaler, classes, {})
+    gen_cfg = GeneratorConfig(**{**dict(seq_length=config.seq_length or 300), **dict(config.generator_overrides)})
+    generator = fit_generator(
+        pool, vae, periods=periods, priors_config=PriorConfig(**dict(config.priors_overrides)),
+        latent_config=LatentConfig(**dict(config.latent_overrides)), config=gen_cfg, seed=seed,
+    )
+    generator.save(workdir / "generator")
+    r = generator.report
+    r2 = r.get("latent_r2_heldout") or {}
+    chosen = r.get("chosen")
+    quality = {
+        "vae_recon_mse": float(history["best_val_mse"]),
+        "vae_recon_mse_all": r.get("vae_recon_mse"),
+        "latent_r2_heldout": r2.get(chosen) if isinstance(r2, dict) else r2,
+        "latent_r2_heldout_by_model": r2,
+        "latent_model": chosen,
+        "vae_best_epoch": int(history["best_epoch"]),
+        "vae_epochs": len(history["epoch"]),
+        "vae_n_train": int(history["n_train"]),
+        "vae_n_val": int(history["n_val"]),
+        "generator_n_stars": len(pool),
+        "physics": list(phys.names),
+        "physics_imputed": dict(phys.imputed),
+        "donors_per_class": r.get("donors_per_class"),
+        "stars_without_period": int((~ok).sum()),
+        "vae_seconds": t_vae - t0,
+        "generator_seconds": time.perf_counter() - t_vae,
+    }
+    return generator, quality
+
+
+# ------------------------------------------------------------------------------------ figures
+
+
+def _figures(report: dict, workdir: Path, generator, pool: LightCurveSet, classes, seed: int, per_class: int) -> list[str]:
+    from jaxpelsvae.experiments import figures as fig
+
+    folder = workdir / "figures"
+    out = fig.report_figures(report, folder)
+    if generator is not None:
+        try:
+            out += _generator_figures(generator, pool, classes, seed, folder, workdir, per_class)
+        except Exception as err:  # noqa: BLE001 -- a figure must never fail a finished experiment
+            (folder / "generator_figures_error.txt").write_text(f"{type(err).__name__}: {err}\n")
+    return out
+
+
+def _generator_figures(generator, pool: LightCurveSet, classes, seed: int, folder: Path, workdir: Path,
+                       per_class: int) -> list[str]:
+    import jax
+
+    from jaxpelsvae.experiments import figures as fig
+
+    # The loop's first synthetic set has `per_class` curves per class: same size, no new compilation.
+    batch = generator.generate(jax.random.key(seed + 7919), {c: per_class for c in classes}, 1.0).trim()
+    real, synth = [], []
+    labels = pool.labels
+    periods = pool.periods if pool.periods is not None else np.full(len(pool), np.nan)
+    for k, c in enumerate(classes):
+        idx = np.flatnonzero(labels == k)
+        if idx.size:
+            i = int(idx[0])
+            t, m, _ = pool.curve(i)
+            p = periods[i]
+            x = ((t - t[0]) / p) % 1.0 if np.isfinite(p) and p > 0 else t - t[0]
+            real.append((x, m, f"{c} ({pool.ids[i]})"))
+        j = np.flatnonzero(np.asarray(batch.y_N) == k)
+        if j.size:
+            j = int(j[0])
+            mask = np.asarray(batch.mask_NT[j], bool)
+            t = np.asarray(batch.time_NT[j])[mask]
+            p = float(batch.period_N[j])
+            synth.append((((t - t[0]) / p) % 1.0 if p > 0 else t, np.asarray(batch.mag_NT[j])[mask], f"{c}, P={p:.3g} d"))
+    out = [fig.plot_curves(real, synth, folder / "synthetic_vs_real.png", xlabel="phase (real: meta/LS period)")]
+    pc = generator.priors.config
+    names = [f"log10 {n}" if n in pc.log10_params else n for n in pc.params]
+    real_pp = _real_physics(generator, pool)
+    if real_pp is not None and names:
+        out.append(fig.plot_physics(real_pp[0], real_pp[1], np.asarray(batch.phys_NP),
+                                    np.asarray([classes[i] for i in np.asarray(batch.y_N)]), names,
+                                    folder / "physics_samples_vs_real.png"))
+    return [str(p.relative_to(workdir)) for p in out]
+
+
+def _real_physics(generator, pool: LightCurveSet):
+    """(phys_NP in the generator's model space, class names) of the real training pool, or None."""
+    from jaxpelsvae.physics.priors import physics_table
+
+    pc = generator.priors.config
+    x = physics_table(pool.meta, pc.params, pc.log10_params)
+    cls = pool.meta["class"].astype(str).to_numpy()
+    ok = np.isfinite(x).all(axis=1)
+    return (x[ok], cls[ok]) if ok.any() else None
+
+
+def load_report(workdir: str | Path) -> dict:
+    return json.loads((Path(workdir) / "report.json").read_text())

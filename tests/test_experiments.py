@@ -1,0 +1,305 @@
+"""Experiments: data-shift scenarios, report.json schema, vmapped repetitions, a tiny end-to-end run."""
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jaxpelsvae.data.features import FEATURE_NAMES, MISSING, light_curve_features
+from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.data.shift import (
+    ShiftConfig,
+    gini_hardness,
+    hardness_split,
+    make_split,
+    match_classes,
+    random_split,
+)
+from jaxpelsvae.errors import ConfigError, DataError
+from jaxpelsvae.experiments.report import build_report, render_markdown, validate_report
+
+
+def _toy_set(n_per_class: int = 40, seed: int = 0, classes=("A", "B", "C")) -> LightCurveSet:
+    """Sinusoids whose amplitude and period depend on the class, with class overlap (hard stars)."""
+    rng = np.random.default_rng(seed)
+    ids, times, mags, errs, cls, per = [], [], [], [], [], []
+    for k, c in enumerate(classes):
+        for i in range(n_per_class):
+            n = int(rng.integers(30, 60))
+            t = np.sort(rng.uniform(0, 200, n))
+            p = 10 ** rng.normal(-0.3 + 0.4 * k, 0.25)
+            amp = np.exp(rng.normal(np.log(0.1 + 0.15 * k), 0.5))
+            ids.append(f"{c}-{i}")
+            times.append(t)
+            mags.append(15 + amp * np.sin(2 * np.pi * t / p) + rng.normal(0, 0.02, n))
+            errs.append(rng.uniform(0.015, 0.025, n))
+            cls.append(c)
+            per.append(p)
+    return LightCurveSet.from_arrays(ids, times, mags, errs, star_class=cls, period=per)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return _toy_set()
+
+
+# ------------------------------------------------------------------------------------ features
+
+
+def test_features_shape_and_fourier_amplitude():
+    t = np.linspace(0, 30, 200)
+    lcs = LightCurveSet.from_arrays(
+        ["s", "flat"], [t, t[:5]], [10 + 0.3 * np.sin(2 * np.pi * t / 2.5), np.full(5, 10.0)],
+        [np.full(200, 0.01), np.full(5, 0.01)], star_class=["A", "A"], period=[2.5, np.nan],
+    )
+    f = light_curve_features(lcs)
+    assert list(f.columns) == list(FEATURE_NAMES) and list(f.index) == ["s", "flat"]
+    assert f.loc["s", "fourier_a1"] == pytest.approx(0.3, rel=1e-3)
+    assert abs(f.loc["s", "fourier_r21"]) < 1e-3
+    assert f.loc["s", "n_points"] == 200 and f.loc["s", "amplitude"] == pytest.approx(0.3, rel=1e-2)
+    assert f.loc["flat", "log10_period"] == MISSING and f.loc["flat", "skewness"] == MISSING
+    assert np.isfinite(f.to_numpy()).all()
+
+
+# ------------------------------------------------------------------------------------ shift
+
+
+def test_hardness_split_is_deterministic_for_a_seed(toy):
+    a = hardness_split(toy, 3.0, seed=5, n_estimators=20)
+    b = hardness_split(toy, 3.0, seed=5, n_estimators=20)
+    c = hardness_split(toy, 3.0, seed=6, n_estimators=20)
+    assert list(a.train.ids) == list(b.train.ids) and list(a.test.ids) == list(b.test.ids)
+    assert a.info["hardness_by_id"] == b.info["hardness_by_id"]
+    assert list(a.test.ids) != list(c.test.ids)
+    assert len(a.train) + len(a.test) == len(toy)
+    assert not set(a.train.ids) & set(a.test.ids)
+
+
+def test_hardness_split_sends_harder_stars_to_test_more_often(toy):
+    # Out-of-fold hardness spreads h over [0, 2/3]; over many seeds, a star's test frequency must
+    # grow with its hardness as P(test) = 1 − exp(−T·h).
+    h = gini_hardness(light_curve_features(toy).to_numpy(), toy.labels, seed=0, in_sample=False, n_estimators=30)
+    assert h.std() > 0.05
+    in_test = np.zeros(len(toy))
+    n_draws = 200
+    for seed in range(n_draws):
+        s = hardness_split(toy, 3.0, seed=seed, hardness=h)
+        in_test += np.isin(toy.ids, s.test.ids)
+        if len(s.test) and len(s.train):
+            assert s.info["hardness_mean_test"] > s.info["hardness_mean_train"] - 0.05
+    freq = in_test / n_draws
+    hard, easy = h > np.quantile(h, 0.75), h < np.quantile(h, 0.25)
+    assert freq[hard].mean() > freq[easy].mean() + 0.2
+    np.testing.assert_allclose(freq, 1 - np.exp(-3.0 * h), atol=0.15)
+    assert np.corrcoef(freq, h)[0, 1] > 0.9
+    # T = 0 keeps everything in training
+    assert len(hardness_split(toy, 0.0, seed=0, hardness=h).test) == 0
+
+
+def test_gini_hardness_range_and_in_sample_is_easier(toy):
+    f = light_curve_features(toy).to_numpy()
+    h_in = gini_hardness(f, toy.labels, seed=0, in_sample=True, n_estimators=30)
+    h_oof = gini_hardness(f, toy.labels, seed=0, in_sample=False, n_estimators=30)
+    assert h_in.shape == (len(toy),) and (h_in >= 0).all() and (h_in <= 1 - 1 / 3 + 1e-9).all()
+    assert h_in.mean() < h_oof.mean()
+
+
+def test_random_split_is_stratified_and_deterministic(toy):
+    a, b = random_split(toy, 0.25, seed=1), random_split(toy, 0.25, seed=1)
+    assert list(a.test.ids) == list(b.test.ids)
+    assert a.info["test_pool"] == {"A": 10, "B": 10, "C": 10}
+
+
+def test_cross_dataset_matches_classes_by_name():
+    train = _toy_set(5, seed=1, classes=("A", "B", "C"))
+    test = _toy_set(4, seed=2, classes=("B", "C", "D"))
+    split = match_classes(train, test)
+    assert split.test.classes == ("A", "B", "C")
+    assert set(split.test.meta["class"]) == {"B", "C"}
+    assert split.info["classes_missing_in_test"] == ["A"]
+    assert split.info["classes_missing_in_train"] == ["D"] and split.info["test_stars_dropped"] == 4
+    assert list(np.unique(split.test.labels)) == [1, 2]
+    with pytest.raises(DataError):
+        match_classes(train, _toy_set(3, classes=("X", "Y")))
+
+
+def test_make_split_dispatch_and_config_errors(toy):
+    with pytest.raises(ConfigError):
+        ShiftConfig(scenario="nope")
+    with pytest.raises(ConfigError):
+        ShiftConfig(scenario="snr")
+    with pytest.raises(ConfigError):
+        make_split(toy, ShiftConfig(scenario="cross"))
+    s = make_split(toy, ShiftConfig(scenario="random", test_fraction=0.5), seed=0)
+    assert s.info["method"] == "random" and len(s.test) == len(toy) // 2
+    s = make_split(toy, ShiftConfig(scenario="snr", snr_threshold=3.0, seq_length=20, n_estimators=10), seed=0)
+    assert s.info["method"] == "snr" and s.info["training_cuts"]["snr_threshold"] == 3.0
+    assert (s.train.lengths > 20).all()
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def _fake_report() -> dict:
+    classes = ["A", "B", "C"]
+    runs = []
+    rng = np.random.default_rng(0)
+    for mode in ("baseline", "selfreg"):
+        for seed in (0, 1):
+            cm = rng.integers(0, 20, (3, 3))
+            runs.append({
+                "mode": mode, "seed": seed, "macro_f1": float(rng.uniform()), "accuracy": float(rng.uniform()),
+                "roc_auc_ovo": float(rng.uniform()), "roc_auc_ovr": None,
+                "per_class": {c: {"precision": 0.5, "recall": 0.5, "f1": 0.5} for c in classes},
+                "confusion": cm, "best_epoch": 2, "epochs": 5, "wall_s": 1.5,
+            })
+    return build_report(
+        dataset={"name": "toy", "n_stars": 30, "counts": {"A": 10, "B": 10, "C": 10}},
+        split={"method": "hardness", "parameters": {"temperature": 3.0}, "n_train": 15, "n_val": 5, "n_test": 10},
+        runs=runs, generator={"vae_recon_mse": np.float32(0.01), "latent_r2_heldout": float("nan")},
+        config={"seq_length": 32, "seq_length_choice": {"reason": "given"}},
+    )
+
+
+def test_report_validates_and_roundtrips_json():
+    report = _fake_report()
+    assert validate_report(report) == []
+    again = json.loads(json.dumps(report))
+    assert validate_report(again) == []
+    assert set(again["summary"]) == {"baseline", "selfreg"}
+    s = again["summary"]["baseline"]
+    f1 = [r["macro_f1"] for r in again["runs"] if r["mode"] == "baseline"]
+    assert s["macro_f1_mean"] == pytest.approx(np.mean(f1)) and s["macro_f1_min"] == pytest.approx(min(f1))
+    assert s["macro_f1_std"] == pytest.approx(np.std(f1, ddof=1))
+    assert again["generator"]["latent_r2_heldout"] is None  # NaN becomes null
+    md = render_markdown(again)
+    assert "| baseline |" in md and "Per-class F1" in md
+
+
+@pytest.mark.parametrize(
+    "breaker",
+    [
+        lambda r: r.pop("versions"),
+        lambda r: r["runs"][0].pop("macro_f1"),
+        lambda r: r["runs"][0].update(macro_f1=1.5),
+        lambda r: r["runs"][0].update(seed="0"),
+        lambda r: r["runs"][0].update(confusion=[[1, 2], [3, 4]]),
+        lambda r: r["summary"].pop("selfreg"),
+        lambda r: r["split"].pop("n_test"),
+        lambda r: r["dataset"]["counts"].update(A="ten"),
+        lambda r: r["runs"][1]["per_class"]["A"].pop("f1"),
+    ],
+)
+def test_report_validator_catches_broken_reports(breaker):
+    report = copy.deepcopy(_fake_report())
+    breaker(report)
+    assert validate_report(report)
+
+
+# ------------------------------------------------------------------------------------ vmapped seeds
+
+
+def test_vmapped_seeds_equal_sequential_seeds(tmp_path):
+    from jaxpelsvae.experiments.repetitions import train_baseline_seeds
+    from jaxpelsvae.selfreg.loop import Encoded, TrainConfig, train_classifier
+    from jaxpelsvae.selfreg.metrics import confusion_matrix as confusion
+    from jaxpelsvae.selfreg.state import RegulatorConfig
+
+    rng = np.random.default_rng(0)
+    k, length = 3, 16
+
+    def data(n):
+        y = rng.integers(0, k, n).astype(np.int32)
+        x = rng.normal(size=(n, length, 2)).astype(np.float32)
+        x[..., 1] += 0.7 * y[:, None]
+        return x, y
+
+    (xt, yt), (xv, yv), (xs, ys) = data(90), data(40), data(30)
+    cfg = TrainConfig(mode="baseline", seq_length=length, layers=2, learning_rate=1e-3, batch_size=32,
+                      eval_batch_size=64, regulator=RegulatorConfig(epochs=3, patience=1))
+    seeds = [3, 4]
+    together = train_baseline_seeds(xt, yt, xv, yv, xs, k, seeds, cfg, vmap=True)
+    # Sequential reference: the self-regulation loop's own baseline run, one seed after the other.
+    for a in together:
+        run = train_classifier(None, None, None, cfg, workdir=tmp_path / f"seed{a.seed}", seed=a.seed,
+                               encoded=(Encoded(xt, yt), Encoded(xv, yv), Encoded(xs, ys)),
+                               classes=("a", "b", "c"), progress=False)
+        assert a.best_epoch == run.metrics["best_epoch"] and a.epochs == run.metrics["epochs"]
+        np.testing.assert_allclose(a.val_loss, [h["val_loss"] for h in run.regulator.history], rtol=2e-3, atol=1e-4)
+        pred = a.logprobs_test.argmax(axis=1)
+        assert np.mean(pred == ys) == pytest.approx(run.metrics["accuracy"])
+        np.testing.assert_array_equal(confusion(ys, pred, k), np.asarray(run.metrics["confusion"]))
+    # different seeds really are different runs
+    assert not np.allclose(together[0].logprobs_test, together[1].logprobs_test)
+
+
+# ------------------------------------------------------------------------------------ end to end
+
+
+@pytest.fixture(scope="module")
+def tiny_experiment(tmp_path_factory):
+    from jaxpelsvae.experiments.config import preset
+    from jaxpelsvae.experiments.runner import run_experiment
+    from jaxpelsvae.simulate import simulate_survey
+
+    lcs = simulate_survey({c: 24 for c in ("CEP", "DSCT", "ECL", "LPV", "RRLYR")}, cadence="gaia", seed=1)
+    workdir = tmp_path_factory.mktemp("experiment")
+    return run_experiment(lcs, preset("tiny"), workdir, seed=0)
+
+
+def test_tiny_experiment_runs_end_to_end(tiny_experiment):
+    report, workdir = tiny_experiment.report, tiny_experiment.workdir
+    assert validate_report(report) == []
+    on_disk = json.loads((workdir / "report.json").read_text())
+    assert validate_report(on_disk) == [] and on_disk["summary"].keys() == {"baseline", "selfreg"}
+    assert [r["mode"] for r in on_disk["runs"]] == ["baseline", "selfreg"]
+    split = on_disk["split"]
+    assert split["n_train"] + split["n_val"] + split["n_test"] == on_disk["dataset"]["n_stars"]
+    assert on_disk["generator"]["vae_recon_mse"] > 0
+    assert on_disk["config"]["seq_length_choice"]["automatic"] is True
+    md = (workdir / "report.md").read_text()
+    assert "Summary per mode" in md and "Sequence length" in md
+    for name in ("confusion.png", "per_class_f1.png", "macro_f1_seeds.png"):
+        assert (workdir / "figures" / name).stat().st_size > 0
+    assert (workdir / "hardness.csv").is_file() and (workdir / "rejected.csv").is_file()
+
+
+# ------------------------------------------------------------------------------------ configs and CLI
+
+
+@pytest.mark.parametrize("name", ["bias_temperature", "snr_sweep", "seq_length_sweep", "policy_comparison", "loss_comparison"])
+def test_scenario_configs_load_and_expand(name):
+    from pathlib import Path
+
+    from jaxpelsvae.experiments.config import ExperimentConfig, preset
+    from jaxpelsvae.experiments.configs import Sweep, load_config
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+    sweep = load_config(path)
+    assert isinstance(sweep, Sweep) and len(sweep.values) >= 2
+    configs = sweep.configs(preset("small"))
+    assert len(configs) == len(sweep.values)
+    for value, cfg in configs:
+        assert isinstance(cfg, ExperimentConfig)
+        got = cfg.shift.temperature if sweep.setting == "shift_temperature" else getattr(cfg, sweep.setting)
+        assert got == value
+    assert ExperimentConfig.from_dict(json.loads(json.dumps(configs[0][1].to_dict()))) == configs[0][1]
+
+
+def test_experiment_cli_options_build_the_config(tmp_path):
+    from jaxpelsvae.cli import build_parser
+    from jaxpelsvae.cli.experiment import config_from_args
+
+    args = build_parser().parse_args([
+        "experiment", str(tmp_path), "--preset", "tiny", "--seeds", "4", "--temperature", "2.5", "--modes", "baseline",
+        "--vmap-seeds", "--seq-length", "64", "--quiet",
+    ])
+    cfg, sweep = config_from_args(args)
+    assert sweep is None and cfg.seeds == 4 and cfg.shift.temperature == 2.5 and cfg.modes == ("baseline",)
+    assert cfg.vmap_seeds and cfg.seq_length == 64 and not cfg.progress and cfg.preset == "tiny"
+    with pytest.raises(ConfigError):
+        preset_cfg = config_from_args(build_parser().parse_args(["experiment", str(tmp_path), "--modes", "nope"]))
+        del preset_cfg
