@@ -1,4 +1,70 @@
-"""jaxpelsvae: self-regulated CNN classification of periodic variable stars with a PELS-VAE, in JAX."""
+"""jaxpelsvae: self-regulated CNN classification of periodic variable stars with a PELS-VAE, in JAX.
+
+The public API, importable from the top level (resolved lazily so `import jaxpelsvae` and the CLI's
+`--help` stay fast; `from jaxpelsvae import CNN` imports JAX and the model on first use):
+
+- data: `LightCurveSet`, `PaddedCurves`, `read_dataset`, `write_standard`, `validate`,
+  `original_cuts`, `encode_curve`, `encode_batch`, `encode_set`, `fold_curve`, `fold_batch`,
+  `fold_set`, `PHASE_GRID`, `make_split`, `hardness_split`
+- periods: `find_periods`, `lomb_scargle_batch`
+- simulated survey: `simulate_survey`
+- models: `CNN`, `CNNConfig`, `cnn_from_torch_state`, `conv1d`, `max_pool1d`, `PelsVAE`, `VAEConfig`
+- training: `TrainState`, `create_train_state`, `make_optimizer`, `make_train_step`, `make_eval_step`,
+  `classifier_loss_fn`, `classifier_eval_fn`, `make_masks`, `focal_loss`, `weighted_cross_entropy`,
+  `class_weights_alpha`, `CheckpointStore`, `data_mesh`, `shard_batch`, `make_sharded_train_step`,
+  `train_vae`, `save_vae`, `load_vae`
+- generator: `fit_priors`, `sample_physics`, `fit_latent`, `reverse_fold`, `Generator`,
+  `fit_generator`, `load_generator`
+- self-regulation: `RegulatorConfig`, `RegulatorState`, `update`, `rank_classes`, `temperature`,
+  `TrainConfig`, `train_classifier`, `classification_metrics`
+- experiments: `ExperimentConfig`, `preset`, `run_experiment`, `validate_report`
+"""
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "jaxpelsvae.data": (
+        "LightCurveSet", "PaddedCurves", "read_dataset", "write_standard", "validate", "original_cuts",
+        "encode_curve", "encode_batch", "encode_set", "fold_curve", "fold_batch", "fold_set", "PHASE_GRID",
+    ),
+    "jaxpelsvae.data.shift": ("make_split", "hardness_split"),
+    "jaxpelsvae.period": ("find_periods", "lomb_scargle_batch"),
+    "jaxpelsvae.simulate": ("simulate_survey",),
+    "jaxpelsvae.models.cnn": ("CNN", "CNNConfig"),
+    "jaxpelsvae.models.convert": ("cnn_from_torch_state",),
+    "jaxpelsvae.models.conv": ("conv1d", "max_pool1d"),
+    "jaxpelsvae.models.vae": ("PelsVAE", "VAEConfig"),
+    "jaxpelsvae.train.state": ("TrainState", "create_train_state", "make_optimizer"),
+    "jaxpelsvae.train.steps": ("make_train_step", "make_eval_step", "classifier_loss_fn", "classifier_eval_fn"),
+    "jaxpelsvae.train.masks": ("make_masks",),
+    "jaxpelsvae.train.losses": ("focal_loss", "weighted_cross_entropy", "class_weights_alpha"),
+    "jaxpelsvae.train.checkpoint": ("CheckpointStore",),
+    "jaxpelsvae.train.sharding": ("data_mesh", "shard_batch", "make_sharded_train_step"),
+    "jaxpelsvae.train.vae_train": ("train_vae", "save_vae", "load_vae"),
+    "jaxpelsvae.physics": ("fit_priors", "sample_physics", "fit_latent"),
+    "jaxpelsvae.synth": ("reverse_fold", "Generator", "fit_generator", "load_generator"),
+    "jaxpelsvae.selfreg": ("RegulatorConfig", "RegulatorState", "update", "rank_classes", "temperature",
+                           "classification_metrics"),
+    "jaxpelsvae.selfreg.loop": ("TrainConfig", "train_classifier"),
+    "jaxpelsvae.experiments.config": ("ExperimentConfig", "preset"),
+    "jaxpelsvae.experiments.runner": ("run_experiment",),
+    "jaxpelsvae.experiments.report": ("validate_report",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jaxpelsvae' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
