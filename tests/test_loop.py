@@ -241,3 +241,33 @@ def test_batches_cover_everything_once_with_padding():
     idx = np.concatenate([i[w > 0] for i, w in batches])
     assert sorted(idx.tolist()) == list(range(37))
     assert all(len(i) == 16 for i, _ in batches) and batches[-1][1].sum() == 5
+
+
+def test_resample_pairs_draws_per_epoch_and_resumes_identically(survey, config, tmp_path, monkeypatch):
+    import dataclasses
+
+    reg = dataclasses.replace(config.regulator, epochs=2)
+    cfg = dataclasses.replace(config, mode="baseline", resample_pairs=True, regulator=reg)
+    seen = []
+    real_pass = loop.train_pass
+
+    def spy(step, state, data, batch_size, rng):
+        seen.append(np.array(data.x_NL2))
+        return real_pass(step, state, data, batch_size, rng)
+
+    monkeypatch.setattr(loop, "train_pass", spy)
+    full = loop.train_classifier(*survey, cfg, workdir=tmp_path / "full", seed=0, progress=False)
+    assert len(seen) == 2 and seen[0].shape == seen[1].shape
+    assert not np.array_equal(seen[0], seen[1])  # a fresh draw of pairs each epoch
+    classes = tuple(survey[0].classes)
+    np.testing.assert_array_equal(loop.resample_split(survey[0], classes, cfg, 0, 1).x_NL2, seen[1])
+
+    def kill(epoch, record):
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        loop.train_classifier(*survey, cfg, workdir=tmp_path / "cut", seed=0, progress=False, callback=kill)
+    resumed = loop.train_classifier(*survey, cfg, workdir=tmp_path / "cut", seed=0, progress=False)
+    assert _same_metrics(resumed.metrics, full.metrics)
+    for a, b in zip(_params(resumed), _params(full)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loss", default=None, help="classifier loss (focal, cross_entropy, nll, unweighted_cross_entropy)")
     parser.add_argument("--vmap-seeds", action=argparse.BooleanOptionalAction, default=None,
                         help="train the baseline seeds together as one vmapped program")
+    parser.add_argument("--resample-pairs", action=argparse.BooleanOptionalAction, default=None,
+                        help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: the preset's)")
     parser.add_argument("--no-resume", action="store_true",
                         help="start every classifier run afresh instead of continuing from its checkpoint in --workdir")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
@@ -67,7 +69,7 @@ def config_from_args(args):
         "seeds": args.seeds, "seq_length": args.seq_length, "quality_cuts": args.quality_cuts,
         "snr_threshold": args.snr_threshold, "sample_size": args.sample_size, "max_stars": args.max_stars,
         "epochs": args.epochs, "vae_epochs": args.vae_epochs, "ranking_method": args.ranking, "loss": args.loss,
-        "vmap_seeds": args.vmap_seeds,
+        "vmap_seeds": args.vmap_seeds, "resample_pairs": args.resample_pairs,
     }
     changes.update({k: v for k, v in simple.items() if v is not None})
     if args.modes:

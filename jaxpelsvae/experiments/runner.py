@@ -138,6 +138,7 @@ def _train_config(config: ExperimentConfig, seq_length: int, mode: str):
     return TrainConfig(
         mode=mode, seq_length=seq_length, layers=config.layers, learning_rate=config.learning_rate,
         batch_size=config.batch_size, loss=config.loss, focal_gamma=config.focal_gamma, regulator=reg,
+        resample_pairs=config.resample_pairs,
     )
 
 
@@ -272,11 +273,14 @@ def run_experiment(
         seeds = [seed + k for k in range(config.seeds)]
         tcfg = _train_config(config, seq_length, mode)
         t_mode = time.perf_counter()
-        if mode == "baseline" and config.vmap_seeds:
+        if mode == "baseline" and config.vmap_seeds and config.resample_pairs:
+            _log("vmap_seeds ignored: resample_pairs re-encodes the training curves every epoch", progress)
+        if mode == "baseline" and config.vmap_seeds and not config.resample_pairs:
             runs += _vmapped_baseline(enc, classes, seeds, tcfg, progress)
         else:
             for s in seeds:
-                runs.append(_one_run(mode, s, enc, classes, tcfg, generator, workdir, progress, resume))
+                runs.append(_one_run(mode, s, enc, classes, tcfg, generator, workdir, progress, resume,
+                                     train_set=train_set))
         timing[f"runs_{mode}"] = time.perf_counter() - t_mode
     t0 = time.perf_counter()
 
@@ -355,12 +359,14 @@ def _spans(lcs: LightCurveSet) -> np.ndarray:
     return last - first
 
 
-def _one_run(mode, seed, enc, classes, tcfg, generator, workdir: Path, progress: bool, resume: bool) -> dict:
+def _one_run(mode, seed, enc, classes, tcfg, generator, workdir: Path, progress: bool, resume: bool,
+             train_set: LightCurveSet | None = None) -> dict:
     from jaxpelsvae.selfreg.loop import train_classifier
 
     t0 = time.perf_counter()
     res = train_classifier(
-        None, None, None, tcfg, generator=generator if mode == "selfreg" else None,
+        train_set if tcfg.resample_pairs else None, None, None, tcfg,
+        generator=generator if mode == "selfreg" else None,
         workdir=workdir / "runs" / f"{mode}_seed{seed}", seed=seed, mode=mode, resume=resume,
         progress=progress, encoded=(enc["train"], enc["val"], enc["test"]), classes=classes,
     )
@@ -399,7 +405,7 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     workdir/generator. Stars without a usable period are left out of both. Returns (generator,
     quality dict: vae_recon_mse (validation, best epoch), latent_r2_heldout (of the chosen latent
     model), both latent models' R², epochs, sizes)."""
-    from jaxpelsvae.data.fold import fold_set, vae_input
+    from jaxpelsvae.data.fold import fold_for_vae
     from jaxpelsvae.models.vae import VAEConfig
     from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS, PhysScaler, one_hot, physical_parameters
     from jaxpelsvae.physics.latent import LatentConfig
@@ -422,10 +428,11 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     phys = physical_parameters(vae_pool.meta, labels, DEFAULT_PHYS, periods_N=vae_pool.periods, strict=False,
                                source="training pool")
     scaler = PhysScaler.fit(phys.values, phys.names, columns=phys.columns, transforms=phys.transforms)
-    x = vae_input(fold_set(vae_pool, vae_pool.periods))
+    x = fold_for_vae(vae_pool, vae_pool.periods)
     vae_cfg = VAEConfig(**{**dict(seq_len=x.shape[1], num_classes=len(classes), phys_dim=len(phys.names)),
                            **dict(config.vae_overrides)})
-    train_cfg = VAETrainConfig(epochs=config.vae_epochs, patience=config.vae_patience, progress=progress)
+    train_cfg = VAETrainConfig(**{**dict(config.vae_train_overrides), "epochs": config.vae_epochs,
+                                  "patience": config.vae_patience, "progress": progress})
     _log(f"training the PELS-VAE on {len(vae_pool)} folded curves (physics: {', '.join(phys.names) or 'none'})", progress)
     model, history = train_vae(x, one_hot(labels, len(classes)), scaler.transform(phys.values), vae_cfg, train_cfg,
                                seed=seed, workdir=workdir / "vae")

@@ -44,6 +44,7 @@ _REAL_STREAM = 0
 _SYNTH_STREAM = 1  # + repetition index
 _KEY_MODEL, _KEY_TRAIN, _KEY_GENERATOR = 0, 1, 2
 _ENCODE_SEEDS = {"train": 11, "val": 12, "test": 13}
+_RESAMPLE_STREAM = 7  # np.random.default_rng([seed, epoch, stream]) -> the epoch's encoding seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +56,9 @@ class TrainConfig:
     eval_batch_size: batch size of evaluation passes (only speed; padded, never dropped).
     seq_length: L, points per encoded curve; encode_order: "random" or "time" subsampling.
     regulator: the policy settings (epochs, patience, ranking method, EPS, scaling factor, ...).
+    resample_pairs: draw each real training curve's L (Δt, Δm) pairs afresh every epoch (key from
+        seed and epoch only, so resumption is unchanged) instead of once per run as the original;
+        validation and test encodings stay fixed. A cheap augmentation against over-fitting.
     """
 
     mode: str = "selfreg"
@@ -69,6 +73,7 @@ class TrainConfig:
     clip_norm: float = 6.0
     encode_order: str = "random"
     regulator: RegulatorConfig = RegulatorConfig()
+    resample_pairs: bool = False
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -286,6 +291,14 @@ def encode_split(lcs, classes: Sequence[str], config: TrainConfig, seed: int, st
     return Encoded(np.asarray(x, np.float32), np.asarray(lcs.labels, np.int32))
 
 
+def resample_split(lcs, classes: Sequence[str], config: TrainConfig, seed: int, epoch: int) -> Encoded:
+    """Epoch ``epoch``'s encoding of the real training curves (``TrainConfig.resample_pairs``): fresh
+    L random pairs per curve from a seed that depends only on (seed, epoch), so a resumed run draws
+    the same pairs as an uninterrupted one."""
+    draw = int(np.random.default_rng([int(seed), int(epoch), _RESAMPLE_STREAM]).integers(2**20))
+    return encode_split(lcs, classes, config, draw, _ENCODE_SEEDS["train"])
+
+
 # ----------------------------------------------------------------------------------- synthetic
 
 
@@ -449,7 +462,8 @@ def train_classifier(
       configuration (a different configuration is an error); False starts afresh.
     callback: ``callback(epoch, record)`` after each epoch's checkpoint; raising `Interrupted`
       from it stops the run there (the next call resumes it).
-    encoded / classes: already encoded (train, val, test) splits and label names (skips encoding).
+    encoded / classes: already encoded (train, val, test) splits and label names (skips encoding);
+      with ``config.resample_pairs`` ``train_set`` must still be given (it is re-encoded every epoch).
     Returns a `TrainResult`.
     """
     import jax
@@ -477,6 +491,8 @@ def train_classifier(
             raise ConfigError("train_classifier: `classes` must be given with `encoded`")
         classes = tuple(classes)
         enc_train, enc_val, enc_test = encoded
+    if config.resample_pairs and train_set is None:
+        raise ConfigError("resample_pairs needs the training LightCurveSet (train_set), not only its encoding")
     k = len(classes)
     if len(enc_train.y_N) == 0 or len(enc_val.y_N) == 0:
         raise DataError("training and validation sets must not be empty")
@@ -532,14 +548,16 @@ def train_classifier(
                     rng = np.random.default_rng([seed, epoch, _SYNTH_STREAM + r])
                     state, syn_train_loss = train_pass(steps.train_synthetic, state, synthetic,
                                                        config.synthetic_batch_size, rng)
+            epoch_train = (resample_split(train_set, classes, config, seed, epoch) if config.resample_pairs
+                           else enc_train)
             rng = np.random.default_rng([seed, epoch, _REAL_STREAM])
-            state, real_train_loss = train_pass(steps.train_real, state, enc_train, config.batch_size, rng)
+            state, real_train_loss = train_pass(steps.train_real, state, epoch_train, config.batch_size, rng)
             jax.block_until_ready(state)
             t_train = time.perf_counter() - t0 - t_gen
 
             ev = functools.partial(evaluate_split, steps.evaluate, state, class_names=classes,
                                    batch_size=config.eval_batch_size)
-            m_train, m_val = ev(data=enc_train), ev(data=enc_val)
+            m_train, m_val = ev(data=epoch_train), ev(data=enc_val)
             m_syn = ev(data=synthetic) if selfreg else None
             t_eval = time.perf_counter() - t0 - t_gen - t_train
             record = {
