@@ -100,6 +100,9 @@ def test_fold_set_float64_phases_and_helpers():
     np.testing.assert_allclose(np.asarray(g.mag), f.mag, atol=0.05)
     aligned = fold_set(lcs, align=True)
     assert np.all(np.argmin(aligned.mag[:, :300], axis=1) == 0)
+    from jaxpelsvae.data import fold_for_vae
+
+    np.testing.assert_array_equal(fold_for_vae(lcs), vae_input(aligned))
     jax.block_until_ready(g)
 
 

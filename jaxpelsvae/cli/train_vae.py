@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
-    from jaxpelsvae.data import fold_set, load_dataset, vae_input
+    from jaxpelsvae.data import fold_for_vae, load_dataset
     from jaxpelsvae.errors import ConfigError
     from jaxpelsvae.models.vae import VAEConfig, count_params
     from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS, PhysScaler, one_hot, physical_parameters
@@ -108,8 +108,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"physical parameter {name!r}: {count} missing values filled with the class median")
     scaler = PhysScaler.fit(phys.values, phys.names, columns=phys.columns, transforms=phys.transforms)
 
-    folded = fold_set(lcs, periods)
-    x = vae_input(folded)
+    x = fold_for_vae(lcs, periods)
     config = VAEConfig(
         latent_dim=args.latent, units=args.units, levels=args.levels, kernel_size=args.kernel,
         dropout=args.dropout, seq_len=x.shape[1], num_classes=len(lcs.classes),

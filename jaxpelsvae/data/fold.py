@@ -205,6 +205,18 @@ def vae_input(folded: Folded) -> np.ndarray:
     return np.stack([phase, mag, err], axis=-1)
 
 
+def fold_for_vae(lcs, periods=None) -> np.ndarray:
+    """The PELS-VAE's input (N, 600, 3) for a LightCurveSet: `fold_set` with the brightest bin rolled
+    to phase 0, then `vae_input`.
+
+    Alignment removes the arbitrary epoch of each curve, a nuisance the latent space would otherwise
+    have to encode (the original relied on 65k augmented curves for that); synthetic curves get
+    their phase back from the random offset of `synth.reverse_fold`. Training, latent fitting and
+    generation all fold through this function so they agree.
+    """
+    return vae_input(fold_set(lcs, periods, align=True))
+
+
 def unnormalise(folded: Folded) -> tuple[np.ndarray, np.ndarray]:
     """(mag, err) in magnitudes, (N, 600) each, undoing the per-curve min-max normalisation."""
     lo = np.asarray(folded.mag_min)[..., None]

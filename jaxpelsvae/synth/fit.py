@@ -67,7 +67,7 @@ def vae_latents(model, x_NT3, onehot_NK, phys_NP, *, batch: int = 256):
 
 def vae_inputs_for(lcs, vae, periods):
     """(x_NT3, onehot_NK, phys_NP scaled) for the VAE from curves + periods, as train-vae builds them."""
-    from jaxpelsvae.data.fold import fold_set, vae_input
+    from jaxpelsvae.data.fold import fold_for_vae
     from jaxpelsvae.models.vae_inputs import physical_parameters
 
     vae_classes = tuple(vae.classes) or tuple(lcs.classes)
@@ -76,7 +76,7 @@ def vae_inputs_for(lcs, vae, periods):
         raise ConfigError(f"classes {missing} of the data are not among the VAE's classes {vae_classes}")
     to_vae = np.array([vae_classes.index(c) for c in lcs.classes])
     onehot = np.eye(vae.config.num_classes, dtype=np.float32)[to_vae[lcs.labels]]
-    x = vae_input(fold_set(lcs, periods))
+    x = fold_for_vae(lcs, periods)
     if vae.config.phys_dim:
         if vae.scaler is None:
             raise ConfigError("the VAE uses physical parameters but was saved without its scaler")
