@@ -31,3 +31,11 @@ def test_every_command_has_help_with_seed_and_workdir(capsys):
 def test_python_dash_m_runs():
     res = subprocess.run([sys.executable, "-m", "jaxpelsvae", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "jaxpelsvae" in res.stdout
+
+
+def test_every_option_of_every_command_is_described():
+    parser = build_parser()
+    for name, sub in parser._subparsers._group_actions[0].choices.items():  # noqa: SLF001
+        for action in sub._actions:  # noqa: SLF001
+            if action.dest != "help":
+                assert action.help, f"{name}: {action.option_strings or action.dest} has no help text"

@@ -18,7 +18,8 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="dataset folder or file (standard layout, OGLE .dat, ...)")
-    parser.add_argument("--mode", choices=("baseline", "selfreg"), default="selfreg")
+    parser.add_argument("--mode", choices=("baseline", "selfreg"), default="selfreg",
+                        help="baseline: real curves only; selfreg: self-regulated training with synthetic curves from --generator")
     parser.add_argument("--generator", type=Path, default=None,
                         help="fitted generator folder (required by --mode selfreg)")
     parser.add_argument("--test", type=Path, default=None, help="separate test dataset")
@@ -41,12 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eps", type=float, default=None, help="fraction of weights for synthetic updates (0.15)")
     parser.add_argument("--scaling-factor", type=float, default=None, help="synthetic lr factor (default 0.75)")
     parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points")
+    parser.add_argument("--resample-pairs", action=argparse.BooleanOptionalAction, default=None,
+                        help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: once per run)")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if workdir has a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 _TRAIN_OPTIONS = {"lr": "learning_rate", "batch_size": "batch_size", "seq_length": "seq_length",
-                  "layers": "layers"}
+                  "layers": "layers", "resample_pairs": "resample_pairs"}
 _REGULATOR_OPTIONS = {"epochs": "epochs", "patience": "patience", "ranking": "ranking_method",
                       "synthetic_per_class": "synthetic_samples_by_class", "repetitions": "repetitions",
                       "eps": "eps", "scaling_factor": "scaling_factor"}
