@@ -82,7 +82,7 @@ def test_generation_program_has_no_host_round_trip(generator):
     every implicit transfer disallowed, and the public `generate` without device-to-host reads."""
     counts = generator.counts_array([3, 4, 5, 6, 7])
     cap = generator.capacity_for(int(counts.sum()))
-    (program,) = generator._programs(cap)  # noqa: SLF001 - the jitted program behind `generate`
+    (program,) = generator._programs(cap, 1)  # noqa: SLF001 - the jitted program behind `generate`
     consts = generator._consts()  # noqa: SLF001
     # Arguments built as `generate` builds them (device arrays), so the compiled program is shared.
     program(consts, jax.random.key(1), jnp.asarray(counts), jnp.float32(0.8))  # compile outside the guard

@@ -20,7 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--counts", default="100",
                         help="curves per class: one integer for every class, or CLASS=N,CLASS=N")
     parser.add_argument("--b", type=float, default=1.0, help="prior temperature b > 0 (b < 1 flatter, b > 1 sharper)")
-    parser.add_argument("--chunk", type=int, default=4096, help="curves generated per device call")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="light curves per decoded template, each on its own donor cadence with its own "
+                             "phase and noise (the original's n_oversampling); --counts counts templates")
+    parser.add_argument("--chunk", type=int, default=4096, help="templates generated per device call")
     parser.add_argument("--format", choices=("csv.gz", "csv", "parquet"), default="csv.gz", help="light-curve file format")
 
 
@@ -53,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.data import LightCurveSet, write_standard
     from jaxpelsvae.synth.generator import load_generator
 
+    from jaxpelsvae.errors import ConfigError
+
+    if args.repeats < 1 or args.chunk < 1:
+        raise ConfigError(f"--repeats and --chunk must be >= 1, got {args.repeats} and {args.chunk}")
     folder = Path(args.generator)
     gen = load_generator(folder)
     counts = gen.counts_array(_counts(args.counts, gen.classes))
@@ -61,19 +68,25 @@ def run(args: argparse.Namespace) -> int:
     # chunks: split the per-class counts proportionally, generate each with its own key
     remaining = counts.copy()
     parts, step = [], 0
-    with tqdm(total=total, desc="synthesize", unit="curve") as bar:
+    with tqdm(total=total * args.repeats, desc="synthesize", unit="curve") as bar:
         while remaining.sum() > 0:
             take = np.minimum(remaining, np.ceil(remaining * min(1.0, args.chunk / remaining.sum())).astype(int))
-            batch = gen.generate(jax.random.fold_in(root, step), take, args.b)
-            parts.append(gen.to_lightcurves(batch, prefix=f"synth-{step:03d}"))
+            batch = gen.generate(jax.random.fold_in(root, step), take, args.b, repeats=args.repeats)
+            part = gen.to_lightcurves(batch, prefix=f"synth-{step:03d}")
+            if args.repeats > 1:  # which curves share a decoded template
+                template = [f"synth-{step:03d}-t{i // args.repeats:07d}" for i in range(len(part))]
+                part = part.with_meta(part.meta.assign(template=template))
+            parts.append(part)
             remaining -= take
             step += 1
-            bar.update(int(take.sum()))
+            bar.update(int(take.sum()) * args.repeats)
     lcs = parts[0] if len(parts) == 1 else LightCurveSet.concatenate(parts, classes=gen.classes)
     lcs = lcs.with_meta(lcs.meta.assign(b=args.b))
     out = write_standard(lcs, args.out, fmt=args.format)
     (Path(args.out) / "synthesis.json").write_text(json.dumps(
-        {"generator": str(folder), "counts": dict(zip(gen.classes, counts.tolist())), "b": args.b, "seed": args.seed,
+        {"generator": str(folder), "counts": dict(zip(gen.classes, counts.tolist())), "repeats": args.repeats,
+         "b": args.b, "seed": args.seed,
          "backend": jax.default_backend()}, indent=2))
-    print(f"wrote {len(lcs)} synthetic curves ({dict(zip(gen.classes, counts.tolist()))}) to {out}")
+    print(f"wrote {len(lcs)} synthetic curves ({dict(zip(gen.classes, counts.tolist()))} templates per class, "
+          f"{args.repeats} curve(s) each) to {out}")
     return 0

@@ -304,20 +304,26 @@ def resample_split(lcs, classes: Sequence[str], config: TrainConfig, seed: int, 
 
 def generate_set(generator, key, counts: Sequence[int], temperature: float, classes: Sequence[str],
                  seq_length: int, n_oversampling: int = 1, capacity: int | None = None) -> Encoded:
-    """Ask ``generator.generate(key, {class: count}, b)`` for ``count × n_oversampling`` curves of
-    each class (the original drew ``n_oversampling`` random subsequences of every synthetic curve;
-    independent curves are used here), keep the valid slots and map its labels to ``classes``.
+    """Ask the generator for ``count`` templates of each class, each made into ``n_oversampling``
+    light curves, keep the valid slots and map its labels to ``classes``.
 
-    Classes the generator does not know get no synthetic curves. ``capacity`` (slots) is passed on
-    to generators that take it, so that every regeneration of a run reuses one compiled program.
+    The original drew ``n_oversampling`` random subsequences of every decoded curve; generators that
+    take ``repeats`` (`jaxpelsvae.synth.Generator`) decode each template once and reverse-fold it
+    ``n_oversampling`` times, each time with its own donor cadence, phase and noise; others are
+    asked for ``count × n_oversampling`` independent curves. Classes the generator does not know get
+    no synthetic curves. ``capacity`` (template slots) is passed on to generators that take it, so
+    that every regeneration of a run reuses one compiled program.
     """
     import inspect
 
     gen_classes = tuple(getattr(generator, "classes", classes))
-    request = {c: int(n) * int(n_oversampling) for c, n in zip(classes, counts) if c in gen_classes}
-    kwargs = {}
-    if capacity is not None and "capacity" in inspect.signature(generator.generate).parameters:
-        kwargs["capacity"] = max(int(capacity), sum(request.values()))
+    params = inspect.signature(generator.generate).parameters
+    m = int(n_oversampling)
+    per_template = m if "repeats" in params else 1
+    request = {c: int(n) * (m // per_template) for c, n in zip(classes, counts) if c in gen_classes}
+    kwargs = {"repeats": per_template} if per_template > 1 else {}
+    if capacity is not None and "capacity" in params:
+        kwargs["capacity"] = max(int(capacity) * (m // per_template), sum(request.values()))
     out = generator.generate(key, request, float(temperature), **kwargs)
     x = np.asarray(out.x_NL2, np.float32)
     y = np.asarray(out.y_N, np.int64)
@@ -519,7 +525,7 @@ def train_classifier(
     root = jax.random.key(seed)
     gen_key = jax.random.fold_in(root, _KEY_GENERATOR)
     model_info = {**run_id, "mode": config.mode, "alpha": [float(a) for a in alpha]}
-    capacity = rcfg.n_oversampling * policies.max_synthetic_total(rcfg, k)
+    capacity = policies.max_synthetic_total(rcfg, k)  # templates; generate_set scales it if needed
     store = ckpt.CheckpointStore(files.steps, max_to_keep=2)
     bar = None
     if progress:

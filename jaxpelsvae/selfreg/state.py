@@ -20,7 +20,8 @@ leaves the model untouched (bug 13); `proportion` with all-equal proportions giv
 middle of the count range instead of dividing by zero (bug 20). Validation loss is the mean over
 examples (the original summed per-batch means: same ordering up to the last partial batch).
 ``n_oversampling``: the original drew that many random 300-point subsequences of each synthetic
-curve; here the generator is asked for ``count × n_oversampling`` independent curves.
+curve; here each decoded template is reverse-folded that many times, each copy on its own donor
+cadence with its own phase and noise (`Generator.generate(..., repeats=n_oversampling)`).
 Ties in a ranking keep the lower class index first (stable sorts); a class without examples has a
 correct-classification rate of 0.
 """

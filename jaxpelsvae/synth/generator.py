@@ -6,7 +6,10 @@ Z latent dimensions, G template phases (600), T donor cadence length, L encoded 
 `Generator.generate(key, counts_per_class, b)` fills a fixed number of slots (the total rounded up to
 `GeneratorConfig.capacity_multiple`) with class-blocked labels computed on device from the counts, so
 a regeneration with other counts but the same rounded total reuses the compiled program; slots past
-the total are flagged `slot_valid_N = False` (drop them with `SynthBatch.trim()`). With the MLP latent
+the total are flagged `slot_valid_N = False` (drop them with `SynthBatch.trim()`). With
+`repeats=R` every decoded template is reverse-folded R times (each with its own donor, phase, noise
+and encoding draw) into R consecutive output rows: the original's `n_oversampling`, which turned one
+decoded curve into several classifier inputs, at 1/R of the decoder's cost per curve. With the MLP latent
 model the whole chain is one jitted program; with the random forest (not traceable) it is two jitted
 stages with the forest's prediction on the host between them.
 """
@@ -172,7 +175,7 @@ class Generator:
             return model.decode(z_NZ, onehot, phase, phys)
         return jax.lax.map(dec, (z_NZ, onehot, phase, phys), batch_size=chunk)
 
-    def _curves(self, consts, key, labels_N, valid_N, phys_NP, z_NZ, rf_noise: bool):
+    def _curves(self, consts, key, labels_N, valid_N, phys_NP, z_NZ, rf_noise: bool, repeats: int = 1):
         from jaxpelsvae.data.encode import encode_batch
 
         k_z, k_syn, k_enc = jax.random.split(key, 3)
@@ -181,17 +184,21 @@ class Generator:
         template_NG = self._decode(consts, z_NZ, labels_N, phys_NP)
         lp = phys_NP[:, self._period_col]
         log10_period_N = lp if self._period_is_log else jnp.log10(jnp.maximum(lp, 1e-6))
+        # each template decoded once and reverse-folded `repeats` times (output rows i*R .. i*R+R-1)
         syn = synthesize_batch(k_syn, template_NG, log10_period_N, labels_N, consts["bank"],
                                jnp.asarray(self._phase_cycles_G), k_nearest=self.config.k_nearest,
-                               target_snr=self.config.target_snr)
+                               target_snr=self.config.target_snr, repeats=repeats)
+        if repeats > 1:
+            labels_N, valid_N, phys_NP, z_NZ, template_NG, log10_period_N = (
+                jnp.repeat(a, repeats, axis=0) for a in (labels_N, valid_N, phys_NP, z_NZ, template_NG, log10_period_N))
         x_NL2, valid_NL = encode_batch(syn.time, syn.mag, syn.mask, k_enc, length=self.config.seq_length,
                                        order=self.config.order)
         return SynthBatch(x_NL2, valid_NL, labels_N, phys_NP, jnp.power(10.0, log10_period_N), valid_N, z_NZ,
                           template_NG, syn.time, syn.mag, syn.err, syn.mask, syn.donor)
 
-    def _programs(self, capacity: int):
-        if capacity in self._compiled:
-            return self._compiled[capacity]
+    def _programs(self, capacity: int, repeats: int):
+        if (capacity, repeats) in self._compiled:
+            return self._compiled[capacity, repeats]
 
         def keys(key):
             return jax.random.split(key, 3)
@@ -201,7 +208,7 @@ class Generator:
                 k_phys, k_lat, k_cur = keys(key)
                 labels_N, valid_N, phys_NP = self._sample_physics(consts, k_phys, counts_K, b, capacity)
                 z_NZ = self._latent_mlp(consts, k_lat, phys_NP, labels_N)
-                return self._curves(consts, k_cur, labels_N, valid_N, phys_NP, z_NZ, False)
+                return self._curves(consts, k_cur, labels_N, valid_N, phys_NP, z_NZ, False, repeats)
 
             progs = (jax.jit(fused),)
         else:
@@ -212,10 +219,10 @@ class Generator:
             def stage_b(consts, key, labels_N, valid_N, phys_NP, z_NZ):
                 _, _, k_cur = keys(key)
                 return self._curves(consts, k_cur, labels_N, valid_N, phys_NP, z_NZ,
-                                    self.latent.report.get("config", {}).get("sample_noise", True))
+                                    self.latent.report.get("config", {}).get("sample_noise", True), repeats)
 
             progs = (jax.jit(stage_a), jax.jit(stage_b))
-        self._compiled[capacity] = progs
+        self._compiled[capacity, repeats] = progs
         return progs
 
     def counts_array(self, counts_per_class) -> np.ndarray:
@@ -239,19 +246,25 @@ class Generator:
         m = self.config.capacity_multiple
         return int(-(-total // m) * m)
 
-    def generate(self, key, counts_per_class, b: float = 1.0, *, capacity: int | None = None) -> SynthBatch:
+    def generate(self, key, counts_per_class, b: float = 1.0, *, capacity: int | None = None,
+                 repeats: int = 1) -> SynthBatch:
         """Generate synthetic classifier inputs (see SynthBatch) for counts per class at temperature b.
 
-        key: typed JAX key. counts_per_class: dict / sequence / int. b > 0: prior temperature
-        (samples follow p^b). capacity: slot count (default: the total rounded up).
+        key: typed JAX key. counts_per_class: dict / sequence / int: decoded templates per class.
+        b > 0: prior temperature (samples follow p^b). capacity: template slots (default: the total
+        rounded up). repeats >= 1: light curves made from each template (own donor, phase, noise),
+        so the batch holds capacity * repeats rows, template i in rows i*repeats ... (i+1)*repeats - 1.
         """
+        if int(repeats) != repeats or repeats < 1:
+            raise ConfigError(f"generate: repeats must be an integer >= 1, got {repeats}")
+        repeats = int(repeats)
         counts = self.counts_array(counts_per_class)
         cap = self.capacity_for(int(counts.sum())) if capacity is None else int(capacity)
         if cap < counts.sum():
             raise ConfigError(f"generate: capacity {cap} < requested total {int(counts.sum())}")
         if not b > 0:
             raise ConfigError(f"generate: temperature b must be > 0, got {b}")
-        progs = self._programs(cap)
+        progs = self._programs(cap, repeats)
         b = jnp.float32(b)
         consts = self._consts()
         if len(progs) == 1:
