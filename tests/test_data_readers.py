@@ -54,6 +54,19 @@ def test_standard_roundtrip(tmp_path, fmt):
     _assert_same(lcs, read_dataset(tmp_path))
 
 
+@pytest.mark.parametrize("fmt", ["csv", "csv.gz"])
+def test_standard_text_is_written_in_chunks_of_stars(tmp_path, fmt, monkeypatch):
+    import jaxpelsvae.data.readers as readers
+
+    lcs = _small_set()
+    monkeypatch.setattr(readers, "_WRITE_CHUNK_STARS", 2)  # several chunks, the last one partial
+    assert len(lcs) > 2 and len(lcs) % 2 == 1
+    write_standard(lcs, tmp_path, fmt=fmt)
+    lc = pd.read_csv(tmp_path / f"lightcurves.{fmt}")
+    assert list(lc.columns) == ["id", "time", "mag", "err"] and len(lc) == len(lcs.time)  # one header
+    _assert_same(lcs, read_standard(tmp_path))
+
+
 @pytest.mark.parametrize("fmt", ["ecsv", "fits"])
 def test_standard_astropy_formats(tmp_path, fmt):
     from astropy.table import Table

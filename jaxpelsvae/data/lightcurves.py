@@ -172,12 +172,21 @@ class LightCurveSet:
                 out[str(c)] = int(v)
         return out
 
-    def to_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(lightcurves DataFrame[id, time, mag, err], meta DataFrame) in the standard layout."""
-        lc = pd.DataFrame(
-            {"id": self.ids[self.star_index], "time": self.time, "mag": self.mag, "err": self.err}
-        )
-        return lc, self.meta.copy()
+    def to_frames(self, stars: slice = slice(None)) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(lightcurves DataFrame[id, time, mag, err], meta DataFrame) in the standard layout.
+
+        The id column is categorical (one code per observation, not one string), which keeps a
+        survey of 100,000 stars and 5e7 observations within a few GB. stars: a contiguous slice of
+        stars (e.g. for writing in chunks)."""
+        first, stop, step = stars.indices(len(self))
+        if step != 1:
+            raise ValueError("to_frames: stars must be a contiguous slice")
+        stop = max(stop, first)
+        a, b = self.offsets[first], self.offsets[stop]
+        codes = np.repeat(np.arange(stop - first, dtype=np.int32), np.diff(self.offsets[first:stop + 1]))
+        ids = pd.Categorical.from_codes(codes, categories=pd.Index(self.ids[first:stop], dtype=object))
+        lc = pd.DataFrame({"id": ids, "time": self.time[a:b], "mag": self.mag[a:b], "err": self.err[a:b]})
+        return lc, self.meta.iloc[first:stop].reset_index(drop=True).copy()
 
     # ------------------------------------------------------------------ selection
     def select(self, idx) -> LightCurveSet:

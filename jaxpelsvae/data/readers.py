@@ -115,17 +115,25 @@ def write_standard(lcs: LightCurveSet, folder: str | Path, fmt: str = "csv.gz") 
         raise DataError(f"write_standard: fmt must be 'csv.gz', 'csv' or 'parquet', got {fmt!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    lc, meta = lcs.to_frames()
     for other in STANDARD_FORMATS:  # one light-curve file per folder, or read_standard refuses
         stale = folder / f"lightcurves.{other}"
         if other != fmt and stale.exists():
             stale.unlink()
     if fmt == "parquet":
+        lc, _ = lcs.to_frames()
         lc.to_parquet(folder / "lightcurves.parquet", index=False)
     else:
-        lc.to_csv(folder / f"lightcurves.{fmt}", index=False, float_format="%.17g")
-    meta.to_csv(folder / "meta.csv", index=False)
+        # text is written a chunk of stars at a time, so memory stays bounded for large surveys
+        path = folder / f"lightcurves.{fmt}"
+        with (gzip.open(path, "wt", newline="", compresslevel=6) if fmt == "csv.gz" else open(path, "w", newline="")) as fh:
+            for start in range(0, max(len(lcs), 1), _WRITE_CHUNK_STARS):
+                lc, _ = lcs.to_frames(slice(start, start + _WRITE_CHUNK_STARS))
+                lc.to_csv(fh, index=False, header=start == 0, float_format="%.17g")
+    lcs.meta.to_csv(folder / "meta.csv", index=False)
     return folder
+
+
+_WRITE_CHUNK_STARS = 2000
 
 
 # ---------------------------------------------------------------------------- OGLE .dat
