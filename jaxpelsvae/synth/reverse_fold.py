@@ -65,21 +65,27 @@ def template_at(template_G, phase_grid_G, phase_T):
     """Template value at phases in cycles [0, 1), read from the grid's second cycle.
 
     phase_grid_G: the template's phases in cycles, G uniformly spaced points over two cycles (step
-    2 / G, e.g. `data.fold.PHASE_GRID`). The second cycle is used because the causal TCN decoder has
-    seen a whole cycle of context there (its first steps are warm-up). The grid is closed
-    periodically (its first point repeated one grid period later) so every phase interpolates.
-    Linear interpolation by direct indexing (the grid is uniform): the same values as `jnp.interp`
-    on the closed grid without its binary search, which dominated the reverse fold on a CPU.
+    2 / G, e.g. `data.fold.PHASE_GRID`). Only the second cycle (points G/2 ... G-1) is read: the
+    causal TCN decoder has seen a whole cycle of context there, while its first steps are warm-up.
+    The second cycle is closed on itself (its first point follows its last), so every phase
+    interpolates between two second-cycle points. Linear interpolation by direct indexing (the
+    grid is uniform): `jnp.interp`'s binary search dominated the reverse fold on a CPU.
     """
     n_grid = template_G.shape[-1]
+    half = n_grid // 2
     step = 2.0 / n_grid
     lo = phase_grid_G[0]
     x_T = (1.0 + jnp.mod(phase_T - lo, 1.0)) / step  # grid units from lo: [G/2, G), the second cycle
-    i0_T = jnp.clip(jnp.floor(x_T), 0, n_grid - 1)
+    i0_T = jnp.clip(jnp.floor(x_T), half, n_grid - 1)
     w_T = jnp.clip(x_T - i0_T, 0.0, 1.0)
     i0_T = i0_T.astype(jnp.int32)
-    i1_T = jnp.where(i0_T + 1 >= n_grid, 0, i0_T + 1)  # periodic closure: after the last point, the first
+    i1_T = jnp.where(i0_T + 1 >= n_grid, half, i0_T + 1)
     return template_G[i0_T] * (1.0 - w_T) + template_G[i1_T] * w_T
+
+
+def second_cycle(template_G):
+    """The part of a two-cycle template that `template_at` reads (points G/2 ... G-1)."""
+    return template_G[..., template_G.shape[-1] // 2:]
 
 
 def tail_quantiles(x_G, q_lo: float, q_hi: float):
@@ -120,10 +126,12 @@ def _k_largest(x_G, k: int):
 
 
 def scale_template(template_G):
-    """The original's robust scaling (`revert_light_curve`): the template's 1st and 99th percentiles
-    map to 0 and 1 (values may leave [0, 1])."""
+    """The original's robust scaling (`revert_light_curve`): the 1st and 99th percentiles map to 0
+    and 1 (values may leave [0, 1]). The percentiles are those of the second cycle, the part that is
+    read: the decoder's warm-up in the first cycle must not set the amplitude (with it, a decoder
+    whose warm-up overshoots gave synthetic curves a few percent of the donor's amplitude)."""
     t = jnp.asarray(template_G, jnp.float32)
-    q01, q99 = tail_quantiles(t, 0.01, 0.99)
+    q01, q99 = tail_quantiles(second_cycle(t), 0.01, 0.99)
     return (t - q01) / jnp.maximum(q99 - q01, 1e-6)
 
 
