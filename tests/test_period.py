@@ -233,6 +233,14 @@ def test_cli_period_end_to_end(tmp_path, mixed_set, capsys):
     assert got["eb1"] == pytest.approx(truth["eb1"], rel=1e-3)  # class ECL: doubling test by default
     assert got["rr1"] == pytest.approx(truth["rr1"], rel=1e-3)
     assert "wrote 2 rows" in capsys.readouterr().out
+    # per-class search within the packaged prior boxes' limits: same answers, same order
+    out2 = tmp_path / "periods_limited.csv"
+    assert cli_main(["period", str(folder), "--out", str(out2), "--class-limits", "default", "--no-progress",
+                     "--workdir", str(tmp_path / "work")]) == 0
+    limited = pd.read_csv(out2, dtype={"id": str})
+    assert limited["id"].tolist() == table["id"].tolist()
+    np.testing.assert_allclose(limited["period"], table["period"], rtol=1e-3)
+    assert "class RRLYR: 1 stars searched in 0.0667-3 d" in capsys.readouterr().out
 
 
 def test_cli_help_describes_every_option(capsys):
@@ -268,3 +276,29 @@ def test_periodograms_peak_where_find_periods_says(mixed_set):
     best = find_periods(sub, grid=grid, min_period=0.2, batch_size=1, refine=False, progress=False)
     assert 1 / grid.frequencies[np.argmax(power[0])] == pytest.approx(best["period"].iloc[0], rel=1e-9)
     assert best["power"].iloc[0] == pytest.approx(power[0].max(), rel=1e-6)
+
+
+def test_complete_periods_searches_within_the_class_limits():
+    from jaxpelsvae.physics.priors import PriorConfig, class_period_limits
+    from jaxpelsvae.synth.fit import complete_periods
+
+    rng = np.random.default_rng(5)
+    times, mags = [], []
+    for period in (0.5, 0.5, 150.0):  # a strong 0.5-d signal labelled LPV; a real RR Lyrae; a slow LPV
+        t = np.sort(rng.uniform(0, 1000, 120))
+        times.append(t)
+        mags.append(15 + 0.3 * np.sin(2 * np.pi * t / period) + rng.normal(0, 0.01, t.size))
+    lcs = LightCurveSet.from_arrays(["a", "b", "c"], times, mags, [np.full(120, 0.01)] * 3,
+                                    star_class=["LPV", "RRLYR", "LPV"], period=[np.nan, np.nan, np.nan])
+    free, n_free = complete_periods(lcs)
+    limits = class_period_limits(PriorConfig())
+    assert limits["LPV"] == (100.0, 1000.0) and limits["RRLYR"] == (0.2, 1.0)
+    held, n_held = complete_periods(lcs, class_limits=limits, margin=3.0)
+    assert n_free == n_held == 3
+    assert abs(free[0] - 0.5) < 1e-3 and 100 / 3 <= held[0] <= 3000  # the LPV may not take 0.5 d
+    assert abs(held[1] - 0.5) < 1e-3 and abs(free[1] - 0.5) < 1e-3  # inside its class's limits
+    assert abs(held[2] - 150) < 3 and abs(free[2] - 150) < 3
+    known = complete_periods(lcs, periods=[2.0, np.nan, 7.0], class_limits=limits)[0]
+    assert known[0] == 2.0 and known[2] == 7.0  # given periods are kept as they are
+    with pytest.raises(ConfigError, match="margin"):
+        complete_periods(lcs, class_limits=limits, margin=0.5)

@@ -112,6 +112,14 @@ class ClassPrior:
     boxes: tuple[PriorBox, ...]
 
 
+def class_period_limits(config: "PriorConfig") -> dict[str, tuple[float, float]]:
+    """{class: (min_period, max_period)} [days] of the config's prior boxes ({} without boxes)."""
+    if config.prior_boxes is None:
+        return {}
+    path = DEFAULT_PRIOR_BOXES if config.prior_boxes == "default" else Path(config.prior_boxes)
+    return {c: (cp.min_period, cp.max_period) for c, cp in read_prior_boxes(path).items()}
+
+
 def read_prior_boxes(path: str | Path) -> dict[str, ClassPrior]:
     """Parse a priors.yaml file (ORIGINAL.md §11.1 format) into {class: ClassPrior}."""
     path = Path(path)
