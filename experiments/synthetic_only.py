@@ -56,13 +56,14 @@ def run_dataset(name: str, lcs, args, out: Path) -> dict:
 
     from jaxpelsvae.selfreg.loop import TrainConfig, encode_split, generate_set, train_classifier
     from jaxpelsvae.selfreg.state import RegulatorConfig
+    from jaxpelsvae.physics.priors import PriorConfig, class_period_limits
     from jaxpelsvae.synth.fit import complete_periods, fit_generator, vae_inputs_for, vae_latents
     from jaxpelsvae.synth.generator import GeneratorConfig
 
     t0 = time.perf_counter()
     work = out / name
     work.mkdir(parents=True, exist_ok=True)
-    periods, n_found = complete_periods(lcs)
+    periods, n_found = complete_periods(lcs, class_limits=class_period_limits(PriorConfig()))
     lcs = lcs.with_meta(lcs.meta.assign(period=periods))
     train, val, test = lcs.split((0.7, 0.15, 0.15), seed=args.seed)
     print(f"[{name}] {len(lcs)} stars ({n_found} periods found by Lomb-Scargle); train {len(train)}, "

@@ -137,26 +137,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _within_class_limits(lcs, config, source: str, progress: bool):
-    """find_periods per class, each within its prior-box period limits widened by the generator's margin."""
-    import dataclasses
-
-    import numpy as np
-    import pandas as pd
-
-    from jaxpelsvae.period import find_periods
+    """find_periods per class, each within its prior-box period limits (widened)."""
+    from jaxpelsvae.period import find_periods_by_class
     from jaxpelsvae.physics.priors import PriorConfig, class_period_limits
-    from jaxpelsvae.synth.fit import PERIOD_LIMIT_MARGIN
 
     limits = class_period_limits(PriorConfig(prior_boxes="default" if source.lower() == "default" else source))
-    names = lcs.meta["class"].astype(str).to_numpy() if "class" in lcs.meta.columns else np.full(len(lcs), "")
-    parts = []
-    for name in pd.unique(names):
-        idx = np.flatnonzero(names == name)
-        cfg = config
-        if name in limits:
-            lo, hi = limits[name]
-            cfg = dataclasses.replace(config, min_period=max(lo / PERIOD_LIMIT_MARGIN, config.min_period or 0.0),
-                                      max_period=hi * PERIOD_LIMIT_MARGIN)
-            print(f"period: class {name}: {idx.size} stars searched in {cfg.min_period:.3g}-{cfg.max_period:.3g} d")
-        parts.append(find_periods(lcs.select(idx), cfg, progress=progress).set_index(pd.Index(idx)))
-    return pd.concat(parts).sort_index().reset_index(drop=True)
+
+    def say(name, n, cfg):
+        print(f"period: class {name}: {n} stars searched in {cfg.min_period:.3g}-{cfg.max_period:.3g} d")
+
+    return find_periods_by_class(lcs, limits, config, progress=progress, on_group=say)

@@ -94,17 +94,19 @@ def stratified_subsample(lcs: LightCurveSet, n: int | None, seed: int, stream: i
     return lcs.select(np.sort(np.concatenate(keep)))
 
 
-def fill_periods(lcs: LightCurveSet, overrides: dict, progress: bool) -> tuple[LightCurveSet, int]:
-    """Lomb-Scargle periods (`jaxpelsvae.period.find_periods`) for stars whose meta has none.
+def fill_periods(lcs: LightCurveSet, overrides: dict, progress: bool,
+                 class_limits: dict | None = None) -> tuple[LightCurveSet, int]:
+    """Lomb-Scargle periods (`jaxpelsvae.period.find_periods_by_class`: each labelled star within
+    its class's limits from `class_limits`, widened) for stars whose meta has none.
     Returns (set with meta['period'] complete where found, number of periods found)."""
     periods = lcs.periods
     missing = np.ones(len(lcs), bool) if periods is None else ~(np.isfinite(periods) & (periods > 0))
     if not missing.any():
         return lcs, 0
-    from jaxpelsvae.period import find_periods
+    from jaxpelsvae.period import find_periods_by_class
 
     _log(f"finding periods for {int(missing.sum())} stars without one (Lomb-Scargle)", progress)
-    found = find_periods(lcs.select(missing), progress=progress, **overrides)
+    found = find_periods_by_class(lcs.select(missing), class_limits, progress=progress, **overrides)
     by_id = dict(zip(found["id"].astype(str), found["period"].astype(float)))
     meta = lcs.meta.copy()
     new = np.full(len(lcs), np.nan) if periods is None else periods.copy()
@@ -217,9 +219,13 @@ def run_experiment(
     t0 = lap("read_validate", t0)
 
     # ---- periods
-    lcs, n_found = fill_periods(lcs, dict(config.period_overrides), progress)
+    from jaxpelsvae.physics.priors import PriorConfig, class_period_limits
+
+    # the classes are known: each star's period is searched within its class's prior-box limits
+    class_limits = class_period_limits(PriorConfig(**dict(config.priors_overrides)))
+    lcs, n_found = fill_periods(lcs, dict(config.period_overrides), progress, class_limits)
     if test_lcs is not None:
-        test_lcs, n_found_test = fill_periods(test_lcs, dict(config.period_overrides), progress)
+        test_lcs, n_found_test = fill_periods(test_lcs, dict(config.period_overrides), progress, class_limits)
     t0 = lap("periods", t0)
 
     # ---- split

@@ -10,13 +10,22 @@ from jaxpelsvae.period.lombscargle import (
     lomb_scargle_batch,
     lomb_scargle_peaks,
 )
-from jaxpelsvae.period.search import PeriodConfig, find_periods, grid_for, periodograms
+from jaxpelsvae.period.search import (
+    CLASS_LIMIT_MARGIN,
+    PeriodConfig,
+    find_periods,
+    find_periods_by_class,
+    grid_for,
+    periodograms,
+)
 
 __all__ = [
+    "CLASS_LIMIT_MARGIN",
     "FrequencyGrid",
     "PeriodConfig",
     "auto_grid",
     "find_periods",
+    "find_periods_by_class",
     "fourier_power_batch",
     "fourier_power_one",
     "gls_peaks_batch",

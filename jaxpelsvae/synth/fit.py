@@ -16,45 +16,27 @@ from jaxpelsvae.physics.priors import PriorConfig, class_period_limits, fit_prio
 from jaxpelsvae.synth.generator import Generator, GeneratorConfig
 from jaxpelsvae.synth.reverse_fold import build_donor_bank
 
-# class period limits are widened by this factor for the period search (priors.yaml's limits are
-# narrower than real catalogues: OGLE OSARGs and semi-regular LPVs have periods of 10-100 d)
-PERIOD_LIMIT_MARGIN = 3.0
-
 
 def complete_periods(lcs, periods=None, *, class_limits: dict | None = None,
-                     margin: float = PERIOD_LIMIT_MARGIN) -> tuple[np.ndarray, int]:
-    """Periods (N,) [d]: `periods`, else meta 'period' where valid, Lomb-Scargle (find_periods) for the rest.
+                     margin: float | None = None) -> tuple[np.ndarray, int]:
+    """Periods (N,) [d]: `periods`, else meta 'period' where valid, Lomb-Scargle for the rest.
 
     class_limits: {class: (min_period, max_period)} days (e.g. `physics.priors.class_period_limits`):
-    a star of a listed class is searched only in [min / margin, max * margin] (never below the
-    search's default shortest period), other stars over the whole range. Sparse survey cadences
-    alias: on the Gaia DR3 dev set, 7 of the first 12 LPVs peak at 0.025-0.036 d, an alias of
-    the 30-400 d variation that also peaks; a labelled training star's class rules those out.
+    a star of a listed class is searched only within its limits widened by `margin` (default
+    `period.CLASS_LIMIT_MARGIN`); see `period.find_periods_by_class`.
     Returns (periods, number found by Lomb-Scargle). Raises DataError when some star has none.
     """
+    from jaxpelsvae.period import CLASS_LIMIT_MARGIN, find_periods_by_class
+
     if periods is None:
         periods = lcs.periods
     periods = np.full(len(lcs), np.nan) if periods is None else np.array(periods, np.float64, copy=True)
     missing = ~(np.isfinite(periods) & (periods > 0))
     if missing.any():
-        from jaxpelsvae.period import PeriodConfig, find_periods
-
-        if margin < 1:
-            raise ConfigError(f"complete_periods: margin must be >= 1, got {margin}")
-        shortest = PeriodConfig().min_period
-        names = lcs.meta["class"].astype(str).to_numpy() if "class" in lcs.meta.columns else np.full(len(lcs), "")
-        limits = class_limits or {}
-        groups: dict = {}
-        for i in np.flatnonzero(missing):
-            lim = limits.get(names[i])
-            key = (max(lim[0] / margin, shortest), lim[1] * margin) if lim else None
-            groups.setdefault(key, []).append(i)
-        for key, idx in groups.items():
-            idx = np.asarray(idx)
-            kwargs = {} if key is None else {"min_period": key[0], "max_period": key[1]}
-            found = find_periods(lcs.select(idx), **kwargs)
-            by_id = dict(zip(found["id"].astype(str), found["period"].astype(float)))
-            periods[idx] = [by_id.get(str(i), np.nan) for i in lcs.ids[idx]]
+        idx = np.flatnonzero(missing)
+        found = find_periods_by_class(lcs.select(idx), class_limits,
+                                      margin=CLASS_LIMIT_MARGIN if margin is None else margin)
+        periods[idx] = found["period"].to_numpy(float)
     still = ~(np.isfinite(periods) & (periods > 0))
     if still.any():
         raise DataError(f"no period for {int(still.sum())} stars, e.g. {lcs.ids[np.flatnonzero(still)[0]]!r} "
@@ -123,7 +105,7 @@ def fit_generator(
 
     vae: a `jaxpelsvae.train.vae_train.LoadedVAE` (model, config, scaler, classes). periods: (N,) days
     (default: meta 'period', Lomb-Scargle where missing, searched within each class's period limits
-    of the prior boxes widened by PERIOD_LIMIT_MARGIN; see `complete_periods`). The report (Generator.report) holds
+    of the prior boxes widened by `period.CLASS_LIMIT_MARGIN`; see `complete_periods`). The report (Generator.report) holds
     latent_r2_heldout {rf, mlp}, latent_nll_heldout, vae_recon_mse (encoder mean decoded, over all
     given curves, normalised magnitude), chosen, priors (per-class counts and imputations), donors
     per class, timings.
