@@ -187,7 +187,7 @@ def untrained_vae(classes, *, full_size: bool = True, seed: int = 0):
     if full_size:
         cfg = VAEConfig(num_classes=k, phys_dim=0)
     else:
-        cfg = VAEConfig(latent_dim=2, units=8, levels=3, kernel_size=2, num_classes=k, phys_dim=0)
+        cfg = VAEConfig(latent_dim=2, units=8, levels=7, kernel_size=4, num_classes=k, phys_dim=0)
     return LoadedVAE(PelsVAE(cfg, rngs=nnx.Rngs(seed)), cfg, None, tuple(classes), {})
 
 

@@ -28,25 +28,33 @@ GAIA_DEFAULT = ROOT.parent / "shared" / "data" / "gaia_dr3_dev"
 
 
 def train_vae_on(lcs, periods, *, quick: bool, seed: int, workdir: Path, epochs: int | None = None):
-    """Fold, scale physics as train-vae does, train the PELS-VAE; returns LoadedVAE and its summary."""
-    from jaxpelsvae.data.fold import fold_set, vae_input
+    """Fold, scale physics as train-vae does, train the PELS-VAE; returns LoadedVAE and its summary.
+
+    The curves are folded with `fold_for_vae` (brightest bin at phase 0), as train-vae, the
+    experiment runner and `fit_generator` fold them, so the generator reads the VAE's own input.
+    --quick uses the small preset's VAE (architecture and optimisation).
+    """
+    from jaxpelsvae.data.fold import fold_for_vae
+    from jaxpelsvae.experiments.config import preset
     from jaxpelsvae.models.vae import VAEConfig
     from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS, PhysScaler, one_hot, physical_parameters
     from jaxpelsvae.train.vae_train import LoadedVAE, VAETrainConfig, train_vae
 
     phys = physical_parameters(lcs.meta, lcs.labels, DEFAULT_PHYS, periods_N=periods)
     scaler = PhysScaler.fit(phys.values, phys.names, columns=phys.columns, transforms=phys.transforms)
-    x = vae_input(fold_set(lcs, periods))
+    x = fold_for_vae(lcs, periods)
     if quick:
-        cfg = VAEConfig(latent_dim=6, units=16, levels=5, kernel_size=4, num_classes=len(lcs.classes),
-                        phys_dim=len(phys.names))
-        tcfg = VAETrainConfig(epochs=epochs or 15, patience=5, progress=False)
+        small = preset("small")
+        cfg = VAEConfig(num_classes=len(lcs.classes), phys_dim=len(phys.names), **dict(small.vae_overrides))
+        tcfg = VAETrainConfig(**{**dict(small.vae_train_overrides), "epochs": epochs or small.vae_epochs,
+                                 "patience": small.vae_patience, "progress": False})
     else:
         cfg = VAEConfig(num_classes=len(lcs.classes), phys_dim=len(phys.names))
         tcfg = VAETrainConfig(epochs=epochs or 150, patience=20, progress=False)
     model, hist = train_vae(x, one_hot(lcs.labels, len(lcs.classes)), scaler.transform(phys.values), cfg, tcfg,
                             seed=seed, workdir=workdir)
     return LoadedVAE(model, cfg, scaler, tuple(lcs.classes), {}), {"val_mse": hist["best_val_mse"],
+                                                                    "val_mse_class_mean": hist["val_mse_class_mean"],
                                                                     "epochs": len(hist["epoch"])}
 
 
@@ -87,7 +95,8 @@ def run_dataset(name: str, lcs, args, out: Path) -> dict:
     x_te, oh_te, pp_te = vae_inputs_for(test, vae, test.periods)
     _, mse_te = vae_latents(vae.model, x_te, oh_te, pp_te)
     rep = gen.report
-    print(f"[{name}] VAE val MSE {vae_info['val_mse']:.4g}, test MSE {float(np.mean(mse_te)):.4g}; latent R^2 "
+    print(f"[{name}] VAE val MSE {vae_info['val_mse']:.4g} (class-average curves "
+          f"{vae_info.get('val_mse_class_mean', float('nan')):.4g}), test MSE {float(np.mean(mse_te)):.4g}; latent R^2 "
           f"{rep['latent_r2_heldout']}; chosen {rep['chosen']}", flush=True)
 
     regulator = RegulatorConfig(epochs=args.epochs, patience=args.patience)
@@ -118,6 +127,7 @@ def run_dataset(name: str, lcs, args, out: Path) -> dict:
         "latent_r2_heldout": rep["latent_r2_heldout"], "latent_nll_heldout": rep["latent_nll_heldout"],
         "latent_chosen": rep["chosen"], "vae_recon_mse": rep["vae_recon_mse"],
         "vae_recon_mse_test": float(np.mean(mse_te)), "vae_val_mse": vae_info["val_mse"],
+        "vae_val_mse_class_mean": vae_info.get("val_mse_class_mean"),
         "vae_epochs": vae_info["epochs"], "cnn": runs, "wall_s": time.perf_counter() - t0,
     }
 

@@ -40,7 +40,7 @@ def generator(survey):
     from jaxpelsvae.synth.generator import GeneratorConfig
     from jaxpelsvae.train.vae_train import LoadedVAE
 
-    cfg = VAEConfig(latent_dim=2, units=8, levels=3, kernel_size=2, num_classes=5, phys_dim=0)
+    cfg = VAEConfig(latent_dim=2, units=8, levels=7, kernel_size=4, num_classes=5, phys_dim=0)
     vae = LoadedVAE(PelsVAE(cfg, rngs=nnx.Rngs(0)), cfg, None, CLASSES, {})
     return fit_generator(
         survey, vae,

@@ -54,7 +54,7 @@ def test_simulate_train_vae_fit_generator_synthesize_chain(tmp_path):
     common = ["--workdir", str(work)]
     assert main(["simulate", *common, "--counts", "CEP=12,ECL=12,RRLYR=12", "--cadence", "gaia"]) == 0
     data = str(work / "simulated")
-    assert main(["train-vae", data, *common, "--units", "8", "--levels", "3", "--latent", "3", "--epochs", "1",
+    assert main(["train-vae", data, *common, "--units", "8", "--levels", "7", "--latent", "3", "--epochs", "1",
                  "--batch-size", "16", "--no-progress"]) == 0
     assert main(["fit-generator", data, *common, "--vae", str(work), "--latent-model", "mlp",
                  "--seq-length", "24"]) == 0

@@ -79,7 +79,7 @@ def real_generator(survey):
     from jaxpelsvae.train.vae_train import LoadedVAE
 
     train = survey[0]
-    cfg = VAEConfig(latent_dim=2, units=8, levels=3, kernel_size=2, num_classes=len(train.classes), phys_dim=0)
+    cfg = VAEConfig(latent_dim=2, units=8, levels=7, kernel_size=4, num_classes=len(train.classes), phys_dim=0)
     vae = LoadedVAE(PelsVAE(cfg, rngs=nnx.Rngs(0)), cfg, None, tuple(train.classes), {})
     return fit_generator(
         train, vae,

@@ -180,7 +180,7 @@ def generator():
     from jaxpelsvae.train.vae_train import LoadedVAE
 
     lcs = simulate_survey({c: 16 for c in ("CEP", "DSCT", "ECL", "LPV", "RRLYR")}, cadence="gaia", seed=1)
-    cfg = VAEConfig(latent_dim=2, units=8, levels=3, kernel_size=2, num_classes=5, phys_dim=0)
+    cfg = VAEConfig(latent_dim=2, units=8, levels=7, kernel_size=4, num_classes=5, phys_dim=0)
     vae = LoadedVAE(PelsVAE(cfg, rngs=nnx.Rngs(0)), cfg, None, tuple(lcs.classes), {})
     gen = fit_generator(
         lcs, vae,

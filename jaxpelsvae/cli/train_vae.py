@@ -27,10 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "meta columns used as they are); 'none' for no parameters. With the default, "
                              "parameters absent from the data are skipped; named ones must exist")
     parser.add_argument("--units", type=int, default=48, help="TCN width H")
-    parser.add_argument("--levels", type=int, default=9, help="TCN levels (dilation 2^i), >= 3")
+    parser.add_argument("--levels", type=int, default=9,
+                        help="TCN levels (dilation 2^i), >= 3; the encoder must see all 600 phases: "
+                             "1 + 2 (kernel - 1) (2^levels - 1) >= 600 (kernel 4: levels >= 7)")
     parser.add_argument("--kernel", type=int, default=4, help="TCN kernel size")
     parser.add_argument("--latent", type=int, default=6, help="latent dimensions")
     parser.add_argument("--dropout", type=float, default=0.2, help="dropout rate")
+    parser.add_argument("--residual-init", choices=("original", "identity"), default="identity",
+                        help="init of the TCN's width-changing residual convolutions: the original's "
+                             "N(0, 0.01), or identity (every block starts as an identity map), which learns "
+                             "curve shapes in far fewer steps on small data sets")
     parser.add_argument("--beta", type=float, default=0.75, help="KL weight (times the original's 1e-4)")
     parser.add_argument("--epochs", type=int, default=150, help="maximum epochs")
     parser.add_argument("--batch-size", type=int, default=128, help="batch size")
@@ -112,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     config = VAEConfig(
         latent_dim=args.latent, units=args.units, levels=args.levels, kernel_size=args.kernel,
         dropout=args.dropout, seq_len=x.shape[1], num_classes=len(lcs.classes),
-        phys_dim=len(phys.names), beta=args.beta,
+        phys_dim=len(phys.names), beta=args.beta, residual_init=args.residual_init,
     )
     train_config = VAETrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
@@ -145,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         "stopped_early": history["stopped_early"],
         "val_loss": history["best_val_loss"],
         "val_mse": history["best_val_mse"],
+        "val_mse_class_mean": history["val_mse_class_mean"],
+        "val_mse_mean_curve": history["val_mse_mean_curve"],
         "history": {k: history[k] for k in ("train_loss", "train_mse", "val_loss", "val_mse", "lr")},
         "model": str(model_dir),
         "figure": str(workdir / "vae_loss.png"),
@@ -153,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     }
     (workdir / "vae_summary.json").write_text(json.dumps(summary, indent=2, default=float))
     print(f"validation reconstruction MSE {history['best_val_mse']:.6g} (normalised magnitude, z = mu; "
-          f"best epoch {history['best_epoch'] + 1} of {len(history['epoch'])}, {history['n_val']} curves)")
+          f"best epoch {history['best_epoch'] + 1} of {len(history['epoch'])}, {history['n_val']} curves); "
+          f"class-average curves give {history['val_mse_class_mean']:.6g}, the mean curve "
+          f"{history['val_mse_mean_curve']:.6g}")
     print(f"model: {model_dir}; summary: {workdir / 'vae_summary.json'}")
     return 0

@@ -409,7 +409,8 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     """Train the PELS-VAE on the folded training pool (as `jaxpelsvae train-vae`) and fit the generator
     on it (as `jaxpelsvae fit-generator`: priors, physics → latent, donor bank). Saves workdir/vae and
     workdir/generator. Stars without a usable period are left out of both. Returns (generator,
-    quality dict: vae_recon_mse (validation, best epoch), latent_r2_heldout (of the chosen latent
+    quality dict: vae_recon_mse (validation, best epoch), vae_class_mean_mse (the same validation
+    curves predicted by their class's mean training curve), latent_r2_heldout (of the chosen latent
     model), both latent models' R², epochs, sizes)."""
     from jaxpelsvae.data.fold import fold_for_vae
     from jaxpelsvae.models.vae import VAEConfig
@@ -459,6 +460,7 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     chosen = r.get("chosen")
     quality = {
         "vae_recon_mse": float(history["best_val_mse"]),
+        "vae_class_mean_mse": float(history["val_mse_class_mean"]),  # the yardstick: class-average curves
         "vae_recon_mse_all": r.get("vae_recon_mse"),
         "latent_r2_heldout": r2.get(chosen) if isinstance(r2, dict) else r2,
         "latent_r2_heldout_by_model": r2,

@@ -23,6 +23,7 @@ from flax import nnx
 from jaxpelsvae.models import conv
 
 CONV_IMPLS = ("auto", *conv.CONV_IMPLS, "lax")
+RESIDUAL_INITS = ("original", "identity")
 
 
 def causal_conv1d(x_BTI: jax.Array, w_KIO: jax.Array, *, dilation: int = 1, impl: str = "auto") -> jax.Array:
@@ -130,12 +131,42 @@ class WeightNormConv1d(nnx.Module):
         return y + self.bias[...]
 
 
-class Conv1x1(nnx.Module):
-    """The residual 1x1 convolution (no weight norm), init N(0, 0.01) as the original; PyTorch bias init."""
+def identity_shortcut(in_ch: int, out_ch: int) -> np.ndarray:
+    """(in_ch, out_ch) float32 1x1 weights that keep the input when the width changes: widening copies
+    input channel o mod in_ch to output o; narrowing averages inputs i with i mod out_ch = o."""
+    w = np.zeros((in_ch, out_ch), np.float32)
+    if in_ch >= out_ch:
+        w[np.arange(in_ch), np.arange(in_ch) % out_ch] = 1.0
+        return w / w.sum(axis=0, keepdims=True)
+    w[np.arange(out_ch) % in_ch, np.arange(out_ch)] = 1.0
+    return w
 
-    def __init__(self, in_ch: int, out_ch: int, *, rngs: nnx.Rngs):
-        self.w = nnx.Param(normal_init(0.01)(rngs.params(), (in_ch, out_ch)))
-        self.bias = nnx.Param(_torch_conv_uniform(rngs.params(), (out_ch,), in_ch))
+
+class Conv1x1(nnx.Module):
+    """The residual 1x1 convolution of a block that changes width (no weight norm).
+
+    init "original": N(0, 0.01) weights and PyTorch's bias init, as the original's `init_weights`.
+    That all but cuts the residual path of every width-changing block (the PELS-VAE has eight,
+    whatever its depth), so the signal passes only through the convolutions, which shrink it: at
+    init the decoder's output does not vary with z at all (to 4 decimals), and channels of its
+    last, 8-wide block die early (ReLU output 0 on every input; 1 to 4 of 8 at init, 6 after 5
+    epochs in one run). Small training runs then sit for many epochs at the mean curve.
+    "identity": the width-changing analogue of the identity shortcut of same-width blocks: output
+    channel o copies input channel o mod in (widening) or averages the input channels i with
+    i mod out = o (narrowing), zero bias; every block starts as its input plus the convolutions'
+    correction, and a block fed by another cannot start with dead channels (its shortcut is a mean
+    of non-negative inputs).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, *, init: str = "original", rngs: nnx.Rngs):
+        if init not in RESIDUAL_INITS:
+            raise ValueError(f"residual init must be one of {RESIDUAL_INITS}, got {init!r}")
+        if init == "original":
+            self.w = nnx.Param(normal_init(0.01)(rngs.params(), (in_ch, out_ch)))
+            self.bias = nnx.Param(_torch_conv_uniform(rngs.params(), (out_ch,), in_ch))
+        else:
+            self.w = nnx.Param(jnp.asarray(identity_shortcut(in_ch, out_ch)))
+            self.bias = nnx.Param(jnp.zeros((out_ch,), jnp.float32))
 
     def __call__(self, x_BTI: jax.Array) -> jax.Array:
         return jnp.einsum("bti,io->bto", x_BTI, self.w[...]) + self.bias[...]
@@ -145,10 +176,10 @@ class TemporalBlock(nnx.Module):
     """[weight-normed causal conv -> ReLU -> dropout] x 2, then ReLU(out + residual)."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int, dilation: int, dropout_rate: float,
-                 *, impl: str = "auto", rngs: nnx.Rngs):
+                 *, impl: str = "auto", residual_init: str = "original", rngs: nnx.Rngs):
         self.conv1 = WeightNormConv1d(in_ch, out_ch, kernel_size, dilation=dilation, impl=impl, rngs=rngs)
         self.conv2 = WeightNormConv1d(out_ch, out_ch, kernel_size, dilation=dilation, impl=impl, rngs=rngs)
-        self.downsample = Conv1x1(in_ch, out_ch, rngs=rngs) if in_ch != out_ch else None
+        self.downsample = Conv1x1(in_ch, out_ch, init=residual_init, rngs=rngs) if in_ch != out_ch else None
         self.dropout_rate = dropout_rate
 
     def __call__(self, x_BTI: jax.Array, keys: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
@@ -161,14 +192,18 @@ class TemporalBlock(nnx.Module):
 
 
 class TemporalConvNet(nnx.Module):
-    """Stack of TemporalBlocks; level i has dilation 2**i. (B, T, in_ch) -> (B, T, channels[-1])."""
+    """Stack of TemporalBlocks; level i has dilation 2**i. (B, T, in_ch) -> (B, T, channels[-1]).
+
+    residual_init: init of the 1x1 residual convolutions ("original" or "identity", see Conv1x1).
+    """
 
     def __init__(self, in_ch: int, channels: Sequence[int], kernel_size: int, dropout_rate: float,
-                 *, impl: str = "auto", rngs: nnx.Rngs):
+                 *, impl: str = "auto", residual_init: str = "original", rngs: nnx.Rngs):
         conv.resolve_impl(impl)  # fail early on a bad name
         widths = [in_ch, *channels]
         self.blocks = nnx.List([
-            TemporalBlock(widths[i], widths[i + 1], kernel_size, 2**i, dropout_rate, impl=impl, rngs=rngs)
+            TemporalBlock(widths[i], widths[i + 1], kernel_size, 2**i, dropout_rate, impl=impl,
+                          residual_init=residual_init, rngs=rngs)
             for i in range(len(channels))
         ])
 
@@ -186,6 +221,16 @@ class TemporalConvNet(nnx.Module):
 def receptive_field(kernel_size: int, levels: int) -> int:
     """Time steps seen by the last output of a TemporalConvNet: 1 + 2 (k-1) (2**levels - 1)."""
     return 1 + 2 * (kernel_size - 1) * (2**levels - 1)
+
+
+def min_levels(kernel_size: int, seq_len: int) -> int:
+    """Fewest levels whose receptive field (`receptive_field`) covers seq_len steps."""
+    if kernel_size < 2 and seq_len > 1:
+        raise ValueError(f"a TCN with kernel_size {kernel_size} sees one step whatever its depth")
+    levels = 1
+    while receptive_field(kernel_size, levels) < seq_len:
+        levels += 1
+    return levels
 
 
 def set_conv_impl(module: nnx.Module, impl: str) -> None:

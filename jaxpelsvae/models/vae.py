@@ -19,7 +19,16 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxpelsvae.errors import ConfigError
-from jaxpelsvae.models.tcn import CONV_IMPLS, TemporalConvNet, dropout, dropout_keys, torch_uniform_init
+from jaxpelsvae.models.tcn import (
+    CONV_IMPLS,
+    RESIDUAL_INITS,
+    TemporalConvNet,
+    dropout,
+    dropout_keys,
+    min_levels,
+    receptive_field,
+    torch_uniform_init,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +40,20 @@ class VAEConfig:
     feeds the physical parameters to the decoder (off in every released run); conv_impl "auto"
     picks the convolution per backend at trace time (`conv.default_impl`: "einsum" on CPU, "xla"
     on GPU); the parameters are the same whichever implementation runs.
+
+    The encoder keeps only the TCN output at the last phase, so its receptive field
+    1 + 2 (kernel_size - 1) (2**levels - 1) must cover seq_len: a shallower encoder never sees the
+    start of the curve (levels 4, kernel 4 see the last 91 of 600 phases) and is rejected.
+    residual_init: init of the 1x1 residual convolutions of the TCN blocks that change width
+    (`tcn.Conv1x1`): "original" (N(0, 0.01), the original's) or "identity" (the blocks start as
+    identity maps, like the same-width ones). With "original" the decoder's output starts
+    independent of z and nearly flat in phase, and a small data set trains for many epochs at the
+    mean curve: on ~400 folded curves (simulated OGLE and Gaia cadence, Gaia DR3), 150 steps of
+    batch 32, validation MSE stayed at the class-average curves' (1.03-1.07 of it, two runs), where
+    "identity" reached 0.49-0.68 of it (three datasets, three seeds each). The original-size model (levels 9, H 48)
+    gained too (0.041 -> 0.030 against 0.036, one run); the original trained 65k curves for 150
+    epochs, where this matters less. "identity" is the default; it changes only the starting
+    point (parameter shapes and counts are the original's, and released weights load as they are).
     """
 
     latent_dim: int = 6
@@ -47,6 +70,7 @@ class VAEConfig:
     feed_pp: bool = False
     hidden_dense: int = 16
     conv_impl: str = "auto"
+    residual_init: str = "identity"  # the original's N(0, 0.01) is "original" (see above)
 
     def __post_init__(self):
         positive = ("latent_dim", "units", "kernel_size", "seq_len", "n_feats", "num_classes", "hidden_dense")
@@ -63,6 +87,20 @@ class VAEConfig:
             raise ConfigError(f"VAEConfig.n_feats must be 3 (phase, magnitude, error), got {self.n_feats}")
         if self.conv_impl not in CONV_IMPLS:
             raise ConfigError(f"VAEConfig.conv_impl must be one of {CONV_IMPLS}, got {self.conv_impl!r}")
+        if self.residual_init not in RESIDUAL_INITS:
+            raise ConfigError(f"VAEConfig.residual_init must be one of {RESIDUAL_INITS}, got {self.residual_init!r}")
+        if self.receptive_field < self.seq_len:
+            hint = (f"use levels >= {max(3, min_levels(self.kernel_size, self.seq_len))} for kernel_size "
+                    f"{self.kernel_size}" if self.kernel_size > 1 else "use kernel_size >= 2")
+            raise ConfigError(
+                f"VAEConfig: the encoder's receptive field ({self.receptive_field} phases for kernel_size "
+                f"{self.kernel_size}, levels {self.levels}) is shorter than seq_len {self.seq_len}; the encoder "
+                f"reads only the last phase, so it would never see the start of the curve: {hint}")
+
+    @property
+    def receptive_field(self) -> int:
+        """Phases seen by the encoder's last step: 1 + 2 (kernel_size - 1) (2**levels - 1)."""
+        return receptive_field(self.kernel_size, self.levels)
 
     @property
     def encoder_channels(self) -> tuple[int, ...]:
@@ -116,13 +154,16 @@ class PelsVAE(nnx.Module):
         self.config = config
         impl = config.conv_impl
         c = config
-        self.enc_tcn = TemporalConvNet(c.n_feats, c.encoder_channels, c.kernel_size, c.dropout, impl=impl, rngs=rngs)
+        res = c.residual_init
+        self.enc_tcn = TemporalConvNet(c.n_feats, c.encoder_channels, c.kernel_size, c.dropout, impl=impl,
+                                       residual_init=res, rngs=rngs)
         # The original uses H here; the encoder's last width equals H whenever levels >= 4.
         self.enc_linear = _torch_linear(c.encoder_channels[-1] + c.num_classes + c.phys_dim, c.hidden_dense, rngs)
         self.mu_head = _torch_linear(c.hidden_dense, c.latent_dim, rngs)
         self.logvar_head = _torch_linear(c.hidden_dense, c.latent_dim, rngs)
         dec_in = 1 + c.latent_dim + c.num_classes + (c.phys_dim if c.feed_pp else 0)
-        self.dec_tcn = TemporalConvNet(dec_in, c.decoder_channels, c.kernel_size, c.dropout, impl=impl, rngs=rngs)
+        self.dec_tcn = TemporalConvNet(dec_in, c.decoder_channels, c.kernel_size, c.dropout, impl=impl,
+                                       residual_init=res, rngs=rngs)
         self.dec_linear = _torch_linear(c.decoder_channels[-1], 1, rngs)
 
     def encode(self, x_BT3: jax.Array, onehot_BK: jax.Array, phys_BP: jax.Array | None,
@@ -133,7 +174,7 @@ class PelsVAE(nnx.Module):
         """
         k_tcn, k_drop = (None, None) if key is None else dropout_keys(key, 2)
         h_BTH = self.enc_tcn(x_BT3, k_tcn)
-        parts = [h_BTH[:, -1, :], onehot_BK]  # last step: causal, sees the whole sequence
+        parts = [h_BTH[:, -1, :], onehot_BK]  # last step: sees the whole curve (receptive field >= seq_len)
         if self.config.phys_dim:
             parts.append(phys_BP)
         h_B = dropout(jax.nn.relu(self.enc_linear(jnp.concatenate(parts, axis=-1))), self.config.dropout, k_drop)

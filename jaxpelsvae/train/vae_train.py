@@ -184,6 +184,21 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+def reference_mse(mag_NT: np.ndarray, labels_N: np.ndarray, train_idx: np.ndarray,
+                  val_idx: np.ndarray) -> dict[str, float]:
+    """Validation MSE of two shape-blind predictors fitted on the training rows, the yardsticks of
+    the VAE's reconstruction MSE: "mean_curve" (the mean training curve, per phase) and
+    "class_mean" (the mean training curve of the star's class; the mean curve where the training
+    rows hold none of that class). A VAE no better than class_mean has learned class averages only."""
+    mag_NT = np.asarray(mag_NT, np.float64)
+    labels_N = np.asarray(labels_N)
+    tr, va = mag_NT[train_idx], mag_NT[val_idx]
+    mean_T = tr.mean(axis=0)
+    class_T = {k: tr[labels_N[train_idx] == k].mean(axis=0) for k in np.unique(labels_N[train_idx])}
+    pred = np.stack([class_T.get(k, mean_T) for k in labels_N[val_idx]]) if len(va) else va
+    return {"mean_curve": float(np.mean((va - mean_T) ** 2)), "class_mean": float(np.mean((va - pred) ** 2))}
+
+
 def evaluate_vae(eval_step, state: TrainState, data: dict[str, np.ndarray], batch_size: int) -> dict[str, float]:
     """Mean validation loss, reconstruction MSE and KL over all rows (deterministic pass)."""
     n = len(data["x"])
@@ -213,8 +228,9 @@ def train_vae(
     config.phys_dim == 0. The validation split is drawn from `seed`; so are init, dropout and z.
     history: per-epoch lists (epoch, lr, train_loss, train_mse, train_kl, val_loss, val_mse,
     val_kl, wall_s) plus best_epoch, best_val_loss, best_val_mse (validation reconstruction MSE
-    at the best epoch), stopped_early, n_train, n_val, steps_per_epoch. With a workdir, writes
-    `vae_loss.png` there.
+    at the best epoch), val_mse_mean_curve and val_mse_class_mean (`reference_mse`: best_val_mse
+    should lie well below the class-mean one), stopped_early, n_train, n_val, steps_per_epoch.
+    With a workdir, writes `vae_loss.png` there.
     """
     data = _check_inputs(x_NT3, onehot_NK, phys_NP, config)
     tc = train_config
@@ -273,6 +289,8 @@ def train_vae(
         best_epoch=best_epoch,
         best_val_loss=float(history["val_loss"][best_epoch]),
         best_val_mse=float(history["val_mse"][best_epoch]),
+        **{f"val_mse_{k}": v for k, v in reference_mse(
+            data["x"][..., 1], np.argmax(data["onehot"], axis=1), train_idx, val_idx).items()},
         stopped_early=stopped_early,
         n_train=int(n_train),
         n_val=int(len(val_idx)),
