@@ -236,6 +236,18 @@ def test_generated_labels_follow_the_classifier_order():
     assert sorted(out.y_N.tolist()) == [0] * 4 + [2] * 6 and out.x_NL2.shape == (10, 8, 2)
 
 
+def test_generators_taking_repeats_get_templates_and_repeats():
+    class RepeatingGenerator(TinyGenerator):
+        def generate(self, key, counts_per_class, b, *, capacity=None, repeats=1):
+            self.seen = (dict(counts_per_class), capacity, repeats)
+            return super().generate(key, {c: n * repeats for c, n in counts_per_class.items()}, b)
+
+    gen = RepeatingGenerator(("LPV", "CEP"), 8)
+    out = loop.generate_set(gen, jax.random.key(0), [2, 3], 0.9, ("CEP", "LPV"), 8, n_oversampling=4, capacity=16)
+    assert gen.seen == ({"CEP": 2, "LPV": 3}, 16, 4)  # templates, template slots, curves per template
+    assert sorted(out.y_N.tolist()) == [0] * 8 + [1] * 12
+
+
 def test_batches_cover_everything_once_with_padding():
     batches = loop.batch_indices(37, 16, np.random.default_rng([0, 1, 2]))
     idx = np.concatenate([i[w > 0] for i, w in batches])

@@ -319,11 +319,12 @@ def generate_set(generator, key, counts: Sequence[int], temperature: float, clas
     gen_classes = tuple(getattr(generator, "classes", classes))
     params = inspect.signature(generator.generate).parameters
     m = int(n_oversampling)
-    per_template = m if "repeats" in params else 1
-    request = {c: int(n) * (m // per_template) for c, n in zip(classes, counts) if c in gen_classes}
-    kwargs = {"repeats": per_template} if per_template > 1 else {}
+    takes_repeats = "repeats" in params
+    per_count = 1 if takes_repeats else m  # templates (or independent curves) asked per counted curve
+    request = {c: int(n) * per_count for c, n in zip(classes, counts) if c in gen_classes}
+    kwargs = {"repeats": m} if takes_repeats and m > 1 else {}
     if capacity is not None and "capacity" in params:
-        kwargs["capacity"] = max(int(capacity) * (m // per_template), sum(request.values()))
+        kwargs["capacity"] = max(int(capacity) * per_count, sum(request.values()))
     out = generator.generate(key, request, float(temperature), **kwargs)
     x = np.asarray(out.x_NL2, np.float32)
     y = np.asarray(out.y_N, np.int64)
