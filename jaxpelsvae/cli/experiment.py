@@ -21,25 +21,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=("tiny", "small", "paper"), default="small", help="starting settings")
     parser.add_argument("--config", type=Path, default=None,
                         help="experiment config: a .py file with get_config() or a .json file (applied after --preset)")
-    parser.add_argument("--seeds", type=int, default=None, help="repetitions per mode")
-    parser.add_argument("--modes", default=None, help="comma-separated training modes (baseline,selfreg)")
+    parser.add_argument("--seeds", type=int, default=None, help="repetitions per mode (default: the preset's)")
+    parser.add_argument("--modes", default=None, help="comma-separated training modes (baseline,selfreg) (default: the preset's)")
     parser.add_argument("--scenario", choices=("hardness", "random", "snr", "seq_length"), default=None,
-                        help="data-shift scenario (ignored with --test)")
-    parser.add_argument("--temperature", type=float, default=None, help="hardness-bias temperature T (Bias 2: 3)")
+                        help="data-shift scenario (ignored with --test) (default: the preset's)")
+    parser.add_argument("--temperature", type=float, default=None, help="hardness-bias temperature T (Bias 2: 3) (default: the preset's)")
     parser.add_argument("--in-sample-hardness", action=argparse.BooleanOptionalAction, default=None,
-                        help="hardness from in-sample forest probabilities (the paper) instead of out-of-fold")
-    parser.add_argument("--snr-threshold", type=float, default=None, help="SNR threshold of the original cuts")
+                        help="hardness from in-sample forest probabilities (the paper) instead of out-of-fold (default: the preset's)")
+    parser.add_argument("--snr-threshold", type=float, default=None, help="SNR threshold of the original cuts (default: the preset's)")
     parser.add_argument("--seq-length", type=int, default=None, help="L, (Δt, Δm) pairs per curve (default: chosen from the data)")
     parser.add_argument("--quality-cuts", action=argparse.BooleanOptionalAction, default=None,
-                        help="apply the original quality cuts (> L points, SNR > threshold) to the training pool")
-    parser.add_argument("--sample-size", type=int, default=None, help="stratified subsample of the training pool")
-    parser.add_argument("--max-stars", type=int, default=None, help="stratified cap on the dataset before splitting")
-    parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most")
-    parser.add_argument("--vae-epochs", type=int, default=None, help="VAE epochs at most")
-    parser.add_argument("--ranking", default=None, help="ranking policy (CCR, max_confusion, proportion, max_pairwise_confusion, no_priority)")
-    parser.add_argument("--loss", default=None, help="classifier loss (focal, cross_entropy, nll, unweighted_cross_entropy)")
+                        help="apply the original quality cuts (> L points, SNR > threshold) to the training pool (default: the preset's)")
+    parser.add_argument("--sample-size", type=int, default=None, help="stratified subsample of the training pool (default: the preset's)")
+    parser.add_argument("--max-stars", type=int, default=None, help="stratified cap on the dataset before splitting (default: the preset's)")
+    parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most (default: the preset's)")
+    parser.add_argument("--vae-epochs", type=int, default=None, help="VAE epochs at most (default: the preset's)")
+    parser.add_argument("--ranking", default=None, help="ranking policy (CCR, max_confusion, proportion, max_pairwise_confusion, no_priority) (default: the preset's)")
+    parser.add_argument("--loss", default=None, help="classifier loss (focal, cross_entropy, nll, unweighted_cross_entropy) (default: the preset's)")
     parser.add_argument("--vmap-seeds", action=argparse.BooleanOptionalAction, default=None,
-                        help="train the baseline seeds together as one vmapped program")
+                        help="train the baseline seeds together as one vmapped program (default: the preset's)")
     parser.add_argument("--resample-pairs", action=argparse.BooleanOptionalAction, default=None,
                         help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: the preset's)")
     parser.add_argument("--no-resume", action="store_true",
