@@ -119,7 +119,8 @@ def test_help_shows_each_default_once():
         if action.default is not None and action.default is not False and action.default != argparse.SUPPRESS:
             # An option with a value of its own shows it (appended, or written in its help).
             assert len(_DEFAULT_STATED.findall(text)) == 1, f"{where}: {text}"
-    full = subprocess.run([sys.executable, "-m", "jaxpelsvae", "train", "--help"], capture_output=True, text=True).stdout
+    full = subprocess.run([sys.executable, "-m", "jaxpelsvae", "train", "--help"], capture_output=True,
+                          text=True).stdout
     assert "(default: None)" not in full and "(default 500)" in " ".join(full.split())
 
 
@@ -130,7 +131,8 @@ def test_defaults_written_in_help_are_the_real_ones():
     from jaxpelsvae.selfreg.loop import TrainConfig
 
     config = TrainConfig()
-    real = {f"--{opt.replace('_', '-')}": getattr(config, field) for opt, field in train._TRAIN_OPTIONS.items()}  # noqa: SLF001
+    real = {f"--{opt.replace('_', '-')}": getattr(config, field)
+            for opt, field in train._TRAIN_OPTIONS.items()}  # noqa: SLF001
     real |= {f"--{opt.replace('_', '-')}": getattr(config.regulator, field)
              for opt, field in train._REGULATOR_OPTIONS.items()}  # noqa: SLF001
     checked = 0

@@ -32,7 +32,8 @@ def test_every_dependency_is_pinned_within_its_allowed_range():
         req = Requirement(spec)
         name = canonicalize_name(req.name)
         assert name in pins, f"{req.name} is not pinned in constraints.txt"
-        assert req.specifier.contains(pins[name], prereleases=True), f"{req.name}=={pins[name]} is outside {req.specifier}"
+        assert req.specifier.contains(pins[name], prereleases=True), \
+            f"{req.name}=={pins[name]} is outside {req.specifier}"
     assert "jaxlib" in pins  # jax's compiled half is pinned too, or jax alone would not fix the build
 
 
