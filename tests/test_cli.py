@@ -93,6 +93,14 @@ def test_simulate_train_vae_fit_generator_synthesize_chain(tmp_path):
     assert (groups["period"].nunique() == 1).all()
     assert json.loads((out / "synthesis.json").read_text())["repeats"] == 3
     assert np.isfinite(lcs.mag).all()
+    # Same generator, same seed: the same bytes in every file (gzip header included).
+    again = tmp_path / "synth_again"
+    assert main(["synthesize", *common, "--generator", str(work), "--out", str(again), "--counts", "CEP=2,RRLYR=3",
+                 "--repeats", "3", "--b", "0.8"]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted(p.name for p in again.iterdir()) and "lightcurves.csv.gz" in files
+    for name in files:
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
 
 # What a help text uses to state a default: "(default 500)", "(default: 500)", "when omitted: ...".
