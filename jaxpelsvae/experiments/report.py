@@ -303,7 +303,7 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
         if sp.get(key):
             q = sp[key]
             out += [f"- original quality cuts on the {pool} (> L = {q.get('seq_length')} points, SNR > "
-                    f"{q.get('snr_threshold')}): {q.get('n_rejected')} stars removed"]
+                    f"{q.get('snr_threshold')}): stars removed {q.get('n_rejected')}"]
     out += ["", _table(["class", "dataset", "train pool", "test pool"], rows), ""]
 
     seq = cfg.get("seq_length_choice") or {}
