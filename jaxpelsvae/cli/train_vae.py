@@ -7,7 +7,8 @@ from pathlib import Path
 HELP = "train the PELS-VAE (TCN VAE conditioned on class and physical parameters) on folded curves"
 DESCRIPTION = (
     "Read DATA (any supported dataset), reject bad stars (rejected.csv), fold every curve with its "
-    "period (meta column `period`; found by Lomb-Scargle where missing) onto the fixed two-cycle "
+    "period (meta column `period`; where missing, found by Lomb-Scargle within the star's class "
+    "period limits of the packaged prior boxes) onto the fixed two-cycle "
     "600-phase grid, and train the PELS-VAE with a validation split, early stopping and a cosine "
     "learning-rate schedule. Physical parameters (--phys) go to the encoder, min-max scaled; missing "
     "values are filled with the median of the star's class. Writes vae/ (the model, for "
