@@ -1,4 +1,4 @@
-"""Period finding: batched generalised Lomb-Scargle in JAX, multi-term refinement, doubling test."""
+"""Period finding: batched generalised Lomb-Scargle in JAX, multi-term refinement, doubling test, and the one period filler."""
 from __future__ import annotations
 
 from jaxpelsvae.period.grid import FrequencyGrid, auto_grid, phases_at, reduce_phases
@@ -18,6 +18,7 @@ from jaxpelsvae.period.search import (
     grid_for,
     periodograms,
 )
+from jaxpelsvae.period.fill import fill_periods, period_sources
 
 __all__ = [
     "CLASS_LIMIT_MARGIN",
@@ -26,6 +27,7 @@ __all__ = [
     "auto_grid",
     "find_periods",
     "find_periods_by_class",
+    "fill_periods",
     "fourier_power_batch",
     "fourier_power_one",
     "gls_peaks_batch",
@@ -34,6 +36,7 @@ __all__ = [
     "grid_for",
     "lomb_scargle_batch",
     "lomb_scargle_peaks",
+    "period_sources",
     "periodograms",
     "phases_at",
     "reduce_phases",
