@@ -16,6 +16,7 @@ from jaxpelsvae.errors import JaxPelsVaeError
 COMMANDS = (
     "demo",
     "simulate",
+    "split",
     "period",
     "train_vae",
     "fit_generator",
