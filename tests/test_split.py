@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -25,11 +24,11 @@ from jaxpelsvae.errors import DataError
 
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory):
-    """A tiny simulated survey on disk (100 stars: within the tiny preset's max_stars, so no subsample)."""
+    """A tiny simulated survey on disk (60 stars: within the tiny preset's max_stars, so no subsample)."""
     from jaxpelsvae.simulate import simulate_survey
     from jaxpelsvae.simulate.survey import write_survey
 
-    lcs = simulate_survey({c: 20 for c in ("CEP", "DSCT", "ECL", "LPV", "RRLYR")}, cadence="gaia", seed=3)
+    lcs = simulate_survey({c: 12 for c in ("CEP", "DSCT", "ECL", "LPV", "RRLYR")}, cadence="gaia", seed=3)
     return write_survey(lcs, tmp_path_factory.mktemp("survey") / "data")
 
 
@@ -82,7 +81,7 @@ def test_split_file_is_byte_identical_for_a_seed_and_changes_with_it(survey, tmp
     assert a == b and a != c
     assert a.startswith(b"id,part\n") and b"\r" not in a
     info = json.loads((tmp_path / "a" / "split.json").read_text())
-    assert info["method"] == "random" and info["n_train"] + info["n_val"] + info["n_test"] == 100
+    assert info["method"] == "random" and info["n_train"] + info["n_val"] + info["n_test"] == 60
 
 
 def test_split_file_rules(tmp_path):
@@ -150,23 +149,12 @@ def test_check_overlap_refuses_warns_or_passes(tmp_path):
 # ------------------------------------------------------------------------------------ the commands
 
 
-def test_commands_fit_on_train_and_refuse_to_test_on_fitted_stars(survey, tmp_path, capsys):
+def test_train_and_fit_generator_refuse_artefacts_fitted_on_held_out_stars(survey, tmp_path, capsys):
     split = _split(survey, tmp_path, "--scenario", "random")
     table = read_split(split)
-    ids = {p: set(table.loc[table["part"] == p, "id"]) for p in PARTS}
-    vae = ["--units", "8", "--levels", "7", "--latent", "3", "--epochs", "1", "--batch-size", "16", "--no-progress"]
-    gen = ["--latent-model", "mlp", "--seq-length", "24"]
-
-    # fitted on the train part only, and say so
-    assert main(["train-vae", str(survey), "--split", str(split), "--workdir", str(tmp_path / "vae"), *vae]) == 0
-    assert read_provenance(tmp_path / "vae" / "vae") == ids["train"]
-    assert main(["fit-generator", str(survey), "--split", str(split), "--vae", str(tmp_path / "vae"),
-                 "--workdir", str(tmp_path / "gen"), *gen]) == 0
-    assert read_provenance(tmp_path / "gen" / "generator") == ids["train"]
-
     # the README's old workflow fitted the generator on all of DATA, then split at random: refused
+    # (the check runs before the generator is loaded: a folder with its record is enough here)
     leaky = tmp_path / "gen_all"
-    shutil.copytree(tmp_path / "gen" / "generator", leaky)
     write_provenance(leaky, table["id"])
     capsys.readouterr()
     train = ["train", str(survey), "--mode", "selfreg", "--generator", str(leaky),
@@ -174,22 +162,29 @@ def test_commands_fit_on_train_and_refuse_to_test_on_fitted_stars(survey, tmp_pa
     assert main(train) == 2
     assert "test stars are stars the generator" in capsys.readouterr().err
     assert main([*train, "--split", str(split)]) == 2  # the split's test stars are donors of this generator
-    # a generator fitted on train and val stars only: the val stars would pick the best epoch
+    n_test = int((table["part"] == "test").sum())
+    assert f"{n_test} of the {n_test} test stars" in capsys.readouterr().err
+    # a generator fitted on train and val stars: the val stars would pick the best epoch
     write_provenance(leaky, table.loc[table["part"] != "test", "id"])
     assert main([*train, "--split", str(split)]) == 2
     assert "validation stars" in capsys.readouterr().err
     # a VAE fitted on val/test stars cannot become a generator for this split
-    shutil.copytree(tmp_path / "vae" / "vae", tmp_path / "vae_all")
-    write_provenance(tmp_path / "vae_all", table["id"])
-    assert main(["fit-generator", str(survey), "--split", str(split), "--vae", str(tmp_path / "vae_all"),
-                 "--workdir", str(tmp_path / "gen_bad"), *gen]) == 2
+    vae = tmp_path / "vae_all"
+    vae.mkdir()
+    (vae / "vae.json").write_text("{}")
+    write_provenance(vae, table["id"])
+    assert main(["fit-generator", str(survey), "--split", str(split), "--vae", str(vae),
+                 "--workdir", str(tmp_path / "gen_bad")]) == 2
     assert "val and test stars of the split" in capsys.readouterr().err
-    # an old VAE without a record: the generator's record says what it cannot vouch for
+
+
+def test_generator_record_includes_its_vae_or_says_it_cannot(tmp_path):
     from jaxpelsvae.cli.fit_generator import _fitted_ids
 
-    (tmp_path / "vae_all" / PROVENANCE_FILE).unlink()
-    assert _fitted_ids(["b", "a"], tmp_path / "vae_all") == Fitted(["a", "b"], (f"the PELS-VAE {tmp_path / 'vae_all'}",))
-    assert _fitted_ids(["c"], tmp_path / "vae" / "vae") == Fitted(sorted(ids["train"] | {"c"}), ())
+    write_provenance(tmp_path / "vae", ["a", "x"])
+    assert _fitted_ids(["b", "a"], tmp_path / "vae") == Fitted(["a", "b", "x"], ())
+    (tmp_path / "old").mkdir()
+    assert _fitted_ids(["b", "a"], tmp_path / "old") == Fitted(["a", "b"], (f"the PELS-VAE {tmp_path / 'old'}",))
 
 
 def _fake_model(folder, classes, fitted=None):
@@ -220,11 +215,11 @@ def test_evaluate_refuses_stars_the_model_saw(survey, tmp_path, capsys, monkeypa
     capsys.readouterr()
     assert main(["evaluate", "--model", str(model), str(survey), *work]) == 2
     err = capsys.readouterr().err
-    assert f"{len(seen)} of the 100 stars scored are stars the classifier" in err and "--allow-overlap" in err
+    assert f"{len(seen)} of the 60 stars scored are stars the classifier" in err and "--allow-overlap" in err
     assert main(["evaluate", "--model", str(model), str(survey), "--split", str(split), *work]) == 0
     assert scored[-1] == set(table.loc[table["part"] == "test", "id"])
     assert main(["evaluate", "--model", str(model), str(survey), "--allow-overlap", *work]) == 0
-    assert "warning:" in capsys.readouterr().out and len(scored[-1]) == 100
+    assert "warning:" in capsys.readouterr().out and len(scored[-1]) == 60
     old = _fake_model(tmp_path / "old", classes)  # saved before fitted-id records: warn, go on
     assert main(["evaluate", "--model", str(old), str(survey), "--split", str(split), *work]) == 0
     assert "cannot be checked" in capsys.readouterr().out
@@ -243,3 +238,13 @@ def test_train_with_split_trains_on_train_picks_on_val_and_records_both(survey, 
         counts["train"], counts["val"], counts["test"])
     assert read_provenance(work / "model") == set(table.loc[table["part"] != "test", "id"])
     assert PROVENANCE_FILE in {p.name for p in (work / "model").iterdir()}
+
+
+def test_period_with_split_finds_periods_for_the_chosen_parts_only(survey, tmp_path):
+    split = _split(survey, tmp_path, "--scenario", "random")
+    table = read_split(split)
+    out = tmp_path / "periods.csv"
+    assert main(["period", str(survey), "--split", str(split), "--parts", "val", "--out", str(out),
+                 "--workdir", str(tmp_path), "--no-progress", "--oversampling", "2"]) == 0
+    found = pd.read_csv(out, dtype={"id": str})
+    assert set(found["id"]) == set(table.loc[table["part"] == "val", "id"])

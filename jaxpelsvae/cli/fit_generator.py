@@ -68,7 +68,6 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     vae_dir = _vae_dir(Path(args.vae))
-    vae = load_vae(vae_dir)
     lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
     print(f"{len(lcs)} stars kept, {len(rejected)} rejected (see {workdir / 'rejected.csv'})")
     if args.split is not None:
@@ -79,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         for line in check_overlap([*val.ids, *test.ids], {"PELS-VAE": vae_dir}, allow=args.allow_overlap,
                                   tested="val and test stars of the split"):
             print(line)
+    vae = load_vae(vae_dir)
     priors = None if args.priors.lower() == "none" else args.priors
     gen = fit_generator(
         lcs, vae,
