@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "refuse a --vae fitted on its val or test stars (recommended)")
     parser.add_argument("--allow-overlap", action="store_true",
                         help="with --split: go on (with a warning) when the --vae was fitted on val or test stars")
-    parser.add_argument("--out", type=Path, default=None, help="generator folder (when omitted: WORKDIR/generator)")
+    parser.add_argument("--out", type=Path, default=None, help="generator folder (default WORKDIR/generator)")
     parser.add_argument("--priors", default="default",
                         help="prior boxes (priors.yaml format); 'default' = the original's boxes; 'none' = no boxes")
     parser.add_argument("--truncate", action="store_true", help="restrict sampled parameters to the prior boxes")

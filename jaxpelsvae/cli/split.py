@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, default=None,
                         help="stratified share of the training pool in the val part; when omitted: the preset's (0.3)")
     parser.add_argument("--min-points", type=int, default=None,
-                        help="reject curves with fewer points (use the same value in every command)")
+                        help="reject curves with fewer points (default 10); use the same value in every command")
     parser.add_argument("--quiet", action="store_true", help="no progress output while finding periods")
 
 

@@ -8,7 +8,7 @@ latent model, donor bank) sees `train` only, model selection `val`, scores `test
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,12 +24,14 @@ _EXAMPLES = 5
 
 
 class Partition(NamedTuple):
-    """The three parts as LightCurveSets (same `classes`) and the scenario's JSON-able description."""
+    """The three parts as LightCurveSets (same `classes`), the scenario's JSON-able description,
+    and each star's hardness (hardness scenarios; {id: h}, else None)."""
 
     train: LightCurveSet
     val: LightCurveSet
     test: LightCurveSet
     info: dict
+    hardness: dict | None = None
 
     def table(self) -> pd.DataFrame:
         """DataFrame[id, part], the rows in train, val, test order (stars in dataset order within a part)."""
@@ -43,27 +45,26 @@ def assign_parts(
     seed: int = 0,
     val_fraction: float = 0.3,
     *,
-    prepare_pool: Callable[[LightCurveSet], LightCurveSet] | None = None,
+    test_lcs: LightCurveSet | None = None,
 ) -> Partition:
-    """Partition `lcs` as `run_experiment` does: `make_split(lcs, shift, seed)` (test pool), then
-    the training pool split (1 - val_fraction, val_fraction) with the same seed.
+    """Partition `lcs` as `run_experiment` does: `make_split(lcs, shift, seed)` sends stars to the
+    test part, then the training pool is split, stratified, (1 - val_fraction, val_fraction) with
+    the same seed. Quality cuts and subsamples come after, in whoever uses the parts.
 
-    prepare_pool: applied to the training pool before the train/validation split (the runner's
-    quality cuts and subsample); stars it drops belong to no part.
-    The info dict has the scenario's description (without the per-star hardness) and the counts.
+    test_lcs: cross-dataset (as `make_split`): every star of `lcs` goes to train or val, `test_lcs`
+    is the test part. The info dict has the scenario's description and the part sizes.
     """
     if not 0.0 < val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    split = make_split(lcs, shift, seed)
-    pool = split.train if prepare_pool is None else prepare_pool(split.train)
-    train, val = pool.split((1.0 - val_fraction, val_fraction), seed=seed)
+    split = make_split(lcs, shift, seed, test_lcs=test_lcs)
+    train, val = split.train.split((1.0 - val_fraction, val_fraction), seed=seed)
     if len(split.test) == 0:
         raise DataError("the split left an empty test part (raise the bias temperature or use --scenario random)")
     if len(train) == 0 or len(val) == 0:
-        raise DataError(f"the training pool ({len(pool)} stars) is too small for a train/validation split")
+        raise DataError(f"the training pool ({len(split.train)} stars) is too small for a train/validation split")
     info = {k: v for k, v in split.info.items() if k != "hardness_by_id"}
     info.update(val_fraction=float(val_fraction), n_train=len(train), n_val=len(val), n_test=len(split.test))
-    return Partition(train, val, split.test, info)
+    return Partition(train, val, split.test, info, split.info.get("hardness_by_id"))
 
 
 def write_split(table: pd.DataFrame, path: str | Path) -> Path:
