@@ -19,14 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="dataset folder or file with labelled stars")
     parser.add_argument("--model", type=Path, required=True,
                         help="model folder written by `jaxpelsvae train` (WORKDIR/model or WORKDIR)")
+    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points")
+    parser.add_argument("--drop-unknown", action="store_true",
+                        help="skip stars whose class the model does not know (default: error)")
     parser.add_argument("--split", type=Path, default=None,
                         help="split file from `jaxpelsvae split` (CSV id,part): score its test part only")
     parser.add_argument("--allow-overlap", action="store_true",
                         help="go on (with a warning) when scored stars are ones the classifier or its generator "
                              "was fitted or validated on (results on them are leaked)")
-    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points")
-    parser.add_argument("--drop-unknown", action="store_true",
-                        help="skip stars whose class the model does not know (default: error)")
 
 
 def run(args: argparse.Namespace) -> int:
