@@ -57,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.data.split import assign_parts, part_counts, write_split
-    from jaxpelsvae.experiments.runner import fill_periods
-    from jaxpelsvae.physics.priors import PriorConfig, class_period_limits
+    from jaxpelsvae.period import fill_periods
 
     shift, val_fraction, cfg = shift_config_from_args(args)
     workdir = Path(args.workdir)
@@ -68,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if shift.scenario == "hardness":
         # The hardness features use periods; fill missing ones exactly as `experiment` does, so that
         # the same data, preset and seed give the same parts.
-        limits = class_period_limits(PriorConfig(**dict(cfg.priors_overrides)))
-        lcs, n_found = fill_periods(lcs, dict(cfg.period_overrides), not args.quiet, limits)
+        lcs, n_found = fill_periods(lcs, progress=not args.quiet, **dict(cfg.period_overrides))
         if n_found:
             print(f"found periods for {n_found} stars (used by the hardness features only; not written)")
     partition = assign_parts(lcs, shift, args.seed, val_fraction)
