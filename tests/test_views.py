@@ -32,7 +32,7 @@ T = 48
 VIEWS = {
     "pairs": functools.partial(pairs_view, config=PairsViewConfig(length=16)),
     "folded": functools.partial(folded_view, config=FoldedViewConfig(bins=16)),
-    "folded_aug": functools.partial(folded_view, config=FoldedViewConfig(bins=16, augment=True)),
+    "folded_aug": functools.partial(folded_view, config=FoldedViewConfig(bins=16, augment=True, noise=0.3)),
     "hybrid": functools.partial(hybrid_view, config=HybridViewConfig(FoldedViewConfig(bins=16), PairsViewConfig(16))),
 }
 
