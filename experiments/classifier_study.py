@@ -117,10 +117,11 @@ def train_one(name, train, val, tests, classes, seed, args, view_kw, backbone_kw
     Returns {test name: f1, "best_epoch", "best_loss_epoch", "epochs_run", "history"}.
     """
     import jax
+    import jax.numpy as jnp
     import optax
     from flax import nnx
 
-    from jaxpelsvae.train.losses import class_weights_alpha
+    from jaxpelsvae.train.losses import class_weights_alpha, focal_loss
     from jaxpelsvae.train.state import create_train_state, make_optimizer
     from jaxpelsvae.train.steps import classifier_eval_fn, classifier_loss_fn, make_eval_step, make_train_step
     from jaxpelsvae.views import view_batch
@@ -144,9 +145,6 @@ def train_one(name, train, val, tests, classes, seed, args, view_kw, backbone_kw
     alpha = class_weights_alpha(y_train, k)
     step = make_train_step(graphdef, classifier_loss_fn("focal", alpha_K=alpha), tx)
     eval_step = make_eval_step(graphdef, classifier_eval_fn("focal", alpha_K=alpha))
-    from jaxpelsvae.train.losses import focal_loss
-    import jax.numpy as jnp
-
     n = len(y_train)
     rng = np.random.default_rng(seed)
     best_f1, best_epoch, best_loss, best_loss_epoch, best_state, history = -1.0, -1, np.inf, -1, None, []
@@ -248,8 +246,6 @@ def main(argv=None):
     for clf in args.classifiers.split(","):
         view_kw = json.loads(args.view) if clf != "cnn" else {"length": args.cnn_length}
         backbone_kw = json.loads(args.backbone) if clf != "cnn" else {}
-        if clf == "cnn":
-            view_kw = {"length": args.cnn_length}
         for scenario in scenarios:
             rows = []
             t0 = time.time()
