@@ -28,6 +28,7 @@ from flax import nnx
 from jaxpelsvae.errors import ConfigError
 
 CONV_IMPLS = ("einsum", "xla")
+PADDING_MODES = ("zeros", "circular")
 # "lax" is accepted as a synonym of "xla" (the name used by the TCN module).
 _ALIASES = {"lax": "xla", "einsum": "einsum", "xla": "xla"}
 # Backend -> implementation used when impl="auto". CPU: einsum (measured, benchmarks/README.md).
@@ -83,12 +84,15 @@ def conv1d(
     groups: int = 1,
     dilation: int = 1,
     padding: int | tuple[int, int] | str = 0,
+    padding_mode: str = "zeros",
     impl: str = "auto",
 ) -> jax.Array:
     """Stride-1 dilated, grouped 1-D convolution (cross-correlation, like PyTorch and Flax).
 
     x_BLC (B, L, C); w_KIO (K, C/groups, O); bias_O (O,) or None. padding: int (both sides),
-    (left, right) zeros, or "causal" (= ((K-1)·dilation, 0): output t sees inputs <= t).
+    (left, right), or "causal" (= ((K-1)·dilation, 0): output t sees inputs <= t).
+    padding_mode: "zeros", or "circular" (PyTorch's name): the padding wraps around the sequence,
+    for periodic inputs such as a phase-folded curve, so the layer commutes with cyclic shifts.
     Returns (B, M, O) with M = L + left + right - dilation·(K-1).
     out[b, m, o] = bias[o] + sum_{k, i} x_pad[b, m + k·dilation, g·I + i] · w[k, i, o], g = o // P.
     """
@@ -100,6 +104,14 @@ def conv1d(
             f"with groups={groups}"
         )
     left, right = _check_padding(padding, k, dilation)
+    if padding_mode not in PADDING_MODES:
+        raise ConfigError(f"conv1d: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    if padding_mode == "circular" and (left or right):
+        if max(left, right) > x_BLC.shape[1]:
+            raise ConfigError(f"conv1d: circular padding {left, right} longer than the input {x_BLC.shape[1]}")
+        # Wrap once here; both implementations then run unpadded, so they stay identical.
+        x_BLC = jnp.pad(x_BLC, ((0, 0), (left, right), (0, 0)), mode="wrap")
+        left = right = 0
     if resolve_impl(impl) == "xla":
         y = jax.lax.conv_general_dilated(
             x_BLC,
@@ -162,7 +174,7 @@ Initializer = Callable[..., jax.Array]
 
 
 class Conv1D(nnx.Module):
-    """Grouped, dilated, zero-padded 1-D convolution layer over `conv1d` (channels-last).
+    """Grouped, dilated, zero- or circularly padded 1-D convolution layer over `conv1d` (channels-last).
 
     Parameters: `kernel` (K, in_features/groups, out_features), `bias` (out_features,).
     """
@@ -176,6 +188,7 @@ class Conv1D(nnx.Module):
         groups: int = 1,
         dilation: int = 1,
         padding: int | tuple[int, int] | str = 0,
+        padding_mode: str = "zeros",
         use_bias: bool = True,
         kernel_init: Initializer | None = None,
         bias_init: Initializer | None = None,
@@ -188,6 +201,8 @@ class Conv1D(nnx.Module):
                 f"divisible by groups={groups}"
             )
         resolve_impl(impl)  # fail early on a bad name
+        if padding_mode not in PADDING_MODES:
+            raise ConfigError(f"Conv1D: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         fan_in = kernel_size * in_features // groups
         # PyTorch's defaults: kaiming_uniform(a=sqrt 5) for weights and U(±1/sqrt(fan_in)) for biases,
         # both of which reduce to U(±1/sqrt(fan_in)).
@@ -200,6 +215,7 @@ class Conv1D(nnx.Module):
         self.groups = groups
         self.dilation = dilation
         self.padding = _check_padding(padding, kernel_size, dilation)
+        self.padding_mode = padding_mode
         self.impl = impl
 
     def __call__(self, x_BLC: jax.Array) -> jax.Array:
@@ -210,6 +226,7 @@ class Conv1D(nnx.Module):
             groups=self.groups,
             dilation=self.dilation,
             padding=self.padding,
+            padding_mode=self.padding_mode,
             impl=self.impl,
         )
 

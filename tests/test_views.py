@@ -1,0 +1,208 @@
+"""Classifier views and backbones: the view contract (jit, vmap, masks, labels), circular convolution, shift invariance, registry."""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from jaxpelsvae.data.encode import encode_curve
+from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.errors import ConfigError
+from jaxpelsvae.models.conv import conv1d
+from jaxpelsvae.models.folded_cnn import FoldedCNN
+from jaxpelsvae.views import (
+    FoldedViewConfig,
+    HybridViewConfig,
+    PairsViewConfig,
+    build_backbone,
+    folded_view,
+    hybrid_view,
+    names,
+    pairs_view,
+    view_batch,
+    view_config,
+)
+from jaxpelsvae.views.stats import masked_quantile
+
+T = 48
+VIEWS = {
+    "pairs": functools.partial(pairs_view, config=PairsViewConfig(length=16)),
+    "folded": functools.partial(folded_view, config=FoldedViewConfig(bins=16)),
+    "folded_aug": functools.partial(folded_view, config=FoldedViewConfig(bins=16, augment=True, noise=0.3)),
+    "hybrid": functools.partial(hybrid_view, config=HybridViewConfig(FoldedViewConfig(bins=16), PairsViewConfig(16))),
+}
+
+
+def _curve(seed: int, n: int = 40, t_len: int = T):
+    """One padded sinusoid-plus-noise curve: n real points then padding (garbage values, mask False)."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 300, n))
+    period = 0.3 + seed * 0.17
+    m = 15.0 + 0.4 * np.sin(2 * np.pi * t / period) + 0.02 * rng.normal(size=n)
+    time = np.full(t_len, 7.0, np.float32)
+    mag = np.full(t_len, 99.0, np.float32)
+    err = np.ones(t_len, np.float32)
+    mask = np.zeros(t_len, bool)
+    time[:n], mag[:n], err[:n], mask[:n] = t, m, 0.02, True
+    return time, mag, err, mask, np.float32(period)
+
+
+def _close(a, b, atol=1e-5):
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(np.asarray(x, np.float32), np.asarray(y, np.float32),
+                                                         atol=atol, rtol=1e-5), a, b)
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_view_jit_equals_eager_and_vmap_equals_loop(name):
+    view = VIEWS[name]
+    curves = [_curve(s) for s in range(3)]
+    keys = jax.random.split(jax.random.key(0), 3)
+    eager = [view(*c, k) for c, k in zip(curves, keys)]
+    jitted = [jax.jit(view)(*c, k) for c, k in zip(curves, keys)]
+    stacked = [np.stack(a) for a in zip(*curves)]
+    batched = jax.jit(jax.vmap(view))(*stacked, keys)
+    for i in range(3):
+        _close(eager[i], jitted[i])
+        _close(eager[i], jax.tree.map(lambda a: a[i], batched))
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_padding_does_not_change_the_view(name):
+    """Longer padding with other garbage values gives the same view (the mask is honoured)."""
+    view = VIEWS[name]
+    key = jax.random.key(3)
+    short = _curve(1, t_len=T)
+    time, mag, err, mask, period = _curve(1, t_len=2 * T)
+    mag = np.where(mask, mag, -5.0).astype(np.float32)
+    time = np.where(mask, time, 1e4).astype(np.float32)
+    _close(view(*short, key), view(time, mag, err, mask, period, key))
+
+
+def test_pairs_view_is_the_original_encoding():
+    time, mag, err, mask, period = _curve(2)
+    key = jax.random.key(5)
+    x_ref, _ = encode_curve(time, mag, mask, key, length=16)
+    np.testing.assert_array_equal(np.asarray(pairs_view(time, mag, err, mask, period, key, config=PairsViewConfig(16))),
+                                  np.asarray(x_ref))
+
+
+def test_folded_view_drops_zero_point_and_band_scale():
+    """Adding a constant and scaling magnitudes (another band, another zero point) leaves the fold unchanged."""
+    time, mag, err, mask, period = _curve(4)
+    key = jax.random.key(0)
+    a = folded_view(time, mag, err, mask, period, key)
+    b = folded_view(time, (mag - 15.0) * 2.5 + 3.0, err, mask, period, key)
+    _close(a["folded"], b["folded"], atol=1e-4)
+    np.testing.assert_allclose(float(b["scalars"][1] - a["scalars"][1]), np.log10(2.5), atol=1e-4)
+
+
+def test_folded_view_values_and_bad_period():
+    time, mag, err, mask, period = _curve(0)
+    out = folded_view(time, mag, err, mask, period, jax.random.key(0), config=FoldedViewConfig(bins=8))
+    assert out["folded"].shape == (2, 8, 2) and out["scalars"].shape == (4,)
+    np.testing.assert_allclose(float(out["scalars"][0]), np.log10(period), rtol=1e-6)
+    assert float(out["scalars"][2]) > 0.9  # a clean sinusoid at its period is well fitted
+    bad = folded_view(time, mag, err, mask, np.float32(np.nan), jax.random.key(0))
+    assert not np.any(np.asarray(bad["folded"])) and not np.any(np.asarray(bad["scalars"]))
+
+
+def test_masked_quantile_matches_numpy():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=30).astype(np.float32)
+    mask = rng.random(30) < 0.6
+    for q in (0.0, 0.05, 0.5, 0.95, 1.0):
+        np.testing.assert_allclose(float(masked_quantile(jnp.asarray(x), jnp.asarray(mask), q)),
+                                   np.quantile(x[mask], q), rtol=1e-5, atol=1e-6)
+
+
+def _set(n: int = 12, classes=("A", "B")):
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(20, 40, n)
+    ts, ms, es, ids = [], [], [], []
+    for i, k in enumerate(lengths):
+        ts.append(np.sort(rng.uniform(0, 500, k)))
+        ms.append(14 + 0.3 * np.sin(ts[-1] / (0.4 + 0.1 * i)))
+        es.append(np.full(k, 0.01))
+        ids.append(f"s{i}")
+    import pandas as pd
+
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    meta = pd.DataFrame({"id": ids, "class": [classes[i % 2] for i in range(n)], "period": 0.4 + 0.1 * np.arange(n)})
+    return LightCurveSet.from_arrays(np.array(ids), np.concatenate(ts), np.concatenate(ms), np.concatenate(es),
+                                     offsets=offsets, meta=meta, classes=classes)
+
+
+@pytest.mark.parametrize("name", ["cnn", "folded", "hybrid"])
+def test_view_batch_ignores_labels(name):
+    """Permuting the class labels leaves every view unchanged (a view never reads the label)."""
+    lcs = _set()
+    shuffled = lcs.meta.copy()
+    shuffled["class"] = np.random.default_rng(0).permutation(shuffled["class"].to_numpy())
+    assert (shuffled["class"] != lcs.meta["class"]).any()
+    other = lcs.with_meta(shuffled)
+    kw = {"length": 16} if name == "cnn" else {"bins": 16}
+    a = view_batch(name, lcs.to_padded(), lcs.periods, jax.random.key(0), **kw)
+    b = view_batch(name, other.to_padded(), other.periods, jax.random.key(0), **kw)
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
+def test_circular_conv_matches_wrapped_input_and_both_impls():
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(2, 12, 3)), jnp.float32)
+    w = jnp.asarray(rng.normal(size=(5, 3, 4)), jnp.float32)
+    wrapped = jnp.concatenate([x[:, -2:], x, x[:, :2]], axis=1)
+    ref = conv1d(wrapped, w, padding=0, impl="xla")
+    for impl in ("einsum", "xla"):
+        out = conv1d(x, w, padding=2, padding_mode="circular", impl=impl)
+        np.testing.assert_allclose(np.asarray(out), np.asarray(ref), atol=1e-5)
+    # Equivariance: a cyclic shift of the input shifts the output the same way.
+    out = conv1d(x, w, padding=2, padding_mode="circular")
+    np.testing.assert_allclose(np.asarray(conv1d(jnp.roll(x, 3, axis=1), w, padding=2, padding_mode="circular")),
+                               np.asarray(jnp.roll(out, 3, axis=1)), atol=1e-5)
+    with pytest.raises(ConfigError):
+        conv1d(x, w, padding=2, padding_mode="reflect")
+
+
+@pytest.mark.parametrize("train_mode", [False, True])
+def test_folded_cnn_is_invariant_to_cyclic_phase_shifts(train_mode):
+    """Rolling every fold by a multiple of pool^(blocks-1) bins leaves the output unchanged."""
+    model = FoldedCNN(3, n_folds=2, n_scalars=4, channels=(8, 8, 8), rngs=nnx.Rngs(0))
+    if not train_mode:
+        model.eval()
+    rng = np.random.default_rng(0)
+    x = {"folded": jnp.asarray(rng.normal(size=(5, 2, 32, 2)), jnp.float32),
+         "scalars": jnp.asarray(rng.normal(size=(5, 4)), jnp.float32)}
+    ref = nnx.clone(model)(x)
+    for shift in (4, 12, -8):
+        rolled = {**x, "folded": jnp.roll(x["folded"], shift, axis=2)}
+        np.testing.assert_allclose(np.asarray(nnx.clone(model)(rolled)), np.asarray(ref), atol=1e-5)
+    # ...but it is not blind to the shape: another fold gives another output.
+    other = {**x, "folded": x["folded"][:, :, ::-1]}
+    assert np.max(np.abs(np.asarray(nnx.clone(model)(other)) - np.asarray(ref))) > 1e-4
+
+
+@pytest.mark.parametrize("name", ["cnn", "folded", "hybrid"])
+def test_registry_builds_backbones_that_fit_their_views(name):
+    lcs = _set(8)
+    kw = {"length": 96} if name == "cnn" else {"bins": 32}
+    x = view_batch(name, lcs.to_padded(), lcs.periods, jax.random.key(1), **kw)
+    model = build_backbone(name, 3, nnx.Rngs(0), view_overrides=kw)
+    logp = model(x, mask_B=jnp.arange(8) < 6)
+    assert logp.shape == (8, 3)
+    np.testing.assert_allclose(np.exp(np.asarray(logp)).sum(-1), 1.0, atol=1e-5)
+
+
+def test_registry_names_and_errors():
+    assert {"cnn", "folded", "hybrid"} <= set(names())
+    assert view_config("hybrid", bins=32, length=8) == HybridViewConfig(FoldedViewConfig(bins=32), PairsViewConfig(8))
+    assert view_config("folded", factors=[1.0]).factors == (1.0,)  # lists (from JSON) hash as tuples
+    with pytest.raises(ConfigError):
+        view_config("folded", no_such_field=1)
+    with pytest.raises(ConfigError):
+        build_backbone("nope", 3, nnx.Rngs(0))
+    with pytest.raises(ConfigError):
+        FoldedViewConfig(bins=2)
