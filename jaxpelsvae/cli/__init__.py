@@ -25,6 +25,7 @@ COMMANDS = (
     "synthesize",
     "train",
     "evaluate",
+    "predict",
     "experiment",
 )
 
