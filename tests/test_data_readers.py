@@ -278,7 +278,10 @@ def test_ogle_dsct_original_cuts_match_original(shared_data):
     lcs = read_dataset(shared_data / "ogle_dat")
     kept, rejected = original_cuts(lcs, seq_length=100, snr_threshold=4.0)
     snr = dict(zip(kept.ids, kept.meta["snr"]))
-    n_rows = dict(zip(kept.ids, kept.lengths))
+    # the original's kept rows are the kept pairs (the set also holds their original predecessors)
+    pairs = np.add.reduceat(kept.pair_ok.astype(np.int64), kept.offsets[:-1])
+    n_rows = dict(zip(kept.ids, pairs))
+    assert (kept.lengths > pairs).all()
     assert n_rows["OGLE-LMC-DSCT-00310"] == 804 and round(snr["OGLE-LMC-DSCT-00310"], 2) == 8.97
     assert n_rows["OGLE-LMC-DSCT-00344"] == 110 and round(snr["OGLE-LMC-DSCT-00344"], 2) == 9.51
     kept300, rejected300 = original_cuts(lcs, seq_length=300, snr_threshold=4.0)
