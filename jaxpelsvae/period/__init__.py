@@ -12,6 +12,7 @@ from jaxpelsvae.period.lombscargle import (
 )
 from jaxpelsvae.period.search import (
     CLASS_LIMIT_MARGIN,
+    LABEL_FREE,
     PeriodConfig,
     find_periods,
     find_periods_by_class,
@@ -22,6 +23,7 @@ from jaxpelsvae.period.search import (
 __all__ = [
     "CLASS_LIMIT_MARGIN",
     "FrequencyGrid",
+    "LABEL_FREE",
     "PeriodConfig",
     "auto_grid",
     "find_periods",

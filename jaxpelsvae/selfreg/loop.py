@@ -39,6 +39,7 @@ from jaxpelsvae.selfreg.metrics import classification_metrics
 from jaxpelsvae.selfreg.state import RegulatorConfig, RegulatorState, json_safe
 
 MODES = ("baseline", "selfreg")
+SYNTHETIC_PERIODS = ("found", "true")
 # Streams of np.random.default_rng([seed, epoch, stream]) and of the root key's fold_in.
 _REAL_STREAM = 0
 _SYNTH_STREAM = 1  # + repetition index
@@ -59,6 +60,15 @@ class TrainConfig:
     resample_pairs: draw each real training curve's L (Δt, Δm) pairs afresh every epoch (key from
         seed and epoch only, so resumption is unchanged) instead of once per run as the original;
         validation and test encodings stay fixed. A cheap augmentation against over-fitting.
+    classifier: a registered view + backbone (`jaxpelsvae.views.registry.names()`); "cnn" is the
+        original CNN on (Δt, Δm) pairs (``seq_length``, ``layers``), the others read the period.
+    view_overrides / backbone_overrides: (field, value) pairs changing the classifier's view config
+        (e.g. bins) and backbone keyword arguments (e.g. channels); ignored by "cnn".
+    augment: training views drawn afresh every epoch with the view's augmentation (point dropout,
+        phase jitter); validation, test and synthetic views never augment. Not for "cnn".
+    synthetic_periods: the period a synthetic curve's view folds with: "found" (the same
+        label-free Lomb-Scargle search as real curves, so aliases look alike) or "true" (the
+        sampled period; cheaper).
     """
 
     mode: str = "selfreg"
@@ -74,10 +84,26 @@ class TrainConfig:
     encode_order: str = "random"
     regulator: RegulatorConfig = RegulatorConfig()
     resample_pairs: bool = False
+    classifier: str = "cnn"
+    view_overrides: tuple[tuple[str, Any], ...] = ()
+    backbone_overrides: tuple[tuple[str, Any], ...] = ()
+    augment: bool = False
+    synthetic_periods: str = "found"
 
     def __post_init__(self):
+        from jaxpelsvae.views import registry
+
         if self.mode not in MODES:
             raise ConfigError(f"mode {self.mode!r} is not one of {MODES}")
+        registry.get(self.classifier)  # ConfigError naming the registered ones
+        for name in ("view_overrides", "backbone_overrides"):
+            value = getattr(self, name)
+            if isinstance(value, dict):  # JSON round trips and keyword calls give dicts
+                object.__setattr__(self, name, tuple(sorted(value.items())))
+        if self.augment and self.classifier == "cnn":
+            raise ConfigError("augment applies to period-aware views; the cnn uses resample_pairs")
+        if self.synthetic_periods not in SYNTHETIC_PERIODS:
+            raise ConfigError(f"synthetic_periods must be one of {SYNTHETIC_PERIODS}, got {self.synthetic_periods!r}")
         for name in ("seq_length", "layers", "batch_size", "synthetic_batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -87,7 +113,19 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["regulator"] = self.regulator.to_dict()
+        d["view_overrides"] = dict(self.view_overrides)
+        d["backbone_overrides"] = dict(self.backbone_overrides)
         return d
+
+    @property
+    def reads_period(self) -> bool:
+        """Whether the classifier's view folds with each curve's period."""
+        return self.classifier != "cnn"
+
+    @property
+    def redraws_train_views(self) -> bool:
+        """Whether the real training inputs are drawn afresh every epoch."""
+        return self.resample_pairs or self.augment
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -102,10 +140,22 @@ class TrainConfig:
 
 
 class Encoded(NamedTuple):
-    """A split ready for the classifier: x (N, L, 2) float32 (Δt, Δm) pairs, y (N,) int32."""
+    """A split ready for the classifier: x, the classifier's view of N curves (the "cnn": an
+    (N, L, 2) float32 array of (Δt, Δm) pairs; other views: a dict of (N, ...) arrays), y (N,) int32."""
 
-    x_NL2: np.ndarray
+    x: Any
     y_N: np.ndarray
+
+    @property
+    def x_NL2(self) -> np.ndarray:
+        """The (N, L, 2) pairs of the "cnn" classifier (the same as ``x``)."""
+        return self.x
+
+    def take(self, idx: np.ndarray) -> "Encoded":
+        """The examples ``idx`` (host arrays)."""
+        import jax
+
+        return Encoded(jax.tree.map(lambda a: np.asarray(a)[idx], self.x), np.asarray(self.y_N)[idx])
 
 
 class TrainResult(NamedTuple):
@@ -125,13 +175,19 @@ class Interrupted(Exception):
 
 
 def build_model(num_classes: int, config: TrainConfig, key):
-    """The CNN for ``config`` with parameters drawn from ``key`` (a typed JAX key)."""
+    """The classifier's backbone for ``config`` with parameters drawn from ``key`` (a typed JAX key):
+    the original CNN for "cnn", else the registered backbone sized for its view."""
     from flax import nnx
 
-    from jaxpelsvae.models.cnn import CNN
+    if config.classifier == "cnn":
+        from jaxpelsvae.models.cnn import CNN
 
-    return CNN(num_classes, layers=config.layers, seq_length=config.seq_length,
-               rngs=nnx.Rngs(params=key))
+        return CNN(num_classes, layers=config.layers, seq_length=config.seq_length,
+                   rngs=nnx.Rngs(params=key))
+    from jaxpelsvae.views import registry
+
+    return registry.build_backbone(config.classifier, num_classes, nnx.Rngs(params=key),
+                                   view_overrides=dict(config.view_overrides), **dict(config.backbone_overrides))
 
 
 class Steps(NamedTuple):
@@ -152,6 +208,9 @@ class _StepKey(NamedTuple):
 
     num_classes: int
     mode: str
+    classifier: str
+    view_overrides: tuple
+    backbone_overrides: tuple
     layers: int
     seq_length: int
     learning_rate: float
@@ -166,7 +225,8 @@ def build_steps(num_classes: int, config: TrainConfig, alpha_K) -> Steps:
     """Jitted train (real, synthetic) and eval steps for ``config`` with class weights ``alpha_K``;
     cached, so that repeated runs in one process (seeds, resumption, evaluation) reuse the compiled
     programs."""
-    key = _StepKey(num_classes, config.mode, config.layers, config.seq_length, float(config.learning_rate),
+    key = _StepKey(num_classes, config.mode, config.classifier, config.view_overrides, config.backbone_overrides,
+                   config.layers, config.seq_length, float(config.learning_rate),
                    config.loss, float(config.focal_gamma), float(config.clip_norm),
                    float(config.regulator.scaling_factor), tuple(float(a) for a in np.asarray(alpha_K)))
     return _build_steps(key)
@@ -182,7 +242,8 @@ def _build_steps(key: _StepKey) -> Steps:
     from jaxpelsvae.train.state import make_optimizer, split_model
 
     alpha = jnp.asarray(key.alpha_K, jnp.float32)
-    config = TrainConfig(mode=key.mode, layers=key.layers, seq_length=key.seq_length)
+    config = TrainConfig(mode=key.mode, layers=key.layers, seq_length=key.seq_length, classifier=key.classifier,
+                         view_overrides=key.view_overrides, backbone_overrides=key.backbone_overrides)
     # Abstract model: the graph definition without running the initialisers.
     model = nnx.eval_shape(lambda: build_model(key.num_classes, config, jax.random.key(0)))
     graphdef, _, _ = split_model(model)
@@ -238,7 +299,9 @@ def batch_indices(n: int, batch_size: int, rng: np.random.Generator | None = Non
 
 
 def _batch(data: Encoded, idx: np.ndarray, weight: np.ndarray) -> dict[str, np.ndarray]:
-    return {"x": data.x_NL2[idx], "y": data.y_N[idx], "weight": weight}
+    import jax
+
+    return {"x": jax.tree.map(lambda a: a[idx], data.x), "y": data.y_N[idx], "weight": weight}
 
 
 def train_pass(step: Callable, state, data: Encoded, batch_size: int, rng: np.random.Generator):
@@ -277,33 +340,54 @@ def evaluate_split(eval_step: Callable, state, data: Encoded, class_names: Seque
 # ------------------------------------------------------------------------------------ encoding
 
 
-def encode_split(lcs, classes: Sequence[str], config: TrainConfig, seed: int, stream: int) -> Encoded:
-    """Encode a LightCurveSet with the shared encoder (same as synthetic curves); labels follow
-    ``classes`` (a class of ``lcs`` not in ``classes`` is an error)."""
-    from jaxpelsvae.data.encode import encode_set
+def view_inputs(lcs, config: TrainConfig, seed: int, stream: int, *, augment: bool = False):
+    """The classifier's input for every curve of ``lcs``, without labels: the shared (Δt, Δm)
+    encoder for "cnn" (the same as synthetic curves), else the registered view folded at each
+    star's ``meta['period']`` (which must be found without the class: `jaxpelsvae.period.fill_periods`).
+    The draw depends on (seed, stream) and each curve's index only; ``augment`` turns the view's
+    training augmentation on."""
+    if config.classifier == "cnn":
+        from jaxpelsvae.data.encode import encode_set
 
+        x, _valid, _ = encode_set(lcs, length=config.seq_length, seed=int(seed) * 1000 + stream,
+                                  order=config.encode_order)
+        return np.asarray(x, np.float32)
+    import jax
+
+    from jaxpelsvae.views.apply import view_set
+
+    if lcs.periods is None or not np.isfinite(lcs.periods).any():
+        raise DataError(f"the {config.classifier!r} classifier folds each curve at its period: none of the "
+                        "stars has one (fill them first, without their class: jaxpelsvae.period.fill_periods)")
+    overrides = {**dict(config.view_overrides), **({"augment": True} if augment else {})}
+    return view_set(config.classifier, lcs, jax.random.key(int(seed) * 1000 + stream), **overrides)
+
+
+def encode_split(lcs, classes: Sequence[str], config: TrainConfig, seed: int, stream: int, *,
+                 augment: bool = False) -> Encoded:
+    """`view_inputs` of a LightCurveSet with its labels following ``classes`` (a class of ``lcs``
+    not in ``classes`` is an error)."""
     unknown = sorted(set(lcs.meta["class"].astype(str)) - set(classes)) if len(lcs) else []
     if unknown:
         raise DataError(f"classes {unknown} are not among the training classes {list(classes)}")
     lcs = lcs.with_classes(classes)
-    x, _valid, _ = encode_set(lcs, length=config.seq_length, seed=int(seed) * 1000 + stream,
-                              order=config.encode_order)
-    return Encoded(np.asarray(x, np.float32), np.asarray(lcs.labels, np.int32))
+    return Encoded(view_inputs(lcs, config, seed, stream, augment=augment), np.asarray(lcs.labels, np.int32))
 
 
 def resample_split(lcs, classes: Sequence[str], config: TrainConfig, seed: int, epoch: int) -> Encoded:
-    """Epoch ``epoch``'s encoding of the real training curves (``TrainConfig.resample_pairs``): fresh
-    L random pairs per curve from a seed that depends only on (seed, epoch), so a resumed run draws
-    the same pairs as an uninterrupted one."""
+    """Epoch ``epoch``'s inputs of the real training curves (``TrainConfig.redraws_train_views``):
+    fresh L random pairs ("cnn") or a fresh augmented view per curve, from a seed that depends only
+    on (seed, epoch), so a resumed run draws the same inputs as an uninterrupted one."""
     draw = int(np.random.default_rng([int(seed), int(epoch), _RESAMPLE_STREAM]).integers(2**20))
-    return encode_split(lcs, classes, config, draw, _ENCODE_SEEDS["train"])
+    return encode_split(lcs, classes, config, draw, _ENCODE_SEEDS["train"], augment=config.augment)
 
 
 # ----------------------------------------------------------------------------------- synthetic
 
 
 def generate_set(generator, key, counts: Sequence[int], temperature: float, classes: Sequence[str],
-                 seq_length: int, n_oversampling: int = 1, capacity: int | None = None) -> Encoded:
+                 seq_length: int, n_oversampling: int = 1, capacity: int | None = None,
+                 config: TrainConfig | None = None) -> Encoded:
     """Ask the generator for ``count`` templates of each class, each made into ``n_oversampling``
     light curves, keep the valid slots and map its labels to ``classes``.
 
@@ -313,6 +397,8 @@ def generate_set(generator, key, counts: Sequence[int], temperature: float, clas
     asked for ``count × n_oversampling`` independent curves. Classes the generator does not know get
     no synthetic curves. ``capacity`` (template slots) is passed on to generators that take it, so
     that every regeneration of a run reuses one compiled program.
+    ``config``: for a period-aware classifier the raw synthetic curves go through its view (the
+    same function as real curves), folded at the period found on them (``synthetic_periods``).
     """
     import inspect
 
@@ -326,21 +412,48 @@ def generate_set(generator, key, counts: Sequence[int], temperature: float, clas
     if capacity is not None and "capacity" in params:
         kwargs["capacity"] = max(int(capacity) * per_count, sum(request.values()))
     out = generator.generate(key, request, float(temperature), **kwargs)
-    x = np.asarray(out.x_NL2, np.float32)
-    y = np.asarray(out.y_N, np.int64)
     keep = getattr(out, "slot_valid_N", None)
-    if keep is not None:
-        keep = np.asarray(keep, bool)
-        x, y = x[keep], y[keep]
+    keep = np.ones(len(np.asarray(out.y_N)), bool) if keep is None else np.asarray(keep, bool)
+    y = np.asarray(out.y_N, np.int64)[keep]
+    if config is not None and config.reads_period:
+        x = _synthetic_views(out, keep, config, key)
+    else:
+        x = np.asarray(out.x_NL2, np.float32)[keep]
     if gen_classes != tuple(classes):
         lookup = {c: i for i, c in enumerate(classes)}
         y = np.asarray([lookup.get(c, -1) for c in gen_classes])[y]
         if (y < 0).any():
             raise DataError("the generator produced classes unknown to the classifier")
-    if x.ndim != 3 or x.shape[1:] != (seq_length, 2) or len(x) != len(y):
-        raise ConfigError(f"synthetic curves must be (N, {seq_length}, 2) with N labels, got {x.shape}"
-                          f" and {y.shape}")
+    if config is None or not config.reads_period:
+        if x.ndim != 3 or x.shape[1:] != (seq_length, 2) or len(x) != len(y):
+            raise ConfigError(f"synthetic curves must be (N, {seq_length}, 2) with N labels, got {x.shape}"
+                              f" and {y.shape}")
     return Encoded(x, y.astype(np.int32))
+
+
+def _synthetic_views(out, keep: np.ndarray, config: TrainConfig, key):
+    """The classifier's view of the kept raw synthetic curves of a `SynthBatch`."""
+    import jax
+
+    from jaxpelsvae.views.apply import view_arrays
+
+    time, mag, err, mask = (np.asarray(a)[keep] for a in (out.time_NT, out.mag_NT, out.err_NT, out.mask_NT))
+    periods = np.asarray(out.period_N, np.float64)[keep]
+    if config.synthetic_periods == "found":
+        periods = synthetic_found_periods(time, mag, err, mask)
+    return view_arrays(config.classifier, time, mag, err, mask, periods, jax.random.fold_in(key, 1),
+                       **dict(config.view_overrides))
+
+
+def synthetic_found_periods(time_NT, mag_NT, err_NT, mask_NT) -> np.ndarray:
+    """Periods of synthetic curves found as those of real curves are (label-free Lomb-Scargle):
+    the view then folds a synthetic curve at the same aliases a real one would show."""
+    from jaxpelsvae.data.lightcurves import LightCurveSet
+    from jaxpelsvae.period import LABEL_FREE, find_periods
+
+    lcs = LightCurveSet.from_padded(np.arange(len(time_NT)).astype(str), time_NT.astype(np.float64),
+                                    mag_NT.astype(np.float64), err_NT.astype(np.float64), mask_NT)
+    return find_periods(lcs, progress=False, **LABEL_FREE)["period"].to_numpy(np.float64)
 
 
 # ------------------------------------------------------------------------------- checkpointing
@@ -427,9 +540,17 @@ def _fingerprint(*splits: Encoded) -> str:
 
     h = hashlib.sha1()
     for split in splits:
-        h.update(np.ascontiguousarray(split.x_NL2).tobytes())
+        for leaf in _leaves(split.x):
+            h.update(np.ascontiguousarray(leaf).tobytes())
         h.update(np.ascontiguousarray(split.y_N).tobytes())
     return h.hexdigest()
+
+
+def _leaves(x) -> list[np.ndarray]:
+    """The arrays of an input pytree, in a fixed order (a plain array is its own leaf)."""
+    import jax
+
+    return [np.asarray(a) for a in jax.tree.leaves(x)]
 
 
 def _log_line(record: dict[str, Any]) -> str:
@@ -498,13 +619,14 @@ def train_classifier(
             raise ConfigError("train_classifier: `classes` must be given with `encoded`")
         classes = tuple(classes)
         enc_train, enc_val, enc_test = encoded
-    if config.resample_pairs and train_set is None:
-        raise ConfigError("resample_pairs needs the training LightCurveSet (train_set), not only its encoding")
+    if config.redraws_train_views and train_set is None:
+        raise ConfigError("resample_pairs / augment need the training LightCurveSet (train_set), not only "
+                          "its encoding")
     k = len(classes)
     if len(enc_train.y_N) == 0 or len(enc_val.y_N) == 0:
         raise DataError("training and validation sets must not be empty")
-    if enc_train.x_NL2.shape[1:] != (config.seq_length, 2):
-        raise ConfigError(f"encoded curves must be (N, {config.seq_length}, 2), got {enc_train.x_NL2.shape}")
+    if config.classifier == "cnn" and np.shape(enc_train.x)[1:] != (config.seq_length, 2):
+        raise ConfigError(f"encoded curves must be (N, {config.seq_length}, 2), got {np.shape(enc_train.x)}")
 
     # Class weights on train + validation labels, as the original (§6.1).
     alpha = class_weights_alpha(np.concatenate([enc_train.y_N, enc_val.y_N]), k)
@@ -519,7 +641,7 @@ def train_classifier(
     synthetic: Encoded | None = None
     best: tuple[Any, Any] | None = None  # host copies of (params, rest) of the best epoch
     if resume and _has_checkpoint(files):
-        state, regulator, synthetic, best = _resume(files, run_id, state)
+        state, regulator, synthetic, best = _resume(files, run_id, state, enc_train.x)
     else:
         _start_afresh(files, run_id)
 
@@ -543,10 +665,11 @@ def train_classifier(
                 temperature_used = regulator.temperature
                 synthetic = generate_set(generator, jax.random.fold_in(gen_key, regulator.regenerations),
                                          regulator.pending_counts, regulator.temperature, classes,
-                                         config.seq_length, rcfg.n_oversampling, capacity)
+                                         config.seq_length, rcfg.n_oversampling, capacity, config)
                 regulator = policies.after_generation(regulator, rcfg)
                 regenerated = True
-                _save_npz_atomic(files.synthetic, x=synthetic.x_NL2, y=synthetic.y_N)
+                _save_npz_atomic(files.synthetic, y=synthetic.y_N,
+                                 **{f"x{i}": leaf for i, leaf in enumerate(_leaves(synthetic.x))})
             t_gen = time.perf_counter() - t0
 
             syn_train_loss = None
@@ -555,7 +678,7 @@ def train_classifier(
                     rng = np.random.default_rng([seed, epoch, _SYNTH_STREAM + r])
                     state, syn_train_loss = train_pass(steps.train_synthetic, state, synthetic,
                                                        config.synthetic_batch_size, rng)
-            epoch_train = (resample_split(train_set, classes, config, seed, epoch) if config.resample_pairs
+            epoch_train = (resample_split(train_set, classes, config, seed, epoch) if config.redraws_train_views
                            else enc_train)
             rng = np.random.default_rng([seed, epoch, _REAL_STREAM])
             state, real_train_loss = train_pass(steps.train_real, state, epoch_train, config.batch_size, rng)
@@ -625,7 +748,7 @@ def _has_checkpoint(files: RunFiles) -> bool:
         return store.latest_step() is not None
 
 
-def _resume(files: RunFiles, run_id: dict[str, Any], fresh_state):
+def _resume(files: RunFiles, run_id: dict[str, Any], fresh_state, enc_train_x):
     """(TrainState, RegulatorState, current synthetic set or None, best (params, rest) or None)
     from the latest checkpoint of ``files``; its run must be ``run_id``."""
     import jax
@@ -644,7 +767,10 @@ def _resume(files: RunFiles, run_id: dict[str, Any], fresh_state):
     synthetic = None
     if regulator.synthetic_counts and regulator.pending_counts is None:
         with np.load(files.synthetic) as z:
-            synthetic = Encoded(z["x"], z["y"])
+            treedef = jax.tree.structure(enc_train_x)
+            leaves = ([z["x"]] if "x" in z.files  # written before inputs could be pytrees
+                      else [z[f"x{i}"] for i in range(treedef.num_leaves)])
+            synthetic = Encoded(jax.tree.unflatten(treedef, leaves), z["y"])
     best = jax.device_get(saved["best"]) if regulator.best_epoch >= 0 else None
     # Epochs logged after the checkpoint are run again: the log restarts from the state's history.
     files.metrics_jsonl.write_text("".join(_log_line(h) + "\n" for h in regulator.history))
@@ -729,6 +855,10 @@ def evaluate_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int
     _, params, rest, info = load_model(model_dir)
     config = TrainConfig.from_dict(info["config"])
     classes = tuple(info["classes"])
+    if config.reads_period:
+        from jaxpelsvae.period import fill_periods
+
+        lcs = fill_periods(lcs, progress=False)[0]  # label-free, as for the training stars
     data = encode_split(lcs, classes, config, seed, _ENCODE_SEEDS["test"])
     alpha = info.get("alpha") or [1.0] * len(classes)
     eval_step = build_steps(len(classes), config, alpha).evaluate
