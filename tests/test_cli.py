@@ -1,12 +1,24 @@
 """The command line answers --help for itself and for every command it lists."""
 from __future__ import annotations
 
+import argparse
+import re
 import subprocess
 import sys
 
 import pytest
 
+from jaxpelsvae import cli
 from jaxpelsvae.cli import build_parser
+
+# The commands of the CLI contract (DESIGN.md) this checkout provides; extend it with each new command.
+CONTRACT_COMMANDS = (
+    "simulate", "period", "train-vae", "fit-generator", "synthesize", "train", "evaluate", "experiment", "demo",
+)
+
+
+def _commands(parser) -> dict:
+    return parser._subparsers._group_actions[0].choices  # noqa: SLF001
 
 
 def test_top_level_help_lists_commands(capsys):
@@ -15,6 +27,17 @@ def test_top_level_help_lists_commands(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "COMMAND" in out
+
+
+def test_the_contract_commands_are_all_there():
+    assert sorted(_commands(build_parser())) == sorted(CONTRACT_COMMANDS)
+
+
+def test_a_command_that_fails_to_import_is_an_error(monkeypatch):
+    # A missing or broken command module must stop the tool, not leave a shorter command list.
+    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, "no_such_command"))
+    with pytest.raises(ModuleNotFoundError, match="no_such_command"):
+        build_parser()
 
 
 def test_every_command_has_help_with_seed_and_workdir(capsys):
@@ -70,3 +93,69 @@ def test_simulate_train_vae_fit_generator_synthesize_chain(tmp_path):
     assert (groups["period"].nunique() == 1).all()
     assert json.loads((out / "synthesis.json").read_text())["repeats"] == 3
     assert np.isfinite(lcs.mag).all()
+    # Same generator, same seed: the same bytes in every file (gzip header included).
+    again = tmp_path / "synth_again"
+    assert main(["synthesize", *common, "--generator", str(work), "--out", str(again), "--counts", "CEP=2,RRLYR=3",
+                 "--repeats", "3", "--b", "0.8"]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted(p.name for p in again.iterdir()) and "lightcurves.csv.gz" in files
+    for name in files:
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+
+
+# What a help text uses to state a default: "(default 500)", "(default: 500)", "when omitted: ...".
+_DEFAULT_STATED = re.compile(r"\(default\b|\bdefault:|\bwhen omitted\b", re.IGNORECASE)
+
+
+def _option_help(sub, action) -> str:
+    """One option's help text as `--help` prints it, on one line."""
+    return " ".join(sub._get_formatter()._expand_help(action).split())  # noqa: SLF001
+
+
+def _options():
+    for name, sub in _commands(build_parser()).items():
+        for action in sub._actions:  # noqa: SLF001
+            if action.dest != "help" and action.help:
+                yield name, sub, action
+
+
+def test_help_shows_each_default_once():
+    for name, sub, action in _options():
+        text, where = _option_help(sub, action), f"{name} {'/'.join(action.option_strings) or action.dest}"
+        assert "(default: None)" not in text, where
+        assert len(_DEFAULT_STATED.findall(text)) <= 1, f"{where}: {text}"
+        if action.default is not None and action.default is not False and action.default != argparse.SUPPRESS:
+            # An option with a value of its own shows it (appended, or written in its help).
+            assert len(_DEFAULT_STATED.findall(text)) == 1, f"{where}: {text}"
+    full = subprocess.run([sys.executable, "-m", "jaxpelsvae", "train", "--help"], capture_output=True,
+                          text=True).stdout
+    assert "(default: None)" not in full and "(default 500)" in " ".join(full.split())
+
+
+def test_defaults_written_in_help_are_the_real_ones():
+    """Options whose None means "the config's value" state that value; it must be the config's."""
+    from jaxpelsvae.cli import train
+    from jaxpelsvae.data.validate import DEFAULT_MIN_POINTS
+    from jaxpelsvae.selfreg.loop import TrainConfig
+
+    config = TrainConfig()
+    real = {f"--{opt.replace('_', '-')}": getattr(config, field)
+            for opt, field in train._TRAIN_OPTIONS.items()}  # noqa: SLF001
+    real |= {f"--{opt.replace('_', '-')}": getattr(config.regulator, field)
+             for opt, field in train._REGULATOR_OPTIONS.items()}  # noqa: SLF001
+    checked = 0
+    for name, sub, action in _options():
+        if action.default is not None:
+            continue
+        stated = re.search(r"\(default:? ([^()]+)\)", _option_help(sub, action))
+        option = action.option_strings[0] if action.option_strings else action.dest
+        if option == "--min-points":
+            expected = DEFAULT_MIN_POINTS
+        elif name == "train" and option in real and not isinstance(real[option], bool):
+            expected = real[option]
+        else:
+            continue
+        assert stated is not None, f"{name} {option}: the help does not say its default ({expected})"
+        assert stated.group(1) == str(expected), f"{name} {option}: help says {stated.group(1)}, really {expected}"
+        checked += 1
+    assert checked >= 12

@@ -206,11 +206,17 @@ def test_baseline_cli_and_evaluate_cli(survey, config, tmp_path):
     assert (ev / "confusion.png").stat().st_size > 0
 
 
-def test_selfreg_cli_needs_generator(survey, tmp_path):
+def test_selfreg_cli_needs_generator(survey, tmp_path, capsys):
     from jaxpelsvae.cli import main
+    from jaxpelsvae.data import LightCurveSet
+    from jaxpelsvae.data.readers import write_standard
 
-    rc = main(["train", str(tmp_path), "--mode", "selfreg", "--workdir", str(tmp_path / "w")])
-    assert rc == 2
+    # A readable dataset, so that the run gets past loading and the missing generator is what stops it.
+    data = write_standard(LightCurveSet.concatenate(list(survey)), tmp_path / "data")
+    rc = main(["train", str(data), "--mode", "selfreg", "--workdir", str(tmp_path / "w"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "needs --generator" in err, err
+    assert not (tmp_path / "w" / "metrics.json").exists()
 
 
 def test_auc_matches_sklearn_and_tolerates_missing_classes():

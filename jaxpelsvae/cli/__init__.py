@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from pathlib import Path
 
 from jaxpelsvae.errors import JaxPelsVaeError
 
 # Order in which commands are listed by `jaxpelsvae --help`; names map to modules in this package.
+# Every one must import: a command that fails to load is an error, never a silently shorter tool.
 COMMANDS = (
     "demo",
     "simulate",
@@ -26,15 +28,26 @@ COMMANDS = (
 )
 
 
+# A help text that already says what happens when the option is left out, e.g. "(default 500)" for
+# an option whose None means "the config's value", or "when omitted: WORKDIR/periods.csv".
+STATES_DEFAULT = re.compile(r"\(default\b|\bdefault:|\bwhen omitted\b", re.IGNORECASE)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default once: appended as "(default: X)" unless the help text states it
+    itself, and not at all for None (the option not given) or a flag that is off by default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if STATES_DEFAULT.search(text) or "%(default)" in text:
+            return text
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
 
 
 def _load(name: str):
-    try:
-        return importlib.import_module(f"jaxpelsvae.cli.{name}")
-    except ModuleNotFoundError as err:  # command not built in this checkout
-        if err.name == f"jaxpelsvae.cli.{name}":
-            return None
-        raise
+    return importlib.import_module(f"jaxpelsvae.cli.{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,13 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = _load(name)
-        if module is None:
-            continue
         cmd = sub.add_parser(
             name.replace("_", "-"),
             help=module.HELP,
             description=getattr(module, "DESCRIPTION", module.HELP),
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=HelpFormatter,
         )
         cmd.add_argument("--seed", type=int, default=0, help="root random seed of the run")
         cmd.add_argument(

@@ -21,9 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cadence", choices=("ogle", "gaia"), default="ogle", help="survey cadence to simulate")
     parser.add_argument("--preset", choices=("tiny", "small", "paper"), default="small", help="experiment preset")
     parser.add_argument("--seeds", type=int, default=None, help="repetitions per mode (preset default: 3)")
-    parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most")
+    parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most (default: the preset's)")
     parser.add_argument("--vmap-seeds", action=argparse.BooleanOptionalAction, default=None,
-                        help="train the baseline seeds together as one vmapped program")
+                        help="train the baseline seeds together as one vmapped program (default: the preset's)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 

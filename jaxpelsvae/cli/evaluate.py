@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="dataset folder or file with labelled stars")
     parser.add_argument("--model", type=Path, required=True,
                         help="model folder written by `jaxpelsvae train` (WORKDIR/model or WORKDIR)")
-    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points")
+    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
     parser.add_argument("--drop-unknown", action="store_true",
                         help="skip stars whose class the model does not know (default: error)")
 

@@ -8,8 +8,9 @@ HELP = "run the full protocol (split, VAE, generator, baseline and self-regulate
 DESCRIPTION = (
     "Read and validate DATA (rejected stars go to rejected.csv), find periods where missing, split it "
     "into a training pool and a shifted test pool (hardness bias by default; or train on DATA and test "
-    "on --test DATA2), train the PELS-VAE and fit the generator, then train the classifier in baseline "
-    "and self-regulated mode over --seeds seeds. Writes report.json, report.md and figures/ into "
+    "on --test DATA2), split the training pool into train and validation parts, train the PELS-VAE and "
+    "fit the generator on the train part, then train the classifier in baseline and self-regulated "
+    "mode over --seeds seeds. Writes report.json, report.md and figures/ into "
     "--workdir. Settings come from --preset, then --config (a Python file with get_config() or a JSON "
     "file), then the options given here."
 )
@@ -21,25 +22,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=("tiny", "small", "paper"), default="small", help="starting settings")
     parser.add_argument("--config", type=Path, default=None,
                         help="experiment config: a .py file with get_config() or a .json file (applied after --preset)")
-    parser.add_argument("--seeds", type=int, default=None, help="repetitions per mode")
-    parser.add_argument("--modes", default=None, help="comma-separated training modes (baseline,selfreg)")
+    parser.add_argument("--seeds", type=int, default=None, help="repetitions per mode (default: the preset's)")
+    parser.add_argument("--modes", default=None, help="comma-separated training modes (baseline,selfreg) (default: the preset's)")
     parser.add_argument("--scenario", choices=("hardness", "random", "snr", "seq_length"), default=None,
-                        help="data-shift scenario (ignored with --test)")
-    parser.add_argument("--temperature", type=float, default=None, help="hardness-bias temperature T (Bias 2: 3)")
+                        help="data-shift scenario (ignored with --test) (default: the preset's)")
+    parser.add_argument("--temperature", type=float, default=None, help="hardness-bias temperature T (Bias 2: 3) (default: the preset's)")
     parser.add_argument("--in-sample-hardness", action=argparse.BooleanOptionalAction, default=None,
-                        help="hardness from in-sample forest probabilities (the paper) instead of out-of-fold")
-    parser.add_argument("--snr-threshold", type=float, default=None, help="SNR threshold of the original cuts")
+                        help="hardness from in-sample forest probabilities (the paper) instead of out-of-fold (default: the preset's)")
+    parser.add_argument("--snr-threshold", type=float, default=None, help="SNR threshold of the original cuts (default: the preset's)")
     parser.add_argument("--seq-length", type=int, default=None, help="L, (Δt, Δm) pairs per curve (default: chosen from the data)")
     parser.add_argument("--quality-cuts", action=argparse.BooleanOptionalAction, default=None,
-                        help="apply the original quality cuts (> L points, SNR > threshold) to the training pool")
-    parser.add_argument("--sample-size", type=int, default=None, help="stratified subsample of the training pool")
-    parser.add_argument("--max-stars", type=int, default=None, help="stratified cap on the dataset before splitting")
-    parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most")
-    parser.add_argument("--vae-epochs", type=int, default=None, help="VAE epochs at most")
-    parser.add_argument("--ranking", default=None, help="ranking policy (CCR, max_confusion, proportion, max_pairwise_confusion, no_priority)")
-    parser.add_argument("--loss", default=None, help="classifier loss (focal, cross_entropy, nll, unweighted_cross_entropy)")
+                        help="apply the original quality cuts (> L points, SNR > threshold) to the training pool (default: the preset's)")
+    parser.add_argument("--quality-cuts-test", action=argparse.BooleanOptionalAction, default=None,
+                        help="apply the same cuts to the test pool, as the original (default: the preset's)")
+    parser.add_argument("--sample-size", type=int, default=None, help="stratified subsample of the training pool (default: the preset's)")
+    parser.add_argument("--redraw-per-seed", action=argparse.BooleanOptionalAction, default=None,
+                        help="each seed draws its own training subsample and (Δt, Δm) pairs, as the original (default: the preset's)")
+    parser.add_argument("--regulator", action="append", default=None, metavar="KEY=VALUE",
+                        help="a self-regulation setting (RegulatorConfig field, e.g. decay_parameter_2=0.46, "
+                             "threshold_acc_synthetic=0.8, scaling_factor=0.5, beta_initial=1.0); repeatable")
+    parser.add_argument("--max-stars", type=int, default=None, help="stratified cap on the dataset before splitting (default: the preset's)")
+    parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most (default: the preset's)")
+    parser.add_argument("--vae-epochs", type=int, default=None, help="VAE epochs at most (default: the preset's)")
+    parser.add_argument("--ranking", default=None, help="ranking policy (CCR, max_confusion, proportion, max_pairwise_confusion, no_priority) (default: the preset's)")
+    parser.add_argument("--loss", default=None, help="classifier loss (focal, cross_entropy, nll, unweighted_cross_entropy) (default: the preset's)")
     parser.add_argument("--vmap-seeds", action=argparse.BooleanOptionalAction, default=None,
-                        help="train the baseline seeds together as one vmapped program")
+                        help="train the baseline seeds together as one vmapped program (default: the preset's)")
     parser.add_argument("--resample-pairs", action=argparse.BooleanOptionalAction, default=None,
                         help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: the preset's)")
     parser.add_argument("--no-resume", action="store_true",
@@ -70,8 +78,11 @@ def config_from_args(args):
         "snr_threshold": args.snr_threshold, "sample_size": args.sample_size, "max_stars": args.max_stars,
         "epochs": args.epochs, "vae_epochs": args.vae_epochs, "ranking_method": args.ranking, "loss": args.loss,
         "vmap_seeds": args.vmap_seeds, "resample_pairs": args.resample_pairs,
+        "quality_cuts_test": args.quality_cuts_test, "redraw_per_seed": args.redraw_per_seed,
     }
     changes.update({k: v for k, v in simple.items() if v is not None})
+    if args.regulator:
+        changes["regulator_overrides"] = {**dict(cfg.regulator_overrides), **_key_values(args.regulator)}
     if args.modes:
         changes["modes"] = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     shift = {"scenario": args.scenario, "temperature": args.temperature, "in_sample": args.in_sample_hardness}
@@ -84,6 +95,24 @@ def config_from_args(args):
     if args.quiet:
         changes["progress"] = False
     return cfg.replace(**changes), sweep
+
+
+def _key_values(items: list[str]) -> dict:
+    """{key: value} from KEY=VALUE strings; values are read as JSON (numbers, lists), else kept as text."""
+    import json
+
+    from jaxpelsvae.errors import ConfigError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--regulator expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def run(args) -> int:

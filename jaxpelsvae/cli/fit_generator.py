@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--order", choices=("random", "time"), default="random", help="encoding order of (dt, dm) pairs")
     parser.add_argument("--target-snr", type=float, default=0.0,
                         help="> 0: scale donor errors so amplitude / median error equals this")
-    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points")
+    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
 
 
 def _vae_dir(path: Path) -> Path:

@@ -39,9 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic-per-class", type=int, default=None,
                         help="synthetic curves per class, before ranking factors (default 64)")
     parser.add_argument("--repetitions", type=int, default=None, help="synthetic passes per epoch (default 1)")
-    parser.add_argument("--eps", type=float, default=None, help="fraction of weights for synthetic updates (0.15)")
+    parser.add_argument("--eps", type=float, default=None, help="fraction of weights for synthetic updates (default 0.15)")
     parser.add_argument("--scaling-factor", type=float, default=None, help="synthetic lr factor (default 0.75)")
-    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points")
+    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
     parser.add_argument("--resample-pairs", action=argparse.BooleanOptionalAction, default=None,
                         help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: once per run)")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if workdir has a checkpoint")

@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine-annealed per epoch)")
     parser.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (0: off)")
     parser.add_argument("--val-fraction", type=float, default=0.2, help="fraction of curves for validation")
-    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points")
+    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

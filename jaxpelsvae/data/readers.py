@@ -8,11 +8,12 @@ read + validate (+ rejected.csv) in one call.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -124,13 +125,28 @@ def write_standard(lcs: LightCurveSet, folder: str | Path, fmt: str = "csv.gz") 
         lc.to_parquet(folder / "lightcurves.parquet", index=False)
     else:
         # text is written a chunk of stars at a time, so memory stays bounded for large surveys
-        path = folder / f"lightcurves.{fmt}"
-        with (gzip.open(path, "wt", newline="", compresslevel=6) if fmt == "csv.gz" else open(path, "w", newline="")) as fh:
+        with open_text_output(folder / f"lightcurves.{fmt}") as fh:
             for start in range(0, max(len(lcs), 1), _WRITE_CHUNK_STARS):
                 lc, _ = lcs.to_frames(slice(start, start + _WRITE_CHUNK_STARS))
-                lc.to_csv(fh, index=False, header=start == 0, float_format="%.17g")
-    lcs.meta.to_csv(folder / "meta.csv", index=False)
+                lc.to_csv(fh, index=False, header=start == 0, float_format="%.17g", lineterminator="\n")
+    with open_text_output(folder / "meta.csv") as fh:
+        lcs.meta.to_csv(fh, index=False, lineterminator="\n")
     return folder
+
+
+@contextlib.contextmanager
+def open_text_output(path: str | Path) -> Iterator[io.TextIOBase]:
+    """A UTF-8 text file for writing, gzip-compressed when `path` ends in .gz, whose bytes depend
+    only on what is written: the gzip header gets mtime 0 and no file name (gzip.open would stamp
+    the time of writing, so two identical runs would differ), and line ends are "\\n" everywhere."""
+    with open(path, "wb") as raw:
+        if str(path).endswith(".gz"):
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz, \
+                    io.TextIOWrapper(gz, encoding="utf-8", newline="") as fh:
+                yield fh
+        else:
+            with io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
+                yield fh
 
 
 _WRITE_CHUNK_STARS = 2000

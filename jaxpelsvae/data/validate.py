@@ -155,7 +155,8 @@ def write_rejected(rejected: pd.DataFrame, workdir: str | Path) -> Path:
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "rejected.csv"
-    (rejected if rejected is not None else pd.DataFrame(columns=["id", "reason"])).to_csv(path, index=False)
+    frame = rejected if rejected is not None else pd.DataFrame(columns=["id", "reason"])
+    frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")  # same bytes on every platform
     return path
 
 

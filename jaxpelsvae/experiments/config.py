@@ -9,6 +9,11 @@ from jaxpelsvae.errors import ConfigError
 
 PRESETS = ("tiny", "small", "paper")
 MODES = ("baseline", "selfreg")
+# RegulatorConfig fields that ExperimentConfig sets through fields of its own.
+_OWN_REGULATOR_FIELDS = ("ranking_method", "synthetic_samples_by_class", "patience", "epochs", "repetitions",
+                         "eps", "n_oversampling")
+_OVERRIDES = ("vae_overrides", "vae_train_overrides", "generator_overrides", "priors_overrides", "latent_overrides",
+              "period_overrides", "regulator_overrides")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,11 +26,23 @@ class ExperimentConfig:
         per-star number of consecutive pairs, clipped to [shortest L the CNN accepts, 300].
     sample_size: stratified subsample of the training pool (the paper's 40,000); None keeps all.
     max_stars: stratified cap on the whole dataset before splitting (quick runs); None keeps all.
-    val_fraction: stratified validation share of the training pool (0.3 as the original).
-    quality_cuts: apply the original cuts (> L points, SNR > snr_threshold) to the training pool.
+    val_fraction: stratified validation share of the training pool (0.3 as the original). The pool
+        is split into a train part and a validation part first; L, the VAE and the generator are
+        fitted on the train part only, and `sample_size` is shared between the parts in proportion.
+    redraw_per_seed: each seed draws its own stratified `sample_size` subsample of the train part
+        and its own random (Δt, Δm) pairs, as the original did for every run; the validation set,
+        the test pool, the VAE and the generator stay fixed. Off: every seed trains on the root
+        seed's subsample and pairs.
+    quality_cuts: apply the original cuts (> L points, SNR > snr_threshold) to the training pool
+        (train and validation parts).
+    quality_cuts_test: apply the same cuts (same L and threshold) to the test pool, as the original.
     epochs / patience / learning_rate / layers / batch_size / loss / focal_gamma / ranking_method /
         synthetic_samples_by_class / eps / repetitions / n_oversampling: classifier and policy
         settings (selfreg.loop.TrainConfig and RegulatorConfig).
+    synthetic_batch_size: batch size of the synthetic passes (TrainConfig; the original's fixed 128).
+    regulator_overrides: other RegulatorConfig fields (threshold_acc_synthetic, decay_parameter_1,
+        decay_parameter_2, beta_initial, scaling_factor, max_synthetic_age, ...), e.g.
+        {"decay_parameter_2": 0.46}; the fields above that have their own setting are refused here.
     resample_pairs: fresh random (Δt, Δm) pairs of every training curve each epoch (TrainConfig).
     vae_epochs / vae_patience / vae_train_overrides (other VAETrainConfig fields, e.g. {"batch_size": 32})
         / vae_overrides: VAE training (VAETrainConfig) and architecture
@@ -47,7 +64,9 @@ class ExperimentConfig:
     sample_size: int | None = None
     max_stars: int | None = None
     val_fraction: float = 0.3
+    redraw_per_seed: bool = False
     quality_cuts: bool = False
+    quality_cuts_test: bool = False
     snr_threshold: float = 4.0
     epochs: int = 30
     patience: int = 6
@@ -61,6 +80,8 @@ class ExperimentConfig:
     eps: float = 0.15
     repetitions: int = 1
     n_oversampling: int = 1
+    synthetic_batch_size: int = 128
+    regulator_overrides: tuple[tuple[str, Any], ...] = ()
     resample_pairs: bool = False
     vae_epochs: int = 40
     vae_patience: int = 8
@@ -87,18 +108,44 @@ class ExperimentConfig:
             raise ConfigError("ExperimentConfig.seq_length_quantile must be in (0, 1]")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"ExperimentConfig.val_fraction must be in (0, 1), got {self.val_fraction}")
-        for name in ("epochs", "patience", "vae_epochs", "batch_size"):
+        for name in ("epochs", "patience", "vae_epochs", "batch_size", "synthetic_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"ExperimentConfig.{name} must be >= 1")
+        self.regulator_config()  # unknown or invalid regulator settings fail here, not after the VAE
+
+    def regulator_config(self):
+        """The RegulatorConfig of every classifier run: this config's policy fields plus
+        `regulator_overrides`."""
+        from jaxpelsvae.selfreg.state import RegulatorConfig
+
+        known = {f.name for f in dataclasses.fields(RegulatorConfig)}
+        overrides = dict(self.regulator_overrides)
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"unknown regulator settings {unknown}; RegulatorConfig has {sorted(known - set(_OWN_REGULATOR_FIELDS))}")
+        own = sorted(set(overrides) & set(_OWN_REGULATOR_FIELDS))
+        if own:
+            # Two places for one setting would make a config file ambiguous.
+            raise ConfigError(f"regulator settings {own} are ExperimentConfig fields of their own; set them there")
+        if "proportion_range" in overrides:
+            overrides["proportion_range"] = tuple(overrides["proportion_range"])
+        return RegulatorConfig(**{name: getattr(self, name) for name in _OWN_REGULATOR_FIELDS}, **overrides)
 
     def replace(self, **changes) -> "ExperimentConfig":
-        """A copy with fields changed; `shift_*` keys change fields of `shift` (e.g. shift_temperature)."""
+        """A copy with fields changed; `shift_*` keys change fields of `shift` (e.g. shift_temperature),
+        `regulator_*` keys add to `regulator_overrides` (e.g. regulator_decay_parameter_2)."""
         shift_changes = {k[len("shift_"):]: changes.pop(k) for k in list(changes) if k.startswith("shift_")}
         if shift_changes:
             changes["shift"] = dataclasses.replace(changes.get("shift", self.shift), **shift_changes)
-        for key in ("vae_overrides", "vae_train_overrides", "generator_overrides", "priors_overrides", "latent_overrides", "period_overrides"):
+        reg_changes = {k[len("regulator_"):]: changes.pop(k) for k in list(changes)
+                       if k.startswith("regulator_") and k != "regulator_overrides"}
+        if reg_changes:
+            changes["regulator_overrides"] = {**dict(changes.get("regulator_overrides", self.regulator_overrides)),
+                                              **reg_changes}
+        for key in _OVERRIDES:
             if isinstance(changes.get(key), dict):
-                changes[key] = tuple(sorted(changes[key].items()))
+                # lists (JSON) become tuples so that the frozen config stays hashable
+                changes[key] = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in changes[key].items()))
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ConfigError(f"unknown experiment settings: {sorted(unknown)}")
@@ -106,7 +153,7 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        for key in ("vae_overrides", "vae_train_overrides", "generator_overrides", "priors_overrides", "latent_overrides", "period_overrides"):
+        for key in _OVERRIDES:
             d[key] = dict(getattr(self, key))
         d["modes"] = list(self.modes)
         return d
@@ -123,8 +170,9 @@ class ExperimentConfig:
 
 def preset(name: str) -> ExperimentConfig:
     """tiny: seconds (tests); small: a few minutes on 2 CPU cores (the demo); paper: the paper's
-    protocol (Bias 2: hardness T = 3 with in-sample forest probabilities, L = 300, SNR > 4 cuts,
-    sample_size 40,000, 30 seeds, 500 epochs, the original's optimiser settings)."""
+    protocol (Bias 2: hardness T = 3 with in-sample forest probabilities, L = 300, SNR > 4 cuts of
+    the training and the test pool, sample_size 40,000 and random pairs redrawn for each of 30 seeds,
+    500 epochs, the original's optimiser settings)."""
     if name == "tiny":
         return ExperimentConfig(
             preset="tiny", shift=ShiftConfig(temperature=1.0, in_sample=False, n_estimators=20), seeds=1, max_stars=150,
@@ -161,7 +209,8 @@ def preset(name: str) -> ExperimentConfig:
     if name == "paper":
         return ExperimentConfig(
             preset="paper", shift=ShiftConfig(temperature=3.0, in_sample=True, max_depth=12), seeds=30,
-            seq_length=300, sample_size=40_000, quality_cuts=True, snr_threshold=4.0,
+            seq_length=300, sample_size=40_000, redraw_per_seed=True, quality_cuts=True, quality_cuts_test=True,
+            snr_threshold=4.0,
             epochs=500, patience=10, learning_rate=0.1, synthetic_samples_by_class=64, n_oversampling=10,
             vae_epochs=150, vae_patience=20,
         )

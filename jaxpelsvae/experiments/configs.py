@@ -33,7 +33,9 @@ class Sweep:
 
 
 def load_config(path: str | Path, base: ExperimentConfig | None = None) -> ExperimentConfig | Sweep:
-    """Read a config file: .py (module with get_config()) or .json (ExperimentConfig fields, possibly partial)."""
+    """Read a config file: .py (module with get_config()) or .json (ExperimentConfig fields, possibly
+    partial; the *_overrides fields as objects, e.g. {"regulator_overrides": {"decay_parameter_2": 0.46}},
+    or one setting at a time as shift_<field> / regulator_<field>)."""
     path = Path(path)
     base = base or ExperimentConfig()
     if not path.is_file():

@@ -299,6 +299,11 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
         out += [f"- classes missing in the test set: {sp.get('classes_missing_in_test') or 'none'}; "
                 f"test classes unknown to training (dropped, {sp.get('test_stars_dropped', 0)} stars): "
                 f"{sp.get('classes_missing_in_train') or 'none'}"]
+    for key, pool in (("quality_cuts", "training pool"), ("quality_cuts_test", "test pool")):
+        if sp.get(key):
+            q = sp[key]
+            out += [f"- original quality cuts on the {pool} (> L = {q.get('seq_length')} points, SNR > "
+                    f"{q.get('snr_threshold')}): stars removed {q.get('n_rejected')}"]
     out += ["", _table(["class", "dataset", "train pool", "test pool"], rows), ""]
 
     seq = cfg.get("seq_length_choice") or {}
@@ -310,7 +315,10 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
 
     rows = [[r["mode"], r["seed"], r["macro_f1"], r.get("roc_auc_ovo"), r["best_epoch"], r["epochs"], r["wall_s"]]
             for r in runs]
-    out += ["## Runs and timing", "", _table(["mode", "seed", "macro-F1", "AUC ovo", "best epoch", "epochs", "wall s"], rows), ""]
+    out += ["## Runs and timing", ""]
+    if sp.get("seed_variation"):
+        out += [sp["seed_variation"], ""]
+    out += [_table(["mode", "seed", "macro-F1", "AUC ovo", "best epoch", "epochs", "wall s"], rows), ""]
     timing = report.get("timing") or {}
     if timing:
         out += [_table(["stage", "seconds"], [[k, float(v)] for k, v in timing.items()]), ""]

@@ -2,11 +2,14 @@
 
 Stages (each timed, each writing into the workdir):
   read + validate (rejected.csv) → periods where missing (Lomb-Scargle) → data-shift split
-  (hardness.csv) → training pool subsample and train/validation split → choose L → encode once →
-  PELS-VAE (vae/) → generator (generator/) → baseline and self-regulated runs over seeds
-  (runs/<mode>_seed<k>/) → report.json, report.md, figures/.
-The encoded splits are shared by every run, so modes and seeds differ only in what they should:
-the initialisation, the batch order and (self-regulated) the synthetic curves.
+  (hardness.csv) → train/validation split of the training pool → choose L on the train part →
+  quality cuts → subsamples (split.csv) → encode → PELS-VAE (vae/) and generator (generator/) on
+  the train part → baseline and self-regulated runs over seeds (runs/<mode>_seed<k>/) →
+  report.json, report.md, figures/.
+Nothing is fitted on validation or test stars. Validation and test encodings are shared by every
+run; the training set and its pairs too unless `redraw_per_seed`, so seeds differ only in the
+initialisation, the batch order, (self-regulated) the synthetic curves and, when redrawn, the
+training subsample and pairs (`seed_variation` says which in report.md).
 """
 from __future__ import annotations
 
@@ -94,6 +97,64 @@ def stratified_subsample(lcs: LightCurveSet, n: int | None, seed: int, stream: i
     return lcs.select(np.sort(np.concatenate(keep)))
 
 
+def _part_sizes(sample_size: int | None, val_fraction: float) -> tuple[int | None, int | None]:
+    """`sample_size` shared between the train and validation parts in proportion (None: all)."""
+    if sample_size is None:
+        return None, None
+    n_val = int(round(sample_size * val_fraction))
+    return sample_size - n_val, n_val
+
+
+def seed_train_set(train_part: LightCurveSet, n: int | None, seed: int) -> LightCurveSet:
+    """The stratified subsample of at most `n` stars of the train part that a run with `seed` trains
+    on (the root seed's for every run unless `redraw_per_seed`)."""
+    return stratified_subsample(train_part, n, seed, 0x5A3)
+
+
+def ids_digest(ids) -> str:
+    """First 16 hex digits of the SHA-256 of the sorted star ids: which stars, in a few bytes."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(map(str, ids))).encode()).hexdigest()[:16]
+
+
+def _train_record(train_set: LightCurveSet) -> dict:
+    return {"n_train": len(train_set), "train_ids_digest": ids_digest(train_set.ids)}
+
+
+def seed_variation(config: ExperimentConfig, n_train: int, n_train_part: int) -> str:
+    """One sentence for report.md: what differs between the runs of different seeds, what they share."""
+    redrawn_set = config.redraw_per_seed and n_train < n_train_part
+    varies = ["the classifier's initialisation and batch order"]
+    if redrawn_set:
+        varies.append(f"the stratified subsample of {n_train} of the {n_train_part} train-part stars")
+    if config.resample_pairs:
+        varies.append("the random (Δt, Δm) pairs of the training curves (redrawn every epoch)")
+    elif config.redraw_per_seed:
+        varies.append("the random (Δt, Δm) pairs of the training curves")
+    if "selfreg" in config.modes:
+        varies.append("the synthetic curves (self-regulated runs)")
+    shared = ["the split", "the validation and test sets with their pairs"]
+    if not redrawn_set:
+        shared.append("the training set" if config.redraw_per_seed or config.resample_pairs
+                      else "the training set with its pairs")
+    if "selfreg" in config.modes:
+        shared.append("the VAE and the generator")
+    return f"Between seeds only {_join(varies)} vary; {_join(shared)} are shared by every run."
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _write_split(path: Path, train_part: LightCurveSet, val_set: LightCurveSet, test_set: LightCurveSet) -> None:
+    """split.csv (`id, part`): the stars each part may use (train: the whole train part, from which
+    each run's training set is drawn; val: early stopping; test: scores only)."""
+    parts = [("train", train_part), ("val", val_set), ("test", test_set)]
+    pd.DataFrame({"id": np.concatenate([np.asarray(s.ids, dtype=str) for _, s in parts]),
+                  "part": np.concatenate([np.full(len(s), p) for p, s in parts])}).to_csv(path, index=False)
+
+
 def fill_periods(lcs: LightCurveSet, overrides: dict, progress: bool,
                  class_limits: dict | None = None) -> tuple[LightCurveSet, int]:
     """Lomb-Scargle periods (`jaxpelsvae.period.find_periods_by_class`: each labelled star within
@@ -130,17 +191,11 @@ def encode(lcs: LightCurveSet, length: int, seed: int, stream: int, order: str):
 
 def _train_config(config: ExperimentConfig, seq_length: int, mode: str):
     from jaxpelsvae.selfreg.loop import TrainConfig
-    from jaxpelsvae.selfreg.state import RegulatorConfig
 
-    reg = RegulatorConfig(
-        ranking_method=config.ranking_method, synthetic_samples_by_class=config.synthetic_samples_by_class,
-        patience=config.patience, epochs=config.epochs, repetitions=config.repetitions, eps=config.eps,
-        n_oversampling=config.n_oversampling,
-    )
     return TrainConfig(
         mode=mode, seq_length=seq_length, layers=config.layers, learning_rate=config.learning_rate,
-        batch_size=config.batch_size, loss=config.loss, focal_gamma=config.focal_gamma, regulator=reg,
-        resample_pairs=config.resample_pairs,
+        batch_size=config.batch_size, synthetic_batch_size=config.synthetic_batch_size, loss=config.loss,
+        focal_gamma=config.focal_gamma, regulator=config.regulator_config(), resample_pairs=config.resample_pairs,
     )
 
 
@@ -188,7 +243,8 @@ def run_experiment(
     `test_data` the classifier trains on `data` and is tested on `test_data` (classes matched by
     name); otherwise `config.shift` splits `data`. seed: root seed; repetition k of a mode uses
     seed + k. vae_generator_fn: replaces the VAE + generator stage (tests); called as
-    fn(train_pool, config, seed, workdir) -> (generator, generator_report dict).
+    fn(train_set, config, seed, workdir) -> (generator, generator_report dict), train_set being the
+    root seed's training set (train part only: no validation or test star).
     resume: runs whose workdir (runs/<mode>_seed<k>/) holds a checkpoint of the same run continue
     from it (a finished run is not repeated); False starts every run afresh.
     Returns an ExperimentResult; raises DataError when no usable data is left.
@@ -236,57 +292,82 @@ def run_experiment(
         pd.DataFrame({"id": ids, "hardness": list(hardness.values()),
                       "pool": np.where(np.isin(ids, split.train.ids), "train", "test")}
                      ).to_csv(workdir / "hardness.csv", index=False)
-    pool = split.train
-    # L is chosen on the training pool before any quality cut, so that the cut (> L points) and
-    # the encoder use the same L.
-    seq_length, seq_info = choose_seq_length(pool, config)
-    cut_info = None
-    if config.quality_cuts:
-        pool, cut_rejected = original_cuts(pool, seq_length=seq_length, snr_threshold=config.snr_threshold)
-        write_rejected(cut_rejected, workdir / "quality_cuts")
-        cut_info = {"seq_length": seq_length, "snr_threshold": config.snr_threshold,
-                    "n_rejected": int(len(cut_rejected)), "train_pool_after": pool.class_counts()}
-        if len(pool) == 0:
-            raise DataError("the original quality cuts left no training star; lower the SNR threshold or L")
-    pool = stratified_subsample(pool, config.sample_size, seed, 0x5A3)
-    train_set, val_set = pool.split((1.0 - config.val_fraction, config.val_fraction), seed=seed)
+    # The training pool is split into its train and validation parts before anything is fitted:
+    # L, the VAE, the generator (priors, latent model, donors) and the classifier see the train
+    # part only; the validation part, which picks each run's best epoch, stays unseen until then.
+    train_part, val_part = split.train.split((1.0 - config.val_fraction, config.val_fraction), seed=seed)
     test_set = split.test
+    seq_length, seq_info = choose_seq_length(train_part, config)
+    cut_info = {}
+    if config.quality_cuts:
+        # L is chosen before the cuts, so that the cut (> L points) and the encoder use the same L.
+        train_part, rej_train = original_cuts(train_part, seq_length=seq_length, snr_threshold=config.snr_threshold)
+        val_part, rej_val = original_cuts(val_part, seq_length=seq_length, snr_threshold=config.snr_threshold)
+        write_rejected(pd.concat([rej_train, rej_val], ignore_index=True), workdir / "quality_cuts")
+        cut_info["quality_cuts"] = {
+            "seq_length": seq_length, "snr_threshold": config.snr_threshold,
+            "n_rejected": int(len(rej_train) + len(rej_val)),
+            "train_part_after": train_part.class_counts(), "val_part_after": val_part.class_counts(),
+        }
+        if len(train_part) == 0 or len(val_part) == 0:
+            raise DataError("the original quality cuts left no training or no validation star; lower the SNR threshold or L")
+    if config.quality_cuts_test:
+        test_set, rej_test = original_cuts(test_set, seq_length=seq_length, snr_threshold=config.snr_threshold)
+        write_rejected(rej_test, workdir / "quality_cuts_test")
+        cut_info["quality_cuts_test"] = {"seq_length": seq_length, "snr_threshold": config.snr_threshold,
+                                         "n_rejected": int(len(rej_test)), "test_pool_after": test_set.class_counts()}
+    n_train, n_val = _part_sizes(config.sample_size, config.val_fraction)
+    val_set = stratified_subsample(val_part, n_val, seed, 0x5A4)
+    train_set = seed_train_set(train_part, n_train, seed)  # the root seed's; every seed's without redraw
     if len(test_set) == 0:
         raise DataError("the split left an empty test pool (raise the bias temperature or use --scenario random)")
     if len(val_set) == 0 or len(train_set) == 0:
-        raise DataError(f"the training pool ({len(pool)} stars) is too small for a train/validation split")
+        raise DataError(f"the training pool ({len(split.train)} stars) is too small for a train/validation split")
     classes = tuple(train_set.classes)
+    _write_split(workdir / "split.csv", train_part, val_set, test_set)
     _log(f"split {split.info['method']}: train {len(train_set)}, validation {len(val_set)}, test {len(test_set)}", progress)
     t0 = lap("split", t0)
 
-    # ---- encoding (once, shared by every run)
+    # ---- encoding: validation and test once; the training set once, or per seed when redrawn
     _log(f"L = {seq_length}: {seq_info['reason']}", progress)
     order = "random"
     enc = {name_: encode(s, seq_length, seed, _ENCODE_STREAMS[name_], order)
            for name_, s in (("train", train_set), ("val", val_set), ("test", test_set))}
     t0 = lap("encode", t0)
 
-    # ---- VAE + generator
+    # ---- VAE + generator, fitted once on the root seed's training set (train part only)
     generator, gen_report = None, {}
     if "selfreg" in config.modes:
         fn = vae_generator_fn or fit_vae_and_generator
-        generator, gen_report = fn(pool, dataclasses.replace(config, seq_length=seq_length), seed, workdir)
+        generator, gen_report = fn(train_set, dataclasses.replace(config, seq_length=seq_length), seed, workdir)
         t0 = lap("vae_generator", t0)
 
     # ---- runs
+    seeds = [seed + k for k in range(config.seeds)]
     runs: list[dict] = []
     for mode in config.modes:
-        seeds = [seed + k for k in range(config.seeds)]
         tcfg = _train_config(config, seq_length, mode)
         t_mode = time.perf_counter()
-        if mode == "baseline" and config.vmap_seeds and config.resample_pairs:
+        vmap = mode == "baseline" and config.vmap_seeds
+        if vmap and config.resample_pairs:
             _log("vmap_seeds ignored: resample_pairs re-encodes the training curves every epoch", progress)
-        if mode == "baseline" and config.vmap_seeds and not config.resample_pairs:
-            runs += _vmapped_baseline(enc, classes, seeds, tcfg, progress)
+            vmap = False
+        if vmap and config.redraw_per_seed:
+            _log("vmap_seeds ignored: redraw_per_seed gives every seed its own training set", progress)
+            vmap = False
+        if vmap:
+            runs += [{**e, **_train_record(train_set)} for e in _vmapped_baseline(enc, classes, seeds, tcfg, progress)]
         else:
             for s in seeds:
-                runs.append(_one_run(mode, s, enc, classes, tcfg, generator, workdir, progress, resume,
-                                     train_set=train_set))
+                s_train, s_enc = train_set, enc
+                if config.redraw_per_seed and s != seed:
+                    # Same draws for both modes of a seed: baseline and selfreg stay paired.
+                    t_enc = time.perf_counter()
+                    s_train = seed_train_set(train_part, n_train, s)
+                    s_enc = {**enc, "train": encode(s_train, seq_length, s, _ENCODE_STREAMS["train"], order)}
+                    timing["encode"] += time.perf_counter() - t_enc
+                entry = _one_run(mode, s, s_enc, classes, tcfg, generator, workdir, progress, resume, train_set=s_train)
+                runs.append({**entry, **_train_record(s_train)})
         timing[f"runs_{mode}"] = time.perf_counter() - t_mode
     t0 = time.perf_counter()
 
@@ -315,9 +396,10 @@ def run_experiment(
         "counts_train": train_set.class_counts(), "counts_val": val_set.class_counts(),
         "counts_test": test_set.class_counts(),
         "val_fraction": config.val_fraction, "sample_size": config.sample_size,
+        "n_train_part": len(train_part), "redraw_per_seed": config.redraw_per_seed,
+        "seed_variation": seed_variation(config, len(train_set), len(train_part)),
+        **cut_info,
     }
-    if cut_info:
-        split_info["quality_cuts"] = cut_info
     cfg = {**config.to_dict(), "seq_length": seq_length, "seq_length_choice": seq_info, "root_seed": int(seed),
            "train_config": {m: _train_config(config, seq_length, m).to_dict() for m in config.modes}}
     timing["total"] = time.perf_counter() - t_start
@@ -327,7 +409,7 @@ def run_experiment(
     )
     figures = []
     if config.figures:
-        figures = _figures(report, workdir, generator, pool, classes, seed, config.synthetic_samples_by_class)
+        figures = _figures(report, workdir, generator, train_set, classes, seed, config.synthetic_samples_by_class)
     report["timing"].pop("total", None)
     report["timing"]["report"] = time.perf_counter() - t0
     report["timing"]["total"] = time.perf_counter() - t_start
@@ -406,8 +488,8 @@ def _vmapped_baseline(enc, classes, seeds, tcfg, progress: bool) -> list[dict]:
 
 
 def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: int, workdir: Path):
-    """Train the PELS-VAE on the folded training pool (as `jaxpelsvae train-vae`) and fit the generator
-    on it (as `jaxpelsvae fit-generator`: priors, physics → latent, donor bank). Saves workdir/vae and
+    """Train the PELS-VAE on the folded training set `pool` (the train part: never validation or test
+    stars; as `jaxpelsvae train-vae`) and fit the generator on it (as `jaxpelsvae fit-generator`: priors, physics → latent, donor bank). Saves workdir/vae and
     workdir/generator. Stars without a usable period are left out of both. Returns (generator,
     quality dict: vae_recon_mse (validation, best epoch), vae_class_mean_mse (the same validation
     curves predicted by their class's mean training curve), latent_r2_heldout (of the chosen latent

@@ -175,23 +175,10 @@ def simulate_survey(counts: dict[str, int] | None = None, cadence: str | None = 
 
 
 def write_survey(lcs, out: str | Path, fmt: str = "csv.gz") -> Path:
-    """Write `lcs` in the standard layout (lightcurves.<fmt> + meta.csv) into folder `out`."""
-    try:
-        from jaxpelsvae.data.readers import write_standard
-    except ImportError:  # the data layer's writer is not available: same layout with pandas
-        write_standard = None
-    out = Path(out)
-    if write_standard is not None:
-        write_standard(lcs, out, fmt=fmt)
-        return out
-    out.mkdir(parents=True, exist_ok=True)
-    star = np.repeat(lcs.ids, np.diff(lcs.offsets))
-    frame = pd.DataFrame({"id": star, "time": lcs.time, "mag": lcs.mag, "err": lcs.err})
-    if fmt == "parquet":
-        frame.to_parquet(out / "lightcurves.parquet", index=False)
-    elif fmt in ("csv", "csv.gz"):
-        frame.to_csv(out / f"lightcurves.{fmt}", index=False, float_format="%.6f")
-    else:
+    """Write `lcs` in the standard layout (lightcurves.<fmt> + meta.csv) into folder `out`; the same
+    survey gives the same bytes (`jaxpelsvae.data.readers.write_standard`)."""
+    from jaxpelsvae.data.readers import write_standard
+
+    if fmt not in ("csv.gz", "csv", "parquet"):
         raise ConfigError(f"simulate: unknown output format {fmt!r}; use csv.gz, csv or parquet")
-    lcs.meta.to_csv(out / "meta.csv", index=False)
-    return out
+    return write_standard(lcs, Path(out), fmt=fmt)

@@ -33,6 +33,15 @@ def make_batches(seed: int = 0) -> list[dict[str, np.ndarray]]:
     ]
 
 
+def make_model():
+    """The CNN every process starts from (the same parameters everywhere)."""
+    from flax import nnx
+
+    from jaxpelsvae.models.cnn import CNN
+
+    return CNN(NUM_CLASSES, layers=2, seq_length=SEQ_LEN, rngs=nnx.Rngs(0))
+
+
 def run(num_processes: int, process_id: int, port: int, local_devices: int) -> dict[str, np.ndarray]:
     """Initialise the (possibly multi-process) runtime, take STEPS sharded steps, return final params."""
     import jax
@@ -46,9 +55,7 @@ def run(num_processes: int, process_id: int, port: int, local_devices: int) -> d
         )
     import jax.numpy as jnp
     import optax
-    from flax import nnx
 
-    from jaxpelsvae.models.cnn import CNN
     from jaxpelsvae.train import sharding
     from jaxpelsvae.train.state import create_train_state
     from jaxpelsvae.train.steps import classifier_loss_fn, make_train_step
@@ -56,7 +63,7 @@ def run(num_processes: int, process_id: int, port: int, local_devices: int) -> d
     # SGD keeps the comparison at float tolerance (Adam's first step is ~lr·sign(g), which amplifies
     # summation-order noise in near-zero gradients such as conv biases ahead of BatchNorm).
     tx = optax.sgd(0.05)
-    model = CNN(NUM_CLASSES, layers=2, seq_length=SEQ_LEN, rngs=nnx.Rngs(0))
+    model = make_model()
     graphdef, state = create_train_state(model, tx, jax.random.key(0))
     plain = make_train_step(graphdef, classifier_loss_fn("focal", alpha_K=jnp.ones(NUM_CLASSES)), tx, jit=False)
     mesh = sharding.data_mesh()

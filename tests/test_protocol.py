@@ -1,0 +1,189 @@
+"""The experiment protocol: nothing fitted on validation or test stars, seeds redraw what they say,
+test-pool cuts on request, regulator settings reach the runs from a config file."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jaxpelsvae.data.shift import ShiftConfig
+from jaxpelsvae.errors import ConfigError
+from jaxpelsvae.experiments import runner
+from jaxpelsvae.experiments.config import preset
+
+CLASSES = ("CEP", "DSCT", "ECL", "LPV", "RRLYR")
+
+
+@pytest.fixture(scope="module")
+def survey():
+    from jaxpelsvae.simulate import simulate_survey
+
+    return simulate_survey({c: 16 for c in CLASSES}, cadence="gaia", seed=1)
+
+
+@pytest.fixture()
+def trained(monkeypatch):
+    """Replaces classifier training by a recorder (the protocol is under test, not the CNN): each call
+    records its mode, seed, config, training curves and encoded training inputs, and returns
+    metrics of fixed random predictions."""
+    from jaxpelsvae.selfreg import loop
+    from jaxpelsvae.selfreg.metrics import classification_metrics
+
+    calls = []
+
+    def fake(train_set, val_set, test_set, config, *, seed, mode, encoded, classes, **_):
+        calls.append(SimpleNamespace(mode=mode, seed=seed, config=config, train_set=train_set,
+                                     x_train=np.asarray(encoded[0].x_NL2)))
+        y = np.asarray(encoded[2].y_N)
+        probs = np.random.default_rng(seed).dirichlet(np.ones(len(classes)), size=y.size)
+        metrics = classification_metrics(y, probs, classes)
+        metrics.update(best_epoch=0, epochs=1)
+        return SimpleNamespace(metrics=metrics)
+
+    monkeypatch.setattr(loop, "train_classifier", fake)
+    return calls
+
+
+def _config(**changes):
+    base = preset("tiny").replace(shift=ShiftConfig(scenario="random", test_fraction=0.3), figures=False, seeds=2)
+    return base.replace(**changes)
+
+
+def _parts(workdir) -> dict[str, set[str]]:
+    split = pd.read_csv(workdir / "split.csv", dtype=str)
+    return {p: set(split.loc[split["part"] == p, "id"]) for p in ("train", "val", "test")}
+
+
+# ------------------------------------------------------------------------------------ item: leaks
+
+
+def test_nothing_is_fitted_on_validation_or_test_stars(survey, trained, tmp_path, monkeypatch):
+    seen = {}
+
+    def spy_vae_generator(train_set, config, seed, workdir):
+        seen["vae_generator"] = set(train_set.ids)
+        return None, {}
+
+    choose = runner.choose_seq_length
+
+    def spy_choose(lcs, config):
+        seen["seq_length"] = set(lcs.ids)
+        return choose(lcs, config)
+
+    def spy_figures(report, workdir, generator, pool, *args):
+        seen["figures"] = set(pool.ids)
+        return []
+
+    monkeypatch.setattr(runner, "choose_seq_length", spy_choose)
+    monkeypatch.setattr(runner, "_figures", spy_figures)
+    result = runner.run_experiment(survey, _config(figures=True), tmp_path, seed=0, vae_generator_fn=spy_vae_generator)
+    val, test = set(result.splits["val"].ids), set(result.splits["test"].ids)
+    assert val and test
+    for stage, ids in seen.items():
+        assert ids, stage
+        assert not ids & val, f"{stage} saw validation stars"
+        assert not ids & test, f"{stage} saw test stars"
+    # every run trained on train-part stars only, and split.csv says which stars each part holds
+    parts = _parts(tmp_path)
+    assert parts["val"] == val and parts["test"] == test and not parts["train"] & (val | test)
+    assert seen["vae_generator"] <= parts["train"]
+
+
+# ------------------------------------------------------------------------------------ item: seeds
+
+
+@pytest.mark.parametrize("redraw", [True, False])
+def test_redraw_per_seed_draws_each_seed_its_own_subsample_and_pairs(survey, trained, tmp_path, redraw):
+    # resample_pairs hands the training curves themselves to the run, so their ids can be compared.
+    cfg = _config(modes=("baseline", "selfreg"), sample_size=40, redraw_per_seed=redraw, resample_pairs=True)
+    result = runner.run_experiment(survey, cfg, tmp_path, seed=3, vae_generator_fn=lambda *a: (None, {}))
+    by_run = {(c.mode, c.seed): c for c in trained}
+    assert sorted(by_run) == [("baseline", 3), ("baseline", 4), ("selfreg", 3), ("selfreg", 4)]
+    parts = _parts(tmp_path)
+    first, second = by_run["baseline", 3], by_run["baseline", 4]
+    for c in trained:
+        assert set(c.train_set.ids) <= parts["train"] and len(c.train_set) < len(parts["train"])
+    if redraw:
+        assert set(first.train_set.ids) != set(second.train_set.ids)
+        assert not np.array_equal(first.x_train, second.x_train)
+    else:
+        assert list(first.train_set.ids) == list(second.train_set.ids)
+        np.testing.assert_array_equal(first.x_train, second.x_train)
+    # both modes of one seed train on the same draw (paired comparison)
+    for s in (3, 4):
+        assert list(by_run["baseline", s].train_set.ids) == list(by_run["selfreg", s].train_set.ids)
+        np.testing.assert_array_equal(by_run["baseline", s].x_train, by_run["selfreg", s].x_train)
+    digests = {r["seed"]: r["train_ids_digest"] for r in result.report["runs"]}
+    assert (digests[3] != digests[4]) == redraw
+    sentence = result.report["split"]["seed_variation"]
+    assert ("subsample" in sentence) == redraw
+    assert sentence in (tmp_path / "report.md").read_text()
+
+
+def test_paper_preset_redraws_and_cuts_like_the_original():
+    cfg = preset("paper")
+    assert cfg.redraw_per_seed and cfg.quality_cuts and cfg.quality_cuts_test and cfg.sample_size == 40_000
+    for name in ("tiny", "small"):
+        assert not preset(name).redraw_per_seed and not preset(name).quality_cuts_test
+
+
+# ------------------------------------------------------------------------------------ item: test-pool cuts
+
+
+def test_quality_cuts_test_cuts_the_test_pool_with_the_training_pool_settings(survey, trained, tmp_path):
+    from jaxpelsvae.data.validate import original_cuts
+
+    cfg = _config(modes=("baseline",), seeds=1, seq_length=40, snr_threshold=8.0, quality_cuts=True)
+    plain = runner.run_experiment(survey, cfg, tmp_path / "off", seed=0)
+    cut = runner.run_experiment(survey, cfg.replace(quality_cuts_test=True), tmp_path / "on", seed=0)
+    test_off = plain.splits["test"]
+    kept, rejected = original_cuts(test_off, seq_length=40, snr_threshold=8.0)
+    assert len(rejected) > 0 and len(kept) > 0  # the data has test stars on both sides of the cuts
+    assert list(cut.splits["test"].ids) == list(kept.ids)
+    assert cut.report["split"]["quality_cuts_test"]["n_rejected"] == len(rejected)
+    assert "quality_cuts_test" not in plain.report["split"]
+    assert (tmp_path / "on" / "quality_cuts_test" / "rejected.csv").is_file()
+    # the training side is cut the same way in both runs
+    assert list(plain.splits["train"].ids) == list(cut.splits["train"].ids)
+
+
+# ------------------------------------------------------------------------------------ item: regulator settings
+
+
+def test_regulator_settings_from_a_config_file_reach_the_runs(survey, trained, tmp_path):
+    from jaxpelsvae.cli import build_parser
+    from jaxpelsvae.cli.experiment import config_from_args
+
+    settings = {"decay_parameter_1": 0.7, "decay_parameter_2": 0.46, "threshold_acc_synthetic": 0.8,
+                "scaling_factor": 0.5, "beta_initial": 0.9}
+    path = tmp_path / "regulator.json"
+    path.write_text(json.dumps({"regulator_overrides": settings, "synthetic_batch_size": 48, "modes": ["selfreg"],
+                                "seeds": 1, "figures": False}))
+    args = build_parser().parse_args(["experiment", str(tmp_path), "--preset", "tiny", "--config", str(path),
+                                      "--scenario", "random", "--regulator", "max_synthetic_age=5"])
+    cfg, sweep = config_from_args(args)
+    assert sweep is None
+    result = runner.run_experiment(survey, cfg, tmp_path / "run", seed=0, vae_generator_fn=lambda *a: (None, {}))
+    (call,) = trained
+    reg = call.config.regulator
+    for key, value in {**settings, "max_synthetic_age": 5}.items():
+        assert getattr(reg, key) == value, key
+    assert call.config.synthetic_batch_size == 48
+    recorded = json.loads((tmp_path / "run" / "report.json").read_text())["config"]
+    assert recorded["regulator_overrides"] == {**settings, "max_synthetic_age": 5}
+    assert recorded["train_config"]["selfreg"]["regulator"]["decay_parameter_2"] == 0.46
+    assert result.report["config"]["synthetic_batch_size"] == 48
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"decay_parameter_3": 1.0}, "unknown regulator settings"),
+    ({"patience": 3}, "fields of their own"),  # one setting, one place
+    ({"scaling_factor": -1.0}, "must be positive"),
+])
+def test_bad_regulator_settings_are_refused_when_the_config_is_built(overrides, message):
+    assert preset("tiny").replace(regulator_overrides={"decay_parameter_2": 0.5}).regulator_config().decay_parameter_2 == 0.5
+    with pytest.raises(ConfigError, match=message):
+        preset("tiny").replace(regulator_overrides=overrides)
