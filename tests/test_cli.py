@@ -13,7 +13,7 @@ from jaxpelsvae.cli import build_parser
 
 # The commands of the CLI contract (DESIGN.md) this checkout provides; extend it with each new command.
 CONTRACT_COMMANDS = (
-    "simulate", "period", "train-vae", "fit-generator", "synthesize", "train", "evaluate", "experiment", "demo",
+    "simulate", "period", "train-vae", "fit-generator", "synthesize", "train", "evaluate", "predict", "experiment", "demo",
 )
 
 

@@ -24,6 +24,7 @@ COMMANDS = (
     "synthesize",
     "train",
     "evaluate",
+    "predict",
     "experiment",
 )
 

@@ -50,6 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train the baseline seeds together as one vmapped program (default: the preset's)")
     parser.add_argument("--resample-pairs", action=argparse.BooleanOptionalAction, default=None,
                         help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: the preset's)")
+    parser.add_argument("--classifier", default=None, metavar="NAME[,NAME...]",
+                        help="registered classifiers (view + backbone) to train, the first is the main one: "
+                             "cnn (the original, on (Δt, Δm) pairs), folded, hybrid (default: the preset's)")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="draw augmented training views every epoch (period-aware classifiers) (default: the preset's)")
+    parser.add_argument("--synthetic-periods", choices=("found", "true"), default=None,
+                        help="period a synthetic curve is folded at: found by the same label-free search as real "
+                             "curves, or the true sampled one (default: the preset's)")
     parser.add_argument("--no-resume", action="store_true",
                         help="start every classifier run afresh instead of continuing from its checkpoint in --workdir")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
@@ -79,6 +87,7 @@ def config_from_args(args):
         "epochs": args.epochs, "vae_epochs": args.vae_epochs, "ranking_method": args.ranking, "loss": args.loss,
         "vmap_seeds": args.vmap_seeds, "resample_pairs": args.resample_pairs,
         "quality_cuts_test": args.quality_cuts_test, "redraw_per_seed": args.redraw_per_seed,
+        "classifier": args.classifier, "augment": args.augment, "synthetic_periods": args.synthetic_periods,
     }
     changes.update({k: v for k, v in simple.items() if v is not None})
     if args.regulator:

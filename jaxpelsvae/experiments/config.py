@@ -13,7 +13,7 @@ MODES = ("baseline", "selfreg")
 _OWN_REGULATOR_FIELDS = ("ranking_method", "synthetic_samples_by_class", "patience", "epochs", "repetitions",
                          "eps", "n_oversampling")
 _OVERRIDES = ("vae_overrides", "vae_train_overrides", "generator_overrides", "priors_overrides", "latent_overrides",
-              "period_overrides", "regulator_overrides")
+              "period_overrides", "regulator_overrides", "view_overrides", "backbone_overrides")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +53,12 @@ class ExperimentConfig:
         LatentConfig field overrides.
     vmap_seeds: train the baseline seeds together as one vmapped program.
     period_overrides: keyword arguments of `jaxpelsvae.period.find_periods`.
+    classifiers: registered classifiers (`jaxpelsvae.views.registry.names()`) trained in every mode;
+        the first is the run's main classifier (report.json `summary`), each one's runs are in
+        `summary_by_classifier`. "cnn" is the original (Δt, Δm) CNN.
+    view_overrides / backbone_overrides / augment / synthetic_periods: the period-aware classifiers'
+        view and backbone settings, training-view augmentation and the period a synthetic curve's
+        view folds with (selfreg.loop.TrainConfig).
     """
 
     preset: str = "small"
@@ -93,10 +99,21 @@ class ExperimentConfig:
     latent_overrides: tuple[tuple[str, Any], ...] = ()
     period_overrides: tuple[tuple[str, Any], ...] = ()
     vmap_seeds: bool = False
+    classifiers: tuple[str, ...] = ("cnn",)
+    view_overrides: tuple[tuple[str, Any], ...] = ()
+    backbone_overrides: tuple[tuple[str, Any], ...] = ()
+    augment: bool = False
+    synthetic_periods: str = "found"
     figures: bool = True
     progress: bool = True
 
     def __post_init__(self):
+        from jaxpelsvae.views import registry
+
+        if not self.classifiers or len(set(self.classifiers)) != len(self.classifiers):
+            raise ConfigError(f"ExperimentConfig.classifiers must be distinct names, got {self.classifiers}")
+        for name in self.classifiers:
+            registry.get(name)  # a ConfigError naming the registered classifiers
         if self.seeds < 1:
             raise ConfigError(f"ExperimentConfig.seeds must be >= 1, got {self.seeds}")
         bad = [m for m in self.modes if m not in MODES]
@@ -137,6 +154,12 @@ class ExperimentConfig:
         shift_changes = {k[len("shift_"):]: changes.pop(k) for k in list(changes) if k.startswith("shift_")}
         if shift_changes:
             changes["shift"] = dataclasses.replace(changes.get("shift", self.shift), **shift_changes)
+        if "classifier" in changes:  # one name or a comma-separated list (the CLI's --classifier)
+            value = changes.pop("classifier")
+            changes["classifiers"] = tuple(value.split(",")) if isinstance(value, str) else tuple(value)
+        if isinstance(changes.get("classifiers"), (list, str)):
+            value = changes["classifiers"]
+            changes["classifiers"] = tuple(value.split(",")) if isinstance(value, str) else tuple(value)
         reg_changes = {k[len("regulator_"):]: changes.pop(k) for k in list(changes)
                        if k.startswith("regulator_") and k != "regulator_overrides"}
         if reg_changes:
@@ -156,6 +179,7 @@ class ExperimentConfig:
         for key in _OVERRIDES:
             d[key] = dict(getattr(self, key))
         d["modes"] = list(self.modes)
+        d["classifiers"] = list(self.classifiers)
         return d
 
     @classmethod

@@ -3,10 +3,12 @@
 All metrics are fractions in [0, 1] (the paper's tables use percent). Layout of report.json:
   dataset   {name, path, n_stars, classes, counts{class: n}, n_rejected, rejected_by_reason, ...}
   split     {method, parameters, n_train, n_val, n_test, train_pool, test_pool, counts_*...}
-  runs      [{mode, seed, macro_f1, accuracy, roc_auc_ovo, roc_auc_ovr,
+  runs      [{mode, seed, classifier, macro_f1, accuracy, roc_auc_ovo, roc_auc_ovr,
               per_class{class: {precision, recall, f1}}, confusion (K×K, rows true), best_epoch,
               epochs, wall_s}]
   summary   {mode: {macro_f1_mean, macro_f1_std, macro_f1_min, macro_f1_max, roc_auc_ovo_mean, ...}}
+            of the main classifier (config.classifier, the first of config.classifiers)
+  summary_by_classifier {classifier: {mode: the same}} for every classifier of the report
   generator {vae_recon_mse, latent_r2_heldout, ...}
   config    the run's configuration (plain JSON)
   versions  {jaxpelsvae, python, jax, flax, optax, numpy, platform, devices}
@@ -212,12 +214,19 @@ def build_report(
     config: Mapping,
     extra: Mapping | None = None,
 ) -> dict:
-    """Assemble a report dict (summary computed from runs, versions filled in) and validate it."""
+    """Assemble a report dict (summary computed from runs, versions filled in) and validate it.
+
+    ``summary`` holds the main classifier's runs (config["classifier"], else the first run's), by
+    mode; ``summary_by_classifier`` the same for every classifier: {classifier: {mode: ...}}.
+    """
+    main = config.get("classifier") or (runs[0].get("classifier", "cnn") if runs else "cnn")
     report = {
         "dataset": dict(dataset),
         "split": dict(split),
         "runs": [dict(r) for r in runs],
-        "summary": summarise_runs(runs),
+        "summary": summarise_runs([r for r in runs if r.get("classifier", main) == main]),
+        "summary_by_classifier": {c: summarise_runs([r for r in runs if r.get("classifier", main) == c])
+                                  for c in dict.fromkeys(r.get("classifier", main) for r in runs)},
         "generator": {"vae_recon_mse": None, "latent_r2_heldout": None, **dict(generator)},
         "config": dict(config),
         "versions": versions(),
@@ -254,13 +263,39 @@ def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
 
 
 def summary_table(report: Mapping) -> str:
-    """Markdown table of the summary per mode (macro-F1 mean ± std, min, max, AUCs, runs)."""
+    """Markdown table of the summary per mode (macro-F1 mean ± std, min, max, AUCs, runs); one row
+    per classifier and mode when the report holds several classifiers."""
+    by_clf = report.get("summary_by_classifier") or {"": report["summary"]}
+    several = len(by_clf) > 1
     rows = [
-        [mode, s["n_runs"], f"{s['macro_f1_mean']:.3f} ± {s['macro_f1_std']:.3f}", s["macro_f1_min"],
-         s["macro_f1_max"], s.get("accuracy_mean"), s.get("roc_auc_ovo_mean"), s.get("roc_auc_ovr_mean")]
-        for mode, s in report["summary"].items()
+        ([clf] if several else []) + [
+            mode, s["n_runs"], f"{s['macro_f1_mean']:.3f} ± {s['macro_f1_std']:.3f}", s["macro_f1_min"],
+            s["macro_f1_max"], s.get("accuracy_mean"), s.get("roc_auc_ovo_mean"), s.get("roc_auc_ovr_mean")]
+        for clf, summary in by_clf.items() for mode, s in summary.items()
     ]
-    return _table(["mode", "runs", "macro-F1 mean ± std", "min", "max", "accuracy", "AUC ovo", "AUC ovr"], rows)
+    header = ["mode", "runs", "macro-F1 mean ± std", "min", "max", "accuracy", "AUC ovo", "AUC ovr"]
+    return _table((["classifier"] if several else []) + header, rows)
+
+
+def _classifier_lines(cfg: Mapping) -> str:
+    """What each classifier reads (view), how synthetic curves are made to look (donors, periods)."""
+    from jaxpelsvae.views import registry
+
+    lines = []
+    for name in cfg.get("classifiers") or [cfg.get("classifier", "cnn")]:
+        try:
+            what = registry.get(name).description
+        except Exception:  # noqa: BLE001 -- a report of a classifier registered elsewhere still renders
+            what = "not registered in this session"
+        lines.append(f"- **{name}**: {what}")
+    if any(n != "cnn" for n in cfg.get("classifiers") or []):
+        lines.append(f"- view settings {dict(cfg.get('view_overrides') or {}) or 'default'}; training-view "
+                     f"augmentation {'on' if cfg.get('augment') else 'off'}; synthetic curves folded at their "
+                     f"{'found (label-free Lomb-Scargle)' if cfg.get('synthetic_periods') == 'found' else 'true'} periods")
+    donors = cfg.get("donors")
+    lines.append(f"- synthetic cadences and errors: {donors}" if donors else
+                 "- synthetic cadences and errors: donors from the training stars of the same class")
+    return "\n".join(lines)
 
 
 def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
@@ -271,6 +306,7 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
     out = [f"# Experiment report: {ds.get('name', 'dataset')}", ""]
     out += ["All metrics are fractions (×100 for the paper's percent) on the test pool.", ""]
     out += ["## Summary per mode", "", summary_table(report), ""]
+    out += ["## Classifier", "", _classifier_lines(cfg), ""]
 
     classes = list(runs[0]["per_class"]) if runs else []
     modes = list(report["summary"])
@@ -313,12 +349,12 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
     out += ["## Generator quality", ""]
     out += [_table(["quantity", "value"], [[k, v] for k, v in gen.items() if not isinstance(v, (dict, list))]), ""]
 
-    rows = [[r["mode"], r["seed"], r["macro_f1"], r.get("roc_auc_ovo"), r["best_epoch"], r["epochs"], r["wall_s"]]
-            for r in runs]
+    rows = [[r.get("classifier", "cnn"), r["mode"], r["seed"], r["macro_f1"], r.get("roc_auc_ovo"), r["best_epoch"],
+             r["epochs"], r["wall_s"]] for r in runs]
     out += ["## Runs and timing", ""]
     if sp.get("seed_variation"):
         out += [sp["seed_variation"], ""]
-    out += [_table(["mode", "seed", "macro-F1", "AUC ovo", "best epoch", "epochs", "wall s"], rows), ""]
+    out += [_table(["classifier", "mode", "seed", "macro-F1", "AUC ovo", "best epoch", "epochs", "wall s"], rows), ""]
     timing = report.get("timing") or {}
     if timing:
         out += [_table(["stage", "seconds"], [[k, float(v)] for k, v in timing.items()]), ""]

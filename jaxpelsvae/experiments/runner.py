@@ -179,29 +179,40 @@ def fill_periods(lcs: LightCurveSet, overrides: dict, progress: bool,
     return lcs.with_meta(meta).with_classes(lcs.classes), int(np.isfinite(new[idx]).sum())
 
 
-def encode(lcs: LightCurveSet, length: int, seed: int, stream: int, order: str):
-    """Encoded (x (N, L, 2) float32, y (N,) int32) of a set with the shared classifier encoder."""
-    from jaxpelsvae.data.encode import encode_set
-    from jaxpelsvae.selfreg.loop import Encoded
+def encode(lcs: LightCurveSet, tcfg, seed: int, stream: int):
+    """Encoded (the classifier's view of every curve, labels (N,) int32) of a set: the same function
+    for every split and for synthetic curves (`selfreg.loop.view_inputs`)."""
+    from jaxpelsvae.selfreg.loop import Encoded, view_inputs
 
-    out = encode_set(lcs, length=length, seed=int(seed) * 1000 + stream, order=order)
-    x = np.asarray(out[0], np.float32)
-    return Encoded(x, np.asarray(lcs.labels, np.int32))
+    return Encoded(view_inputs(lcs, tcfg, seed, stream), np.asarray(lcs.labels, np.int32))
 
 
-def _train_config(config: ExperimentConfig, seq_length: int, mode: str):
+def _train_config(config: ExperimentConfig, seq_length: int, mode: str, classifier: str | None = None):
     from jaxpelsvae.selfreg.loop import TrainConfig
 
+    classifier = classifier or config.classifiers[0]
+    cnn = classifier == "cnn"
     return TrainConfig(
         mode=mode, seq_length=seq_length, layers=config.layers, learning_rate=config.learning_rate,
         batch_size=config.batch_size, synthetic_batch_size=config.synthetic_batch_size, loss=config.loss,
-        focal_gamma=config.focal_gamma, regulator=config.regulator_config(), resample_pairs=config.resample_pairs,
+        focal_gamma=config.focal_gamma, regulator=config.regulator_config(),
+        resample_pairs=config.resample_pairs and cnn, classifier=classifier,
+        view_overrides=() if cnn else config.view_overrides,
+        backbone_overrides=() if cnn else config.backbone_overrides,
+        augment=config.augment and not cnn, synthetic_periods=config.synthetic_periods,
     )
 
 
-def _run_entry(mode: str, seed: int, metrics: dict, wall_s: float) -> dict:
+def _run_dir(workdir: Path, classifier: str, mode: str, seed: int) -> Path:
+    """runs/<mode>_seed<k> for the cnn (as before classifiers were pluggable), runs/<name>_<mode>_seed<k> else."""
+    prefix = "" if classifier == "cnn" else f"{classifier}_"
+    return workdir / "runs" / f"{prefix}{mode}_seed{seed}"
+
+
+def _run_entry(mode: str, seed: int, metrics: dict, wall_s: float, classifier: str = "cnn") -> dict:
     keys = ("macro_f1", "accuracy", "roc_auc_ovo", "roc_auc_ovr", "per_class", "confusion", "best_epoch", "epochs")
-    entry = {"mode": mode, "seed": int(seed), **{k: metrics.get(k) for k in keys}, "wall_s": float(wall_s)}
+    entry = {"mode": mode, "seed": int(seed), "classifier": classifier, **{k: metrics.get(k) for k in keys},
+             "wall_s": float(wall_s)}
     for k in ("roc_auc_ovo", "roc_auc_ovr"):
         v = entry[k]
         entry[k] = None if v is None or not np.isfinite(v) else float(v)
@@ -328,11 +339,13 @@ def run_experiment(
     _log(f"split {split.info['method']}: train {len(train_set)}, validation {len(val_set)}, test {len(test_set)}", progress)
     t0 = lap("split", t0)
 
-    # ---- encoding: validation and test once; the training set once, or per seed when redrawn
+    # ---- encoding: validation and test once per classifier; the training set once, or per seed when redrawn
     _log(f"L = {seq_length}: {seq_info['reason']}", progress)
-    order = "random"
-    enc = {name_: encode(s, seq_length, seed, _ENCODE_STREAMS[name_], order)
-           for name_, s in (("train", train_set), ("val", val_set), ("test", test_set))}
+    encs = {}
+    for clf in config.classifiers:
+        ecfg = _train_config(config, seq_length, "baseline", clf)
+        encs[clf] = {name_: encode(s, ecfg, seed, _ENCODE_STREAMS[name_])
+                     for name_, s in (("train", train_set), ("val", val_set), ("test", test_set))}
     t0 = lap("encode", t0)
 
     # ---- VAE + generator, fitted once on the root seed's training set (train part only)
@@ -345,10 +358,14 @@ def run_experiment(
     # ---- runs
     seeds = [seed + k for k in range(config.seeds)]
     runs: list[dict] = []
-    for mode in config.modes:
-        tcfg = _train_config(config, seq_length, mode)
+    for clf, mode in ((c, m) for c in config.classifiers for m in config.modes):
+        enc = encs[clf]
+        tcfg = _train_config(config, seq_length, mode, clf)
         t_mode = time.perf_counter()
         vmap = mode == "baseline" and config.vmap_seeds
+        if vmap and clf != "cnn":
+            _log(f"vmap_seeds ignored for {clf!r}: only the cnn's baseline seeds run as one vmapped program", progress)
+            vmap = False
         if vmap and config.resample_pairs:
             _log("vmap_seeds ignored: resample_pairs re-encodes the training curves every epoch", progress)
             vmap = False
@@ -364,11 +381,12 @@ def run_experiment(
                     # Same draws for both modes of a seed: baseline and selfreg stay paired.
                     t_enc = time.perf_counter()
                     s_train = seed_train_set(train_part, n_train, s)
-                    s_enc = {**enc, "train": encode(s_train, seq_length, s, _ENCODE_STREAMS["train"], order)}
+                    s_enc = {**enc, "train": encode(s_train, tcfg, s, _ENCODE_STREAMS["train"])}
                     timing["encode"] += time.perf_counter() - t_enc
                 entry = _one_run(mode, s, s_enc, classes, tcfg, generator, workdir, progress, resume, train_set=s_train)
                 runs.append({**entry, **_train_record(s_train)})
-        timing[f"runs_{mode}"] = time.perf_counter() - t_mode
+        key = f"runs_{mode}" if clf == config.classifiers[0] else f"runs_{clf}_{mode}"
+        timing[key] = timing.get(key, 0.0) + time.perf_counter() - t_mode
     t0 = time.perf_counter()
 
     # ---- report
@@ -401,6 +419,7 @@ def run_experiment(
         **cut_info,
     }
     cfg = {**config.to_dict(), "seq_length": seq_length, "seq_length_choice": seq_info, "root_seed": int(seed),
+           "classifier": config.classifiers[0],
            "train_config": {m: _train_config(config, seq_length, m).to_dict() for m in config.modes}}
     timing["total"] = time.perf_counter() - t_start
     report = report_lib.build_report(
@@ -453,13 +472,13 @@ def _one_run(mode, seed, enc, classes, tcfg, generator, workdir: Path, progress:
 
     t0 = time.perf_counter()
     res = train_classifier(
-        train_set if tcfg.resample_pairs else None, None, None, tcfg,
+        train_set if tcfg.redraws_train_views else None, None, None, tcfg,
         generator=generator if mode == "selfreg" else None,
-        workdir=workdir / "runs" / f"{mode}_seed{seed}", seed=seed, mode=mode, resume=resume,
+        workdir=_run_dir(workdir, tcfg.classifier, mode, seed), seed=seed, mode=mode, resume=resume,
         progress=progress, encoded=(enc["train"], enc["val"], enc["test"]), classes=classes,
     )
-    entry = _run_entry(mode, seed, res.metrics, time.perf_counter() - t0)
-    _log(f"{mode} seed {seed}: test macro-F1 {entry['macro_f1']:.3f}, best epoch {entry['best_epoch']}/{entry['epochs']}", progress)
+    entry = _run_entry(mode, seed, res.metrics, time.perf_counter() - t0, tcfg.classifier)
+    _log(f"{tcfg.classifier} {mode} seed {seed}: test macro-F1 {entry['macro_f1']:.3f}, best epoch {entry['best_epoch']}/{entry['epochs']}", progress)
     return entry
 
 

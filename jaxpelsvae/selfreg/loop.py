@@ -842,11 +842,10 @@ def _write_figures(files: RunFiles, regulator: RegulatorState, metrics: dict, cl
 # ------------------------------------------------------------------------- evaluating a saved model
 
 
-def evaluate_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int | None = None
-                         ) -> dict[str, Any]:
-    """Metrics (`metrics.classification_metrics`) of the classifier saved in ``model_dir`` on the
-    LightCurveSet ``lcs``; stars of classes the model does not know are an error. The curves are
-    encoded as `train_classifier` encodes its test set for ``seed``."""
+def _saved_classifier(model_dir: Path, lcs):
+    """(config, classes, eval step, eval-mode TrainState, info, ``lcs`` with the periods its view
+    reads) of the classifier saved in ``model_dir``. Missing periods are found as for training stars:
+    label-free (`jaxpelsvae.period.fill_periods`), so no label reaches the input."""
     import jax
     import jax.numpy as jnp
 
@@ -858,12 +857,49 @@ def evaluate_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int
     if config.reads_period:
         from jaxpelsvae.period import fill_periods
 
-        lcs = fill_periods(lcs, progress=False)[0]  # label-free, as for the training stars
-    data = encode_split(lcs, classes, config, seed, _ENCODE_SEEDS["test"])
+        lcs = fill_periods(lcs, progress=False)[0]
     alpha = info.get("alpha") or [1.0] * len(classes)
     eval_step = build_steps(len(classes), config, alpha).evaluate
     state = TrainState(step=jnp.zeros((), jnp.int32), params=params, rest=rest, opt_state=None,
                        key=jax.random.key(0))
+    return config, classes, eval_step, state, info, lcs
+
+
+def evaluate_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int | None = None
+                         ) -> dict[str, Any]:
+    """Metrics (`metrics.classification_metrics`) of the classifier saved in ``model_dir`` on the
+    LightCurveSet ``lcs``; stars of classes the model does not know are an error. The curves are
+    encoded as `train_classifier` encodes its test set for ``seed``."""
+    config, classes, eval_step, state, info, lcs = _saved_classifier(model_dir, lcs)
+    data = encode_split(lcs, classes, config, seed, _ENCODE_SEEDS["test"])
     m = evaluate_split(eval_step, state, data, classes, batch_size or config.eval_batch_size)
     return {"model": str(Path(model_dir).absolute()), "classes": list(classes),
             "best_epoch": info.get("best_epoch"), **m}
+
+
+def predict_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int | None = None):
+    """Class probabilities of every star of ``lcs`` (labels, if any, are not read) from the classifier
+    saved in ``model_dir``: a DataFrame with id, one column per class, ``predicted``,
+    ``probability`` (of the predicted class), ``period`` [d] and ``period_source`` (what the view
+    folded with; empty for the "cnn", which reads no period). Inputs are drawn as for a test set."""
+    import pandas as pd
+
+    meta = lcs.meta.drop(columns=[c for c in ("class",) if c in lcs.meta.columns])
+    lcs = lcs.with_meta(meta)
+    config, classes, eval_step, state, _, lcs = _saved_classifier(model_dir, lcs)
+    x = view_inputs(lcs, config, seed, _ENCODE_SEEDS["test"])
+    data = Encoded(x, np.zeros(len(lcs), np.int32))  # placeholder labels: only log-probs are read
+    logp, _ = predict(eval_step, state, data, batch_size or config.eval_batch_size)
+    prob = np.exp(logp.astype(np.float64))
+    prob /= prob.sum(axis=1, keepdims=True)
+    table = pd.DataFrame({"id": lcs.ids})
+    for k, c in enumerate(classes):
+        table[c] = prob[:, k]
+    best = prob.argmax(axis=1)
+    table["predicted"] = np.asarray(classes, dtype=object)[best]
+    table["probability"] = prob[np.arange(len(best)), best]
+    periods = lcs.periods if (config.reads_period and lcs.periods is not None) else np.full(len(lcs), np.nan)
+    table["period"] = periods
+    table["period_source"] = (lcs.meta["period_source"].astype(str).to_numpy()
+                              if config.reads_period and "period_source" in lcs.meta.columns else "")
+    return table
