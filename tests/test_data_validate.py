@@ -115,7 +115,7 @@ def _pandas_original(t, m, e, seq_length, snr_thr, dt_max=100.0):
     df = df[df.delta_time < dt_max]
     df = df[df.delta_time > df.delta_time.quantile(0.001)]
     snr = (df.magnitude.max() - df.magnitude.min()) / df.error.mean()
-    return len(df), snr, len(df) > seq_length and snr > snr_thr
+    return len(df), snr, len(df) > seq_length and snr > snr_thr, df[["delta_time", "delta_mag"]].to_numpy()
 
 
 def test_original_cuts_match_a_pandas_transcription():
@@ -131,11 +131,11 @@ def test_original_cuts_match_a_pandas_transcription():
     kept, rejected = original_cuts(lcs, seq_length=45, snr_threshold=3.0)
     kept_ids = set(kept.ids)
     for i in range(12):
-        n_ref, snr_ref, ok_ref = _pandas_original(ts[i], ms[i], es[i], 45, 3.0)
+        n_ref, snr_ref, ok_ref, _ = _pandas_original(ts[i], ms[i], es[i], 45, 3.0)
         assert (ids[i] in kept_ids) == ok_ref
         if ok_ref:
             j = list(kept.ids).index(ids[i])
-            assert kept.lengths[j] == n_ref
+            assert kept.pair_ok[kept.offsets[j]:kept.offsets[j + 1]].sum() == n_ref
             np.testing.assert_allclose(kept.meta["snr"].iloc[j], snr_ref, rtol=1e-12)
         else:
             row = rejected[rejected["id"] == ids[i]].iloc[0]
@@ -151,3 +151,39 @@ def test_original_cuts_constant_error_rejected():
     kept, rejected = original_cuts(lcs, seq_length=10, snr_threshold=1.0)
     assert list(kept.ids) == ["ok"]
     assert rejected["reason"].iloc[0].startswith("constant error")
+
+
+def _seasonal_cadence(rng, seasons=5, per_season=80, gap=220.0):
+    """OGLE-like: nightly-ish visits in seasons of ~200 d, separated by gaps of more than 100 d."""
+    t, start = [], 5000.0
+    for _ in range(seasons):
+        season = start + np.sort(rng.uniform(0, 200, per_season))
+        t.append(season)
+        start = season[-1] + gap
+    return np.concatenate(t)
+
+
+def test_quality_cuts_keep_pairs_not_rows():
+    """No encoded real pair spans a season gap; the encoded pairs are the original's kept pairs."""
+    from jaxpelsvae.data import encode_set
+
+    rng = np.random.default_rng(3)
+    ids, ts, ms, es = [], [], [], []
+    for k in range(6):
+        t = _seasonal_cadence(rng)
+        n = t.size
+        ids.append(f"s{k}"), ts.append(t)
+        ms.append(17 + 0.4 * np.sin(2 * np.pi * t / (0.3 + k)) + rng.normal(0, 0.03, n))
+        es.append(rng.uniform(0.02, 0.05, n))
+    lcs = LightCurveSet.from_arrays(ids, ts, ms, es, star_class=["A"] * 6)
+    kept, _ = original_cuts(lcs, seq_length=50, snr_threshold=3.0)
+    assert len(kept) == 6
+    x, valid, _ = encode_set(kept, length=512, seed=0, order="time")  # every kept pair, in time order
+    assert np.all(x[..., 0][valid] < 100.0) and np.all(x[..., 0][valid] > 0)
+    for j in range(6):
+        n_ref, _, ok, pairs_ref = _pandas_original(ts[j], ms[j], es[j], 50, 3.0)
+        assert ok and valid[j].sum() == n_ref
+        np.testing.assert_allclose(x[j][valid[j]], pairs_ref, rtol=1e-5, atol=3e-4)  # float32 times over ~1600 d
+    # the season gaps are still there as observations (the cut rows' neighbours are kept as
+    # predecessors): only the pairs across them are left out
+    assert np.max(np.diff(kept.curve(0)[0])) > 100.0

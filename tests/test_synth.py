@@ -289,3 +289,57 @@ def test_random_forest_latent_runs_between_two_jitted_stages(generator):
     got = a.trim()
     np.testing.assert_array_equal(np.bincount(got.y_N, minlength=5), [4, 0, 3, 0, 1])
     np.testing.assert_array_equal(gen_rf.bank_host.label_D[got.donor_N], got.y_N)
+
+
+# ------------------------------------------------------------------------------------ donor cadences
+
+
+def _long_donor(n=1500, seed=11):
+    """One OGLE-like donor longer than the bank's cap: ~1-d visits in 200-d seasons, 220-d gaps."""
+    rng = np.random.default_rng(seed)
+    t, start = [], 5000.0
+    while sum(len(s) for s in t) < n:
+        season = start + np.cumsum(rng.exponential(0.8, 250))
+        t.append(season[season < start + 200])
+        start = t[-1][-1] + 220.0
+    t = np.concatenate(t)[:n]
+    m = 17 + 0.4 * np.sin(2 * np.pi * t / 0.61) + rng.normal(0, 0.03, t.size)
+    from jaxpelsvae.data.lightcurves import LightCurveSet
+
+    return LightCurveSet.from_arrays(["donor"], [t], [m], [rng.uniform(0.02, 0.05, t.size)],
+                                     star_class=["RRLYR"], period=[0.61])
+
+
+def _synthetic_and_real_dt(donor, *, length=300, n=16):
+    from jaxpelsvae.data.encode import encode_batch, encode_set
+    from jaxpelsvae.synth.reverse_fold import build_donor_bank
+
+    bank = build_donor_bank(donor, max_len=1000, seed=0)
+    assert bank.mask_DT.shape == (1, 1000)
+    key = jax.random.key(0)
+    syn = synthesize_batch(key, jnp.broadcast_to(_sinusoid_template(), (n, GRID.size)),
+                           jnp.full(n, np.log10(0.61), jnp.float32), jnp.zeros(n, jnp.int32),
+                           DonorBank(*(None if a is None else jnp.asarray(a) for a in bank)), GRID)
+    x_syn, v_syn = encode_batch(syn.time, syn.mag, syn.mask, jax.random.key(1), length=length,
+                                pair_ok_NT=syn.pair_ok)
+    x_real, v_real, _ = encode_set(donor, length=2048, seed=0)  # every real pair of the donor
+    return np.asarray(x_syn[..., 0])[np.asarray(v_syn)], x_real[..., 0][v_real]
+
+
+def test_synthetic_curves_keep_their_donors_cadence():
+    """A 1,500-point donor capped at 1,000 points: synthetic Δt follow the donor's real Δt (a random
+    thinning to 1,000 stretched them by 1.5x)."""
+    dt_syn, dt_real = _synthetic_and_real_dt(_long_donor())
+    assert abs(np.median(dt_syn) / np.median(dt_real) - 1) < 0.05
+    assert abs(np.mean(dt_syn < 1.0) - np.mean(dt_real < 1.0)) < 0.05
+
+
+def test_synthetic_curves_encode_only_the_pairs_their_donor_kept():
+    """Donors from the quality cuts: synthetic pairs never span a season gap either (real ones do not)."""
+    from jaxpelsvae.data.validate import original_cuts
+
+    kept, _ = original_cuts(_long_donor(), seq_length=300, snr_threshold=3.0)
+    assert kept.pair_ok is not None and np.diff(kept.time).max() > 100
+    dt_syn, dt_real = _synthetic_and_real_dt(kept)
+    assert dt_syn.max() < 100 and dt_real.max() < 100
+    assert abs(np.median(dt_syn) / np.median(dt_real) - 1) < 0.05

@@ -7,7 +7,8 @@ from pathlib import Path
 HELP = "train the PELS-VAE (TCN VAE conditioned on class and physical parameters) on folded curves"
 DESCRIPTION = (
     "Read DATA (any supported dataset), reject bad stars (rejected.csv), fold every curve with its "
-    "period (meta column `period`; found by Lomb-Scargle where missing) onto the fixed two-cycle "
+    "period (meta column `period`; where missing, found by Lomb-Scargle within the star's class "
+    "period limits of the packaged prior boxes) onto the fixed two-cycle "
     "600-phase grid, and train the PELS-VAE with a validation split, early stopping and a cosine "
     "learning-rate schedule. Physical parameters (--phys) go to the encoder, min-max scaled; missing "
     "values are filled with the median of the star's class. Writes vae/ (the model, for "
@@ -48,34 +49,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _periods(lcs, args) -> tuple["np.ndarray", int]:
-    """Periods in days: meta['period'] where valid, Lomb-Scargle for the rest. Returns (periods, n_found)."""
+    """Periods in days for fitting the VAE, by the one filler `period.fill_periods`: catalogue periods
+    as given, Lomb-Scargle for the rest, each labelled star within its class's period limits (the
+    packaged prior boxes; sparse cadences alias otherwise). Returns (periods, n_found)."""
     import numpy as np
 
     from jaxpelsvae.errors import DataError
+    from jaxpelsvae.period import fill_periods, period_sources
+    from jaxpelsvae.physics.priors import PriorConfig, class_period_limits
 
-    periods = lcs.periods
-    periods = np.full(len(lcs), np.nan) if periods is None else periods.copy()
-    missing = ~(np.isfinite(periods) & (periods > 0))
-    if not missing.any():
-        return periods, 0
-    try:
-        from jaxpelsvae.period import find_periods
-    except ImportError:
-        raise DataError(
-            f"{args.data}: {int(missing.sum())} of {len(lcs)} stars have no period (meta column `period`), e.g. "
-            f"star {lcs.ids[np.flatnonzero(missing)[0]]!r}, and the period finder is not available; add periods "
-            "or run `jaxpelsvae period` first (rule: missing period)"
-        ) from None
-    idx = np.flatnonzero(missing)
-    print(f"finding periods for {len(idx)} stars without one (Lomb-Scargle)")
-    found = find_periods(lcs.select(idx), progress=not args.no_progress)
-    by_id = dict(zip(found["id"].astype(str), found["period"].astype(float)))
-    periods[idx] = [by_id.get(str(i), np.nan) for i in lcs.ids[idx]]
+    searched = period_sources(lcs) != "catalogue"
+    if searched.any():
+        print(f"finding periods for {int(searched.sum())} stars without a catalogue one (Lomb-Scargle)")
+    filled, _ = fill_periods(lcs, class_limits=class_period_limits(PriorConfig()),
+                             progress=not args.no_progress)
+    periods = filled.periods
     still = ~(np.isfinite(periods) & (periods > 0))
     if still.any():
         raise DataError(f"{args.data}: no period found for {int(still.sum())} stars, e.g. "
                         f"{lcs.ids[np.flatnonzero(still)[0]]!r} (rule: missing period)")
-    return periods, len(idx)
+    return periods, int(searched.sum())
 
 
 def run(args: argparse.Namespace) -> int:

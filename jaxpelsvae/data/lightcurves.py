@@ -66,6 +66,9 @@ class LightCurveSet:
         absent for unlabelled data), optional `period` (days), any physical-parameter columns.
     classes: label names; `labels` indexes into them. Sorted unique classes by default; selections
         and splits keep the tuple unchanged so labels stay comparable across subsets.
+    pair_ok: None, or (M,) bool: observation j forms an encodable (Δt, Δm) pair with its star's
+        previous observation. Set by the original's quality cuts, which keep pairs, not rows
+        (`data.validate.original_cuts`); None: every consecutive pair counts.
     """
 
     ids: np.ndarray
@@ -75,6 +78,7 @@ class LightCurveSet:
     offsets: np.ndarray
     meta: pd.DataFrame
     classes: tuple[str, ...] = ()
+    pair_ok: np.ndarray | None = None
 
     def __post_init__(self):
         ids = _as_ids(self.ids)
@@ -88,6 +92,10 @@ class LightCurveSet:
             raise DataError(f"LightCurveSet: offsets must be non-decreasing, shape ({n + 1},), from 0 to {m}")
         if self.mag.shape != (m,) or self.err.shape != (m,):
             raise DataError(f"LightCurveSet: time, mag and err must all have shape ({m},)")
+        if self.pair_ok is not None:
+            object.__setattr__(self, "pair_ok", np.asarray(self.pair_ok, dtype=bool).reshape(-1))
+            if self.pair_ok.shape != (m,):
+                raise DataError(f"LightCurveSet: pair_ok must have shape ({m},)")
         if len(set(ids.tolist())) != n:
             dup = pd.Series(ids).loc[pd.Series(ids).duplicated()].iloc[0]
             raise DataError(f"LightCurveSet: star id {dup!r} appears more than once (ids must be unique)")
@@ -214,6 +222,7 @@ class LightCurveSet:
             offsets=offsets,
             meta=self.meta.iloc[idx].reset_index(drop=True),
             classes=self.classes,
+            pair_ok=None if self.pair_ok is None else self.pair_ok[rows],
         )
 
     def select_classes(self, names: Sequence[str]) -> LightCurveSet:
@@ -458,6 +467,8 @@ class LightCurveSet:
             offsets=np.concatenate(offsets),
             meta=pd.concat([s.meta for s in sets], ignore_index=True),
             classes=tuple(classes),
+            pair_ok=None if all(s.pair_ok is None for s in sets) else np.concatenate(
+                [np.ones(s.time.shape[0], bool) if s.pair_ok is None else s.pair_ok for s in sets]),
         )
 
 

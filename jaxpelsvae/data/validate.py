@@ -58,12 +58,17 @@ def _pair_within_star(lcs: LightCurveSet) -> np.ndarray:
     return s[1:] == s[:-1]
 
 
-def select_rows(lcs: LightCurveSet, keep_M: np.ndarray) -> LightCurveSet:
-    """Same stars (and meta), only the observations where keep_M (M,) is True."""
+def select_rows(lcs: LightCurveSet, keep_M: np.ndarray, pair_ok_M: np.ndarray | None = None) -> LightCurveSet:
+    """Same stars (and meta), only the observations where keep_M (M,) is True.
+
+    pair_ok_M (M,) bool: which kept observations pair with the kept observation before them (see
+    `LightCurveSet.pair_ok`); None: every consecutive pair of the result counts."""
     counts = _per_star_count(lcs, keep_M)
     offsets = np.zeros(len(lcs) + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
-    return dataclasses.replace(lcs, time=lcs.time[keep_M], mag=lcs.mag[keep_M], err=lcs.err[keep_M], offsets=offsets)
+    pair_ok = None if pair_ok_M is None else np.asarray(pair_ok_M, bool)[keep_M]
+    return dataclasses.replace(lcs, time=lcs.time[keep_M], mag=lcs.mag[keep_M], err=lcs.err[keep_M], offsets=offsets,
+                               pair_ok=pair_ok)
 
 
 def rejection_summary(rejected: pd.DataFrame) -> dict[str, int]:
@@ -133,7 +138,7 @@ def validate(
     mark(n_nonpos > 0, lambda i: f"non-positive errors: {n_nonpos[i]} of {lengths[i]} errors are <= 0")
     if sort_times:
         order = np.lexsort((lcs.time, lcs.star_index))  # stable per star; stars stay in place
-        lcs = dataclasses.replace(lcs, time=lcs.time[order], mag=lcs.mag[order], err=lcs.err[order])
+        lcs = dataclasses.replace(lcs, time=lcs.time[order], mag=lcs.mag[order], err=lcs.err[order], pair_ok=None)
     within = _pair_within_star(lcs)
     step = np.diff(lcs.time)
     first_of_pair = lcs.star_index[:-1]
@@ -221,11 +226,15 @@ def original_cuts(
     column rejects the star; SNR = (max − min mag) / mean(err) over kept rows; accept iff
     kept rows > seq_length and SNR > snr_threshold (both strict).
 
-    Returns (kept set with only the kept rows and meta columns `snr`, `signal`; rejected
-    DataFrame[id, reason, n_kept, snr]). Because Δt > q_lo(Δt) is strict, a perfectly regular
-    cadence (all Δt equal) keeps no rows, as in the original. Note: the original encodes the Δ to the *original*
-    predecessor of each kept row; encoding the kept set differences the kept rows again, which
-    differs only for the few pairs that span a removed row.
+    The cuts keep *pairs*, not rows: as in the original, each kept row is encoded against its
+    original predecessor, never against the kept row before it (which, after a season gap whose
+    first night was cut for Δt >= delta_time_max, would put a Δt > 100 d pair back in). The kept set
+    therefore holds the kept rows and their original predecessors, with `pair_ok` True exactly on
+    the kept rows; the encoder uses only those pairs.
+
+    Returns (kept set with meta columns `snr`, `signal`; rejected DataFrame[id, reason, n_kept,
+    snr]); n_kept counts kept pairs (the original's rows). Because Δt > q_lo(Δt) is strict, a
+    perfectly regular cadence (all Δt equal) keeps no rows, as in the original.
     """
     lo_q, hi_q = quantiles
     n = len(lcs)
@@ -275,7 +284,10 @@ def original_cuts(
     rejected = pd.DataFrame({"id": lcs.ids[bad], "reason": reason[bad].astype(str),
                              "n_kept": n_kept[bad], "snr": snr[bad]})
     _fail_if_empty(n, int((~bad).sum()), rejected, source, "the original cuts")
-    cut = select_rows(work, keep)
+    # a kept row's predecessor is in the same star (has_prev), so row j-1 stays whenever row j is kept
+    needed = keep.copy()
+    needed[:-1] |= keep[1:]
+    cut = select_rows(work, needed, pair_ok_M=keep)
     meta = cut.meta.copy()
     meta["snr"] = snr
     meta["signal"] = signal

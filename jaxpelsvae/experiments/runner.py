@@ -155,30 +155,6 @@ def _write_split(path: Path, train_part: LightCurveSet, val_set: LightCurveSet, 
                   "part": np.concatenate([np.full(len(s), p) for p, s in parts])}).to_csv(path, index=False)
 
 
-def fill_periods(lcs: LightCurveSet, overrides: dict, progress: bool,
-                 class_limits: dict | None = None) -> tuple[LightCurveSet, int]:
-    """Lomb-Scargle periods (`jaxpelsvae.period.find_periods_by_class`: each labelled star within
-    its class's limits from `class_limits`, widened) for stars whose meta has none.
-    Returns (set with meta['period'] complete where found, number of periods found)."""
-    periods = lcs.periods
-    missing = np.ones(len(lcs), bool) if periods is None else ~(np.isfinite(periods) & (periods > 0))
-    if not missing.any():
-        return lcs, 0
-    from jaxpelsvae.period import find_periods_by_class
-
-    _log(f"finding periods for {int(missing.sum())} stars without one (Lomb-Scargle)", progress)
-    found = find_periods_by_class(lcs.select(missing), class_limits, progress=progress, **overrides)
-    by_id = dict(zip(found["id"].astype(str), found["period"].astype(float)))
-    meta = lcs.meta.copy()
-    new = np.full(len(lcs), np.nan) if periods is None else periods.copy()
-    idx = np.flatnonzero(missing)
-    new[idx] = [by_id.get(str(i), np.nan) for i in lcs.ids[idx]]
-    meta["period"] = new
-    if "period_source" not in meta.columns:
-        meta["period_source"] = np.where(missing, "lomb_scargle", "meta")
-    return lcs.with_meta(meta).with_classes(lcs.classes), int(np.isfinite(new[idx]).sum())
-
-
 def encode(lcs: LightCurveSet, tcfg, seed: int, stream: int):
     """Encoded (the classifier's view of every curve, labels (N,) int32) of a set: the same function
     for every split and for synthetic curves (`selfreg.loop.view_inputs`)."""
@@ -286,13 +262,12 @@ def run_experiment(
     t0 = lap("read_validate", t0)
 
     # ---- periods
-    from jaxpelsvae.physics.priors import PriorConfig, class_period_limits
+    from jaxpelsvae.period import fill_periods
 
-    # the classes are known: each star's period is searched within its class's prior-box limits
-    class_limits = class_period_limits(PriorConfig(**dict(config.priors_overrides)))
-    lcs, n_found = fill_periods(lcs, dict(config.period_overrides), progress, class_limits)
+    # label-free for every star (DESIGN.md principle 7): what the classifier reads never uses the class
+    lcs, n_found = fill_periods(lcs, progress=progress, **dict(config.period_overrides))
     if test_lcs is not None:
-        test_lcs, n_found_test = fill_periods(test_lcs, dict(config.period_overrides), progress, class_limits)
+        test_lcs, n_found_test = fill_periods(test_lcs, progress=progress, **dict(config.period_overrides))
     t0 = lap("periods", t0)
 
     # ---- split
@@ -522,8 +497,14 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     from jaxpelsvae.synth.generator import GeneratorConfig
     from jaxpelsvae.train.vae_train import LoadedVAE, VAETrainConfig, save_vae, train_vae
 
+    from jaxpelsvae.period import fill_periods
+    from jaxpelsvae.physics.priors import class_period_limits
+
     progress = config.progress
     t0 = time.perf_counter()
+    # for fitting only (a local copy): Lomb-Scargle periods searched again within each class's limits
+    pool, _ = fill_periods(pool, class_limits=class_period_limits(PriorConfig(**dict(config.priors_overrides))),
+                           progress=progress, **dict(config.period_overrides))
     periods = pool.periods
     ok = np.ones(len(pool), bool) if periods is None else np.isfinite(periods) & (periods > 0)
     if periods is None or not ok.any():

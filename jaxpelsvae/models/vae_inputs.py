@@ -17,18 +17,13 @@ import numpy as np
 import pandas as pd
 
 from jaxpelsvae.errors import ConfigError, DataError
+from jaxpelsvae.physics.schema import DEFAULT_PARAMS, SCHEMA, apply_transform, resolve_column, transform_of
 
-DEFAULT_PHYS = ("period", "teff", "feh", "abs_gmag", "radius", "logg")
+DEFAULT_PHYS = DEFAULT_PARAMS
 
-# Canonical name -> (accepted meta column names, in order of preference; transform applied).
-PHYS_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
-    "period": (("period", "Period", "P", "period_days"), "log10"),
-    "teff": (("teff", "teff_val", "Teff", "teff_gspphot", "TEFF"), "log10"),
-    "feh": (("feh", "[Fe/H]", "[Fe/H]_J95", "fe_h", "mh_gspphot", "metallicity", "FeH"), "none"),
-    "abs_gmag": (("abs_gmag", "abs_Gmag", "abs_G", "M_G", "absmag_g", "abs_g"), "none"),
-    "radius": (("radius", "radius_val", "radius_gspphot", "R", "radius_rsun"), "log10"),
-    "logg": (("logg", "logg_gspphot", "log_g", "logg_val"), "none"),
-}
+# Canonical name -> (accepted meta column names, in order of preference; transform applied), read
+# from the one schema that the priors use too (`physics.schema`).
+PHYS_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {n: (p.aliases, p.transform) for n, p in SCHEMA.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,17 +89,8 @@ class PhysTable(NamedTuple):
 
 
 def _find_column(meta: pd.DataFrame, name: str) -> tuple[str | None, str]:
-    """Meta column for a parameter name (canonical or a literal column) and its transform."""
-    if name in PHYS_COLUMNS:
-        aliases, transform = PHYS_COLUMNS[name]
-        lower = {c.lower(): c for c in meta.columns}
-        for alias in aliases:
-            if alias in meta.columns:
-                return alias, transform
-            if alias.lower() in lower:
-                return lower[alias.lower()], transform
-        return None, transform
-    return (name if name in meta.columns else None), "none"
+    """Meta column for a parameter name (canonical or a literal column) and its transform (`physics.schema`)."""
+    return resolve_column(meta.columns, name), transform_of(name)
 
 
 def physical_parameters(meta: pd.DataFrame, labels_N: np.ndarray, names: Sequence[str] = DEFAULT_PHYS, *,
@@ -135,11 +121,7 @@ def physical_parameters(meta: pd.DataFrame, labels_N: np.ndarray, names: Sequenc
             continue
         else:
             raw = pd.to_numeric(meta[column], errors="coerce").to_numpy(np.float64)
-        if transform == "log10":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                vals = np.where(raw > 0, np.log10(np.where(raw > 0, raw, 1.0)), np.nan)
-        else:
-            vals = raw.copy()
+        vals = apply_transform(raw, transform)
         missing = ~np.isfinite(vals)
         if missing.all():
             msg = f"column {column!r} has no usable value"

@@ -1,4 +1,4 @@
-"""Period finding: batched generalised Lomb-Scargle in JAX, multi-term refinement, doubling test."""
+"""Period finding: batched generalised Lomb-Scargle in JAX, multi-term refinement, doubling test, and the one period filler."""
 from __future__ import annotations
 
 from jaxpelsvae.period.grid import FrequencyGrid, auto_grid, phases_at, reduce_phases
@@ -12,22 +12,22 @@ from jaxpelsvae.period.lombscargle import (
 )
 from jaxpelsvae.period.search import (
     CLASS_LIMIT_MARGIN,
-    LABEL_FREE,
     PeriodConfig,
     find_periods,
     find_periods_by_class,
     grid_for,
     periodograms,
 )
+from jaxpelsvae.period.fill import fill_periods, period_sources
 
 __all__ = [
     "CLASS_LIMIT_MARGIN",
     "FrequencyGrid",
-    "LABEL_FREE",
     "PeriodConfig",
     "auto_grid",
     "find_periods",
     "find_periods_by_class",
+    "fill_periods",
     "fourier_power_batch",
     "fourier_power_one",
     "gls_peaks_batch",
@@ -36,6 +36,7 @@ __all__ = [
     "grid_for",
     "lomb_scargle_batch",
     "lomb_scargle_peaks",
+    "period_sources",
     "periodograms",
     "phases_at",
     "reduce_phases",

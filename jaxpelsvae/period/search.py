@@ -81,11 +81,6 @@ class PeriodConfig:
             raise ConfigError(f"PeriodConfig: min_period {self.min_period} must be below max_period {self.max_period}")
 
 
-# Search settings that read no label: the doubling test of `double_test='auto'` picks stars by
-# their class, so a period a classifier reads is searched with it off (the folded views also fold
-# at twice the period, which shows an eclipsing binary found at half its period).
-LABEL_FREE = {"double_test": "off"}
-
 _REFINE_POINTS = 17  # +-1 grid step in steps of 1/8
 
 

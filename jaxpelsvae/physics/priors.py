@@ -35,29 +35,14 @@ import pandas as pd
 import yaml
 
 from jaxpelsvae.errors import ConfigError, DataError
+from jaxpelsvae.physics.schema import DEFAULT_LOG10_PARAMS, DEFAULT_PARAMS, SCHEMA, apply_transform, canonical_name, resolve_column
 
-DEFAULT_PARAMS = ("period", "teff", "feh", "abs_gmag", "radius", "logg")
-DEFAULT_LOG10_PARAMS = ("period", "teff", "radius")
 DEFAULT_PRIOR_BOXES = Path(__file__).with_name("priors.yaml")
 
-# priors.yaml keys -> our parameter names
-YAML_KEYS = {
-    "Period": "period",
-    "teff_val": "teff",
-    "FeH_J95": "feh",
-    "abs_Gmag": "abs_gmag",
-    "radius_val": "radius",
-    "logg": "logg",
-}
-# Column names accepted in a meta table for each parameter (first found wins; case-insensitive).
-COLUMN_ALIASES = {
-    "period": ("period", "Period"),
-    "teff": ("teff", "teff_val", "Teff"),
-    "feh": ("feh", "FeH_J95", "[Fe/H]_J95", "[Fe/H]", "FeH"),
-    "abs_gmag": ("abs_gmag", "abs_Gmag", "M_G"),
-    "radius": ("radius", "radius_val"),
-    "logg": ("logg",),
-}
+# priors.yaml keys (the original's column names) -> our parameter names, through the one schema
+YAML_KEYS = {key: canonical_name(key) for key in ("Period", "teff_val", "FeH_J95", "abs_Gmag", "radius_val", "logg")}
+# Column names accepted in a meta table for each parameter: the schema's aliases (shared with the VAE inputs)
+COLUMN_ALIASES = {name: p.aliases for name, p in SCHEMA.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,9 +151,7 @@ def to_space(values_NP: np.ndarray, params, log10_params) -> np.ndarray:
     out = np.array(values_NP, dtype=np.float64, copy=True)
     for j, name in enumerate(params):
         if name in log10_params:
-            col = out[..., j]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out[..., j] = np.where(col > 0, np.log10(np.where(col > 0, col, 1.0)), np.nan)
+            out[..., j] = apply_transform(out[..., j], "log10")
     return out
 
 
@@ -182,12 +165,8 @@ def from_space(x_NP: np.ndarray, params, log10_params) -> np.ndarray:
 
 
 def find_column(meta: pd.DataFrame, name: str) -> str | None:
-    """The meta column holding parameter `name` (aliases, case-insensitive), or None."""
-    lower = {c.lower(): c for c in meta.columns}
-    for alias in COLUMN_ALIASES.get(name, (name,)):
-        if alias.lower() in lower:
-            return lower[alias.lower()]
-    return None
+    """The meta column holding parameter `name` (the schema's aliases, see `physics.schema`), or None."""
+    return resolve_column(meta.columns, name)
 
 
 def physics_table(meta: pd.DataFrame, params=DEFAULT_PARAMS, log10_params=DEFAULT_LOG10_PARAMS) -> np.ndarray:

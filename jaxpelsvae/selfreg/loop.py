@@ -449,11 +449,11 @@ def synthetic_found_periods(time_NT, mag_NT, err_NT, mask_NT) -> np.ndarray:
     """Periods of synthetic curves found as those of real curves are (label-free Lomb-Scargle):
     the view then folds a synthetic curve at the same aliases a real one would show."""
     from jaxpelsvae.data.lightcurves import LightCurveSet
-    from jaxpelsvae.period import LABEL_FREE, find_periods
+    from jaxpelsvae.period import fill_periods
 
     lcs = LightCurveSet.from_padded(np.arange(len(time_NT)).astype(str), time_NT.astype(np.float64),
                                     mag_NT.astype(np.float64), err_NT.astype(np.float64), mask_NT)
-    return find_periods(lcs, progress=False, **LABEL_FREE)["period"].to_numpy(np.float64)
+    return fill_periods(lcs)[0].periods
 
 
 # ------------------------------------------------------------------------------- checkpointing

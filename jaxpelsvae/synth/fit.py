@@ -19,29 +19,34 @@ from jaxpelsvae.synth.reverse_fold import build_donor_bank
 
 def complete_periods(lcs, periods=None, *, class_limits: dict | None = None,
                      margin: float | None = None) -> tuple[np.ndarray, int]:
-    """Periods (N,) [d]: `periods`, else meta 'period' where valid, Lomb-Scargle for the rest.
+    """Periods (N,) [d] for fitting on training stars, through the one filler `period.fill_periods`.
 
-    class_limits: {class: (min_period, max_period)} days (e.g. `physics.priors.class_period_limits`):
-    a star of a listed class is searched only within its limits widened by `margin` (default
-    `period.CLASS_LIMIT_MARGIN`); see `period.find_periods_by_class`.
-    Returns (periods, number found by Lomb-Scargle). Raises DataError when some star has none.
+    `periods` (N,), where valid, are used as given; without them catalogue periods in meta are.
+    Every other star is searched with Lomb-Scargle, a star of a class listed in `class_limits`
+    ({class: (min_period, max_period)} days, e.g. `physics.priors.class_period_limits`) only within
+    its limits widened by `margin` (default `period.CLASS_LIMIT_MARGIN`), also when meta holds a
+    label-free Lomb-Scargle period for it (`period_source` lomb_scargle). For fitting only: a
+    classifier's inputs must not use these class-limited periods.
+    Returns (periods, number searched). Raises DataError when some star has none.
     """
-    from jaxpelsvae.period import CLASS_LIMIT_MARGIN, find_periods_by_class
+    from jaxpelsvae.period import CLASS_LIMIT_MARGIN, fill_periods, period_sources
+    from jaxpelsvae.period.fill import CATALOGUE
 
-    if periods is None:
-        periods = lcs.periods
-    periods = np.full(len(lcs), np.nan) if periods is None else np.array(periods, np.float64, copy=True)
-    missing = ~(np.isfinite(periods) & (periods > 0))
-    if missing.any():
-        idx = np.flatnonzero(missing)
-        found = find_periods_by_class(lcs.select(idx), class_limits,
-                                      margin=CLASS_LIMIT_MARGIN if margin is None else margin)
-        periods[idx] = found["period"].to_numpy(float)
+    if periods is not None:
+        given = np.array(periods, np.float64, copy=True).reshape(-1)
+        ok = np.isfinite(given) & (given > 0)
+        lcs = lcs.with_meta(lcs.meta.assign(period=given, period_source=np.where(ok, CATALOGUE, ""))).with_classes(
+            lcs.classes)
+    before = period_sources(lcs)
+    filled, _ = fill_periods(lcs, class_limits=class_limits,
+                             margin=CLASS_LIMIT_MARGIN if margin is None else margin, progress=False)
+    periods = filled.periods
+    searched = period_sources(filled) != before
     still = ~(np.isfinite(periods) & (periods > 0))
     if still.any():
         raise DataError(f"no period for {int(still.sum())} stars, e.g. {lcs.ids[np.flatnonzero(still)[0]]!r} "
                         "(rule: missing period)")
-    return periods, int(missing.sum())
+    return periods, int(searched.sum())
 
 
 def vae_latents(model, x_NT3, onehot_NK, phys_NP, *, batch: int = 256):
@@ -104,8 +109,8 @@ def fit_generator(
     """Fit priors, the physics -> latent model and the donor bank from training curves `lcs`.
 
     vae: a `jaxpelsvae.train.vae_train.LoadedVAE` (model, config, scaler, classes). periods: (N,) days
-    (default: meta 'period', Lomb-Scargle where missing, searched within each class's period limits
-    of the prior boxes widened by `period.CLASS_LIMIT_MARGIN`; see `complete_periods`). The report (Generator.report) holds
+    (default: catalogue periods in meta, Lomb-Scargle for the rest, searched within each class's
+    period limits of the prior boxes widened by `period.CLASS_LIMIT_MARGIN`; see `complete_periods`). The report (Generator.report) holds
     latent_r2_heldout {rf, mlp}, latent_nll_heldout, vae_recon_mse (encoder mean decoded, over all
     given curves, normalised magnitude), chosen, priors (per-class counts and imputations), donors
     per class, timings.

@@ -40,7 +40,8 @@ class GeneratorConfig:
     capacity_multiple: slot counts are rounded up to a multiple of this (fewer recompiles).
     decode_chunk: curves decoded at once inside the program (bounds activation memory; 0 = by backend:
         16 on CPU, where the decoder is compute-bound and small chunks stay in cache, else 512).
-    donor_max_len: donor cadences longer than this keep a random subset of this many points.
+    donor_max_len: donor cadences longer than this keep a contiguous window of this many
+        consecutive points (random start), so synthetic Δt are the donor's own.
     """
 
     seq_length: int = 300
@@ -112,6 +113,9 @@ class Generator:
         if missing:
             raise ConfigError(f"generator: classes {missing} are not in the VAE's classes {self.vae_classes}")
         check_bank_classes(bank, len(self.classes), self.classes)
+        if bank.pair_ok_DT is None:  # a bank saved before pairs were kept: every consecutive pair counts
+            bank = bank._replace(pair_ok_DT=np.asarray(bank.mask_DT, bool).copy())
+            self.bank_host = bank
         params = priors.config.params
         if "period" not in params:
             raise ConfigError("generator: the physical parameters must include 'period'")
@@ -192,7 +196,7 @@ class Generator:
             labels_N, valid_N, phys_NP, z_NZ, template_NG, log10_period_N = (
                 jnp.repeat(a, repeats, axis=0) for a in (labels_N, valid_N, phys_NP, z_NZ, template_NG, log10_period_N))
         x_NL2, valid_NL = encode_batch(syn.time, syn.mag, syn.mask, k_enc, length=self.config.seq_length,
-                                       order=self.config.order)
+                                       order=self.config.order, pair_ok_NT=syn.pair_ok)
         return SynthBatch(x_NL2, valid_NL, labels_N, phys_NP, jnp.power(10.0, log10_period_N), valid_N, z_NZ,
                           template_NG, syn.time, syn.mag, syn.err, syn.mask, syn.donor)
 
@@ -326,7 +330,7 @@ class Generator:
         latent = LatentModel.load(folder / "latent")
         vae = load_vae(folder / "vae")
         with np.load(folder / "donors.npz") as npz:
-            bank = DonorBank(*(npz[f] for f in DonorBank._fields))
+            bank = DonorBank(*(npz[f] if f in npz.files else None for f in DonorBank._fields))
         return cls(priors, latent, vae.model, tuple(doc["vae_classes"]), bank, GeneratorConfig(**doc["config"]),
                    vae_scaler=vae.scaler, report=doc["report"])
 

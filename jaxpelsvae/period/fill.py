@@ -1,0 +1,111 @@
+"""The one period filler: catalogue periods as given, Lomb-Scargle for the rest (label-free, or within class limits for fitting).
+
+Two uses, one function (DESIGN.md principle 7):
+  * what a classifier reads: `fill_periods(lcs)` without class limits, the same for training,
+    validation, test and unlabelled stars, so no label reaches an input through the period;
+  * fitting the VAE / generator on training stars: `fill_periods(train, class_limits=...)` searches
+    each labelled star within its class's period limits (sparse cadences alias, e.g. Gaia LPVs peak
+    at 0.03 d), for the fitter's own use only; its result must not flow back into classifier inputs.
+meta['period_source'] says where each period came from: `catalogue` (given in the data, used as is),
+`lomb_scargle` (label-free search) or `lomb_scargle_class` (class-limited search).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from jaxpelsvae.period.search import CLASS_LIMIT_MARGIN, PeriodConfig, find_periods, find_periods_by_class
+
+CATALOGUE = "catalogue"
+LOMB_SCARGLE = "lomb_scargle"
+LOMB_SCARGLE_CLASS = "lomb_scargle_class"
+# spellings of a given period's source written by earlier versions
+_CATALOGUE_ALIASES = ("", "nan", "none", "meta", CATALOGUE)
+
+if TYPE_CHECKING:
+    from jaxpelsvae.data.lightcurves import LightCurveSet
+
+
+def _valid(periods: np.ndarray) -> np.ndarray:
+    return np.isfinite(periods) & (periods > 0)
+
+
+def period_sources(lcs: LightCurveSet) -> np.ndarray:
+    """(N,) object array: each star's period source; a valid meta period without a recorded source is
+    a catalogue period, a star without a valid period has source ''."""
+    periods = lcs.periods
+    valid = np.zeros(len(lcs), bool) if periods is None else _valid(periods)
+    if "period_source" in lcs.meta.columns:
+        raw = lcs.meta["period_source"].astype(str).str.strip().to_numpy(dtype=object)
+        src = np.array([CATALOGUE if s.lower() in _CATALOGUE_ALIASES else s for s in raw], dtype=object)
+    else:
+        src = np.full(len(lcs), CATALOGUE, dtype=object)
+    return np.where(valid, src, "")
+
+
+def without_labels(lcs: LightCurveSet) -> LightCurveSet:
+    """``lcs`` with no `class` column: a search on it cannot read a label (the doubling test of
+    `PeriodConfig.double_test='auto'` picks its stars by class, which would hand the class of an
+    eclipsing binary to every view that folds at the period)."""
+    if "class" not in lcs.meta.columns:
+        return lcs
+    return dataclasses.replace(lcs, meta=lcs.meta.drop(columns=["class"]), classes=())
+
+
+def fill_periods(
+    lcs: LightCurveSet,
+    *,
+    class_limits: dict | None = None,
+    margin: float = CLASS_LIMIT_MARGIN,
+    config: PeriodConfig | None = None,
+    progress: bool = False,
+    on_group=None,
+    **search_overrides,
+) -> tuple[LightCurveSet, int]:
+    """Complete meta['period'] [d] and meta['period_source'] of every star.
+
+    Catalogue periods are kept as given. Other stars are searched with Lomb-Scargle
+    (`find_periods`; `config` and `search_overrides` set `PeriodConfig`):
+      class_limits None (or empty): label-free, source `lomb_scargle`; stars that already hold a
+        `lomb_scargle` period keep it (the same search would give the same period).
+      class_limits {class: (min, max)} days: a star whose class is listed is searched within
+        [min / margin, max * margin] (`find_periods_by_class`), source `lomb_scargle_class`, also
+        when it held a label-free period; stars of unlisted classes or without a class get the
+        label-free search. For fitting on training stars only (module docstring).
+    Stars where nothing is found get NaN. Returns (the set with the completed meta, number of stars
+    searched that got a period).
+    """
+    n = len(lcs)
+    periods = lcs.periods
+    periods = np.full(n, np.nan) if periods is None else periods.copy()
+    source = period_sources(lcs)
+    limits = dict(class_limits or {})
+    if limits and "class" in lcs.meta.columns:
+        cls = lcs.meta["class"].to_numpy(dtype=object)
+        limited = np.array([isinstance(c, str) and c in limits for c in cls])
+    else:
+        limited = np.zeros(n, bool)
+    target = np.where(limited, LOMB_SCARGLE_CLASS, LOMB_SCARGLE)
+    search = (source != CATALOGUE) & (source != target)
+    if search.any():
+        idx = np.flatnonzero(search)
+        sub = lcs.select(idx)
+        if limited[idx].any():
+            found = find_periods_by_class(sub, limits, config, margin=margin, progress=progress,
+                                          on_group=on_group, **search_overrides)
+        else:
+            found = find_periods(without_labels(sub), dataclasses.replace(config or PeriodConfig(), **search_overrides),
+                                 progress=progress)
+        by_id = dict(zip(found["id"].astype(str), found["period"].astype(float)))
+        periods[idx] = [by_id.get(str(i), np.nan) for i in lcs.ids[idx]]
+        source[idx] = target[idx]
+    meta = lcs.meta.copy()
+    meta["period"] = periods
+    meta["period_source"] = np.where(_valid(periods), source, "").astype(str)
+    out = lcs.with_meta(meta).with_classes(lcs.classes)
+    return out, int(_valid(periods[search]).sum())
+
+
+__all__ = ["CATALOGUE", "LOMB_SCARGLE", "LOMB_SCARGLE_CLASS", "fill_periods", "period_sources", "without_labels"]
