@@ -59,6 +59,11 @@ class ExperimentConfig:
     view_overrides / backbone_overrides / augment / synthetic_periods: the period-aware classifiers'
         view and backbone settings, training-view augmentation and the period a synthetic curve's
         view folds with (selfreg.loop.TrainConfig).
+    donors: a dataset of unlabelled curves (e.g. of the survey the classifier is meant for) whose
+        times and errors the generator observes synthetic curves with (labels are never read);
+        None: the training stars' own cadences. donor_copies: target cadences per training donor.
+    transductive_donors: allow donors among the test stars (transductive: the test survey's own
+        cadences); refused otherwise. Donors among the validation stars are always refused.
     """
 
     preset: str = "small"
@@ -104,6 +109,9 @@ class ExperimentConfig:
     backbone_overrides: tuple[tuple[str, Any], ...] = ()
     augment: bool = False
     synthetic_periods: str = "found"
+    donors: str | None = None
+    donor_copies: int = 4
+    transductive_donors: bool = False
     figures: bool = True
     progress: bool = True
 

@@ -14,6 +14,7 @@ training subsample and pairs (`seed_variation` says which in report.md).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -311,6 +312,10 @@ def run_experiment(
         raise DataError(f"the training pool ({len(split.train)} stars) is too small for a train/validation split")
     classes = tuple(train_set.classes)
     _write_split(workdir / "split.csv", train_part, val_set, test_set)
+    donor_info = None
+    if config.donors and "selfreg" in config.modes:
+        donor_info = {"path": str(Path(config.donors).absolute()),
+                      **check_donors(load_donors(config.donors), val_set, test_set, config.transductive_donors)}
     _log(f"split {split.info['method']}: train {len(train_set)}, validation {len(val_set)}, test {len(test_set)}", progress)
     t0 = lap("split", t0)
 
@@ -395,6 +400,9 @@ def run_experiment(
     }
     cfg = {**config.to_dict(), "seq_length": seq_length, "seq_length_choice": seq_info, "root_seed": int(seed),
            "classifier": config.classifiers[0],
+           "donors": (f"{donor_info['n_curves']} unlabelled curves of `{donor_info['path']}` (times and errors only"
+                      + (f"; {donor_info['n_test_stars']} are test stars: transductive" if donor_info["transductive"] else "")
+                      + ")") if donor_info else None,
            "train_config": {m: _train_config(config, seq_length, m).to_dict() for m in config.modes}}
     timing["total"] = time.perf_counter() - t_start
     report = report_lib.build_report(
@@ -410,6 +418,32 @@ def run_experiment(
     report_lib.write_report_json(report, workdir / "report.json")
     (workdir / "report.md").write_text(report_lib.render_markdown(report, figures))
     return ExperimentResult(report, workdir, generator, {"train": train_set, "val": val_set, "test": test_set})
+
+
+@functools.lru_cache(maxsize=1)
+def load_donors(path: str) -> LightCurveSet:
+    """Unlabelled donor curves (`ExperimentConfig.donors`): validated, with any class column dropped
+    (a donor gives times and errors only)."""
+    from jaxpelsvae.data.readers import load_dataset
+    from jaxpelsvae.period.fill import without_labels
+
+    kept, _ = load_dataset(path)
+    return without_labels(kept)
+
+
+def check_donors(donors: LightCurveSet, val_set: LightCurveSet, test_set: LightCurveSet, transductive: bool) -> dict:
+    """Refuse donors among the validation stars, and among the test stars unless `transductive`;
+    returns what report.md says of them."""
+    ids = set(map(str, donors.ids))
+    in_val = ids & set(map(str, val_set.ids))
+    if in_val:
+        raise DataError(f"{len(in_val)} donor curves are validation stars (e.g. {sorted(in_val)[:3]}); the "
+                        "generator may not see the stars that pick the best epoch")
+    in_test = ids & set(map(str, test_set.ids))
+    if in_test and not transductive:
+        raise DataError(f"{len(in_test)} donor curves are test stars (e.g. {sorted(in_test)[:3]}): using the test "
+                        "survey's own cadences is transductive; pass --transductive-donors to allow it")
+    return {"n_curves": len(donors), "n_test_stars": len(in_test), "transductive": bool(in_test)}
 
 
 def _load(data, workdir: Path, what: str):
@@ -535,6 +569,7 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     generator = fit_generator(
         pool, vae, periods=periods, priors_config=PriorConfig(**dict(config.priors_overrides)),
         latent_config=LatentConfig(**dict(config.latent_overrides)), config=gen_cfg, seed=seed,
+        donors=load_donors(config.donors) if config.donors else None, donor_copies=config.donor_copies,
     )
     generator.save(workdir / "generator")
     r = generator.report

@@ -14,7 +14,7 @@ from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.physics.latent import LatentConfig, fit_latent
 from jaxpelsvae.physics.priors import PriorConfig, class_period_limits, fit_priors, physics_table
 from jaxpelsvae.synth.generator import Generator, GeneratorConfig
-from jaxpelsvae.synth.reverse_fold import build_donor_bank
+from jaxpelsvae.synth.reverse_fold import build_donor_bank, retarget_donor_bank
 
 
 def complete_periods(lcs, periods=None, *, class_limits: dict | None = None,
@@ -105,6 +105,8 @@ def fit_generator(
     latent_config: LatentConfig = LatentConfig(),
     config: GeneratorConfig = GeneratorConfig(),
     seed: int = 0,
+    donors=None,
+    donor_copies: int = 4,
 ) -> Generator:
     """Fit priors, the physics -> latent model and the donor bank from training curves `lcs`.
 
@@ -114,6 +116,9 @@ def fit_generator(
     latent_r2_heldout {rf, mlp}, latent_nll_heldout, vae_recon_mse (encoder mean decoded, over all
     given curves, normalised magnitude), chosen, priors (per-class counts and imputations), donors
     per class, timings.
+    donors: unlabelled curves (a LightCurveSet) of the survey the classifier is meant for: synthetic
+    curves are then observed at their times and with their errors (`retarget_donor_bank`, each
+    training donor ``donor_copies`` times); None uses the training stars' own cadences.
     """
     t0 = time.perf_counter()
     if not lcs.classes or len(lcs) == 0:
@@ -134,6 +139,11 @@ def fit_generator(
     t_latent = time.perf_counter()
 
     bank = build_donor_bank(lcs, periods, max_len=config.donor_max_len, seed=seed)
+    donor_info = {"source": "training stars", "n_curves": int(len(bank.label_D))}
+    if donors is not None:
+        bank = retarget_donor_bank(bank, donors, copies=donor_copies, max_len=config.donor_max_len, seed=seed)
+        donor_info = {"source": "target curves (cadences and errors only)", "n_curves": len(donors),
+                      "copies_per_training_donor": int(donor_copies)}
     counts = np.bincount(bank.label_D, minlength=len(lcs.classes))
     report = {
         "latent_r2_heldout": latent.report["latent_r2_heldout"],
@@ -145,6 +155,7 @@ def fit_generator(
         "latent": latent.report,
         "priors": priors.report,
         "donors_per_class": {c: int(n) for c, n in zip(lcs.classes, counts)},
+        "donors": donor_info,
         "seconds": {"priors": t_priors - t0, "vae_encode": t_vae - t_priors, "latent": t_latent - t_vae,
                     "total": time.perf_counter() - t0},
     }

@@ -224,18 +224,34 @@ def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int
     T = int(lengths.max() if max_len is None else min(max_len, lengths.max()))
     if T < 2:
         raise DataError(f"donor bank: max_len must be >= 2, got {max_len}")
-    D = len(idx)
     rng = np.random.default_rng([seed, 7])
+    hi, lo, err, mask, pair_ok = _cadence_rows(lcs, idx, T, rng)
+    amp = np.zeros(len(idx), np.float32)
+    mag_lo = np.zeros(len(idx), np.float32)
+    labels = np.asarray(lcs.labels)[idx]
+    for d, i in enumerate(idx):  # host-side, once per fit (not a hot path)
+        _, m, e = lcs.curve(int(i))
+        q02, q98 = np.percentile(m, [2, 98])
+        rng_obs = q98 - q02
+        noise = 4.1 * float(np.median(e))
+        amp[d] = np.sqrt(max(rng_obs**2 - noise**2, 0.25 * rng_obs**2))
+        mag_lo[d] = q02
+    return DonorBank(hi, lo, err, mask, np.log10(periods[idx]).astype(np.float32), labels.astype(np.int32), amp, mag_lo,
+                     pair_ok)
+
+
+def _cadence_rows(lcs, idx: np.ndarray, T: int, rng: np.random.Generator):
+    """(time_hi, time_lo, err, mask, pair_ok), each (len(idx), T), of the curves ``idx`` of ``lcs``:
+    a contiguous window of at most T consecutive observations at a random start (so Δt stay the
+    curve's own), times split hi + lo from the window's first epoch, the kept pairs (`pair_ok`)."""
+    D = len(idx)
     hi = np.zeros((D, T), np.float32)
     lo = np.zeros((D, T), np.float32)
     err = np.ones((D, T), np.float32)
     mask = np.zeros((D, T), bool)
     pair_ok = np.zeros((D, T), bool)
-    amp = np.zeros(D, np.float32)
-    mag_lo = np.zeros(D, np.float32)
-    labels = np.asarray(lcs.labels)[idx]
     for d, i in enumerate(idx):  # host-side, once per fit (not a hot path)
-        t, m, e = lcs.curve(int(i))
+        t, _, e = lcs.curve(int(i))
         a = int(lcs.offsets[i])
         start = int(rng.integers(0, len(t) - T + 1)) if len(t) > T else 0
         window = slice(start, start + min(T, len(t)))
@@ -249,13 +265,33 @@ def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int
         err[d, :n] = e_k
         mask[d, :n] = True
         pair_ok[d, :n] = ok_k
-        q02, q98 = np.percentile(m, [2, 98])
-        rng_obs = q98 - q02
-        noise = 4.1 * float(np.median(e))
-        amp[d] = np.sqrt(max(rng_obs**2 - noise**2, 0.25 * rng_obs**2))
-        mag_lo[d] = q02
-    return DonorBank(hi, lo, err, mask, np.log10(periods[idx]).astype(np.float32), labels.astype(np.int32), amp, mag_lo,
-                     pair_ok)
+    return hi, lo, err, mask, pair_ok
+
+
+def retarget_donor_bank(bank: DonorBank, target, *, copies: int = 4, max_len: int | None = None,
+                        seed: int = 0) -> DonorBank:
+    """A donor bank whose cadences and errors come from unlabelled curves of another survey.
+
+    Every training donor of ``bank`` (class, period, amplitude and magnitude level: what depends on
+    the class) is repeated ``copies`` times, each copy observed at the times and with the errors of
+    a target curve drawn at random (host RNG seeded by ``seed``): synthetic curves of the training
+    classes then look as the target survey would observe them. Nothing of the target is read but
+    times and errors (no label, no magnitude). Windows of at most ``max_len`` points as
+    `build_donor_bank`.
+    """
+    if int(copies) < 1:
+        raise ConfigError(f"retarget_donor_bank: copies must be >= 1, got {copies}")
+    usable = np.flatnonzero(target.lengths >= 2)
+    if usable.size == 0:
+        raise DataError("target donors: no curve has two or more observations")
+    longest = int(target.lengths[usable].max())
+    T = longest if max_len is None else min(int(max_len), longest)
+    rng = np.random.default_rng([seed, 11])
+    src = np.repeat(np.arange(len(bank.label_D)), int(copies))  # training donor of each new donor
+    pick = usable[rng.integers(0, usable.size, src.size)]
+    hi, lo, err, mask, pair_ok = _cadence_rows(target, pick, T, rng)
+    return DonorBank(hi, lo, err, mask, np.asarray(bank.log10_period_D)[src], np.asarray(bank.label_D)[src],
+                     np.asarray(bank.amplitude_D)[src], np.asarray(bank.mag_lo_D)[src], pair_ok)
 
 
 def check_bank_classes(bank: DonorBank, num_classes: int, classes=None) -> None:
