@@ -13,7 +13,8 @@ from jaxpelsvae.cli import build_parser
 
 # The commands of the CLI contract (DESIGN.md) this checkout provides; extend it with each new command.
 CONTRACT_COMMANDS = (
-    "simulate", "period", "train-vae", "fit-generator", "synthesize", "train", "evaluate", "predict", "experiment", "demo",
+    "simulate", "period", "train-vae", "fit-generator", "synthesize", "train", "evaluate", "predict", "experiment",
+    "demo", "split",
 )
 
 
@@ -65,22 +66,33 @@ def test_every_option_of_every_command_is_described():
 
 
 def test_simulate_train_vae_fit_generator_synthesize_chain(tmp_path):
-    """The generator's command chain end to end, with the synthesized set read back as a dataset."""
+    """The generator's command chain end to end on one split's train part (each fit records its stars),
+    with the synthesized set read back as a dataset."""
     import json
 
     import numpy as np
 
     from jaxpelsvae.cli import main
     from jaxpelsvae.data import read_dataset
+    from jaxpelsvae.data.provenance import read_provenance
+    from jaxpelsvae.data.split import read_split
 
     work = tmp_path / "w"
     common = ["--workdir", str(work)]
     assert main(["simulate", *common, "--counts", "CEP=12,ECL=12,RRLYR=12", "--cadence", "gaia"]) == 0
     data = str(work / "simulated")
-    assert main(["train-vae", data, *common, "--units", "8", "--levels", "7", "--latent", "3", "--epochs", "1",
-                 "--batch-size", "16", "--no-progress"]) == 0
-    assert main(["fit-generator", data, *common, "--vae", str(work), "--latent-model", "mlp",
+    split = str(work / "split.csv")
+    assert main(["split", data, *common, "--scenario", "random", "--out", split]) == 0
+    table = read_split(split)
+    train_ids = set(table.loc[table["part"] == "train", "id"])
+    assert 0 < len(train_ids) < 36
+    assert main(["train-vae", data, *common, "--split", split, "--units", "8", "--levels", "7", "--latent", "3",
+                 "--epochs", "1", "--batch-size", "16", "--no-progress"]) == 0
+    assert read_provenance(work / "vae") == train_ids
+    assert main(["fit-generator", data, *common, "--split", split, "--vae", str(work), "--latent-model", "mlp",
                  "--seq-length", "24"]) == 0
+    assert read_provenance(work / "generator") == train_ids
+    assert json.loads((work / "vae_summary.json").read_text())["n_stars"] == len(train_ids)
     out = tmp_path / "synth"
     assert main(["synthesize", *common, "--generator", str(work), "--out", str(out), "--counts", "CEP=2,RRLYR=3",
                  "--repeats", "3", "--b", "0.8"]) == 0

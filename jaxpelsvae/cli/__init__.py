@@ -18,6 +18,7 @@ from jaxpelsvae.errors import JaxPelsVaeError
 COMMANDS = (
     "demo",
     "simulate",
+    "split",
     "period",
     "train_vae",
     "fit_generator",

@@ -9,7 +9,9 @@ HELP = "evaluate a trained classifier on a dataset: metrics JSON and a confusion
 DESCRIPTION = (
     "Classify every star of DATA with the classifier saved by `jaxpelsvae train` (its workdir's model/ "
     "folder, or the workdir itself) and write evaluation.json (macro_f1, accuracy, roc_auc_ovo/ovr, "
-    "per-class precision/recall/f1, confusion) and confusion.png (row-normalised) into --workdir."
+    "per-class precision/recall/f1, confusion) and confusion.png (row-normalised) into --workdir. With "
+    "--split FILE only the file's test part is scored. Stops with an error when any scored star is one the "
+    "classifier (or its generator) was fitted or validated on (--allow-overlap goes on with a warning)."
 )
 
 
@@ -20,6 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
     parser.add_argument("--drop-unknown", action="store_true",
                         help="skip stars whose class the model does not know (default: error)")
+    parser.add_argument("--split", type=Path, default=None,
+                        help="split file from `jaxpelsvae split` (CSV id,part): score its test part only")
+    parser.add_argument("--allow-overlap", action="store_true",
+                        help="go on (with a warning) when scored stars are ones the classifier or its generator "
+                             "was fitted or validated on (results on them are leaked)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +45,14 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
+    if args.split is not None:
+        from jaxpelsvae.data.split import parts_from_file
+
+        (lcs,) = parts_from_file(lcs, args.split, ("test",), rejected=rejected)
+    from jaxpelsvae.data.provenance import check_overlap
+
+    for line in check_overlap(lcs.ids, {"classifier": model_dir}, allow=args.allow_overlap, tested="stars scored"):
+        print(line)
     known = lcs.meta["class"].astype(str).isin(classes).to_numpy()
     if not known.all():
         unknown = sorted(set(lcs.meta["class"].astype(str)[~known]))

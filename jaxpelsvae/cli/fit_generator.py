@@ -19,6 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="training dataset (standard layout, OGLE .dat, ...)")
     parser.add_argument("--vae", type=Path, required=True,
                         help="PELS-VAE written by `jaxpelsvae train-vae` (its workdir or the vae/ folder in it)")
+    parser.add_argument("--split", type=Path, default=None,
+                        help="split file from `jaxpelsvae split` (CSV id,part): fit on its train part only, and "
+                             "refuse a --vae fitted on its val or test stars (recommended)")
+    parser.add_argument("--allow-overlap", action="store_true",
+                        help="with --split: go on (with a warning) when the --vae was fitted on val or test stars")
     parser.add_argument("--out", type=Path, default=None, help="generator folder (default WORKDIR/generator)")
     parser.add_argument("--priors", default="default",
                         help="prior boxes (priors.yaml format); 'default' = the original's boxes; 'none' = no boxes")
@@ -40,6 +45,16 @@ def _vae_dir(path: Path) -> Path:
     raise FileNotFoundError(f"{path}: no PELS-VAE here (expected vae.json or vae/vae.json from `jaxpelsvae train-vae`)")
 
 
+def _fitted_ids(ids, vae_dir: Path):
+    """The generator's stars: those it was fitted on and those its VAE was fitted on (a VAE saved
+    without a record makes the generator's record incomplete, which the overlap check reports)."""
+    from jaxpelsvae.data.provenance import Fitted, read_provenance
+
+    vae_ids = read_provenance(vae_dir)
+    unknown = () if vae_ids is not None else (f"the PELS-VAE {vae_dir}",)
+    return Fitted(sorted({*map(str, ids), *(vae_ids or ())}), unknown)
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
@@ -52,9 +67,18 @@ def run(args: argparse.Namespace) -> int:
 
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    vae = load_vae(_vae_dir(Path(args.vae)))
+    vae_dir = _vae_dir(Path(args.vae))
     lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
     print(f"{len(lcs)} stars kept, {len(rejected)} rejected (see {workdir / 'rejected.csv'})")
+    if args.split is not None:
+        from jaxpelsvae.data.provenance import check_overlap
+        from jaxpelsvae.data.split import parts_from_file
+
+        lcs, val, test = parts_from_file(lcs, args.split, ("train", "val", "test"), rejected=rejected)
+        for line in check_overlap([*val.ids, *test.ids], {"PELS-VAE": vae_dir}, allow=args.allow_overlap,
+                                  tested="val and test stars of the split"):
+            print(line)
+    vae = load_vae(vae_dir)
     priors = None if args.priors.lower() == "none" else args.priors
     gen = fit_generator(
         lcs, vae,
@@ -63,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         config=GeneratorConfig(seq_length=args.seq_length, order=args.order, target_snr=args.target_snr),
         seed=args.seed,
     )
-    out = gen.save(args.out if args.out is not None else workdir / "generator")
+    out = gen.save(args.out if args.out is not None else workdir / "generator",
+                   fitted_ids=_fitted_ids(lcs.ids, vae_dir))
     rep = gen.report
     (workdir / "generator_report.json").write_text(json.dumps(rep, indent=2, default=str))
     for cls, info in rep["priors"]["per_class"].items():

@@ -35,6 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "other format jaxpelsvae.data.read_dataset recognises",
     )
     parser.add_argument(
+        "--split", type=Path, default=None,
+        help="split file from `jaxpelsvae split` (CSV id,part): find periods only for the stars of --parts "
+        "(stars this command keeps but the split does not list are left out and counted)",
+    )
+    parser.add_argument(
+        "--parts", default="train",
+        help="with --split: comma-separated parts (train, val, test) whose stars get a period",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None,
         help="output CSV (id, period in days, power); when omitted: WORKDIR/periods.csv",
     )
@@ -106,6 +115,14 @@ def run(args: argparse.Namespace) -> int:
     write_rejected(rejected, args.workdir)
     if len(rejected):
         print(f"period: skipped {len(rejected)} stars (reasons in {Path(args.workdir) / 'rejected.csv'})")
+    if args.split is not None:
+        import numpy as np
+
+        from jaxpelsvae.data.split import parts_from_file
+
+        parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+        chosen = parts_from_file(lcs, args.split, parts, rejected=rejected, unlisted="skip")
+        lcs = lcs.select(np.isin(lcs.ids, np.concatenate([s.ids for s in chosen])))  # dataset order
     config = PeriodConfig(
         min_period=args.min_period,
         max_period=args.max_period,

@@ -7,9 +7,12 @@ from pathlib import Path
 
 HELP = "train the CNN classifier: baseline (real curves only) or self-regulated (with synthetic curves)"
 DESCRIPTION = (
-    "Train the 1-D CNN on DATA (a dataset folder or file). DATA is split into train/validation/test "
-    "(stratified, --split), or, with --test DATA2, DATA into train/validation and DATA2 is the test set. "
-    "The self-regulated mode needs a fitted generator (--generator, from `jaxpelsvae fit-generator`). "
+    "Train the 1-D CNN on DATA (a dataset folder or file). With --split FILE (from `jaxpelsvae split`) the "
+    "CNN trains on the file's train part, picks its best epoch on the val part and is scored on the test "
+    "part; without it DATA is split at random (--fractions). With --test DATA2, DATA gives train/validation "
+    "and DATA2 is the test set. The self-regulated mode needs a fitted generator (--generator, from "
+    "`jaxpelsvae fit-generator`). Training stops with an error when the generator was fitted on any "
+    "validation or test star (--allow-overlap goes on with a warning). "
     "Writes metrics.jsonl (one line per epoch), metrics.json (best model on the test set), model/ "
     "(for `jaxpelsvae evaluate`), figures/ and checkpoints/ into --workdir; a killed run started again "
     "with the same arguments resumes from its last epoch."
@@ -23,8 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--generator", type=Path, default=None,
                         help="fitted generator folder (required by --mode selfreg)")
     parser.add_argument("--test", type=Path, default=None, help="separate test dataset")
-    parser.add_argument("--split", type=float, nargs=3, default=(0.7, 0.15, 0.15),
-                        metavar=("TRAIN", "VAL", "TEST"), help="stratified split fractions of DATA")
+    parser.add_argument("--split", type=Path, default=None,
+                        help="split file from `jaxpelsvae split` (CSV id,part): train on its train part, pick "
+                             "the best epoch on val, score on test (with --test: score on DATA2 instead)")
+    parser.add_argument("--fractions", type=float, nargs=3, default=(0.7, 0.15, 0.15),
+                        metavar=("TRAIN", "VAL", "TEST"),
+                        help="without --split: stratified random split fractions of DATA")
+    parser.add_argument("--allow-overlap", action="store_true",
+                        help="go on (with a warning) when the generator was fitted on validation or test stars")
     parser.add_argument("--config", type=Path, default=None,
                         help="JSON file with TrainConfig fields (command-line options override it)")
     parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 500)")
@@ -87,7 +96,30 @@ def load_generator(path: Path):
     return gen.Generator.load(path)
 
 
+def _check_generator(folder: Path, val, test, allow: bool) -> None:
+    """Stop when the generator (its VAE, priors, latent model or donors) saw a validation or test star."""
+    from jaxpelsvae.data.provenance import check_overlap
+
+    for stars, name in ((test, "test stars"), (val, "validation stars (they pick the best epoch)")):
+        for line in check_overlap(stars.ids, {"generator": folder}, allow=allow, tested=name):
+            print(line)
+
+
+def _model_fitted_ids(train, val, generator_dir: Path | None):
+    """The classifier's stars: train and validation (the best epoch), and the generator's."""
+    from jaxpelsvae.data.provenance import Fitted, read_record
+
+    ids = {*train.ids.astype(str), *val.ids.astype(str)}
+    if generator_dir is None:
+        return Fitted(sorted(ids))
+    record = read_record(generator_dir)
+    if record is None:
+        return Fitted(sorted(ids), (f"the generator {generator_dir}",))
+    return Fitted(sorted(ids | set(record["ids"])), tuple(record["unknown"]))
+
+
 def run(args: argparse.Namespace) -> int:
+    from jaxpelsvae.data.provenance import write_provenance
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.errors import ConfigError
     from jaxpelsvae.selfreg.loop import train_classifier
@@ -98,19 +130,28 @@ def run(args: argparse.Namespace) -> int:
     lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
     if len(rejected):
         print(f"{len(rejected)} stars rejected (see {workdir / 'rejected.csv'})")
+    if args.split is not None:
+        from jaxpelsvae.data.split import parts_from_file
+
+        train, val, test = parts_from_file(lcs, args.split, ("train", "val", "test"), rejected=rejected)
+        if args.test is not None:
+            print(f"scoring on {args.test}, not on the {len(test)} test stars of the split")
     if args.test is not None:
         test, _ = load_dataset(args.test, min_points=args.min_points, classes=lcs.classes)
-        f_train, f_val, _ = args.split
+    if args.split is None and args.test is not None:
+        f_train, f_val, _ = args.fractions
         train, val = lcs.split((f_train / (f_train + f_val), f_val / (f_train + f_val)), seed=args.seed)
-    else:
-        train, val, test = lcs.split(tuple(args.split), seed=args.seed)
+    elif args.split is None:
+        train, val, test = lcs.split(tuple(args.fractions), seed=args.seed)
     generator = None
     if config.mode == "selfreg":
         if args.generator is None:
             raise ConfigError("--mode selfreg needs --generator (a folder written by `jaxpelsvae fit-generator`)")
+        _check_generator(args.generator, val, test, args.allow_overlap)
         generator = load_generator(args.generator)
     result = train_classifier(train, val, test, config, generator=generator, workdir=workdir, seed=args.seed,
                               resume=not args.no_resume, progress=not args.no_progress)
+    write_provenance(Path(workdir) / "model", _model_fitted_ids(train, val, args.generator if generator else None))
     m = result.metrics
     print(f"{config.mode}: best epoch {m['best_epoch']} of {m['epochs']}; test macro-F1 {m['macro_f1']:.4f}, "
           f"accuracy {m['accuracy']:.4f}, ROC-AUC ovo {m['roc_auc_ovo']}; written to {workdir}")

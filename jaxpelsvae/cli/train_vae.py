@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS
 
     parser.add_argument("data", type=Path, help="dataset folder or file (standard layout, OGLE .dat, ...)")
+    parser.add_argument("--split", type=Path, default=None,
+                        help="split file from `jaxpelsvae split` (CSV id,part): train on its train part only "
+                             "(recommended; without it every star of DATA is fitted and then cannot be tested on)")
     parser.add_argument("--phys", default=",".join(DEFAULT_PHYS),
                         help="comma-separated physical parameters for the encoder (canonical names "
                              f"{', '.join(DEFAULT_PHYS)} accept common column spellings; other names are "
@@ -89,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
     print(f"{len(lcs)} stars kept, {len(rejected)} rejected (see {workdir / 'rejected.csv'})")
+    if args.split is not None:
+        from jaxpelsvae.data.split import parts_from_file
+
+        (lcs,) = parts_from_file(lcs, args.split, ("train",), rejected=rejected)
     labels = lcs.labels
     periods, n_found = _periods(lcs, args)
     if n_found:
@@ -122,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
     model, history = train_vae(x, one_hot(labels, len(lcs.classes)), scaler.transform(phys.values), config,
                                train_config, seed=args.seed, workdir=workdir)
     model_dir = save_vae(workdir / "vae", model, config, scaler, classes=lcs.classes,
-                         extra={"data": str(args.data), "seed": args.seed, "val_mse": history["best_val_mse"]})
+                         extra={"data": str(args.data), "seed": args.seed, "val_mse": history["best_val_mse"],
+                                "split": None if args.split is None else str(args.split)},
+                         fitted_ids=lcs.ids)
     summary = {
         "data": str(args.data),
         "n_stars": len(lcs),

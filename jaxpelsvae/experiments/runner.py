@@ -560,7 +560,7 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     model, history = train_vae(x, one_hot(labels, len(classes)), scaler.transform(phys.values), vae_cfg, train_cfg,
                                seed=seed, workdir=workdir / "vae")
     save_vae(workdir / "vae" / "model", model, vae_cfg, scaler, classes=classes,
-             extra={"seed": int(seed), "val_mse": history["best_val_mse"]})
+             extra={"seed": int(seed), "val_mse": history["best_val_mse"]}, fitted_ids=vae_pool.ids)
     t_vae = time.perf_counter()
     _log(f"VAE: validation reconstruction MSE {history['best_val_mse']:.4g} (best epoch {history['best_epoch']}); "
          "fitting the generator", progress)
@@ -571,7 +571,7 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
         latent_config=LatentConfig(**dict(config.latent_overrides)), config=gen_cfg, seed=seed,
         donors=load_donors(config.donors) if config.donors else None, donor_copies=config.donor_copies,
     )
-    generator.save(workdir / "generator")
+    generator.save(workdir / "generator", fitted_ids=pool.ids)
     r = generator.report
     r2 = r.get("latent_r2_heldout") or {}
     chosen = r.get("chosen")

@@ -33,6 +33,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from jaxpelsvae.data.provenance import write_provenance
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.selfreg import policies
 from jaxpelsvae.selfreg.metrics import classification_metrics
@@ -500,7 +501,7 @@ class RunFiles(NamedTuple):
         return self.checkpoints / "synthetic.npz"
 
 
-def save_model(path: Path, params, rest, info: dict[str, Any]) -> None:
+def save_model(path: Path, params, rest, info: dict[str, Any], fitted_ids: Sequence[str] | None = None) -> None:
     """Write a classifier (``params``, ``rest`` as host arrays) and ``model.json`` (config, classes,
     best epoch) into the folder ``path``; `load_model` reads it back."""
     from jaxpelsvae.train import checkpoint as ckpt
@@ -510,6 +511,7 @@ def save_model(path: Path, params, rest, info: dict[str, Any]) -> None:
     step = max(int(info.get("best_epoch", 0)), 0)
     ckpt.save(path / "variables", step, {"params": params, "rest": rest}, {"best_epoch": step}, max_to_keep=1)
     _write_atomic(path / "model.json", json.dumps(json_safe(info), indent=1))
+    write_provenance(path, fitted_ids)  # the stars it was fitted or selected on (None: removes a stale record)
 
 
 def load_model(path: Path):

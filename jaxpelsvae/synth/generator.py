@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpelsvae.data.provenance import write_provenance
 from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.physics.latent import LatentModel, mlp_sample
 from jaxpelsvae.physics.priors import PhysPriors, sample_physics
@@ -301,7 +302,7 @@ class Generator:
 
     # -- persistence ------------------------------------------------------------------------------
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | Path, fitted_ids=None) -> Path:
         """Write priors/, latent/, vae/, donors.npz, generator.json into folder."""
         from jaxpelsvae.train.vae_train import save_vae
 
@@ -316,6 +317,7 @@ class Generator:
                "vae_classes": list(self.vae_classes), "report": self.report}
         (folder / "generator.json").write_text(json.dumps(doc, indent=2, default=_json_default))
         (folder / "report.json").write_text(json.dumps(self.report, indent=2, default=_json_default))
+        write_provenance(folder, fitted_ids)  # stars of the VAE, priors, latent model, donors
         return folder
 
     @classmethod

@@ -24,6 +24,7 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
+from jaxpelsvae.data.provenance import write_provenance
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.models.vae import PelsVAE, VAEConfig, kl_divergence, vae_loss
 from jaxpelsvae.models.vae_inputs import PhysScaler
@@ -358,7 +359,7 @@ class LoadedVAE(NamedTuple):
 
 def save_vae(path: str | Path, model: PelsVAE, config: VAEConfig | None = None,
              scaler: PhysScaler | None = None, *, classes: Sequence[str] = (),
-             extra: dict[str, Any] | None = None) -> Path:
+             extra: dict[str, Any] | None = None, fitted_ids: Sequence[str] | None = None) -> Path:
     """Write `path/vae.json` (config, scaler, classes, extra) and `path/params` (orbax, via
     `jaxpelsvae.train.checkpoint`, step 0). Overwrites an earlier save in the same folder."""
     config = model.config if config is None else config
@@ -380,6 +381,7 @@ def save_vae(path: str | Path, model: PelsVAE, config: VAEConfig | None = None,
         shutil.rmtree(path / PARAMS_DIR)
     checkpoint.save(path / PARAMS_DIR, 0, params, meta, max_to_keep=1)
     (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
+    write_provenance(path, fitted_ids)  # the stars it was fitted on (None: removes a stale record)
     return path
 
 
