@@ -58,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic-periods", choices=("found", "true"), default=None,
                         help="period a synthetic curve is folded at: found by the same label-free search as real "
                              "curves, or the true sampled one (default: the preset's)")
+    parser.add_argument("--donors", default=None, metavar="DIR",
+                        help="unlabelled curves (e.g. of the survey the classifier is for) whose times and errors "
+                             "observe the synthetic curves; their labels are never read (default: training stars)")
+    parser.add_argument("--transductive-donors", action="store_true",
+                        help="allow donors among the test stars (the test survey's own cadences: transductive)")
     parser.add_argument("--no-resume", action="store_true",
                         help="start every classifier run afresh instead of continuing from its checkpoint in --workdir")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
@@ -88,6 +93,8 @@ def config_from_args(args):
         "vmap_seeds": args.vmap_seeds, "resample_pairs": args.resample_pairs,
         "quality_cuts_test": args.quality_cuts_test, "redraw_per_seed": args.redraw_per_seed,
         "classifier": args.classifier, "augment": args.augment, "synthetic_periods": args.synthetic_periods,
+        "donors": str(args.donors) if args.donors else None,
+        "transductive_donors": True if args.transductive_donors else None,
     }
     changes.update({k: v for k, v in simple.items() if v is not None})
     if args.regulator:

@@ -35,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-snr", type=float, default=0.0,
                         help="> 0: scale donor errors so amplitude / median error equals this")
     parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
+    parser.add_argument("--donors", type=Path, default=None, metavar="DIR",
+                        help="unlabelled curves (e.g. of the survey the classifier is for) whose times and errors "
+                             "observe the synthetic curves; labels are never read (default: the training stars)")
+    parser.add_argument("--donor-copies", type=int, default=4,
+                        help="target cadences drawn for each training donor with --donors")
 
 
 def _vae_dir(path: Path) -> Path:
@@ -78,6 +83,13 @@ def run(args: argparse.Namespace) -> int:
         for line in check_overlap([*val.ids, *test.ids], {"PELS-VAE": vae_dir}, allow=args.allow_overlap,
                                   tested="val and test stars of the split"):
             print(line)
+    donors = None
+    if args.donors is not None:
+        from jaxpelsvae.period.fill import without_labels
+
+        donors, _ = load_dataset(args.donors, min_points=args.min_points)
+        donors = without_labels(donors)
+        print(f"synthetic curves observed at the cadences of {len(donors)} curves of {args.donors}")
     vae = load_vae(vae_dir)
     priors = None if args.priors.lower() == "none" else args.priors
     gen = fit_generator(
@@ -85,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         priors_config=PriorConfig(prior_boxes=priors, truncate=args.truncate),
         latent_config=LatentConfig(model=args.latent_model),
         config=GeneratorConfig(seq_length=args.seq_length, order=args.order, target_snr=args.target_snr),
-        seed=args.seed,
+        seed=args.seed, donors=donors, donor_copies=args.donor_copies,
     )
     out = gen.save(args.out if args.out is not None else workdir / "generator",
                    fitted_ids=_fitted_ids(lcs.ids, vae_dir))

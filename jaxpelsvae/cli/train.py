@@ -53,12 +53,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
     parser.add_argument("--resample-pairs", action=argparse.BooleanOptionalAction, default=None,
                         help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: once per run)")
+    parser.add_argument("--classifier", default=None,
+                        help="registered classifier (view + backbone): cnn (the original, on (Δt, Δm) pairs), "
+                             "folded, hybrid (default cnn)")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="draw augmented training views every epoch (period-aware classifiers; default off)")
+    parser.add_argument("--synthetic-periods", choices=("found", "true"), default=None,
+                        help="period a synthetic curve is folded at: found label-free as for real curves, or the "
+                             "sampled one (default found)")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if workdir has a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 _TRAIN_OPTIONS = {"lr": "learning_rate", "batch_size": "batch_size", "seq_length": "seq_length",
-                  "layers": "layers", "resample_pairs": "resample_pairs"}
+                  "layers": "layers", "resample_pairs": "resample_pairs", "classifier": "classifier",
+                  "augment": "augment", "synthetic_periods": "synthetic_periods"}
 _REGULATOR_OPTIONS = {"epochs": "epochs", "patience": "patience", "ranking": "ranking_method",
                       "synthetic_per_class": "synthetic_samples_by_class", "repetitions": "repetitions",
                       "eps": "eps", "scaling_factor": "scaling_factor"}
@@ -143,6 +152,12 @@ def run(args: argparse.Namespace) -> int:
         train, val = lcs.split((f_train / (f_train + f_val), f_val / (f_train + f_val)), seed=args.seed)
     elif args.split is None:
         train, val, test = lcs.split(tuple(args.fractions), seed=args.seed)
+    if config.reads_period:
+        # The view folds at each star's period: catalogue periods as given, the rest found without
+        # the class, the same way for training, validation and test stars.
+        from jaxpelsvae.period import fill_periods
+
+        train, val, test = (fill_periods(s, progress=not args.no_progress)[0] for s in (train, val, test))
     generator = None
     if config.mode == "selfreg":
         if args.generator is None:
