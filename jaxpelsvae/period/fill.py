@@ -15,7 +15,9 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
+from jaxpelsvae.period.grid import auto_grid
 from jaxpelsvae.period.search import CLASS_LIMIT_MARGIN, PeriodConfig, find_periods, find_periods_by_class
 
 CATALOGUE = "catalogue"
@@ -52,6 +54,44 @@ def without_labels(lcs: LightCurveSet) -> LightCurveSet:
     if "class" not in lcs.meta.columns:
         return lcs
     return dataclasses.replace(lcs, meta=lcs.meta.drop(columns=["class"]), classes=())
+
+
+def baseline_bucket(baseline_days: np.ndarray) -> np.ndarray:
+    """The power of two (days, at least 1) at or above each time span: the span a star's
+    label-free frequency grid is built for."""
+    span = np.maximum(np.asarray(baseline_days, np.float64), 1.0)
+    return np.exp2(np.ceil(np.log2(span)))
+
+
+def find_periods_label_free(lcs: LightCurveSet, config: PeriodConfig | None = None, *,
+                            progress: bool = False) -> pd.DataFrame:
+    """`find_periods` of every star with no label and a frequency grid that depends on the star alone.
+
+    A set's shared grid is built on its longest time span, so a star's period would change with the
+    company it is searched in (a test star alone vs. within its survey, a curve in `predict`). Stars
+    are grouped by `baseline_bucket` of their own span and each group is searched on its bucket's
+    grid: the same curve gets the same period in any set.
+    """
+    config = config or PeriodConfig()
+    lcs = without_labels(lcs)
+    spans = np.zeros(len(lcs))
+    has = lcs.lengths > 1
+    starts = lcs.offsets[:-1][has]
+    spans[has] = np.maximum.reduceat(lcs.time, starts) - np.minimum.reduceat(lcs.time, starts)
+    bucket = baseline_bucket(spans)
+    out = []
+    for b in np.unique(bucket):  # a handful of buckets, each one batched search
+        idx = np.flatnonzero(bucket == b)
+        sub = lcs.select(idx)
+        grid = auto_grid(float(b), min_period=config.min_period, max_period=config.max_period,
+                         oversampling=config.oversampling, n_points=int(np.median(sub.lengths)))
+        if (sub.lengths > 1).any():
+            out.append(find_periods(sub, config, grid=grid, progress=progress))
+        else:
+            out.append(pd.DataFrame({"id": sub.ids, "period": np.nan, "power": np.nan}))
+    found = pd.concat(out, ignore_index=True)
+    order = {str(i): k for k, i in enumerate(lcs.ids)}
+    return found.iloc[np.argsort([order[str(i)] for i in found["id"]], kind="stable")].reset_index(drop=True)
 
 
 def fill_periods(
@@ -96,8 +136,8 @@ def fill_periods(
             found = find_periods_by_class(sub, limits, config, margin=margin, progress=progress,
                                           on_group=on_group, **search_overrides)
         else:
-            found = find_periods(without_labels(sub), dataclasses.replace(config or PeriodConfig(), **search_overrides),
-                                 progress=progress)
+            found = find_periods_label_free(sub, dataclasses.replace(config or PeriodConfig(), **search_overrides),
+                                            progress=progress)
         by_id = dict(zip(found["id"].astype(str), found["period"].astype(float)))
         periods[idx] = [by_id.get(str(i), np.nan) for i in lcs.ids[idx]]
         source[idx] = target[idx]
@@ -108,4 +148,5 @@ def fill_periods(
     return out, int(_valid(periods[search]).sum())
 
 
-__all__ = ["CATALOGUE", "LOMB_SCARGLE", "LOMB_SCARGLE_CLASS", "fill_periods", "period_sources", "without_labels"]
+__all__ = ["CATALOGUE", "LOMB_SCARGLE", "LOMB_SCARGLE_CLASS", "find_periods_label_free", "fill_periods", "period_sources",
+           "without_labels"]
