@@ -109,12 +109,33 @@ def test_batchnorm_mask_excludes_padding_rows(small_model):
     np.testing.assert_allclose(np.asarray(b.bn1.mean[...]), np.asarray(a.bn1.mean[...]), rtol=1e-5, atol=1e-6)
 
 
+def test_batchnorm_warmup_averages_the_first_batches_then_follows_pytorch():
+    from jaxpelsvae.models.batchnorm import BatchNorm
+
+    rng = np.random.default_rng(5)
+    batches = rng.normal(30.0, 10.0, size=(14, 8, 3, 2)).astype(np.float32)
+    warm, plain = BatchNorm(2), BatchNorm(2, warmup=False)
+    step = nnx.jit(lambda m, x: m(x))
+    means = []
+    for k, x in enumerate(batches):
+        before = np.asarray(warm.mean[...])
+        step(warm, jnp.asarray(x)), step(plain, jnp.asarray(x))
+        means.append(x.mean(axis=(0, 1)))
+        if k < 10:  # a cumulative average while 1/n > momentum: the mean of the batches so far
+            np.testing.assert_allclose(np.asarray(warm.mean[...]), np.mean(means, axis=0), rtol=1e-5)
+        else:  # then PyTorch's exponential average
+            np.testing.assert_allclose(np.asarray(warm.mean[...]), 0.9 * before + 0.1 * means[-1], rtol=1e-5)
+    # without warm-up, 14 updates still leave 0.9**14 = 23 % of the initial zero mean
+    assert np.all(np.asarray(plain.mean[...]) < 0.8 * np.asarray(warm.mean[...]))
+    assert float(warm.count[...]) == 14.0
+
+
 def test_batchnorm_follows_pytorch_training_semantics():
     from jaxpelsvae.models.batchnorm import BatchNorm
 
     rng = np.random.default_rng(4)
     x = rng.normal(3.0, 2.0, size=(5, 7, 4)).astype(np.float32)
-    bn = BatchNorm(4, momentum=0.1, epsilon=1e-5)
+    bn = BatchNorm(4, momentum=0.1, epsilon=1e-5, warmup=False)
     bn.scale[...] = jnp.asarray([1.0, 2.0, -1.0, 0.5])
     y = np.asarray(nnx.jit(lambda m, x: m(x))(bn, jnp.asarray(x)))
     mu, var = x.mean(axis=(0, 1)), x.var(axis=(0, 1))

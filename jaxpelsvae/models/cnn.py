@@ -42,6 +42,7 @@ class CNNConfig:
     in_channels: int = 2
     bn_momentum: float = 0.1  # PyTorch convention: new = (1 − m)·old + m·batch
     bn_eps: float = 1e-5
+    bn_warmup: bool = True  # running statistics as a cumulative average at first (models/batchnorm.py)
     log_softmax: bool = True  # the original outputs log-probabilities for focal/NLL losses
     conv_impl: str = "auto"  # "einsum" | "xla" | "auto" (per backend, see models/conv.py)
 
@@ -100,7 +101,7 @@ class CNN(nnx.Module):
                 impl=cfg.conv_impl,
                 rngs=rngs,
             )
-            bn = BatchNorm(c_out, momentum=cfg.bn_momentum, epsilon=cfg.bn_eps)
+            bn = BatchNorm(c_out, momentum=cfg.bn_momentum, epsilon=cfg.bn_eps, warmup=cfg.bn_warmup)
             setattr(self, f"conv{i}", conv)
             setattr(self, f"bn{i}", bn)
             c_in = c_out

@@ -63,6 +63,9 @@ def load_torch_state(model: CNN, state_dict_like: Mapping[str, Any], *, prefix: 
         put(bn.bias, _get(sd, f"bn{i}.bias", (o,)))
         put(bn.mean, _get(sd, f"bn{i}.running_mean", (o,)))
         put(bn.var, _get(sd, f"bn{i}.running_var", (o,)))
+        # Trained statistics: further training continues PyTorch's exponential average (no warm-up).
+        tracked = sd.get(f"bn{i}.num_batches_tracked")
+        put(bn.count, np.asarray(tracked if tracked is not None else 1e6, np.float32).reshape(()))
     for name in ("fc1", "fc2"):
         lin = getattr(model, name)
         n_in, n_out = lin.kernel.shape
