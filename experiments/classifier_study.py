@@ -39,8 +39,10 @@ RF_FEATURES = ("log10_period", "amplitude", "p95_p5", "p75_p25", "skewness", "ku
 
 
 # ------------------------------------------------------------------ data and periods
-def load(name: str, cache: Path, sim_per_class: int):
-    """(LightCurveSet, periods (N,)) of a named set; Lomb-Scargle periods are cached in `cache`."""
+def load(name: str, cache: Path, sim_per_class: int, catalogue: bool = True):
+    """(LightCurveSet, periods (N,)) of a named set; Lomb-Scargle periods are cached in `cache`.
+
+    catalogue: use the data's own periods where every star has one (False: find them too)."""
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.period import find_periods
     from jaxpelsvae.simulate.survey import simulate_survey
@@ -49,9 +51,9 @@ def load(name: str, cache: Path, sim_per_class: int):
         lcs = simulate_survey({c: sim_per_class for c in ("CEP", "DSCT", "ECL", "LPV", "RRLYR")}, cadence="gaia", seed=1)
     else:
         lcs, _ = load_dataset(DATA / {"gaia": "gaia_dr3_dev", "eros": "eros1_dev"}[name])
-    if lcs.periods is not None and np.isfinite(lcs.periods).all():
+    if catalogue and lcs.periods is not None and np.isfinite(lcs.periods).all():
         return lcs, np.asarray(lcs.periods, np.float64)  # catalogue periods, as given
-    path = cache / f"periods_{name}_{len(lcs)}.csv"
+    path = cache / f"periods_{name}_{len(lcs)}_ls.csv"
     import pandas as pd
 
     if path.exists():
@@ -115,10 +117,11 @@ def train_one(name, train, val, tests, classes, seed, args, view_kw, backbone_kw
     Returns {test name: f1, "best_epoch", "best_loss_epoch", "epochs_run", "history"}.
     """
     import jax
+    import jax.numpy as jnp
     import optax
     from flax import nnx
 
-    from jaxpelsvae.train.losses import class_weights_alpha
+    from jaxpelsvae.train.losses import class_weights_alpha, focal_loss
     from jaxpelsvae.train.state import create_train_state, make_optimizer
     from jaxpelsvae.train.steps import classifier_eval_fn, classifier_loss_fn, make_eval_step, make_train_step
     from jaxpelsvae.views import view_batch
@@ -142,9 +145,6 @@ def train_one(name, train, val, tests, classes, seed, args, view_kw, backbone_kw
     alpha = class_weights_alpha(y_train, k)
     step = make_train_step(graphdef, classifier_loss_fn("focal", alpha_K=alpha), tx)
     eval_step = make_eval_step(graphdef, classifier_eval_fn("focal", alpha_K=alpha))
-    from jaxpelsvae.train.losses import focal_loss
-    import jax.numpy as jnp
-
     n = len(y_train)
     rng = np.random.default_rng(seed)
     best_f1, best_epoch, best_loss, best_loss_epoch, best_state, history = -1.0, -1, np.inf, -1, None, []
@@ -234,18 +234,18 @@ def main(argv=None):
     ap.add_argument("--cnn-length", type=int, default=96, help="L of the original CNN's pairs")
     ap.add_argument("--sim-per-class", type=int, default=600)
     ap.add_argument("--cache", default="/tmp/cstudy")
+    ap.add_argument("--no-catalogue-periods", action="store_true",
+                    help="find every star's period by Lomb-Scargle, even where the data give one (EROS-1)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     cache = Path(args.cache)
     scenarios = args.scenarios.split(",")
     need = {"gaia"} | ({"eros"} if "gaia2eros" in scenarios else set()) | ({"sim"} if "sim2gaia" in scenarios else set())
-    sets = {name: load(name, cache, args.sim_per_class) for name in sorted(need)}
+    sets = {name: load(name, cache, args.sim_per_class, not args.no_catalogue_periods) for name in sorted(need)}
     results = []
     for clf in args.classifiers.split(","):
         view_kw = json.loads(args.view) if clf != "cnn" else {"length": args.cnn_length}
         backbone_kw = json.loads(args.backbone) if clf != "cnn" else {}
-        if clf == "cnn":
-            view_kw = {"length": args.cnn_length}
         for scenario in scenarios:
             rows = []
             t0 = time.time()

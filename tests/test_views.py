@@ -32,7 +32,7 @@ T = 48
 VIEWS = {
     "pairs": functools.partial(pairs_view, config=PairsViewConfig(length=16)),
     "folded": functools.partial(folded_view, config=FoldedViewConfig(bins=16)),
-    "folded_aug": functools.partial(folded_view, config=FoldedViewConfig(bins=16, augment=True)),
+    "folded_aug": functools.partial(folded_view, config=FoldedViewConfig(bins=16, augment=True, noise=0.3)),
     "hybrid": functools.partial(hybrid_view, config=HybridViewConfig(FoldedViewConfig(bins=16), PairsViewConfig(16))),
 }
 
@@ -199,6 +199,7 @@ def test_registry_builds_backbones_that_fit_their_views(name):
 def test_registry_names_and_errors():
     assert {"cnn", "folded", "hybrid"} <= set(names())
     assert view_config("hybrid", bins=32, length=8) == HybridViewConfig(FoldedViewConfig(bins=32), PairsViewConfig(8))
+    assert view_config("folded", factors=[1.0]).factors == (1.0,)  # lists (from JSON) hash as tuples
     with pytest.raises(ConfigError):
         view_config("folded", no_such_field=1)
     with pytest.raises(ConfigError):

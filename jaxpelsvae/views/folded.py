@@ -28,7 +28,8 @@ class FoldedViewConfig:
     augment: training-time augmentation, drawn from the view's key: `point_dropout` drops each
         observation with that probability, `phase_jitter` shifts the phase origin by a uniform
         random fraction of a cycle (the model must not depend on the arbitrary epoch or on where
-        bin edges fall).
+        bin edges fall), `noise` adds Gaussian noise of a uniform random level in [0, noise] times
+        the curve's amplitude (a noisier survey; 0 = off).
     """
 
     bins: int = 64
@@ -37,6 +38,7 @@ class FoldedViewConfig:
     augment: bool = False
     point_dropout: float = 0.1
     phase_jitter: bool = True
+    noise: float = 0.0
 
     def __post_init__(self):
         if self.bins < 4:
@@ -81,13 +83,19 @@ def folded_view(time_T, mag_T, err_T, mask_T, period, key, *, config: FoldedView
     ok = jnp.isfinite(period) & (period > 0)
     safe_p = jnp.where(ok, period, 1.0)
     k_drop, k_shift = jax.random.split(key)
+    k_level, k_noise = jax.random.split(jax.random.fold_in(key, 1))  # apart, so older draws stay the same
+    mag_T = jnp.asarray(mag_T, jnp.float32)
+    if config.augment and config.noise > 0:
+        _, amp0 = robust_standardise(mag_T, mask)
+        level = jax.random.uniform(k_level, (), maxval=config.noise) * amp0
+        mag_T = mag_T + level * jax.random.normal(k_noise, mag_T.shape)
     if config.augment and config.point_dropout > 0:
         keep = jax.random.bernoulli(k_drop, 1.0 - config.point_dropout, mask.shape)
         # Never drop a curve to fewer than 3 points: then keep them all.
         keep = jnp.where(jnp.sum(mask & keep) >= 3, keep, True)
         mask = mask & keep
     shift = jax.random.uniform(k_shift, ()) if (config.augment and config.phase_jitter) else 0.0
-    y_T, amp = robust_standardise(jnp.asarray(mag_T, jnp.float32), mask)
+    y_T, amp = robust_standardise(mag_T, mask)
     folds, r2s = [], []
     for factor in config.factors:  # static: a handful of folds
         phase = jnp.mod(phase_of(time_T, safe_p * factor) + shift, 1.0)

@@ -99,6 +99,8 @@ def view_config(name: str, **overrides) -> Any:
     cfg = get(name).view_config
     if not overrides:
         return cfg
+    # Lists (e.g. from JSON) become tuples: a config is a jit static argument and must hash.
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
     if isinstance(cfg, HybridViewConfig):
         fold_fields = {f.name for f in dataclasses.fields(FoldedViewConfig)}
         fold_kw = {k: v for k, v in overrides.items() if k in fold_fields}
