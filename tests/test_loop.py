@@ -198,7 +198,9 @@ def test_baseline_cli_and_evaluate_cli(survey, config, tmp_path):
     assert m["mode"] == "baseline" and m["epochs"] == 2 and m["regenerations"] == 0
     assert all(h["synthetic"] is None for h in map(json.loads, (wd / "metrics.jsonl").read_text().splitlines()))
     ev = tmp_path / "eval"
-    rc = main(["evaluate", "--model", str(wd), str(data), "--workdir", str(ev)])
+    # the data holds the model's own training stars: refused unless overridden
+    assert main(["evaluate", "--model", str(wd), str(data), "--workdir", str(ev)]) == 2
+    rc = main(["evaluate", "--model", str(wd), str(data), "--workdir", str(ev), "--allow-overlap"])
     assert rc == 0
     e = json.loads((ev / "evaluation.json").read_text())
     assert set(e) >= {"macro_f1", "accuracy", "roc_auc_ovo", "roc_auc_ovr", "per_class", "confusion"}
