@@ -343,3 +343,24 @@ def test_synthetic_curves_encode_only_the_pairs_their_donor_kept():
     dt_syn, dt_real = _synthetic_and_real_dt(kept)
     assert dt_syn.max() < 100 and dt_real.max() < 100
     assert abs(np.median(dt_syn) / np.median(dt_real) - 1) < 0.05
+
+
+def test_a_generator_on_target_donors_observes_at_the_target_cadences(generator):
+    from jaxpelsvae.simulate import simulate_survey
+
+    _, gen = generator
+    target = simulate_survey({"RRLYR": 5}, cadence="ogle", seed=4)  # dense OGLE cadences vs Gaia's ~50 points
+    moved = gen.with_donors(target, copies=2, seed=0)
+    assert moved.report["donors"]["n_curves"] == 5
+    batch = moved.generate(jax.random.key(1), {"CEP": 4, "LPV": 4}, 1.0).trim()
+    # every synthetic curve is observed at 64 consecutive target epochs (donor_max_len), with the
+    # class of its request and a training donor's period scale
+    assert (batch.mask_NT.sum(axis=1) == 64).all()
+    np.testing.assert_array_equal(moved.bank_host.label_D[batch.donor_N], batch.y_N)
+    assert set(np.unique(batch.y_N)) == {gen.classes.index("CEP"), gen.classes.index("LPV")}
+    # each curve's Δt are those of 64 consecutive epochs of one target curve
+    target_dts = [np.round(np.diff(target.curve(i)[0]), 3) for i in range(len(target))]
+    for row in range(len(batch.y_N)):
+        dt = np.round(np.diff(batch.time_NT[row][batch.mask_NT[row]].astype(np.float64)), 3)
+        assert any(any(np.allclose(dt, d[k:k + dt.size], atol=2e-3) for k in range(d.size - dt.size + 1))
+                   for d in target_dts)

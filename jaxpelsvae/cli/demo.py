@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most (default: the preset's)")
     parser.add_argument("--vmap-seeds", action=argparse.BooleanOptionalAction, default=None,
                         help="train the baseline seeds together as one vmapped program (default: the preset's)")
+    parser.add_argument("--classifier", default=None, metavar="NAME[,NAME...]",
+                        help="registered classifiers to train, the first is the main one (default: the preset's)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -54,7 +56,7 @@ def run(args) -> int:
     # in-memory set (still validated) rather than reading 10^6 rows back.
     write_standard(lcs, workdir / "survey", fmt="parquet")
     cfg = preset(args.preset)
-    changes = {"seeds": args.seeds, "epochs": args.epochs, "vmap_seeds": args.vmap_seeds}
+    changes = {"seeds": args.seeds, "epochs": args.epochs, "vmap_seeds": args.vmap_seeds, "classifier": args.classifier}
     changes = {k: v for k, v in changes.items() if v is not None}
     if args.quiet:
         changes["progress"] = False

@@ -61,6 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic-periods", choices=("found", "true"), default=None,
                         help="period a synthetic curve is folded at: found label-free as for real curves, or the "
                              "sampled one (default found)")
+    parser.add_argument("--donors", type=Path, default=None, metavar="DIR",
+                        help="unlabelled curves whose times and errors observe the generator's synthetic curves "
+                             "(e.g. of the survey the classifier is for); labels are never read")
+    parser.add_argument("--transductive-donors", action="store_true",
+                        help="allow donors among the test stars (the test survey's own cadences: transductive)")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if workdir has a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -164,6 +169,14 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--mode selfreg needs --generator (a folder written by `jaxpelsvae fit-generator`)")
         _check_generator(args.generator, val, test, args.allow_overlap)
         generator = load_generator(args.generator)
+        if args.donors is not None:
+            from jaxpelsvae.experiments.runner import check_donors, load_donors
+
+            donors = load_donors(str(args.donors))
+            info = check_donors(donors, val, test, args.transductive_donors)
+            generator = generator.with_donors(donors, seed=args.seed)
+            print(f"synthetic curves observed at the cadences of {info['n_curves']} curves of {args.donors}"
+                  + (" (transductive: test stars among them)" if info["transductive"] else ""))
     result = train_classifier(train, val, test, config, generator=generator, workdir=workdir, seed=args.seed,
                               resume=not args.no_resume, progress=not args.no_progress)
     write_provenance(Path(workdir) / "model", _model_fitted_ids(train, val, args.generator if generator else None))

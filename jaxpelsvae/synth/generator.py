@@ -300,6 +300,18 @@ class Generator:
         return LightCurveSet.from_padded(ids, got.time_NT, got.mag_NT, got.err_NT, mask, meta=meta,
                                          classes=self.classes)
 
+    def with_donors(self, target, *, copies: int = 4, seed: int = 0) -> "Generator":
+        """The same generator observing its synthetic curves at the cadences and errors of the
+        unlabelled curves ``target`` (`reverse_fold.retarget_donor_bank` of its donor bank; labels of
+        ``target`` are never read)."""
+        from jaxpelsvae.synth.reverse_fold import retarget_donor_bank
+
+        bank = retarget_donor_bank(self.bank_host, target, copies=copies, max_len=self.config.donor_max_len, seed=seed)
+        report = {**self.report, "donors": {"source": "target curves (cadences and errors only)",
+                                            "n_curves": len(target), "copies_per_training_donor": int(copies)}}
+        return Generator(self.priors, self.latent, self.vae_model, self.vae_classes, bank, self.config,
+                         vae_scaler=self.vae_scaler, report=report)
+
     # -- persistence ------------------------------------------------------------------------------
 
     def save(self, folder: str | Path, fitted_ids=None) -> Path:
