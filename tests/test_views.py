@@ -254,6 +254,12 @@ def test_multifold_view_drops_zero_point_and_band_scale():
     _close(a["folded"], b["folded"], atol=2e-3)
     np.testing.assert_allclose(np.asarray(b["scalars"][1:]), np.asarray(a["scalars"][1:]), atol=2e-3)
     np.testing.assert_allclose(float(b["scalars"][0] - a["scalars"][0]), np.log10(2.5), atol=1e-4)
+    # Without the amplitude scalar nothing in the view depends on the band's scale.
+    cfg = MultiFoldViewConfig(bins=16, bands=SMALL_BANDS, df=1e-3, amplitude=False)
+    a = multifold_view(t, m, e, mask, np.float32(3.3), jax.random.key(0), config=cfg)
+    b = multifold_view(t, (m - 12.0) * 2.5 + 3.0, e, mask, np.float32(3.3), jax.random.key(0), config=cfg)
+    assert float(a["scalars"][0]) == 0.0
+    _close(a, b, atol=2e-3)
 
 
 def test_harmonic_fit_profile_does_not_depend_on_the_cadence():

@@ -49,6 +49,7 @@ class MultiFoldViewConfig:
     channels: tuple[str, ...] = ("fit", "mag")
     harmonics: int = 4
     ridge: float = 0.02
+    amplitude: bool = True
     augment: bool = False
     point_dropout: float = 0.1
     phase_jitter: bool = True
@@ -170,7 +171,8 @@ def multifold_view(time_T, mag_T, err_T, mask_T, period, key, *, config: MultiFo
         p, pw = band_peak(t_rel, y_T, w_T, low, high, config.df)
         cands.append(p)
         oks.append(pw > 0)  # 0 power: a flat or empty curve has no peak
-    folds, scalars = [], [jnp.log10(jnp.maximum(amp, MIN_SCALE))]
+    log_amp = jnp.log10(jnp.maximum(amp, MIN_SCALE)) if config.amplitude else jnp.zeros(())
+    folds, scalars = [], [log_amp]
     for cand, ok in zip(cands, oks):
         rows = []
         for factor in config.factors:
