@@ -13,8 +13,9 @@ decay, batch 32, early stopping on the validation loss (--select f1: on validati
 best epochs are reported, see item 5 of issue 14).
 The forest: 300 trees on nine simple features of `light_curve_features` (same periods).
 
-Usage: python experiments/classifier_study.py [--classifiers cnn,folded,hybrid] [--scenarios gaia,gaia2eros,sim2gaia]
+Usage: python experiments/classifier_study.py [--classifiers cnn,folded,hybrid,multifold] [--scenarios gaia,gaia2eros,sim2gaia]
        [--seeds 3] [--epochs 40] [--patience 10] [--lr 3e-3] [--view '{"bins": 32}'] [--out results.json]
+(--view applies to every classifier but cnn, e.g. '{"amplitude": false, "noise": 1.0}' for multifold.)
 """
 from __future__ import annotations
 
@@ -219,7 +220,7 @@ def scenario_parts(scenario, seed, sets):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--classifiers", default="rf,cnn,folded,hybrid")
+    ap.add_argument("--classifiers", default="rf,cnn,folded,hybrid,multifold")
     ap.add_argument("--scenarios", default="gaia,gaia2eros,sim2gaia")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=60)

@@ -21,6 +21,7 @@ from flax import nnx
 from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.views.folded import FoldedViewConfig, folded_view
 from jaxpelsvae.views.hybrid import HybridViewConfig, hybrid_view
+from jaxpelsvae.views.multifold import MultiFoldViewConfig, multifold_view
 from jaxpelsvae.views.pairs import PairsViewConfig, pairs_view
 
 # view(time_T, mag_T, err_T, mask_T, period, key, *, config) -> input pytree of ONE curve.
@@ -60,6 +61,13 @@ def _build_hybrid(num_classes, view_config: HybridViewConfig, *, rngs, **kw):
     return HybridCNN(num_classes, n_folds=len(fv.factors), n_scalars=fv.n_scalars, rngs=rngs, **kw)
 
 
+def _build_multifold(num_classes, view_config: MultiFoldViewConfig, *, rngs, **kw):
+    from jaxpelsvae.models.folded_cnn import FoldedCNN
+
+    return FoldedCNN(num_classes, n_folds=view_config.n_folds, in_channels=len(view_config.channels),
+                     n_scalars=view_config.n_scalars, rngs=rngs, **kw)
+
+
 _REGISTRY: dict[str, Classifier] = {}
 
 
@@ -77,6 +85,9 @@ register(Classifier("folded", folded_view, FoldedViewConfig(), _build_folded,
                     "circular CNN on the curve folded at P and 2P, with log P, log amplitude and harmonic R²"))
 register(Classifier("hybrid", hybrid_view, HybridViewConfig(), _build_hybrid,
                     "the folded branch plus a scale-free (log Δt, Δt/P, Δm/amplitude) pair branch"))
+register(Classifier("multifold", multifold_view, MultiFoldViewConfig(), _build_multifold,
+                    "circular CNN on harmonic-fit folds at the given period and at the best Lomb-Scargle peak "
+                    "of each fixed period band (found inside the view), with each candidate's log P and power"))
 
 
 def names() -> tuple[str, ...]:
