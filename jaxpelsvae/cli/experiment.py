@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: the preset's)")
     parser.add_argument("--classifier", default=None, metavar="NAME[,NAME...]",
                         help="registered classifiers (view + backbone) to train, the first is the main one: "
-                             "cnn (the original, on (Δt, Δm) pairs), folded, hybrid (default: the preset's)")
+                             "cnn (the original, on (Δt, Δm) pairs), folded, hybrid, multifold (default: the preset's)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="draw augmented training views every epoch (period-aware classifiers) (default: the preset's)")
     parser.add_argument("--synthetic-periods", choices=("found", "true"), default=None,

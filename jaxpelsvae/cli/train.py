@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: once per run)")
     parser.add_argument("--classifier", default=None,
                         help="registered classifier (view + backbone): cnn (the original, on (Δt, Δm) pairs), "
-                             "folded, hybrid (default cnn)")
+                             "folded, hybrid, multifold (default cnn)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="draw augmented training views every epoch (period-aware classifiers; default off)")
     parser.add_argument("--synthetic-periods", choices=("found", "true"), default=None,
