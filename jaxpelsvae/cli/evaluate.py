@@ -36,11 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.selfreg.loop import evaluate_saved_model
     from jaxpelsvae.selfreg.state import json_safe
 
-    model_dir = Path(args.model)
-    if not (model_dir / "model.json").is_file() and (model_dir / "model" / "model.json").is_file():
-        model_dir = model_dir / "model"
-    if not (model_dir / "model.json").is_file():
-        raise DataError(f"{args.model}: no saved classifier here (expected model.json)")
+    from jaxpelsvae.cli.predict import resolve_model_dir
+
+    model_dir = resolve_model_dir(Path(args.model))
     classes = json.loads((model_dir / "model.json").read_text())["classes"]
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
