@@ -5,7 +5,7 @@ from jaxpelsvae.experiments.configs import Sweep
 def get_config() -> Sweep:
     return Sweep(
         name="loss_comparison",
-        setting="loss",
+        setting="train.loss",
         values=("focal", "cross_entropy", "nll", "unweighted_cross_entropy"),
         description=(
             "Baseline training with each classifier loss (class weights alpha = sqrt of the balanced weight). "

@@ -5,7 +5,7 @@ from jaxpelsvae.experiments.configs import Sweep
 def get_config() -> Sweep:
     return Sweep(
         name="policy_comparison",
-        setting="ranking_method",
+        setting="regulator.ranking_method",
         values=("CCR", "max_confusion", "max_pairwise_confusion", "no_priority", "proportion"),
         description=(
             "Self-regulated training only; the policy decides how many synthetic curves each class gets from "

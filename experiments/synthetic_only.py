@@ -34,6 +34,8 @@ def train_vae_on(lcs, periods, *, quick: bool, seed: int, workdir: Path, epochs:
     experiment runner and `fit_generator` fold them, so the generator reads the VAE's own input.
     --quick uses the small preset's VAE (architecture and optimisation).
     """
+    import dataclasses
+
     from jaxpelsvae.data.fold import fold_for_vae
     from jaxpelsvae.experiments.config import preset
     from jaxpelsvae.models.vae import VAEConfig
@@ -45,9 +47,8 @@ def train_vae_on(lcs, periods, *, quick: bool, seed: int, workdir: Path, epochs:
     x = fold_for_vae(lcs, periods)
     if quick:
         small = preset("small")
-        cfg = VAEConfig(num_classes=len(lcs.classes), phys_dim=len(phys.names), **dict(small.vae_overrides))
-        tcfg = VAETrainConfig(**{**dict(small.vae_train_overrides), "epochs": epochs or small.vae_epochs,
-                                 "patience": small.vae_patience, "progress": False})
+        cfg = dataclasses.replace(small.vae, num_classes=len(lcs.classes), phys_dim=len(phys.names))
+        tcfg = dataclasses.replace(small.vae_train, epochs=epochs or small.vae_train.epochs, progress=False)
     else:
         cfg = VAEConfig(num_classes=len(lcs.classes), phys_dim=len(phys.names))
         tcfg = VAETrainConfig(epochs=epochs or 150, patience=20, progress=False)

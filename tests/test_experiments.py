@@ -301,6 +301,7 @@ def test_tiny_experiment_runs_end_to_end(tiny_experiment):
 def test_scenario_configs_load_and_expand(name):
     from pathlib import Path
 
+    from jaxpelsvae.config import get
     from jaxpelsvae.experiments.config import ExperimentConfig, preset
     from jaxpelsvae.experiments.configs import Sweep, load_config
 
@@ -311,8 +312,7 @@ def test_scenario_configs_load_and_expand(name):
     assert len(configs) == len(sweep.values)
     for value, cfg in configs:
         assert isinstance(cfg, ExperimentConfig)
-        got = cfg.shift.temperature if sweep.setting == "shift_temperature" else getattr(cfg, sweep.setting)
-        assert got == value
+        assert get(cfg, sweep.setting) == value
     assert ExperimentConfig.from_dict(json.loads(json.dumps(configs[0][1].to_dict()))) == configs[0][1]
 
 
@@ -330,3 +330,90 @@ def test_experiment_cli_options_build_the_config(tmp_path):
     with pytest.raises(ConfigError):
         preset_cfg = config_from_args(build_parser().parse_args(["experiment", str(tmp_path), "--modes", "nope"]))
         del preset_cfg
+
+
+@pytest.mark.parametrize("name", ["tiny", "small", "paper"])
+def test_experiment_config_nests_and_roundtrips_json(name):
+    from jaxpelsvae.experiments.config import ExperimentConfig, preset
+
+    cfg = preset(name)
+    d = json.loads(json.dumps(cfg.to_dict()))
+    assert ExperimentConfig.from_dict(d) == cfg
+    assert d["regulator"]["epochs"] == cfg.regulator.epochs and d["train"]["learning_rate"] == cfg.train.learning_rate
+    # what every run sets itself is not written: report.json's train_config holds the runs' values
+    assert "mode" not in d["train"] and "regulator" not in d["train"] and "num_classes" not in d["vae"]
+    assert not any(key.endswith("_overrides") for key in d)
+
+
+def test_flat_config_of_earlier_versions_maps_onto_the_nested_one():
+    from jaxpelsvae.experiments.config import ExperimentConfig, preset
+
+    flat = {"epochs": 5, "learning_rate": 0.01, "vae_epochs": 3, "vae_overrides": {"units": 16},
+            "regulator_overrides": {"decay_parameter_2": 0.46}, "shift_temperature": 2.0,
+            "period_overrides": {"nterms": 2}, "view_overrides": {"bins": 32}}
+    nested = {"regulator": {"epochs": 5, "decay_parameter_2": 0.46}, "train": {"learning_rate": 0.01,
+              "view_overrides": {"bins": 32}}, "vae_train.epochs": 3, "vae": {"units": 16},
+              "shift.temperature": 2.0, "period": {"nterms": 2}}
+    cfg = ExperimentConfig.from_dict(flat)
+    assert cfg == ExperimentConfig.from_dict(nested)
+    assert cfg.regulator.epochs == 5 and cfg.regulator.patience == ExperimentConfig().regulator.patience
+    assert cfg.train.view_overrides == (("bins", 32),) and cfg.vae.units == 16 and cfg.period.nterms == 2
+    # a nested object changes only the fields it gives
+    tiny = preset("tiny").replace(regulator={"eps": 0.2})
+    assert tiny.regulator.eps == 0.2 and tiny.regulator.epochs == preset("tiny").regulator.epochs
+    with pytest.raises(ConfigError, match='"vae": {'):
+        ExperimentConfig.from_dict({"vae_overrides": [["units", 16]]})
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"train": {"mode": "baseline"}}, "train.mode is set for each run"),
+    ({"vae.num_classes": 3}, "vae.num_classes is set for each run"),
+    ({"train": {"regulator": {"epochs": 3}}}, "train.regulator is set for each run"),
+    ({"regulator": {"nope": 1}}, r"unknown RegulatorConfig settings \['nope'\]"),
+    ({"nope": 1}, r"unknown ExperimentConfig settings \['nope'\]"),
+])
+def test_experiment_config_refuses_unknown_and_per_run_settings(changes, message):
+    from jaxpelsvae.experiments.config import preset
+
+    with pytest.raises(ConfigError, match=message):
+        preset("tiny").replace(**changes)
+
+
+def test_generic_from_dict_roundtrips_every_frozen_config():
+    from jaxpelsvae.config import from_dict, to_dict
+    from jaxpelsvae.models.vae import VAEConfig
+    from jaxpelsvae.period.search import PeriodConfig
+    from jaxpelsvae.physics.latent import LatentConfig
+    from jaxpelsvae.selfreg.loop import TrainConfig
+    from jaxpelsvae.selfreg.state import RegulatorConfig
+
+    for cfg in (TrainConfig(classifier="folded", view_overrides={"bins": 32},
+                            regulator=RegulatorConfig(proportion_range=(4, 9), epochs=3)),
+                VAEConfig(units=16), LatentConfig(hidden=(8, 8)), PeriodConfig(double_classes=("ECL", "RRLYR")),
+                ShiftConfig(scenario="snr", snr_threshold=3.0)):
+        d = json.loads(json.dumps(to_dict(cfg)))
+        assert from_dict(type(cfg), d) == cfg
+    assert to_dict(TrainConfig(view_overrides={"bins": 32}))["view_overrides"] == {"bins": 32}
+    with pytest.raises(ConfigError, match=r"unknown TrainConfig settings \['lr'\]"):
+        from_dict(TrainConfig, {"lr": 0.1})
+
+
+def test_experiment_cli_options_set_the_nested_configs(tmp_path):
+    from jaxpelsvae.cli import build_parser
+    from jaxpelsvae.cli.experiment import config_from_args
+    from jaxpelsvae.experiments.config import preset
+
+    args = build_parser().parse_args([
+        "experiment", str(tmp_path), "--preset", "small", "--epochs", "7", "--vae-epochs", "3", "--loss", "nll",
+        "--ranking", "CCR", "--regulator", "decay_parameter_2=0.4", "--regulator", "proportion_range=[2,5]",
+        "--classifier", "cnn", "--no-augment", "--synthetic-periods", "true",
+    ])
+    cfg, _ = config_from_args(args)
+    small = preset("small")
+    assert (cfg.regulator.epochs, cfg.regulator.ranking_method, cfg.regulator.decay_parameter_2) == (7, "CCR", 0.4)
+    assert cfg.regulator.proportion_range == (2, 5) and cfg.regulator.patience == small.regulator.patience
+    assert cfg.vae_train.epochs == 3 and cfg.vae_train.batch_size == small.vae_train.batch_size
+    assert cfg.train.loss == "nll" and cfg.train.synthetic_periods == "true" and cfg.train.batch_size == 64
+    assert cfg.classifiers == ("cnn",) and not cfg.augment and cfg.vae == small.vae
+    run = cfg.train_config(50, "selfreg")
+    assert run.regulator == cfg.regulator and run.seq_length == 50 and run.resample_pairs and not run.augment

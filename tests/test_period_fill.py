@@ -104,7 +104,7 @@ def test_experiment_test_periods_and_inputs_ignore_the_test_labels(tmp_path):
     train = simulate_survey({c: 8 for c in ("CEP", "DSCT", "ECL", "LPV", "RRLYR")}, cadence="gaia", seed=1)
     classes = ["LPV", "RRLYR", "CEP", "DSCT", "ECL", "LPV", "RRLYR", "CEP", "DSCT", "ECL"]
     test = _curves((0.5,) * 10, classes, n=80, ids=[f"t{i}" for i in range(10)])
-    cfg = dataclasses.replace(preset("tiny"), modes=("baseline",), epochs=1, figures=False, max_stars=None)
+    cfg = preset("tiny").replace(modes=("baseline",), epochs=1, figures=False, max_stars=None)
     out = []
     for labels in (classes, classes[::-1]):
         res = run_experiment(train, cfg, tmp_path / str(len(out)), seed=0, test_data=_with_labels(test, labels))

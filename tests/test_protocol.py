@@ -160,7 +160,7 @@ def test_regulator_settings_from_a_config_file_reach_the_runs(survey, trained, t
     settings = {"decay_parameter_1": 0.7, "decay_parameter_2": 0.46, "threshold_acc_synthetic": 0.8,
                 "scaling_factor": 0.5, "beta_initial": 0.9}
     path = tmp_path / "regulator.json"
-    path.write_text(json.dumps({"regulator_overrides": settings, "synthetic_batch_size": 48, "modes": ["selfreg"],
+    path.write_text(json.dumps({"regulator": settings, "train": {"synthetic_batch_size": 48}, "modes": ["selfreg"],
                                 "seeds": 1, "figures": False}))
     args = build_parser().parse_args(["experiment", str(tmp_path), "--preset", "tiny", "--config", str(path),
                                       "--scenario", "random", "--regulator", "max_synthetic_age=5"])
@@ -173,17 +173,17 @@ def test_regulator_settings_from_a_config_file_reach_the_runs(survey, trained, t
         assert getattr(reg, key) == value, key
     assert call.config.synthetic_batch_size == 48
     recorded = json.loads((tmp_path / "run" / "report.json").read_text())["config"]
-    assert recorded["regulator_overrides"] == {**settings, "max_synthetic_age": 5}
+    assert {k: recorded["regulator"][k] for k in (*settings, "max_synthetic_age")} == {**settings, "max_synthetic_age": 5}
+    assert recorded["regulator"]["epochs"] == preset("tiny").regulator.epochs  # the preset's, not replaced
     assert recorded["train_config"]["selfreg"]["regulator"]["decay_parameter_2"] == 0.46
-    assert result.report["config"]["synthetic_batch_size"] == 48
+    assert result.report["config"]["train"]["synthetic_batch_size"] == 48
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"decay_parameter_3": 1.0}, "unknown regulator settings"),
-    ({"patience": 3}, "fields of their own"),  # one setting, one place
+    ({"decay_parameter_3": 1.0}, "unknown RegulatorConfig settings"),
     ({"scaling_factor": -1.0}, "must be positive"),
 ])
 def test_bad_regulator_settings_are_refused_when_the_config_is_built(overrides, message):
-    assert preset("tiny").replace(regulator_overrides={"decay_parameter_2": 0.5}).regulator_config().decay_parameter_2 == 0.5
+    assert preset("tiny").replace(regulator={"decay_parameter_2": 0.5}).regulator.decay_parameter_2 == 0.5
     with pytest.raises(ConfigError, match=message):
-        preset("tiny").replace(regulator_overrides=overrides)
+        preset("tiny").replace(regulator=overrides)

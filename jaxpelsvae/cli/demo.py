@@ -56,7 +56,8 @@ def run(args) -> int:
     # in-memory set (still validated) rather than reading 10^6 rows back.
     write_standard(lcs, workdir / "survey", fmt="parquet")
     cfg = preset(args.preset)
-    changes = {"seeds": args.seeds, "epochs": args.epochs, "vmap_seeds": args.vmap_seeds, "classifier": args.classifier}
+    changes = {"seeds": args.seeds, "regulator.epochs": args.epochs, "vmap_seeds": args.vmap_seeds,
+               "classifier": args.classifier}
     changes = {k: v for k, v in changes.items() if v is not None}
     if args.quiet:
         changes["progress"] = False

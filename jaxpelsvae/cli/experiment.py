@@ -85,27 +85,25 @@ def config_from_args(args):
             sweep = Sweep(loaded.name, loaded.setting, loaded.values, None, loaded.description)
         else:
             cfg = loaded
-    changes = {}
-    simple = {
+    changes = {
         "seeds": args.seeds, "seq_length": args.seq_length, "quality_cuts": args.quality_cuts,
         "snr_threshold": args.snr_threshold, "sample_size": args.sample_size, "max_stars": args.max_stars,
-        "epochs": args.epochs, "vae_epochs": args.vae_epochs, "ranking_method": args.ranking, "loss": args.loss,
-        "vmap_seeds": args.vmap_seeds, "resample_pairs": args.resample_pairs,
+        "regulator.epochs": args.epochs, "vae_train.epochs": args.vae_epochs, "regulator.ranking_method": args.ranking,
+        "train.loss": args.loss, "vmap_seeds": args.vmap_seeds, "resample_pairs": args.resample_pairs,
         "quality_cuts_test": args.quality_cuts_test, "redraw_per_seed": args.redraw_per_seed,
-        "classifier": args.classifier, "augment": args.augment, "synthetic_periods": args.synthetic_periods,
+        "classifier": args.classifier, "augment": args.augment, "train.synthetic_periods": args.synthetic_periods,
         "donors": str(args.donors) if args.donors else None,
         "transductive_donors": True if args.transductive_donors else None,
     }
-    changes.update({k: v for k, v in simple.items() if v is not None})
-    if args.regulator:
-        changes["regulator_overrides"] = {**dict(cfg.regulator_overrides), **_key_values(args.regulator)}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    changes.update({f"regulator.{k}": v for k, v in _key_values(args.regulator or []).items()})
     if args.modes:
         changes["modes"] = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     shift = {"scenario": args.scenario, "temperature": args.temperature, "in_sample": args.in_sample_hardness}
     if args.scenario in ("snr", "seq_length"):
         shift["snr_threshold"] = args.snr_threshold if args.snr_threshold is not None else cfg.snr_threshold
         shift["seq_length"] = args.seq_length or cfg.seq_length or 1
-    changes.update({f"shift_{k}": v for k, v in shift.items() if v is not None})
+    changes.update({f"shift.{k}": v for k, v in shift.items() if v is not None})
     if args.no_figures:
         changes["figures"] = False
     if args.quiet:

@@ -16,6 +16,10 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from jaxpelsvae.physics.latent import LatentConfig
+    from jaxpelsvae.synth.generator import GeneratorConfig
+
+    gen, latent = GeneratorConfig(), LatentConfig()  # the options' defaults are the configs'
     parser.add_argument("data", type=Path, help="training dataset (standard layout, OGLE .dat, ...)")
     parser.add_argument("--vae", type=Path, required=True,
                         help="PELS-VAE written by `jaxpelsvae train-vae` (its workdir or the vae/ folder in it)")
@@ -28,11 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--priors", default="default",
                         help="prior boxes (priors.yaml format); 'default' = the original's boxes; 'none' = no boxes")
     parser.add_argument("--truncate", action="store_true", help="restrict sampled parameters to the prior boxes")
-    parser.add_argument("--latent-model", choices=("auto", "rf", "mlp"), default="auto",
+    parser.add_argument("--latent-model", choices=("auto", "rf", "mlp"), default=latent.model,
                         help="physics->latent model; auto = better held-out R^2")
-    parser.add_argument("--seq-length", type=int, default=300, help="classifier input length L of generated curves")
-    parser.add_argument("--order", choices=("random", "time"), default="random", help="encoding order of (dt, dm) pairs")
-    parser.add_argument("--target-snr", type=float, default=0.0,
+    parser.add_argument("--seq-length", type=int, default=gen.seq_length, help="classifier input length L of generated curves")
+    parser.add_argument("--order", choices=("random", "time"), default=gen.order, help="encoding order of (dt, dm) pairs")
+    parser.add_argument("--target-snr", type=float, default=gen.target_snr,
                         help="> 0: scale donor errors so amplitude / median error equals this")
     parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
     parser.add_argument("--donors", type=Path, default=None, metavar="DIR",

@@ -45,8 +45,8 @@ def shift_config_from_args(args: argparse.Namespace):
     from jaxpelsvae.experiments.config import preset
 
     cfg = preset(args.preset)
-    changes = {"shift_scenario": args.scenario, "shift_temperature": args.temperature,
-               "shift_in_sample": args.in_sample_hardness, "shift_test_fraction": args.test_fraction,
+    changes = {"shift.scenario": args.scenario, "shift.temperature": args.temperature,
+               "shift.in_sample": args.in_sample_hardness, "shift.test_fraction": args.test_fraction,
                "val_fraction": args.val_fraction}
     cfg = cfg.replace(**{k: v for k, v in changes.items() if v is not None})
     return cfg.shift, cfg.val_fraction, cfg
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if shift.scenario == "hardness":
         # The hardness features use periods; fill missing ones exactly as `experiment` does, so that
         # the same data, preset and seed give the same parts.
-        lcs, n_found = fill_periods(lcs, progress=not args.quiet, **dict(cfg.period_overrides))
+        lcs, n_found = fill_periods(lcs, config=cfg.period, progress=not args.quiet)
         if n_found:
             print(f"found periods for {n_found} stars (used by the hardness features only; not written)")
     partition = assign_parts(lcs, shift, args.seed, val_fraction)

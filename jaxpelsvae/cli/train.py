@@ -20,8 +20,14 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from jaxpelsvae.selfreg.loop import MODES, TrainConfig
+    from jaxpelsvae.selfreg.state import RANKING_METHODS
+
+    # None means "the config's value" (from --config, else TrainConfig's default), which the help states.
+    train = TrainConfig()
+    reg = train.regulator
     parser.add_argument("data", type=Path, help="dataset folder or file (standard layout, OGLE .dat, ...)")
-    parser.add_argument("--mode", choices=("baseline", "selfreg"), default="selfreg",
+    parser.add_argument("--mode", choices=MODES, default=train.mode,
                         help="baseline: real curves only; selfreg: self-regulated training with synthetic curves from --generator")
     parser.add_argument("--generator", type=Path, default=None,
                         help="fitted generator folder (required by --mode selfreg)")
@@ -36,31 +42,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="go on (with a warning) when the generator was fitted on validation or test stars")
     parser.add_argument("--config", type=Path, default=None,
                         help="JSON file with TrainConfig fields (command-line options override it)")
-    parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 500)")
-    parser.add_argument("--patience", type=int, default=None, help="early-stopping patience (default 10)")
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.1)")
-    parser.add_argument("--batch-size", type=int, default=None, help="real-data batch size (default 125)")
-    parser.add_argument("--seq-length", type=int, default=None, help="points per encoded curve L (default 300)")
-    parser.add_argument("--layers", type=int, default=None, help="conv blocks, 2-4 (default 4)")
+    parser.add_argument("--epochs", type=int, default=None, help=f"maximum epochs (default {reg.epochs})")
+    parser.add_argument("--patience", type=int, default=None, help=f"early-stopping patience (default {reg.patience})")
+    parser.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (default {train.learning_rate})")
+    parser.add_argument("--batch-size", type=int, default=None, help=f"real-data batch size (default {train.batch_size})")
+    parser.add_argument("--seq-length", type=int, default=None, help=f"points per encoded curve L (default {train.seq_length})")
+    parser.add_argument("--layers", type=int, default=None, help=f"conv blocks, 2-4 (default {train.layers})")
     parser.add_argument("--ranking", default=None,
-                        choices=("CCR", "max_confusion", "proportion", "max_pairwise_confusion", "no_priority"),
-                        help="class ranking of the self-regulation (default proportion)")
+                        choices=RANKING_METHODS,
+                        help=f"class ranking of the self-regulation (default {reg.ranking_method})")
     parser.add_argument("--synthetic-per-class", type=int, default=None,
-                        help="synthetic curves per class, before ranking factors (default 64)")
-    parser.add_argument("--repetitions", type=int, default=None, help="synthetic passes per epoch (default 1)")
-    parser.add_argument("--eps", type=float, default=None, help="fraction of weights for synthetic updates (default 0.15)")
-    parser.add_argument("--scaling-factor", type=float, default=None, help="synthetic lr factor (default 0.75)")
+                        help=f"synthetic curves per class, before ranking factors (default {reg.synthetic_samples_by_class})")
+    parser.add_argument("--repetitions", type=int, default=None, help=f"synthetic passes per epoch (default {reg.repetitions})")
+    parser.add_argument("--eps", type=float, default=None, help=f"fraction of weights for synthetic updates (default {reg.eps})")
+    parser.add_argument("--scaling-factor", type=float, default=None, help=f"synthetic lr factor (default {reg.scaling_factor})")
     parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
     parser.add_argument("--resample-pairs", action=argparse.BooleanOptionalAction, default=None,
                         help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: once per run)")
     parser.add_argument("--classifier", default=None,
                         help="registered classifier (view + backbone): cnn (the original, on (Δt, Δm) pairs), "
-                             "folded, hybrid, multifold (default cnn)")
+                             f"folded, hybrid, multifold (default {train.classifier})")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="draw augmented training views every epoch (period-aware classifiers; default off)")
     parser.add_argument("--synthetic-periods", choices=("found", "true"), default=None,
                         help="period a synthetic curve is folded at: found label-free as for real curves, or the "
-                             "sampled one (default found)")
+                             f"sampled one (default {train.synthetic_periods})")
     parser.add_argument("--donors", type=Path, default=None, metavar="DIR",
                         help="unlabelled curves whose times and errors observe the generator's synthetic curves "
                              "(e.g. of the survey the classifier is for); labels are never read")
@@ -80,6 +86,7 @@ _REGULATOR_OPTIONS = {"epochs": "epochs", "patience": "patience", "ranking": "ra
 
 def config_from_args(args: argparse.Namespace):
     """TrainConfig from --config (JSON) overridden by explicit options."""
+    from jaxpelsvae.config import from_dict
     from jaxpelsvae.errors import ConfigError
     from jaxpelsvae.selfreg.loop import TrainConfig
 
@@ -98,7 +105,7 @@ def config_from_args(args: argparse.Namespace):
         if getattr(args, opt, None) is not None:
             reg[field] = getattr(args, opt)
     base["regulator"] = reg
-    return TrainConfig.from_dict(base)
+    return from_dict(TrainConfig, base)
 
 
 def load_generator(path: Path):

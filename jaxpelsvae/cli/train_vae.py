@@ -19,8 +19,11 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from jaxpelsvae.models.vae import RESIDUAL_INITS, VAEConfig
     from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS
+    from jaxpelsvae.train.vae_train import VAETrainConfig
 
+    vae, opt = VAEConfig(), VAETrainConfig()  # the options' defaults are the configs'
     parser.add_argument("data", type=Path, help="dataset folder or file (standard layout, OGLE .dat, ...)")
     parser.add_argument("--split", type=Path, default=None,
                         help="split file from `jaxpelsvae split` (CSV id,part): train on its train part only "
@@ -30,23 +33,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{', '.join(DEFAULT_PHYS)} accept common column spellings; other names are "
                              "meta columns used as they are); 'none' for no parameters. With the default, "
                              "parameters absent from the data are skipped; named ones must exist")
-    parser.add_argument("--units", type=int, default=48, help="TCN width H")
-    parser.add_argument("--levels", type=int, default=9,
+    parser.add_argument("--units", type=int, default=vae.units, help="TCN width H")
+    parser.add_argument("--levels", type=int, default=vae.levels,
                         help="TCN levels (dilation 2^i), >= 3; the encoder must see all 600 phases: "
                              "1 + 2 (kernel - 1) (2^levels - 1) >= 600 (kernel 4: levels >= 7)")
-    parser.add_argument("--kernel", type=int, default=4, help="TCN kernel size")
-    parser.add_argument("--latent", type=int, default=6, help="latent dimensions")
-    parser.add_argument("--dropout", type=float, default=0.2, help="dropout rate")
-    parser.add_argument("--residual-init", choices=("original", "identity"), default="identity",
+    parser.add_argument("--kernel", type=int, default=vae.kernel_size, help="TCN kernel size")
+    parser.add_argument("--latent", type=int, default=vae.latent_dim, help="latent dimensions")
+    parser.add_argument("--dropout", type=float, default=vae.dropout, help="dropout rate")
+    parser.add_argument("--residual-init", choices=RESIDUAL_INITS, default=vae.residual_init,
                         help="init of the TCN's width-changing residual convolutions: the original's "
                              "N(0, 0.01), or identity (every block starts as an identity map), which learns "
                              "curve shapes in far fewer steps on small data sets")
-    parser.add_argument("--beta", type=float, default=0.75, help="KL weight (times the original's 1e-4)")
-    parser.add_argument("--epochs", type=int, default=150, help="maximum epochs")
-    parser.add_argument("--batch-size", type=int, default=128, help="batch size")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine-annealed per epoch)")
-    parser.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (0: off)")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="fraction of curves for validation")
+    parser.add_argument("--beta", type=float, default=vae.beta, help="KL weight (times the original's 1e-4)")
+    parser.add_argument("--epochs", type=int, default=opt.epochs, help="maximum epochs")
+    parser.add_argument("--batch-size", type=int, default=opt.batch_size, help="batch size")
+    parser.add_argument("--lr", type=float, default=opt.lr, help="Adam learning rate (cosine-annealed per epoch)")
+    parser.add_argument("--patience", type=int, default=opt.patience, help="early-stopping patience in epochs (0: off)")
+    parser.add_argument("--val-fraction", type=float, default=opt.val_fraction, help="fraction of curves for validation")
     parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -6,14 +6,64 @@ from typing import Any
 
 from jaxpelsvae.data.shift import ShiftConfig
 from jaxpelsvae.errors import ConfigError
+from jaxpelsvae.models.vae import VAEConfig
+from jaxpelsvae.period.search import PeriodConfig
+from jaxpelsvae.physics.latent import LatentConfig
+from jaxpelsvae.physics.priors import PriorConfig
+from jaxpelsvae.selfreg.loop import TrainConfig
+from jaxpelsvae.selfreg.state import RegulatorConfig
+from jaxpelsvae.synth.generator import GeneratorConfig
+from jaxpelsvae.train.vae_train import VAETrainConfig
 
 PRESETS = ("tiny", "small", "paper")
 MODES = ("baseline", "selfreg")
-# RegulatorConfig fields that ExperimentConfig sets through fields of its own.
-_OWN_REGULATOR_FIELDS = ("ranking_method", "synthetic_samples_by_class", "patience", "epochs", "repetitions",
-                         "eps", "n_oversampling")
-_OVERRIDES = ("vae_overrides", "vae_train_overrides", "generator_overrides", "priors_overrides", "latent_overrides",
-              "period_overrides", "regulator_overrides", "view_overrides", "backbone_overrides")
+
+# Fields of the nested configs that every run sets itself (from the data or from the experiment's
+# own fields): a config that sets them is refused, and `to_dict` leaves them out.
+RUN_SET = {
+    "train": {"mode": "ExperimentConfig.modes", "seq_length": "ExperimentConfig.seq_length (or the data)",
+              "classifier": "ExperimentConfig.classifiers", "regulator": "ExperimentConfig.regulator",
+              "augment": "ExperimentConfig.augment", "resample_pairs": "ExperimentConfig.resample_pairs"},
+    "vae": {"seq_len": "the folded curves", "num_classes": "the training classes",
+            "phys_dim": "the physical parameters found in the data"},
+    "vae_train": {"progress": "ExperimentConfig.progress"},
+    "generator": {"seq_length": "ExperimentConfig.seq_length (or the data)"},
+}
+
+# Flat names of earlier versions -> where the setting lives now (config files and report.json
+# `config` of earlier runs keep loading). `*_overrides` objects update the nested config as a whole.
+FLAT_NAMES = {
+    **{name: f"train.{name}" for name in ("learning_rate", "layers", "batch_size", "loss", "focal_gamma",
+                                          "synthetic_batch_size", "view_overrides", "backbone_overrides",
+                                          "synthetic_periods")},
+    **{name: f"regulator.{name}" for name in ("epochs", "patience", "ranking_method", "synthetic_samples_by_class",
+                                              "eps", "repetitions", "n_oversampling")},
+    "vae_epochs": "vae_train.epochs", "vae_patience": "vae_train.patience",
+    "regulator_overrides": "regulator", "vae_overrides": "vae", "vae_train_overrides": "vae_train",
+    "generator_overrides": "generator", "priors_overrides": "priors", "latent_overrides": "latent",
+    "period_overrides": "period",
+}
+# Earlier one-setting prefixes: shift_temperature -> shift.temperature, regulator_eps -> regulator.eps.
+FLAT_PREFIXES = ("shift", "regulator")
+
+
+def nest_flat_names(changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` with the flat names of earlier versions (FLAT_NAMES, shift_<field>,
+    regulator_<field>) written as the nested paths they map to; nested names pass through."""
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        path = FLAT_NAMES.get(key)
+        if path is None:
+            prefix = key.partition("_")[0]
+            if prefix in FLAT_PREFIXES and key != prefix and key.partition("_")[2] and "." not in key:
+                path = f"{prefix}.{key.partition('_')[2]}"
+        if path is not None and "." not in path:  # an *_overrides object: fields of the nested config
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key} must be an object of {path} settings; write it as \"{path}\": {{...}}")
+            out.update({f"{path}.{k}": v for k, v in value.items()})
+        else:
+            out[path or key] = value
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,29 +86,28 @@ class ExperimentConfig:
     quality_cuts: apply the original cuts (> L points, SNR > snr_threshold) to the training pool
         (train and validation parts).
     quality_cuts_test: apply the same cuts (same L and threshold) to the test pool, as the original.
-    epochs / patience / learning_rate / layers / batch_size / loss / focal_gamma / ranking_method /
-        synthetic_samples_by_class / eps / repetitions / n_oversampling: classifier and policy
-        settings (selfreg.loop.TrainConfig and RegulatorConfig).
-    synthetic_batch_size: batch size of the synthetic passes (TrainConfig; the original's fixed 128).
-    regulator_overrides: other RegulatorConfig fields (threshold_acc_synthetic, decay_parameter_1,
-        decay_parameter_2, beta_initial, scaling_factor, max_synthetic_age, ...), e.g.
-        {"decay_parameter_2": 0.46}; the fields above that have their own setting are refused here.
-    resample_pairs: fresh random (Δt, Δm) pairs of every training curve each epoch (TrainConfig).
-    vae_epochs / vae_patience / vae_train_overrides (other VAETrainConfig fields, e.g. {"batch_size": 32})
-        / vae_overrides: VAE training (VAETrainConfig) and architecture
-        (VAEConfig field overrides, e.g. {"units": 16, "levels": 8}).
+    train: the classifier runs' settings (selfreg.loop.TrainConfig: learning_rate, layers,
+        batch_size, synthetic_batch_size, loss, focal_gamma, view_overrides, backbone_overrides,
+        synthetic_periods, ...); its fields in RUN_SET (mode, seq_length, classifier, regulator,
+        augment, resample_pairs) are set per run and may not be given here.
+    regulator: the self-regulation policy of every run (selfreg.state.RegulatorConfig: epochs,
+        patience, ranking_method, synthetic_samples_by_class, eps, decay_parameter_2, ...).
+    vae / vae_train: the PELS-VAE's architecture (models.vae.VAEConfig; seq_len, num_classes and
+        phys_dim come from the data) and optimisation (train.vae_train.VAETrainConfig).
     vae_max_stars: stratified cap on the curves the VAE trains on (the generator is still fitted on
         the whole training pool); None uses all.
-    generator_overrides / priors_overrides / latent_overrides: GeneratorConfig, PriorConfig and
-        LatentConfig field overrides.
+    generator / priors / latent: the generator (synth.generator.GeneratorConfig; its seq_length is
+        L), the physics priors (physics.priors.PriorConfig) and the physics -> latent model
+        (physics.latent.LatentConfig).
+    period: the Lomb-Scargle search where a period is missing (period.search.PeriodConfig).
     vmap_seeds: train the baseline seeds together as one vmapped program.
-    period_overrides: keyword arguments of `jaxpelsvae.period.find_periods`.
     classifiers: registered classifiers (`jaxpelsvae.views.registry.names()`) trained in every mode;
         the first is the run's main classifier (report.json `summary`), each one's runs are in
         `summary_by_classifier`. "cnn" is the original (Δt, Δm) CNN.
-    view_overrides / backbone_overrides / augment / synthetic_periods: the period-aware classifiers'
-        view and backbone settings, training-view augmentation and the period a synthetic curve's
-        view folds with (selfreg.loop.TrainConfig).
+    augment / resample_pairs: a fresh training view every epoch, each for the classifiers it
+        applies to: augmented views (point dropout, random phase origin) of the period-aware
+        classifiers, fresh random (Δt, Δm) pairs of the "cnn" (TrainConfig.augment /
+        resample_pairs of those runs).
     donors: a dataset of unlabelled curves (e.g. of the survey the classifier is meant for) whose
         times and errors the generator observes synthetic curves with (labels are never read);
         None: the training stars' own cadences. donor_copies: target cadences per training donor.
@@ -79,36 +128,20 @@ class ExperimentConfig:
     quality_cuts: bool = False
     quality_cuts_test: bool = False
     snr_threshold: float = 4.0
-    epochs: int = 30
-    patience: int = 6
-    learning_rate: float = 1e-3
-    layers: int = 4
-    batch_size: int = 125
-    loss: str = "focal"
-    focal_gamma: float = 2.0
-    ranking_method: str = "proportion"
-    synthetic_samples_by_class: int = 64
-    eps: float = 0.15
-    repetitions: int = 1
-    n_oversampling: int = 1
-    synthetic_batch_size: int = 128
-    regulator_overrides: tuple[tuple[str, Any], ...] = ()
-    resample_pairs: bool = False
-    vae_epochs: int = 40
-    vae_patience: int = 8
-    vae_train_overrides: tuple[tuple[str, Any], ...] = ()
+    # The experiment's defaults where they differ from the nested configs' own (the original's).
+    train: TrainConfig = TrainConfig(learning_rate=1e-3)
+    regulator: RegulatorConfig = RegulatorConfig(epochs=30, patience=6, n_oversampling=1)
+    vae: VAEConfig = VAEConfig()
+    vae_train: VAETrainConfig = VAETrainConfig(epochs=40, patience=8)
     vae_max_stars: int | None = None
-    vae_overrides: tuple[tuple[str, Any], ...] = ()
-    generator_overrides: tuple[tuple[str, Any], ...] = ()
-    priors_overrides: tuple[tuple[str, Any], ...] = ()
-    latent_overrides: tuple[tuple[str, Any], ...] = ()
-    period_overrides: tuple[tuple[str, Any], ...] = ()
+    generator: GeneratorConfig = GeneratorConfig()
+    priors: PriorConfig = PriorConfig()
+    latent: LatentConfig = LatentConfig()
+    period: PeriodConfig = PeriodConfig()
     vmap_seeds: bool = False
     classifiers: tuple[str, ...] = ("cnn",)
-    view_overrides: tuple[tuple[str, Any], ...] = ()
-    backbone_overrides: tuple[tuple[str, Any], ...] = ()
     augment: bool = False
-    synthetic_periods: str = "found"
+    resample_pairs: bool = False
     donors: str | None = None
     donor_copies: int = 4
     transductive_donors: bool = False
@@ -133,70 +166,54 @@ class ExperimentConfig:
             raise ConfigError("ExperimentConfig.seq_length_quantile must be in (0, 1]")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"ExperimentConfig.val_fraction must be in (0, 1), got {self.val_fraction}")
-        for name in ("epochs", "patience", "vae_epochs", "batch_size", "synthetic_batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"ExperimentConfig.{name} must be >= 1")
-        self.regulator_config()  # unknown or invalid regulator settings fail here, not after the VAE
+        for name, fields in RUN_SET.items():
+            value, kind = getattr(self, name), type(self.__dataclass_fields__[name].default)
+            if type(value) is not kind:
+                raise ConfigError(f"ExperimentConfig.{name} must be a {kind.__name__}, got {type(value).__name__}")
+            for field, source in fields.items():
+                if getattr(value, field) != getattr(kind(), field):
+                    # One setting, one place: a value here would be overwritten by every run.
+                    raise ConfigError(f"ExperimentConfig.{name}.{field} is set for each run from {source}; "
+                                      "leave it out")
 
-    def regulator_config(self):
-        """The RegulatorConfig of every classifier run: this config's policy fields plus
-        `regulator_overrides`."""
-        from jaxpelsvae.selfreg.state import RegulatorConfig
-
-        known = {f.name for f in dataclasses.fields(RegulatorConfig)}
-        overrides = dict(self.regulator_overrides)
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ConfigError(f"unknown regulator settings {unknown}; RegulatorConfig has {sorted(known - set(_OWN_REGULATOR_FIELDS))}")
-        own = sorted(set(overrides) & set(_OWN_REGULATOR_FIELDS))
-        if own:
-            # Two places for one setting would make a config file ambiguous.
-            raise ConfigError(f"regulator settings {own} are ExperimentConfig fields of their own; set them there")
-        if "proportion_range" in overrides:
-            overrides["proportion_range"] = tuple(overrides["proportion_range"])
-        return RegulatorConfig(**{name: getattr(self, name) for name in _OWN_REGULATOR_FIELDS}, **overrides)
+    def train_config(self, seq_length: int, mode: str, classifier: str | None = None):
+        """The TrainConfig of one run: `train` with the run's mode, L, classifier and regulator; the
+        cnn gets `resample_pairs` and no view settings, the period-aware classifiers `augment`."""
+        classifier = classifier or self.classifiers[0]
+        cnn = classifier == "cnn"
+        return dataclasses.replace(
+            self.train, mode=mode, seq_length=seq_length, classifier=classifier, regulator=self.regulator,
+            resample_pairs=self.resample_pairs and cnn, augment=self.augment and not cnn,
+            view_overrides=() if cnn else self.train.view_overrides,
+            backbone_overrides=() if cnn else self.train.backbone_overrides,
+        )
 
     def replace(self, **changes) -> "ExperimentConfig":
-        """A copy with fields changed; `shift_*` keys change fields of `shift` (e.g. shift_temperature),
-        `regulator_*` keys add to `regulator_overrides` (e.g. regulator_decay_parameter_2)."""
-        shift_changes = {k[len("shift_"):]: changes.pop(k) for k in list(changes) if k.startswith("shift_")}
-        if shift_changes:
-            changes["shift"] = dataclasses.replace(changes.get("shift", self.shift), **shift_changes)
-        if "classifier" in changes:  # one name or a comma-separated list (the CLI's --classifier)
-            value = changes.pop("classifier")
-            changes["classifiers"] = tuple(value.split(",")) if isinstance(value, str) else tuple(value)
-        if isinstance(changes.get("classifiers"), (list, str)):
-            value = changes["classifiers"]
-            changes["classifiers"] = tuple(value.split(",")) if isinstance(value, str) else tuple(value)
-        reg_changes = {k[len("regulator_"):]: changes.pop(k) for k in list(changes)
-                       if k.startswith("regulator_") and k != "regulator_overrides"}
-        if reg_changes:
-            changes["regulator_overrides"] = {**dict(changes.get("regulator_overrides", self.regulator_overrides)),
-                                              **reg_changes}
-        for key in _OVERRIDES:
-            if isinstance(changes.get(key), dict):
-                # lists (JSON) become tuples so that the frozen config stays hashable
-                changes[key] = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in changes[key].items()))
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ConfigError(f"unknown experiment settings: {sorted(unknown)}")
-        return dataclasses.replace(self, **changes)
+        """A copy with settings changed: fields, nested objects ({"regulator": {"eps": 0.2}} changes
+        only `eps`), dotted paths ("regulator.eps"), or the flat names of earlier versions
+        (FLAT_NAMES, shift_<field>, regulator_<field>). `classifier`/`classifiers` take one name, a
+        list or a comma-separated string (the CLI's --classifier)."""
+        from jaxpelsvae.config import update
+
+        for key in ("classifier", "classifiers"):
+            if key in changes:
+                value = changes.pop(key)
+                changes["classifiers"] = tuple(value.split(",")) if isinstance(value, str) else tuple(value)
+        return update(self, nest_flat_names(changes))
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        for key in _OVERRIDES:
-            d[key] = dict(getattr(self, key))
-        d["modes"] = list(self.modes)
-        d["classifiers"] = list(self.classifiers)
+        """Plain JSON, nested as the config (the per-run fields of RUN_SET left out)."""
+        from jaxpelsvae.config import to_dict
+
+        d = to_dict(self)
+        for name, fields in RUN_SET.items():
+            for field in fields:
+                d[name].pop(field)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ExperimentConfig":
-        d = dict(d)
-        if isinstance(d.get("shift"), dict):
-            d["shift"] = ShiftConfig(**d["shift"])
-        if "modes" in d:
-            d["modes"] = tuple(d["modes"])
+        """The config of `to_dict` (or a partial one, over the defaults; flat files of earlier versions too)."""
         return cls().replace(**d)
 
 
@@ -205,19 +222,21 @@ def preset(name: str) -> ExperimentConfig:
     protocol (Bias 2: hardness T = 3 with in-sample forest probabilities, L = 300, SNR > 4 cuts of
     the training and the test pool, sample_size 40,000 and random pairs redrawn for each of 30 seeds,
     500 epochs, the original's optimiser settings)."""
+    base = ExperimentConfig()
     if name == "tiny":
-        return ExperimentConfig(
+        return base.replace(
             preset="tiny", shift=ShiftConfig(temperature=1.0, in_sample=False, n_estimators=20), seeds=1, max_stars=150,
-            epochs=2, patience=2, layers=2, batch_size=32, synthetic_samples_by_class=8,
-            vae_epochs=2, vae_patience=2, figures=True, progress=False,
+            train={"layers": 2, "batch_size": 32},
+            regulator={"epochs": 2, "patience": 2, "synthetic_samples_by_class": 8},
+            vae_train={"epochs": 2, "patience": 2}, figures=True, progress=False,
             # The encoder must see all 600 phases (VAEConfig checks it): levels 7 with kernel 4 cover 763.
-            vae_overrides=(("latent_dim", 4), ("levels", 7), ("residual_init", "identity"), ("units", 8)),
-            generator_overrides=(("capacity_multiple", 16),),
-            latent_overrides=(("max_epochs", 20), ("model", "mlp"), ("patience", 5), ("rf_trees", 20)),
-            priors_overrides=(("max_iter", 100),),
+            vae={"latent_dim": 4, "levels": 7, "residual_init": "identity", "units": 8},
+            generator={"capacity_multiple": 16},
+            latent={"max_epochs": 20, "model": "mlp", "patience": 5, "rf_trees": 20},
+            priors={"max_iter": 100},
         )
     if name == "small":
-        return ExperimentConfig(
+        return base.replace(
             preset="small", shift=ShiftConfig(in_sample=False, n_estimators=100), seeds=3, max_stars=None,
             # Small training sets need many small steps: 125-curve batches left a few hundred curves
             # at chance level. Fresh (Δt, Δm) pairs every epoch (resample_pairs) stop the CNN from
@@ -226,7 +245,8 @@ def preset(name: str) -> ExperimentConfig:
             # on validation, faster).
             # With BatchNorm's warm-up no run stalls at epoch 0 any more, and on Gaia DR3 dev the
             # best epochs reached 24-30 of 30: 40 epochs, patience 10.
-            epochs=40, patience=10, batch_size=64, learning_rate=3e-3, synthetic_samples_by_class=32,
+            train={"batch_size": 64, "learning_rate": 3e-3},
+            regulator={"epochs": 40, "patience": 10, "synthetic_samples_by_class": 32},
             resample_pairs=True,
             # The period-folded classifier first (it reads the curve in phase, as the classifiers that
             # carry across surveys do: ANCHORS.md), the original CNN beside it for comparison. Its
@@ -238,20 +258,20 @@ def preset(name: str) -> ExperimentConfig:
             # last 91), residual_init "identity", no dropout, batch 32, lr 3e-3, 25 epochs (250 steps;
             # 45 of batch 128 before). Validation MSE on the demo survey's 400 VAE curves: 0.060 -> 0.015,
             # where the class-average curves give 0.034 (Gaia DR3 dev: 0.092 -> 0.017, 0.030); ~50 s.
-            vae_epochs=25, vae_patience=5, vae_max_stars=400,
-            vae_overrides=(("dropout", 0.0), ("levels", 8), ("residual_init", "identity"), ("units", 8)),
-            vae_train_overrides=(("batch_size", 32), ("lr", 3e-3)),
-            generator_overrides=(("capacity_multiple", 64),),
-            latent_overrides=(("max_epochs", 300), ("rf_trees", 100)),
-            priors_overrides=(("max_iter", 300),),
+            vae_train={"epochs": 25, "patience": 5, "batch_size": 32, "lr": 3e-3}, vae_max_stars=400,
+            vae={"dropout": 0.0, "levels": 8, "residual_init": "identity", "units": 8},
+            generator={"capacity_multiple": 64},
+            latent={"max_epochs": 300, "rf_trees": 100},
+            priors={"max_iter": 300},
         )
     if name == "paper":
-        return ExperimentConfig(
+        return base.replace(
             preset="paper", shift=ShiftConfig(temperature=3.0, in_sample=True, max_depth=12), seeds=30,
             seq_length=300, sample_size=40_000, redraw_per_seed=True, quality_cuts=True, quality_cuts_test=True,
             snr_threshold=4.0,
-            epochs=500, patience=10, learning_rate=0.1, synthetic_samples_by_class=64, n_oversampling=10,
-            vae_epochs=150, vae_patience=20,
+            train={"learning_rate": 0.1},
+            regulator={"epochs": 500, "patience": 10, "synthetic_samples_by_class": 64, "n_oversampling": 10},
+            vae_train={"epochs": 150, "patience": 20},
             classifiers=("cnn",),  # the paper's classifier, on (Δt, Δm) pairs
         )
     raise ConfigError(f"unknown preset {name!r}; expected one of {PRESETS}")

@@ -18,7 +18,8 @@ from jaxpelsvae.experiments.config import ExperimentConfig
 
 @dataclasses.dataclass(frozen=True)
 class Sweep:
-    """`base` run once per value of `setting` (an ExperimentConfig field, or shift_<field>)."""
+    """`base` run once per value of `setting` (an ExperimentConfig field or a dotted path into its
+    nested configs, e.g. "shift.temperature", "regulator.ranking_method")."""
 
     name: str
     setting: str
@@ -33,15 +34,23 @@ class Sweep:
 
 
 def load_config(path: str | Path, base: ExperimentConfig | None = None) -> ExperimentConfig | Sweep:
-    """Read a config file: .py (module with get_config()) or .json (ExperimentConfig fields, possibly
-    partial; the *_overrides fields as objects, e.g. {"regulator_overrides": {"decay_parameter_2": 0.46}},
-    or one setting at a time as shift_<field> / regulator_<field>)."""
+    """Read a config file: .py (module with get_config()) or .json (ExperimentConfig settings,
+    possibly partial, changing `base`: nested configs as objects whose given fields change, e.g.
+    {"regulator": {"decay_parameter_2": 0.46}, "train": {"batch_size": 64}}, or dotted paths,
+    {"regulator.decay_parameter_2": 0.46}; flat files of earlier versions load through
+    `config.FLAT_NAMES`)."""
     path = Path(path)
     base = base or ExperimentConfig()
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     if path.suffix == ".json":
-        return base.replace(**json.loads(path.read_text()))
+        try:
+            changes = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}: not valid JSON ({err})") from None
+        if not isinstance(changes, dict):
+            raise ConfigError(f"{path}: a JSON config is an object of ExperimentConfig settings")
+        return base.replace(**changes)
     if path.suffix != ".py":
         raise ConfigError(f"{path}: a config is a .py file with get_config() or a .json file")
     spec = importlib.util.spec_from_file_location(f"_jaxpelsvae_config_{path.stem}", path)

@@ -289,9 +289,10 @@ def _classifier_lines(cfg: Mapping) -> str:
             what = "not registered in this session"
         lines.append(f"- **{name}**: {what}")
     if any(n != "cnn" for n in cfg.get("classifiers") or []):
-        lines.append(f"- view settings {dict(cfg.get('view_overrides') or {}) or 'default'}; training-view "
+        train = cfg.get("train") or cfg  # report.json of earlier versions held the classifier settings flat
+        lines.append(f"- view settings {dict(train.get('view_overrides') or {}) or 'default'}; training-view "
                      f"augmentation {'on' if cfg.get('augment') else 'off'}; synthetic curves folded at their "
-                     f"{'found (label-free Lomb-Scargle)' if cfg.get('synthetic_periods') == 'found' else 'true'} periods")
+                     f"{'found (label-free Lomb-Scargle)' if train.get('synthetic_periods') == 'found' else 'true'} periods")
     donors = cfg.get("donors")
     lines.append(f"- synthetic cadences and errors: {donors}" if donors else
                  "- synthetic cadences and errors: donors from the training stars of the same class")

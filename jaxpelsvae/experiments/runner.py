@@ -60,10 +60,10 @@ def choose_seq_length(lcs: LightCurveSet, config: ExperimentConfig) -> tuple[int
     stats = {
         "pairs_per_star_quantiles": {str(q): float(np.quantile(pairs, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9)},
     }
-    lo = min_seq_length(config.layers)
+    lo = min_seq_length(config.train.layers)
     if config.seq_length is not None:
         if config.seq_length < lo:
-            raise ConfigError(f"seq_length {config.seq_length} is too short for a {config.layers}-layer CNN (>= {lo})")
+            raise ConfigError(f"seq_length {config.seq_length} is too short for a {config.train.layers}-layer CNN (>= {lo})")
         full = float(np.mean(pairs >= config.seq_length))
         return int(config.seq_length), {
             **stats, "automatic": False, "fraction_of_stars_filling_L": full,
@@ -77,7 +77,7 @@ def choose_seq_length(lcs: LightCurveSet, config: ExperimentConfig) -> tuple[int
     why = (f"Chosen from the data: the {q:.0%} quantile of the number of consecutive pairs per training "
            f"star is {raw}")
     if length != raw:
-        why += f", clipped to [{lo}, {MAX_AUTO_SEQ_LENGTH}] ({lo} is the shortest input a {config.layers}-layer CNN accepts)"
+        why += f", clipped to [{lo}, {MAX_AUTO_SEQ_LENGTH}] ({lo} is the shortest input a {config.train.layers}-layer CNN accepts)"
     why += (f"; {100 * full:.0f}% of the training stars fill all L = {length} pairs, the others are zero-padded "
             "with a validity mask. Pass --seq-length to fix it.")
     return length, {**stats, "automatic": True, "quantile": q, "raw": raw, "reason": why}
@@ -162,22 +162,6 @@ def encode(lcs: LightCurveSet, tcfg, seed: int, stream: int):
     from jaxpelsvae.selfreg.loop import Encoded, view_inputs
 
     return Encoded(view_inputs(lcs, tcfg, seed, stream), np.asarray(lcs.labels, np.int32))
-
-
-def _train_config(config: ExperimentConfig, seq_length: int, mode: str, classifier: str | None = None):
-    from jaxpelsvae.selfreg.loop import TrainConfig
-
-    classifier = classifier or config.classifiers[0]
-    cnn = classifier == "cnn"
-    return TrainConfig(
-        mode=mode, seq_length=seq_length, layers=config.layers, learning_rate=config.learning_rate,
-        batch_size=config.batch_size, synthetic_batch_size=config.synthetic_batch_size, loss=config.loss,
-        focal_gamma=config.focal_gamma, regulator=config.regulator_config(),
-        resample_pairs=config.resample_pairs and cnn, classifier=classifier,
-        view_overrides=() if cnn else config.view_overrides,
-        backbone_overrides=() if cnn else config.backbone_overrides,
-        augment=config.augment and not cnn, synthetic_periods=config.synthetic_periods,
-    )
 
 
 def _run_dir(workdir: Path, classifier: str, mode: str, seed: int) -> Path:
@@ -266,9 +250,9 @@ def run_experiment(
     from jaxpelsvae.period import fill_periods
 
     # label-free for every star (DESIGN.md principle 7): what the classifier reads never uses the class
-    lcs, n_found = fill_periods(lcs, progress=progress, **dict(config.period_overrides))
+    lcs, n_found = fill_periods(lcs, config=config.period, progress=progress)
     if test_lcs is not None:
-        test_lcs, n_found_test = fill_periods(test_lcs, progress=progress, **dict(config.period_overrides))
+        test_lcs, n_found_test = fill_periods(test_lcs, config=config.period, progress=progress)
     t0 = lap("periods", t0)
 
     # ---- split
@@ -323,7 +307,7 @@ def run_experiment(
     _log(f"L = {seq_length}: {seq_info['reason']}", progress)
     encs = {}
     for clf in config.classifiers:
-        ecfg = _train_config(config, seq_length, "baseline", clf)
+        ecfg = config.train_config(seq_length, "baseline", clf)
         encs[clf] = {name_: encode(s, ecfg, seed, _ENCODE_STREAMS[name_])
                      for name_, s in (("train", train_set), ("val", val_set), ("test", test_set))}
     t0 = lap("encode", t0)
@@ -340,7 +324,7 @@ def run_experiment(
     runs: list[dict] = []
     for clf, mode in ((c, m) for c in config.classifiers for m in config.modes):
         enc = encs[clf]
-        tcfg = _train_config(config, seq_length, mode, clf)
+        tcfg = config.train_config(seq_length, mode, clf)
         t_mode = time.perf_counter()
         vmap = mode == "baseline" and config.vmap_seeds
         if vmap and clf != "cnn":
@@ -403,7 +387,7 @@ def run_experiment(
            "donors": (f"{donor_info['n_curves']} unlabelled curves of `{donor_info['path']}` (times and errors only"
                       + (f"; {donor_info['n_test_stars']} are test stars: transductive" if donor_info["transductive"] else "")
                       + ")") if donor_info else None,
-           "train_config": {m: _train_config(config, seq_length, m).to_dict() for m in config.modes}}
+           "train_config": {m: config.train_config(seq_length, m).to_dict() for m in config.modes}}
     timing["total"] = time.perf_counter() - t_start
     report = report_lib.build_report(
         dataset=dataset_info, split=split_info, runs=runs, generator=gen_report, config=cfg,
@@ -411,7 +395,7 @@ def run_experiment(
     )
     figures = []
     if config.figures:
-        figures = _figures(report, workdir, generator, train_set, classes, seed, config.synthetic_samples_by_class)
+        figures = _figures(report, workdir, generator, train_set, classes, seed, config.regulator.synthetic_samples_by_class)
     report["timing"].pop("total", None)
     report["timing"]["report"] = time.perf_counter() - t0
     report["timing"]["total"] = time.perf_counter() - t_start
@@ -523,13 +507,9 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     curves predicted by their class's mean training curve), latent_r2_heldout (of the chosen latent
     model), both latent models' R², epochs, sizes)."""
     from jaxpelsvae.data.fold import fold_for_vae
-    from jaxpelsvae.models.vae import VAEConfig
     from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS, PhysScaler, one_hot, physical_parameters
-    from jaxpelsvae.physics.latent import LatentConfig
-    from jaxpelsvae.physics.priors import PriorConfig
     from jaxpelsvae.synth.fit import fit_generator
-    from jaxpelsvae.synth.generator import GeneratorConfig
-    from jaxpelsvae.train.vae_train import LoadedVAE, VAETrainConfig, save_vae, train_vae
+    from jaxpelsvae.train.vae_train import LoadedVAE, save_vae, train_vae
 
     from jaxpelsvae.period import fill_periods
     from jaxpelsvae.physics.priors import class_period_limits
@@ -537,8 +517,8 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     progress = config.progress
     t0 = time.perf_counter()
     # for fitting only (a local copy): Lomb-Scargle periods searched again within each class's limits
-    pool, _ = fill_periods(pool, class_limits=class_period_limits(PriorConfig(**dict(config.priors_overrides))),
-                           progress=progress, **dict(config.period_overrides))
+    pool, _ = fill_periods(pool, class_limits=class_period_limits(config.priors), config=config.period,
+                           progress=progress)
     periods = pool.periods
     ok = np.ones(len(pool), bool) if periods is None else np.isfinite(periods) & (periods > 0)
     if periods is None or not ok.any():
@@ -552,10 +532,8 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
                                source="training pool")
     scaler = PhysScaler.fit(phys.values, phys.names, columns=phys.columns, transforms=phys.transforms)
     x = fold_for_vae(vae_pool, vae_pool.periods)
-    vae_cfg = VAEConfig(**{**dict(seq_len=x.shape[1], num_classes=len(classes), phys_dim=len(phys.names)),
-                           **dict(config.vae_overrides)})
-    train_cfg = VAETrainConfig(**{**dict(config.vae_train_overrides), "epochs": config.vae_epochs,
-                                  "patience": config.vae_patience, "progress": progress})
+    vae_cfg = dataclasses.replace(config.vae, seq_len=x.shape[1], num_classes=len(classes), phys_dim=len(phys.names))
+    train_cfg = dataclasses.replace(config.vae_train, progress=progress)
     _log(f"training the PELS-VAE on {len(vae_pool)} folded curves (physics: {', '.join(phys.names) or 'none'})", progress)
     model, history = train_vae(x, one_hot(labels, len(classes)), scaler.transform(phys.values), vae_cfg, train_cfg,
                                seed=seed, workdir=workdir / "vae")
@@ -565,10 +543,10 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     _log(f"VAE: validation reconstruction MSE {history['best_val_mse']:.4g} (best epoch {history['best_epoch']}); "
          "fitting the generator", progress)
     vae = LoadedVAE(model, vae_cfg, scaler, classes, {})
-    gen_cfg = GeneratorConfig(**{**dict(seq_length=config.seq_length or 300), **dict(config.generator_overrides)})
+    gen_cfg = dataclasses.replace(config.generator, seq_length=config.seq_length or 300)
     generator = fit_generator(
-        pool, vae, periods=periods, priors_config=PriorConfig(**dict(config.priors_overrides)),
-        latent_config=LatentConfig(**dict(config.latent_overrides)), config=gen_cfg, seed=seed,
+        pool, vae, periods=periods, priors_config=config.priors,
+        latent_config=config.latent, config=gen_cfg, seed=seed,
         donors=load_donors(config.donors) if config.donors else None, donor_copies=config.donor_copies,
     )
     generator.save(workdir / "generator", fitted_ids=pool.ids)
