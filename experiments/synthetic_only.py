@@ -27,53 +27,44 @@ if str(ROOT) not in sys.path:
 GAIA_DEFAULT = ROOT.parent / "shared" / "data" / "gaia_dr3_dev"
 
 
-def train_vae_on(lcs, periods, *, quick: bool, seed: int, workdir: Path, epochs: int | None = None):
-    """Fold, scale physics as train-vae does, train the PELS-VAE; returns LoadedVAE and its summary.
-
-    The curves are folded with `fold_for_vae` (brightest bin at phase 0), as train-vae, the
-    experiment runner and `fit_generator` fold them, so the generator reads the VAE's own input.
-    --quick uses the small preset's VAE (architecture and optimisation).
-    """
+def train_vae_on(lcs, *, quick: bool, seed: int, workdir: Path, epochs: int | None = None):
+    """The PELS-VAE of `jaxpelsvae.pipeline.fit_vae` on `lcs` (periods in meta), as train-vae and the
+    experiment runner train it; returns LoadedVAE and its summary. --quick uses the small preset's
+    VAE (architecture and optimisation), else the original's."""
     import dataclasses
 
-    from jaxpelsvae.data.fold import fold_for_vae
     from jaxpelsvae.experiments.config import preset
     from jaxpelsvae.models.vae import VAEConfig
-    from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS, PhysScaler, one_hot, physical_parameters
-    from jaxpelsvae.train.vae_train import LoadedVAE, VAETrainConfig, train_vae
+    from jaxpelsvae.pipeline import fit_vae
+    from jaxpelsvae.train.vae_train import VAETrainConfig
 
-    phys = physical_parameters(lcs.meta, lcs.labels, DEFAULT_PHYS, periods_N=periods)
-    scaler = PhysScaler.fit(phys.values, phys.names, columns=phys.columns, transforms=phys.transforms)
-    x = fold_for_vae(lcs, periods)
     if quick:
         small = preset("small")
-        cfg = dataclasses.replace(small.vae, num_classes=len(lcs.classes), phys_dim=len(phys.names))
-        tcfg = dataclasses.replace(small.vae_train, epochs=epochs or small.vae_train.epochs, progress=False)
+        cfg, tcfg = small.vae, dataclasses.replace(small.vae_train, epochs=epochs or small.vae_train.epochs)
     else:
-        cfg = VAEConfig(num_classes=len(lcs.classes), phys_dim=len(phys.names))
-        tcfg = VAETrainConfig(epochs=epochs or 150, patience=20, progress=False)
-    model, hist = train_vae(x, one_hot(lcs.labels, len(lcs.classes)), scaler.transform(phys.values), cfg, tcfg,
-                            seed=seed, workdir=workdir)
-    return LoadedVAE(model, cfg, scaler, tuple(lcs.classes), {}), {"val_mse": hist["best_val_mse"],
-                                                                    "val_mse_class_mean": hist["val_mse_class_mean"],
-                                                                    "epochs": len(hist["epoch"])}
+        cfg, tcfg = VAEConfig(), VAETrainConfig(epochs=epochs or 150, patience=20)
+    vae = fit_vae(lcs, cfg, dataclasses.replace(tcfg, progress=False), seed=seed, workdir=workdir, source="meta")
+    hist = vae.history
+    return vae.loaded, {"val_mse": hist["best_val_mse"], "val_mse_class_mean": hist["val_mse_class_mean"],
+                        "epochs": len(hist["epoch"])}
 
 
 def run_dataset(name: str, lcs, args, out: Path) -> dict:
     import jax
     import numpy as np
 
-    from jaxpelsvae.selfreg.loop import TrainConfig, encode_split, generate_set, train_classifier
+    from jaxpelsvae import seeds
+    from jaxpelsvae.pipeline import encode, fit_generator, fitting_periods
+    from jaxpelsvae.selfreg.loop import TrainConfig, generate_set, train_classifier
     from jaxpelsvae.selfreg.state import RegulatorConfig
-    from jaxpelsvae.physics.priors import PriorConfig, class_period_limits
-    from jaxpelsvae.synth.fit import complete_periods, fit_generator, vae_inputs_for, vae_latents
+    from jaxpelsvae.synth.fit import vae_inputs_for, vae_latents
     from jaxpelsvae.synth.generator import GeneratorConfig
 
     t0 = time.perf_counter()
     work = out / name
     work.mkdir(parents=True, exist_ok=True)
-    periods, n_found = complete_periods(lcs, class_limits=class_period_limits(PriorConfig()))
-    lcs = lcs.with_meta(lcs.meta.assign(period=periods))
+    lcs, period_info = fitting_periods(lcs, source=name)
+    n_found = period_info["n_searched"]
     train, val, test = lcs.split((0.7, 0.15, 0.15), seed=args.seed)
     print(f"[{name}] {len(lcs)} stars ({n_found} periods found by Lomb-Scargle); train {len(train)}, "
           f"val {len(val)}, test {len(test)}", flush=True)
@@ -88,8 +79,7 @@ def run_dataset(name: str, lcs, args, out: Path) -> dict:
         vae_info = json.loads((work / "vae_info.json").read_text())
         print(f"[{name}] reusing {work / 'generator'}", flush=True)
     else:
-        vae, vae_info = train_vae_on(train, train.periods, quick=args.quick, seed=args.seed, workdir=work,
-                                     epochs=args.vae_epochs)
+        vae, vae_info = train_vae_on(train, quick=args.quick, seed=args.seed, workdir=work, epochs=args.vae_epochs)
         gen = fit_generator(train, vae, config=GeneratorConfig(seq_length=args.seq_length), seed=args.seed)
         gen.save(work / "generator")
         (work / "vae_info.json").write_text(json.dumps(vae_info, default=float))
@@ -107,10 +97,11 @@ def run_dataset(name: str, lcs, args, out: Path) -> dict:
     counts = np.maximum(np.bincount(train.labels, minlength=len(classes)) * args.synthetic_factor,
                         args.min_per_class)
     root = jax.random.key(args.seed)
-    syn_train = generate_set(gen, jax.random.fold_in(root, 1), counts, 1.0, classes, args.seq_length)
-    syn_val = generate_set(gen, jax.random.fold_in(root, 2), np.maximum(counts // 4, 8), 1.0, classes,
-                           args.seq_length)
-    enc_test = encode_split(test, classes, config, args.seed, 13)
+    syn_train = generate_set(gen, jax.random.fold_in(root, seeds.SYNTHETIC_TRAIN_KEY), counts, 1.0, classes,
+                             args.seq_length)
+    syn_val = generate_set(gen, jax.random.fold_in(root, seeds.SYNTHETIC_VAL_KEY), np.maximum(counts // 4, 8), 1.0,
+                           classes, args.seq_length)
+    enc_test = encode(test, config, args.seed, "test", classes=classes)
     runs = {}
     for label, enc in (("real", None), ("synthetic", (syn_train, syn_val, enc_test))):
         res = train_classifier(train, val, test, config, workdir=work / f"cnn_{label}", seed=args.seed,

@@ -98,7 +98,8 @@ def test_complete_periods_uses_the_filler():
 def test_experiment_test_periods_and_inputs_ignore_the_test_labels(tmp_path):
     """Permuting the test labels leaves the test stars' periods and encoded inputs unchanged."""
     from jaxpelsvae.experiments.config import preset
-    from jaxpelsvae.experiments.runner import encode, run_experiment
+    from jaxpelsvae.experiments.runner import run_experiment
+    from jaxpelsvae.pipeline import encode
     from jaxpelsvae.simulate import simulate_survey
 
     train = simulate_survey({c: 8 for c in ("CEP", "DSCT", "ECL", "LPV", "RRLYR")}, cadence="gaia", seed=1)
@@ -116,9 +117,9 @@ def test_experiment_test_periods_and_inputs_ignore_the_test_labels(tmp_path):
     assert np.all(np.abs(a.periods - 0.5) < 1e-3)  # label-free: no star is pushed into its class's range
     from jaxpelsvae.selfreg.loop import TrainConfig
 
-    np.testing.assert_array_equal(encode(a, TrainConfig(seq_length=16), 0, 13).x,
-                                  encode(b, TrainConfig(seq_length=16), 0, 13).x)
-    folded_a, folded_b = (encode(s, TrainConfig(classifier="folded"), 0, 13).x for s in (a, b))
+    np.testing.assert_array_equal(encode(a, TrainConfig(seq_length=16), 0, "test").x,
+                                  encode(b, TrainConfig(seq_length=16), 0, "test").x)
+    folded_a, folded_b = (encode(s, TrainConfig(classifier="folded"), 0, "test").x for s in (a, b))
     for name in folded_a:  # a view that folds at the period reads no label either
         np.testing.assert_array_equal(folded_a[name], folded_b[name])
 

@@ -54,41 +54,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _periods(lcs, args) -> tuple["np.ndarray", int]:
-    """Periods in days for fitting the VAE, by the one filler `period.fill_periods`: catalogue periods
-    as given, Lomb-Scargle for the rest, each labelled star within its class's period limits (the
-    packaged prior boxes; sparse cadences alias otherwise). Returns (periods, n_found)."""
-    import numpy as np
-
-    from jaxpelsvae.errors import DataError
-    from jaxpelsvae.period import fill_periods, period_sources
-    from jaxpelsvae.physics.priors import PriorConfig, class_period_limits
-
-    searched = period_sources(lcs) != "catalogue"
-    if searched.any():
-        print(f"finding periods for {int(searched.sum())} stars without a catalogue one (Lomb-Scargle)")
-    filled, _ = fill_periods(lcs, class_limits=class_period_limits(PriorConfig()),
-                             progress=not args.no_progress)
-    periods = filled.periods
-    still = ~(np.isfinite(periods) & (periods > 0))
-    if still.any():
-        raise DataError(f"{args.data}: no period found for {int(still.sum())} stars, e.g. "
-                        f"{lcs.ids[np.flatnonzero(still)[0]]!r} (rule: missing period)")
-    return periods, int(searched.sum())
-
-
 def run(args: argparse.Namespace) -> int:
     import json
     import time
 
     import jax
-    import numpy as np
 
-    from jaxpelsvae.data import fold_for_vae, load_dataset
+    from jaxpelsvae.data import load_dataset
     from jaxpelsvae.errors import ConfigError
     from jaxpelsvae.models.vae import VAEConfig, count_params
-    from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS, PhysScaler, one_hot, physical_parameters
-    from jaxpelsvae.train.vae_train import VAETrainConfig, save_vae, train_vae
+    from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS
+    from jaxpelsvae.period import period_sources
+    from jaxpelsvae.pipeline import fit_vae, fitting_periods
+    from jaxpelsvae.train.vae_train import VAETrainConfig, save_vae
 
     t_start = time.perf_counter()
     workdir = Path(args.workdir)
@@ -99,39 +77,37 @@ def run(args: argparse.Namespace) -> int:
         from jaxpelsvae.data.split import parts_from_file
 
         (lcs,) = parts_from_file(lcs, args.split, ("train",), rejected=rejected)
-    labels = lcs.labels
-    periods, n_found = _periods(lcs, args)
+    # Catalogue periods as given, Lomb-Scargle for the rest within each star's class limits of the
+    # packaged prior boxes (sparse cadences alias otherwise): the one stage for fitting periods.
+    searched = period_sources(lcs) != "catalogue"
+    if searched.any():
+        print(f"finding periods for {int(searched.sum())} stars without a catalogue one (Lomb-Scargle)")
+    lcs, _ = fitting_periods(lcs, progress=not args.no_progress, source=str(args.data))
+    n_found = int(searched.sum())
     if n_found:
         import pandas as pd
 
-        pd.DataFrame({"id": lcs.ids, "period": periods}).to_csv(workdir / "periods.csv", index=False)
+        pd.DataFrame({"id": lcs.ids, "period": lcs.periods}).to_csv(workdir / "periods.csv", index=False)
         print(f"periods written to {workdir / 'periods.csv'}")
 
     names = [] if args.phys.strip().lower() in ("", "none") else [p.strip() for p in args.phys.split(",") if p.strip()]
-    strict = tuple(names) != DEFAULT_PHYS
-    phys = physical_parameters(lcs.meta, labels, names, periods_N=periods, strict=strict, source=str(args.data))
+    if len(lcs) < 2:
+        raise ConfigError(f"{args.data}: need at least 2 usable stars to train the VAE, got {len(lcs)}")
+    config = VAEConfig(latent_dim=args.latent, units=args.units, levels=args.levels, kernel_size=args.kernel,
+                       dropout=args.dropout, beta=args.beta, residual_init=args.residual_init)
+    train_config = VAETrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+        val_fraction=args.val_fraction, progress=not args.no_progress,
+    )
+    vae = fit_vae(lcs, config, train_config, seed=args.seed, workdir=workdir, phys_names=names,
+                  strict=tuple(names) != DEFAULT_PHYS, source=str(args.data))
+    model, config, history, phys = vae.model, vae.config, vae.history, vae.phys
     for name, why in phys.dropped.items():
         print(f"physical parameter {name!r} skipped: {why}")
     for name, count in phys.imputed.items():
         if count:
             print(f"physical parameter {name!r}: {count} missing values filled with the class median")
-    scaler = PhysScaler.fit(phys.values, phys.names, columns=phys.columns, transforms=phys.transforms)
-
-    x = fold_for_vae(lcs, periods)
-    config = VAEConfig(
-        latent_dim=args.latent, units=args.units, levels=args.levels, kernel_size=args.kernel,
-        dropout=args.dropout, seq_len=x.shape[1], num_classes=len(lcs.classes),
-        phys_dim=len(phys.names), beta=args.beta, residual_init=args.residual_init,
-    )
-    train_config = VAETrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-        val_fraction=args.val_fraction, progress=not args.no_progress,
-    )
-    if len(lcs) < 2:
-        raise ConfigError(f"{args.data}: need at least 2 usable stars to train the VAE, got {len(lcs)}")
-    model, history = train_vae(x, one_hot(labels, len(lcs.classes)), scaler.transform(phys.values), config,
-                               train_config, seed=args.seed, workdir=workdir)
-    model_dir = save_vae(workdir / "vae", model, config, scaler, classes=lcs.classes,
+    model_dir = save_vae(workdir / "vae", model, config, vae.scaler, classes=lcs.classes,
                          extra={"data": str(args.data), "seed": args.seed, "val_mse": history["best_val_mse"],
                                 "split": None if args.split is None else str(args.split)},
                          fitted_ids=lcs.ids)

@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from jaxpelsvae import seeds
 from jaxpelsvae.data.lightcurves import LightCurveSet
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.experiments.config import ExperimentConfig
+from jaxpelsvae.pipeline import encode
 
 MAX_AUTO_SEQ_LENGTH = 300
-_ENCODE_STREAMS = {"train": 11, "val": 12, "test": 13}
 
 
 def _log(msg: str, progress: bool) -> None:
@@ -109,7 +110,7 @@ def _part_sizes(sample_size: int | None, val_fraction: float) -> tuple[int | Non
 def seed_train_set(train_part: LightCurveSet, n: int | None, seed: int) -> LightCurveSet:
     """The stratified subsample of at most `n` stars of the train part that a run with `seed` trains
     on (the root seed's for every run unless `redraw_per_seed`)."""
-    return stratified_subsample(train_part, n, seed, 0x5A3)
+    return stratified_subsample(train_part, n, seed, seeds.TRAIN_SUBSAMPLE_STREAM)
 
 
 def ids_digest(ids) -> str:
@@ -154,14 +155,6 @@ def _write_split(path: Path, train_part: LightCurveSet, val_set: LightCurveSet, 
     parts = [("train", train_part), ("val", val_set), ("test", test_set)]
     pd.DataFrame({"id": np.concatenate([np.asarray(s.ids, dtype=str) for _, s in parts]),
                   "part": np.concatenate([np.full(len(s), p) for p, s in parts])}).to_csv(path, index=False)
-
-
-def encode(lcs: LightCurveSet, tcfg, seed: int, stream: int):
-    """Encoded (the classifier's view of every curve, labels (N,) int32) of a set: the same function
-    for every split and for synthetic curves (`selfreg.loop.view_inputs`)."""
-    from jaxpelsvae.selfreg.loop import Encoded, view_inputs
-
-    return Encoded(view_inputs(lcs, tcfg, seed, stream), np.asarray(lcs.labels, np.int32))
 
 
 def _run_dir(workdir: Path, classifier: str, mode: str, seed: int) -> Path:
@@ -242,7 +235,7 @@ def run_experiment(
     if test_data is not None:
         test_lcs, test_rejected, test_path = _load(test_data, workdir / "test_data", "test ")
     if config.max_stars is not None:
-        lcs = stratified_subsample(lcs, config.max_stars, seed, 0x5E1)
+        lcs = stratified_subsample(lcs, config.max_stars, seed, seeds.MAX_STARS_STREAM)
     _log(f"dataset: {len(lcs)} usable stars ({len(rejected)} rejected): {lcs.class_counts()}", progress)
     t0 = lap("read_validate", t0)
 
@@ -288,7 +281,7 @@ def run_experiment(
         cut_info["quality_cuts_test"] = {"seq_length": seq_length, "snr_threshold": config.snr_threshold,
                                          "n_rejected": int(len(rej_test)), "test_pool_after": test_set.class_counts()}
     n_train, n_val = _part_sizes(config.sample_size, config.val_fraction)
-    val_set = stratified_subsample(val_part, n_val, seed, 0x5A4)
+    val_set = stratified_subsample(val_part, n_val, seed, seeds.VAL_SUBSAMPLE_STREAM)
     train_set = seed_train_set(train_part, n_train, seed)  # the root seed's; every seed's without redraw
     if len(test_set) == 0:
         raise DataError("the split left an empty test pool (raise the bias temperature or use --scenario random)")
@@ -308,8 +301,8 @@ def run_experiment(
     encs = {}
     for clf in config.classifiers:
         ecfg = config.train_config(seq_length, "baseline", clf)
-        encs[clf] = {name_: encode(s, ecfg, seed, _ENCODE_STREAMS[name_])
-                     for name_, s in (("train", train_set), ("val", val_set), ("test", test_set))}
+        encs[clf] = {part: encode(s, ecfg, seed, part)
+                     for part, s in (("train", train_set), ("val", val_set), ("test", test_set))}
     t0 = lap("encode", t0)
 
     # ---- VAE + generator, fitted once on the root seed's training set (train part only)
@@ -320,7 +313,7 @@ def run_experiment(
         t0 = lap("vae_generator", t0)
 
     # ---- runs
-    seeds = [seed + k for k in range(config.seeds)]
+    run_seeds = [seed + k for k in range(config.seeds)]
     runs: list[dict] = []
     for clf, mode in ((c, m) for c in config.classifiers for m in config.modes):
         enc = encs[clf]
@@ -337,15 +330,15 @@ def run_experiment(
             _log("vmap_seeds ignored: redraw_per_seed gives every seed its own training set", progress)
             vmap = False
         if vmap:
-            runs += [{**e, **_train_record(train_set)} for e in _vmapped_baseline(enc, classes, seeds, tcfg, progress)]
+            runs += [{**e, **_train_record(train_set)} for e in _vmapped_baseline(enc, classes, run_seeds, tcfg, progress)]
         else:
-            for s in seeds:
+            for s in run_seeds:
                 s_train, s_enc = train_set, enc
                 if config.redraw_per_seed and s != seed:
                     # Same draws for both modes of a seed: baseline and selfreg stay paired.
                     t_enc = time.perf_counter()
                     s_train = seed_train_set(train_part, n_train, s)
-                    s_enc = {**enc, "train": encode(s_train, tcfg, s, _ENCODE_STREAMS["train"])}
+                    s_enc = {**enc, "train": encode(s_train, tcfg, s, "train")}
                     timing["encode"] += time.perf_counter() - t_enc
                 entry = _one_run(mode, s, s_enc, classes, tcfg, generator, workdir, progress, resume, train_set=s_train)
                 runs.append({**entry, **_train_record(s_train)})
@@ -501,51 +494,33 @@ def _vmapped_baseline(enc, classes, seeds, tcfg, progress: bool) -> list[dict]:
 
 def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: int, workdir: Path):
     """Train the PELS-VAE on the folded training set `pool` (the train part: never validation or test
-    stars; as `jaxpelsvae train-vae`) and fit the generator on it (as `jaxpelsvae fit-generator`: priors, physics → latent, donor bank). Saves workdir/vae and
-    workdir/generator. Stars without a usable period are left out of both. Returns (generator,
-    quality dict: vae_recon_mse (validation, best epoch), vae_class_mean_mse (the same validation
-    curves predicted by their class's mean training curve), latent_r2_heldout (of the chosen latent
-    model), both latent models' R², epochs, sizes)."""
-    from jaxpelsvae.data.fold import fold_for_vae
-    from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS, PhysScaler, one_hot, physical_parameters
-    from jaxpelsvae.synth.fit import fit_generator
-    from jaxpelsvae.train.vae_train import LoadedVAE, save_vae, train_vae
-
-    from jaxpelsvae.period import fill_periods
-    from jaxpelsvae.physics.priors import class_period_limits
+    stars; as `jaxpelsvae train-vae`) and fit the generator on it (as `jaxpelsvae fit-generator`:
+    priors, physics → latent, donor bank), composed of the `jaxpelsvae.pipeline` stages. Saves
+    workdir/vae and workdir/generator. Stars without a usable period are left out of both. Returns
+    (generator, quality dict: vae_recon_mse (validation, best epoch), vae_class_mean_mse (the same
+    validation curves predicted by their class's mean training curve), latent_r2_heldout (of the
+    chosen latent model), both latent models' R², epochs, sizes)."""
+    from jaxpelsvae.pipeline import fit_generator, fit_vae, fitting_periods
+    from jaxpelsvae.train.vae_train import save_vae
 
     progress = config.progress
     t0 = time.perf_counter()
     # for fitting only (a local copy): Lomb-Scargle periods searched again within each class's limits
-    pool, _ = fill_periods(pool, class_limits=class_period_limits(config.priors), config=config.period,
-                           progress=progress)
-    periods = pool.periods
-    ok = np.ones(len(pool), bool) if periods is None else np.isfinite(periods) & (periods > 0)
-    if periods is None or not ok.any():
-        raise DataError("the VAE needs periods: none of the training stars has one")
-    pool = pool.select(ok) if not ok.all() else pool
-    periods = pool.periods
-    classes = tuple(pool.classes)
-    vae_pool = stratified_subsample(pool, config.vae_max_stars, seed, 0x7AE)
-    labels = vae_pool.labels
-    phys = physical_parameters(vae_pool.meta, labels, DEFAULT_PHYS, periods_N=vae_pool.periods, strict=False,
-                               source="training pool")
-    scaler = PhysScaler.fit(phys.values, phys.names, columns=phys.columns, transforms=phys.transforms)
-    x = fold_for_vae(vae_pool, vae_pool.periods)
-    vae_cfg = dataclasses.replace(config.vae, seq_len=x.shape[1], num_classes=len(classes), phys_dim=len(phys.names))
-    train_cfg = dataclasses.replace(config.vae_train, progress=progress)
-    _log(f"training the PELS-VAE on {len(vae_pool)} folded curves (physics: {', '.join(phys.names) or 'none'})", progress)
-    model, history = train_vae(x, one_hot(labels, len(classes)), scaler.transform(phys.values), vae_cfg, train_cfg,
-                               seed=seed, workdir=workdir / "vae")
-    save_vae(workdir / "vae" / "model", model, vae_cfg, scaler, classes=classes,
+    pool, period_info = fitting_periods(pool, priors=config.priors, period=config.period, drop_missing=True,
+                                        progress=progress)
+    vae_pool = stratified_subsample(pool, config.vae_max_stars, seed, seeds.VAE_SUBSAMPLE_STREAM)
+    _log(f"training the PELS-VAE on {len(vae_pool)} folded curves", progress)
+    vae = fit_vae(vae_pool, config.vae, dataclasses.replace(config.vae_train, progress=progress), seed=seed,
+                  workdir=workdir / "vae")
+    history, phys = vae.history, vae.phys
+    save_vae(workdir / "vae" / "model", vae.model, vae.config, vae.scaler, classes=vae.classes,
              extra={"seed": int(seed), "val_mse": history["best_val_mse"]}, fitted_ids=vae_pool.ids)
     t_vae = time.perf_counter()
-    _log(f"VAE: validation reconstruction MSE {history['best_val_mse']:.4g} (best epoch {history['best_epoch']}); "
-         "fitting the generator", progress)
-    vae = LoadedVAE(model, vae_cfg, scaler, classes, {})
+    _log(f"VAE (physics: {', '.join(phys.names) or 'none'}): validation reconstruction MSE "
+         f"{history['best_val_mse']:.4g} (best epoch {history['best_epoch']}); fitting the generator", progress)
     gen_cfg = dataclasses.replace(config.generator, seq_length=config.seq_length or 300)
     generator = fit_generator(
-        pool, vae, periods=periods, priors_config=config.priors,
+        pool, vae.loaded, periods=pool.periods, priors_config=config.priors,
         latent_config=config.latent, config=gen_cfg, seed=seed,
         donors=load_donors(config.donors) if config.donors else None, donor_copies=config.donor_copies,
     )
@@ -568,7 +543,7 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
         "physics": list(phys.names),
         "physics_imputed": dict(phys.imputed),
         "donors_per_class": r.get("donors_per_class"),
-        "stars_without_period": int((~ok).sum()),
+        "stars_without_period": period_info["n_dropped"],
         "vae_seconds": t_vae - t0,
         "generator_seconds": time.perf_counter() - t_vae,
     }
@@ -598,7 +573,7 @@ def _generator_figures(generator, pool: LightCurveSet, classes, seed: int, folde
     from jaxpelsvae.experiments import figures as fig
 
     # The loop's first synthetic set has `per_class` curves per class: same size, no new compilation.
-    batch = generator.generate(jax.random.key(seed + 7919), {c: per_class for c in classes}, 1.0).trim()
+    batch = generator.generate(jax.random.key(seed + seeds.FIGURE_KEY_OFFSET), {c: per_class for c in classes}, 1.0).trim()
     real, synth = [], []
     labels = pool.labels
     periods = pool.periods if pool.periods is not None else np.full(len(pool), np.nan)

@@ -1,0 +1,103 @@
+"""The pipeline's stages, one function each: periods for fitting, the PELS-VAE, the generator, a part's encoding.
+
+The `train-vae`, `fit-generator` and `experiment` commands, `experiments.runner` and the scripts in
+experiments/ compose these functions instead of rebuilding the chain:
+  fitting_periods   training stars with a period each, searched within their class's limits;
+  fit_vae           fold the curves, scale the physics and train the PELS-VAE;
+  fit_generator     priors, physics -> latent model and donor bank (`synth.fit.fit_generator`);
+  encode            the classifier's view of one part (train / val / test), from its seed stream.
+Every random draw takes its stream from `jaxpelsvae.seeds`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.errors import DataError
+from jaxpelsvae.models.vae import VAEConfig
+from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS, PhysScaler, PhysTable
+from jaxpelsvae.period.search import PeriodConfig
+from jaxpelsvae.physics.priors import PriorConfig
+from jaxpelsvae.seeds import ENCODE_STREAMS
+from jaxpelsvae.synth.fit import fit_generator
+from jaxpelsvae.train.vae_train import LoadedVAE, VAETrainConfig
+
+
+def fitting_periods(lcs: LightCurveSet, *, priors: PriorConfig = PriorConfig(), period: PeriodConfig = PeriodConfig(),
+                    drop_missing: bool = False, progress: bool = False, source: str = "the training stars"
+                    ) -> tuple[LightCurveSet, dict[str, int]]:
+    """`lcs` with meta['period'] [d] for fitting the VAE and the generator: catalogue periods as
+    given, Lomb-Scargle for the rest within each labelled star's class limits of `priors`' boxes
+    (sparse cadences alias otherwise). For fitting only: a classifier's inputs must not use these
+    class-limited periods (`period.fill`). Stars still without a period are left out when
+    `drop_missing`, else a DataError naming one. Returns (set, {n_searched, n_dropped})."""
+    from jaxpelsvae.period import fill_periods, period_sources
+    from jaxpelsvae.physics.priors import class_period_limits
+
+    before = period_sources(lcs)
+    filled, _ = fill_periods(lcs, class_limits=class_period_limits(priors), config=period, progress=progress)
+    periods = filled.periods
+    ok = np.isfinite(periods) & (periods > 0)
+    info = {"n_searched": int((period_sources(filled) != before).sum()), "n_dropped": int((~ok).sum())}
+    if ok.all():
+        return filled, info
+    if not drop_missing:
+        raise DataError(f"{source}: no period found for {int((~ok).sum())} stars, e.g. "
+                        f"{str(lcs.ids[np.flatnonzero(~ok)[0]])!r} (rule: missing period)")
+    if not ok.any():
+        raise DataError(f"the VAE needs periods: none of {source} has one")
+    return filled.select(ok), info
+
+
+class VAEFit(NamedTuple):
+    """A trained PELS-VAE: model, its config, the physics scaler, class names (one-hot order),
+    the physical parameters it was given (`PhysTable`) and the training history (`train_vae`)."""
+
+    model: Any
+    config: VAEConfig
+    scaler: PhysScaler
+    classes: tuple[str, ...]
+    phys: PhysTable
+    history: dict
+
+    @property
+    def loaded(self) -> LoadedVAE:
+        """As `train.vae_train.load_vae` returns it (what `fit_generator` takes)."""
+        return LoadedVAE(self.model, self.config, self.scaler, self.classes, {})
+
+
+def fit_vae(lcs: LightCurveSet, config: VAEConfig, train_config: VAETrainConfig, *, seed: int,
+            workdir: str | Path | None = None, phys_names: Sequence[str] = DEFAULT_PHYS, strict: bool = False,
+            source: str = "training pool") -> VAEFit:
+    """Fold every curve of `lcs` (periods in meta: `fitting_periods`) onto the two-cycle phase grid,
+    min-max scale its physical parameters (`phys_names`; `strict`: every named one must exist) and
+    train the PELS-VAE. `config`'s seq_len, num_classes and phys_dim are set from the data."""
+    from jaxpelsvae.data.fold import fold_for_vae
+    from jaxpelsvae.models.vae_inputs import one_hot, physical_parameters
+    from jaxpelsvae.train.vae_train import train_vae
+
+    classes = tuple(lcs.classes)
+    labels = lcs.labels
+    phys = physical_parameters(lcs.meta, labels, phys_names, periods_N=lcs.periods, strict=strict, source=source)
+    scaler = PhysScaler.fit(phys.values, phys.names, columns=phys.columns, transforms=phys.transforms)
+    x = fold_for_vae(lcs, lcs.periods)
+    config = dataclasses.replace(config, seq_len=x.shape[1], num_classes=len(classes), phys_dim=len(phys.names))
+    model, history = train_vae(x, one_hot(labels, len(classes)), scaler.transform(phys.values), config, train_config,
+                               seed=seed, workdir=workdir)
+    return VAEFit(model, config, scaler, classes, phys, history)
+
+
+def encode(lcs: LightCurveSet, config, seed: int, part: str, *, classes: Sequence[str] | None = None):
+    """`selfreg.loop.Encoded` of one part ("train", "val" or "test"): the classifier's view of every
+    curve (TrainConfig `config`) drawn from the part's stream, labels in the order of `classes`
+    (default: the set's own). The same function for every part and every caller."""
+    from jaxpelsvae.selfreg.loop import encode_split
+
+    return encode_split(lcs, tuple(classes or lcs.classes), config, seed, ENCODE_STREAMS[part])
+
+
+__all__ = ["VAEFit", "encode", "fit_generator", "fit_vae", "fitting_periods"]
