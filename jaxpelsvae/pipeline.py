@@ -4,13 +4,15 @@ The `train-vae`, `fit-generator` and `experiment` commands, `experiments.runner`
 experiments/ compose these functions instead of rebuilding the chain:
   fitting_periods   training stars with a period each, searched within their class's limits;
   fit_vae           fold the curves, scale the physics and train the PELS-VAE;
-  fit_generator     priors, physics -> latent model and donor bank (`synth.fit.fit_generator`);
+  fit_generator     priors, physics -> latent model and donor bank (`synth.fit.fit_generator`),
+                    observing synthetic curves at the cadences of `load_donors` (`check_donors`);
   encode            the classifier's view of one part (train / val / test), from its seed stream.
 Every random draw takes its stream from `jaxpelsvae.seeds`.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
@@ -91,6 +93,32 @@ def fit_vae(lcs: LightCurveSet, config: VAEConfig, train_config: VAETrainConfig,
     return VAEFit(model, config, scaler, classes, phys, history)
 
 
+@functools.lru_cache(maxsize=1)
+def load_donors(path: str, min_points: int | None = None) -> LightCurveSet:
+    """Unlabelled donor curves whose times and errors observe synthetic curves (`fit_generator`'s
+    `donors`): validated, with any class column dropped (a donor gives times and errors only)."""
+    from jaxpelsvae.data.readers import load_dataset
+    from jaxpelsvae.period.fill import without_labels
+
+    kept, _ = load_dataset(path, min_points=min_points)
+    return without_labels(kept)
+
+
+def check_donors(donors: LightCurveSet, val_set: LightCurveSet, test_set: LightCurveSet, transductive: bool) -> dict:
+    """Refuse donors among the validation stars, and among the test stars unless `transductive`;
+    returns what report.md says of them."""
+    ids = set(map(str, donors.ids))
+    in_val = ids & set(map(str, val_set.ids))
+    if in_val:
+        raise DataError(f"{len(in_val)} donor curves are validation stars (e.g. {sorted(in_val)[:3]}); the "
+                        "generator may not see the stars that pick the best epoch")
+    in_test = ids & set(map(str, test_set.ids))
+    if in_test and not transductive:
+        raise DataError(f"{len(in_test)} donor curves are test stars (e.g. {sorted(in_test)[:3]}): using the test "
+                        "survey's own cadences is transductive; pass --transductive-donors to allow it")
+    return {"n_curves": len(donors), "n_test_stars": len(in_test), "transductive": bool(in_test)}
+
+
 def encode(lcs: LightCurveSet, config, seed: int, part: str, *, classes: Sequence[str] | None = None):
     """`selfreg.loop.Encoded` of one part ("train", "val" or "test"): the classifier's view of every
     curve (TrainConfig `config`) drawn from the part's stream, labels in the order of `classes`
@@ -100,4 +128,4 @@ def encode(lcs: LightCurveSet, config, seed: int, part: str, *, classes: Sequenc
     return encode_split(lcs, tuple(classes or lcs.classes), config, seed, ENCODE_STREAMS[part])
 
 
-__all__ = ["VAEFit", "encode", "fit_generator", "fit_vae", "fitting_periods"]
+__all__ = ["VAEFit", "check_donors", "encode", "fit_generator", "fit_vae", "fitting_periods", "load_donors"]

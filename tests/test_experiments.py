@@ -453,3 +453,46 @@ def test_encode_draws_each_part_from_its_own_stream(toy):
     # labels follow the classes asked for (a test set of another survey: the training classes)
     flipped = encode(toy, cfg, 0, "val", classes=toy.classes[::-1])
     np.testing.assert_array_equal(flipped.y_N, len(toy.classes) - 1 - toy.labels)
+
+
+def test_json_safe_gives_strict_json_and_json_default_keeps_nan():
+    from pathlib import Path
+
+    from jaxpelsvae.json_io import json_default, json_safe
+
+    tree = {1: (np.float32(0.5), np.int64(3), np.bool_(True)), "a": np.array([[1.0, np.nan]]),
+            "p": Path("x") / "y", "inf": float("inf")}
+    out = json_safe(tree)
+    assert out == {"1": [0.5, 3, True], "a": [[1.0, None]], "p": str(Path("x") / "y"), "inf": None}
+    assert json.loads(json.dumps(out, allow_nan=False)) == out
+    assert json.dumps({"v": np.float64(np.nan), "a": np.arange(2)}, default=json_default) == '{"v": NaN, "a": [0, 1]}'
+    with pytest.raises(TypeError):
+        json.dumps({"s": {1}}, default=json_default)
+
+
+# report.json `config` / to_dict() of the tiny preset as the flat ExperimentConfig wrote it.
+_FLAT_TINY = (
+    '{"preset": "tiny", "shift": {"scenario": "hardness", "temperature": 1.0, "in_sample": false, "max_depth": 12, '
+    '"n_estimators": 20, "n_folds": 5, "test_fraction": 0.3, "snr_threshold": null, "seq_length": null}, "seeds": 1, '
+    '"modes": ["baseline", "selfreg"], "seq_length": null, "seq_length_quantile": 0.25, "sample_size": null, '
+    '"max_stars": 150, "val_fraction": 0.3, "redraw_per_seed": false, "quality_cuts": false, "quality_cuts_test": false, '
+    '"snr_threshold": 4.0, "epochs": 2, "patience": 2, "learning_rate": 0.001, "layers": 2, "batch_size": 32, '
+    '"loss": "focal", "focal_gamma": 2.0, "ranking_method": "proportion", "synthetic_samples_by_class": 8, "eps": 0.15, '
+    '"repetitions": 1, "n_oversampling": 1, "synthetic_batch_size": 128, "regulator_overrides": {}, '
+    '"resample_pairs": false, "vae_epochs": 2, "vae_patience": 2, "vae_train_overrides": {}, "vae_max_stars": null, '
+    '"vae_overrides": {"latent_dim": 4, "levels": 7, "residual_init": "identity", "units": 8}, '
+    '"generator_overrides": {"capacity_multiple": 16}, "priors_overrides": {"max_iter": 100}, '
+    '"latent_overrides": {"max_epochs": 20, "model": "mlp", "patience": 5, "rf_trees": 20}, "period_overrides": {}, '
+    '"vmap_seeds": false, "classifiers": ["cnn"], "view_overrides": {}, "backbone_overrides": {}, "augment": false, '
+    '"synthetic_periods": "found", "donors": null, "donor_copies": 4, "transductive_donors": false, "figures": true, '
+    '"progress": false}'
+)
+
+
+def test_a_flat_config_file_of_earlier_versions_loads_as_the_same_config(tmp_path):
+    from jaxpelsvae.experiments.config import ExperimentConfig, preset
+    from jaxpelsvae.experiments.configs import load_config
+
+    path = tmp_path / "flat.json"
+    path.write_text(_FLAT_TINY)
+    assert load_config(path, base=ExperimentConfig()) == preset("tiny")

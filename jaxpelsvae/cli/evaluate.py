@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.errors import DataError
     from jaxpelsvae.selfreg.figures import plot_confusion
     from jaxpelsvae.selfreg.loop import evaluate_saved_model
-    from jaxpelsvae.selfreg.state import json_safe
+    from jaxpelsvae.json_io import json_safe
 
     from jaxpelsvae.cli.predict import resolve_model_dir
 

@@ -89,10 +89,9 @@ def run(args: argparse.Namespace) -> int:
             print(line)
     donors = None
     if args.donors is not None:
-        from jaxpelsvae.period.fill import without_labels
+        from jaxpelsvae.pipeline import load_donors
 
-        donors, _ = load_dataset(args.donors, min_points=args.min_points)
-        donors = without_labels(donors)
+        donors = load_donors(str(args.donors), args.min_points)
         print(f"synthetic curves observed at the cadences of {len(donors)} curves of {args.donors}")
     vae = load_vae(vae_dir)
     priors = None if args.priors.lower() == "none" else args.priors

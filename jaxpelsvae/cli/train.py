@@ -108,15 +108,6 @@ def config_from_args(args: argparse.Namespace):
     return from_dict(TrainConfig, base)
 
 
-def load_generator(path: Path):
-    """The fitted generator saved by `jaxpelsvae fit-generator` in ``path``."""
-    from jaxpelsvae.synth import generator as gen
-
-    if hasattr(gen, "load_generator"):
-        return gen.load_generator(path)
-    return gen.Generator.load(path)
-
-
 def _check_generator(folder: Path, val, test, allow: bool) -> None:
     """Stop when the generator (its VAE, priors, latent model or donors) saw a validation or test star."""
     from jaxpelsvae.data.provenance import check_overlap
@@ -144,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.errors import ConfigError
     from jaxpelsvae.selfreg.loop import train_classifier
+    from jaxpelsvae.synth.generator import load_generator
 
     config = config_from_args(args)
     workdir = Path(args.workdir)
@@ -177,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         _check_generator(args.generator, val, test, args.allow_overlap)
         generator = load_generator(args.generator)
         if args.donors is not None:
-            from jaxpelsvae.experiments.runner import check_donors, load_donors
+            from jaxpelsvae.pipeline import check_donors, load_donors
 
             donors = load_donors(str(args.donors))
             info = check_donors(donors, val, test, args.transductive_donors)

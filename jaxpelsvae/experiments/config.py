@@ -10,13 +10,12 @@ from jaxpelsvae.models.vae import VAEConfig
 from jaxpelsvae.period.search import PeriodConfig
 from jaxpelsvae.physics.latent import LatentConfig
 from jaxpelsvae.physics.priors import PriorConfig
-from jaxpelsvae.selfreg.loop import TrainConfig
+from jaxpelsvae.selfreg.loop import MODES, TrainConfig
 from jaxpelsvae.selfreg.state import RegulatorConfig
 from jaxpelsvae.synth.generator import GeneratorConfig
 from jaxpelsvae.train.vae_train import VAETrainConfig
 
 PRESETS = ("tiny", "small", "paper")
-MODES = ("baseline", "selfreg")
 
 # Fields of the nested configs that every run sets itself (from the data or from the experiment's
 # own fields): a config that sets them is refused, and `to_dict` leaves them out.

@@ -7,53 +7,30 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from jaxpelsvae.selfreg.figures import draw_confusion, pyplot, save_figure
 
 
 def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    _pyplot().close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def plot_confusions(report: Mapping, path: Path) -> Path:
     """One row-normalised confusion matrix per mode, summed over that mode's seeds."""
-    plt = _pyplot()
+    plt = pyplot()
     runs = report["runs"]
     modes = list(report["summary"])
     classes = list(runs[0]["per_class"])
-    k = len(classes)
     fig, axes = plt.subplots(1, len(modes), figsize=(4.2 * len(modes) + 0.5, 4.0), squeeze=False)
     for ax, mode in zip(axes[0], modes):
         cm = np.sum([np.asarray(r["confusion"], np.float64) for r in runs if r["mode"] == mode], axis=0)
-        rows = cm.sum(axis=1, keepdims=True)
-        norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
-        ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
-        for i in range(k):
-            for j in range(k):
-                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                        color="white" if norm[i, j] > 0.5 else "black")
-        ax.set_xticks(range(k), classes, rotation=45, ha="right")
-        ax.set_yticks(range(k), classes)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
+        draw_confusion(ax, cm, classes, counts=False, xlabel="predicted", ylabel="true")
         ax.set_title(f"{mode} (all seeds)")
     return _save(fig, path)
 
 
 def plot_per_class_f1(report: Mapping, path: Path) -> Path:
     """Grouped bars: mean per-class F1 per mode, with the min–max over seeds as error bars."""
-    plt = _pyplot()
+    plt = pyplot()
     runs = report["runs"]
     modes = list(report["summary"])
     classes = list(runs[0]["per_class"])
@@ -74,7 +51,7 @@ def plot_per_class_f1(report: Mapping, path: Path) -> Path:
 
 def plot_macro_f1_distribution(report: Mapping, path: Path) -> Path:
     """Macro-F1 of every seed per mode (points) with the mean (bar)."""
-    plt = _pyplot()
+    plt = pyplot()
     runs = report["runs"]
     modes = list(report["summary"])
     fig, ax = plt.subplots(figsize=(1.8 * len(modes) + 2, 3.4))
@@ -102,7 +79,7 @@ def plot_curves(
     Each item is (x (T,), mag (T,), title): x is phase or time in days; magnitude axis inverted
     (brighter up), as astronomers read light curves.
     """
-    plt = _pyplot()
+    plt = pyplot()
     n = max(len(real), len(synthetic), 1)
     fig, axes = plt.subplots(2, n, figsize=(2.4 * n, 4.4), squeeze=False)
     for row, items, label in ((0, real, "real"), (1, synthetic, "synthetic")):
@@ -130,7 +107,7 @@ def plot_physics(
     path: Path,
 ) -> Path:
     """Pairs of physical parameters (first against each other): real stars versus sampled ones."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(names)
     p = len(names)
     pairs = [(0, j) for j in range(1, p)] or [(0, 0)]

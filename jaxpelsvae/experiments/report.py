@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxpelsvae.errors import ConfigError
+from jaxpelsvae.json_io import json_safe
 
 # ------------------------------------------------------------------ summary
 
@@ -187,24 +188,6 @@ def assert_valid_report(report: Mapping) -> None:
         raise ConfigError("report.json does not follow the schema:\n  " + "\n  ".join(errors))
 
 
-def _jsonable(x):
-    if isinstance(x, Mapping):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, Path):
-        return str(x)
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.bool_):
-        return bool(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        return float(x) if math.isfinite(float(x)) else None
-    return x
-
-
 def build_report(
     *,
     dataset: Mapping,
@@ -233,7 +216,7 @@ def build_report(
     }
     if extra:
         report.update(dict(extra))
-    report = _jsonable(report)
+    report = json_safe(report)
     assert_valid_report(report)
     return report
 

@@ -14,7 +14,6 @@ training subsample and pairs (`seed_variation` says which in report.md).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from jaxpelsvae import seeds
 from jaxpelsvae.data.lightcurves import LightCurveSet
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.experiments.config import ExperimentConfig
-from jaxpelsvae.pipeline import encode
+from jaxpelsvae.pipeline import check_donors, encode, load_donors
 
 MAX_AUTO_SEQ_LENGTH = 300
 
@@ -395,32 +394,6 @@ def run_experiment(
     report_lib.write_report_json(report, workdir / "report.json")
     (workdir / "report.md").write_text(report_lib.render_markdown(report, figures))
     return ExperimentResult(report, workdir, generator, {"train": train_set, "val": val_set, "test": test_set})
-
-
-@functools.lru_cache(maxsize=1)
-def load_donors(path: str) -> LightCurveSet:
-    """Unlabelled donor curves (`ExperimentConfig.donors`): validated, with any class column dropped
-    (a donor gives times and errors only)."""
-    from jaxpelsvae.data.readers import load_dataset
-    from jaxpelsvae.period.fill import without_labels
-
-    kept, _ = load_dataset(path)
-    return without_labels(kept)
-
-
-def check_donors(donors: LightCurveSet, val_set: LightCurveSet, test_set: LightCurveSet, transductive: bool) -> dict:
-    """Refuse donors among the validation stars, and among the test stars unless `transductive`;
-    returns what report.md says of them."""
-    ids = set(map(str, donors.ids))
-    in_val = ids & set(map(str, val_set.ids))
-    if in_val:
-        raise DataError(f"{len(in_val)} donor curves are validation stars (e.g. {sorted(in_val)[:3]}); the "
-                        "generator may not see the stars that pick the best epoch")
-    in_test = ids & set(map(str, test_set.ids))
-    if in_test and not transductive:
-        raise DataError(f"{len(in_test)} donor curves are test stars (e.g. {sorted(in_test)[:3]}): using the test "
-                        "survey's own cadences is transductive; pass --transductive-donors to allow it")
-    return {"n_curves": len(donors), "n_test_stars": len(in_test), "transductive": bool(in_test)}
 
 
 def _load(data, workdir: Path, what: str):

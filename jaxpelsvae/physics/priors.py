@@ -35,6 +35,7 @@ import pandas as pd
 import yaml
 
 from jaxpelsvae.errors import ConfigError, DataError
+from jaxpelsvae.json_io import json_default
 from jaxpelsvae.physics.schema import DEFAULT_LOG10_PARAMS, DEFAULT_PARAMS, SCHEMA, apply_transform, canonical_name, resolve_column
 
 DEFAULT_PRIOR_BOXES = Path(__file__).with_name("priors.yaml")
@@ -332,7 +333,7 @@ class PhysPriors:
         folder.mkdir(parents=True, exist_ok=True)
         np.savez(folder / "priors.npz", fill_KP=self.fill_KP, **self.arrays._asdict())
         doc = {"config": dataclasses.asdict(self.config), "classes": list(self.classes), "report": self.report}
-        (folder / "priors.json").write_text(json.dumps(doc, indent=2, default=_json_default))
+        (folder / "priors.json").write_text(json.dumps(doc, indent=2, default=json_default))
 
     @classmethod
     def load(cls, folder: str | Path) -> "PhysPriors":
@@ -344,14 +345,6 @@ class PhysPriors:
         cfg = doc["config"]
         cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
         return cls(PriorConfig(**cfg), tuple(doc["classes"]), arrays, fill, doc["report"])
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(type(obj))
 
 
 def _box_bounds(boxes, cp: ClassPrior | None, params, log10_params, restrict_period: bool):

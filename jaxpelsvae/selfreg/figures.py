@@ -6,14 +6,46 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from jaxpelsvae.selfreg.metrics import normalise_rows
 
-def _pyplot():
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend: figures go to files only and never need a display."""
     import matplotlib
 
-    matplotlib.use("Agg")  # files only; never needs a display
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, path: Path, *, dpi: int = 110) -> Path:
+    """Lay out, write (creating the folder) and close `fig`; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
+
+
+def draw_confusion(ax, cm_KK: np.ndarray, class_names: Sequence[str], *, counts: bool = True,
+                   xlabel: str = "predicted class", ylabel: str = "true class"):
+    """The row-normalised confusion matrix (rows = true class) on `ax`, each cell annotated with its
+    share (and its count with `counts`); returns the image (for a colour bar)."""
+    cm = np.asarray(cm_KK, np.float64)
+    norm = normalise_rows(cm)
+    k = len(class_names)
+    im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            text = f"{norm[i, j]:.2f}\n({int(cm[i, j])})" if counts else f"{norm[i, j]:.2f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(k), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(k), class_names)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return im
 
 
 def _series(history: Sequence[dict[str, Any]], split: str, key: str) -> np.ndarray:
@@ -30,7 +62,7 @@ def plot_learning_curves(history: Sequence[dict[str, Any]], path: Path, *, title
     history: per-epoch records with ``{"epoch", "train": {...}, "val": {...}, "synthetic": {...}
     (optional), "regenerated": bool}``; marks synthetic regenerations and the best epoch.
     """
-    plt = _pyplot()
+    plt = pyplot()
     epochs = np.asarray([h["epoch"] for h in history])
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, label in ((axes[0], "loss", "loss (mean per example)"), (axes[1], "macro_f1", "macro-F1")):
@@ -50,37 +82,15 @@ def plot_learning_curves(history: Sequence[dict[str, Any]], path: Path, *, title
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title + "  (dotted: synthetic set regenerated)")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_confusion(cm_KK: np.ndarray, class_names: Sequence[str], path: Path, *, title: str = "") -> Path:
     """Row-normalised confusion matrix (rows = true class) with the counts annotated."""
-    plt = _pyplot()
-    cm = np.asarray(cm_KK, np.float64)
-    rows = cm.sum(axis=1, keepdims=True)
-    norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     k = len(class_names)
-    fig, ax = plt.subplots(figsize=(1.1 * k + 2.5, 1.1 * k + 1.5))
-    im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
-    for i in range(k):
-        for j in range(k):
-            ax.text(j, i, f"{norm[i, j]:.2f}\n({int(cm[i, j])})", ha="center", va="center",
-                    fontsize=8, color="white" if norm[i, j] > 0.5 else "black")
-    ax.set_xticks(range(k), class_names, rotation=45, ha="right")
-    ax.set_yticks(range(k), class_names)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    fig, ax = pyplot().subplots(figsize=(1.1 * k + 2.5, 1.1 * k + 1.5))
+    im = draw_confusion(ax, cm_KK, class_names)
     if title:
         ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -36,6 +36,14 @@ def binary_auc(positive_N: np.ndarray, score_N: np.ndarray) -> float:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def normalise_rows(cm_KK: np.ndarray) -> np.ndarray:
+    """Row-normalised confusion matrix (rows = true class; sklearn ``normalize='true'``): each row
+    sums to 1, an empty row (a class without examples) stays zero."""
+    cm = np.asarray(cm_KK, dtype=np.float64)
+    rows = cm.sum(axis=1, keepdims=True)
+    return np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+
+
 def _probabilities(prob_NK: np.ndarray) -> np.ndarray:
     p = np.asarray(prob_NK, np.float64)
     return p / np.clip(p.sum(axis=1, keepdims=True), 1e-300, None)

@@ -16,7 +16,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxpelsvae.errors import ConfigError
-from jaxpelsvae.selfreg.state import RegulatorConfig, RegulatorState, json_safe
+from jaxpelsvae.json_io import json_safe
+from jaxpelsvae.selfreg.metrics import normalise_rows
+from jaxpelsvae.selfreg.state import RegulatorConfig, RegulatorState
 
 
 # ----------------------------------------------------------------------------------- rankings
@@ -27,21 +29,12 @@ def _argsort_desc(x: np.ndarray) -> np.ndarray:
     return np.argsort(-x, kind="stable")
 
 
-def normalise_rows(cm_KK: np.ndarray) -> np.ndarray:
-    """Row-normalised confusion matrix (sklearn ``normalize='true'``); empty rows stay zero."""
-    cm = np.asarray(cm_KK, dtype=np.float64)
-    rows = cm.sum(axis=1, keepdims=True)
-    return np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
-
-
 def rank_ccr(cm_KK: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Correct-classification rate per class, worst first: ``(ranking_K, ccr in that order)``.
 
     A class with no example (empty row) has rate 0, so it ranks among the worst.
     """
-    cm = np.asarray(cm_KK, dtype=np.float64)
-    rows = cm.sum(axis=1)
-    ccr = np.divide(np.diag(cm), rows, out=np.zeros(len(cm)), where=rows > 0)
+    ccr = np.diag(normalise_rows(cm_KK))
     ranking = np.argsort(ccr, kind="stable")
     return ranking, ccr[ranking]
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from jaxpelsvae.data.provenance import write_provenance
 from jaxpelsvae.errors import ConfigError
+from jaxpelsvae.json_io import json_default
 from jaxpelsvae.physics.latent import LatentModel, mlp_sample
 from jaxpelsvae.physics.priors import PhysPriors, sample_physics
 from jaxpelsvae.synth.reverse_fold import DonorBank, check_bank_classes, synthesize_batch
@@ -327,8 +328,8 @@ class Generator:
         np.savez(folder / "donors.npz", **{k: np.asarray(v) for k, v in self.bank_host._asdict().items()})
         doc = {"config": dataclasses.asdict(self.config), "classes": list(self.classes),
                "vae_classes": list(self.vae_classes), "report": self.report}
-        (folder / "generator.json").write_text(json.dumps(doc, indent=2, default=_json_default))
-        (folder / "report.json").write_text(json.dumps(self.report, indent=2, default=_json_default))
+        (folder / "generator.json").write_text(json.dumps(doc, indent=2, default=json_default))
+        (folder / "report.json").write_text(json.dumps(self.report, indent=2, default=json_default))
         write_provenance(folder, fitted_ids)  # stars of the VAE, priors, latent model, donors
         return folder
 
@@ -347,16 +348,6 @@ class Generator:
             bank = DonorBank(*(npz[f] if f in npz.files else None for f in DonorBank._fields))
         return cls(priors, latent, vae.model, tuple(doc["vae_classes"]), bank, GeneratorConfig(**doc["config"]),
                    vae_scaler=vae.scaler, report=doc["report"])
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(type(obj))
 
 
 def load_generator(path: str | Path) -> Generator:

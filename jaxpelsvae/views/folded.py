@@ -67,6 +67,26 @@ def bin_cycle(phase_T, y_T, mask_T, bins: int):
     return _circular_fill(total / jnp.maximum(count, 1.0), filled), filled
 
 
+def augment_points(mag_T, mask_T, key, config):
+    """A training view's augmentation of one curve (`config.augment`; a no-op without it): Gaussian
+    noise up to `config.noise` times the curve's amplitude, `config.point_dropout` of the points
+    dropped (never below 3 points), and a random phase origin (`config.phase_jitter`). Returns
+    (mag_T, mask_T, phase shift in cycles). Shared by the views that fold a curve."""
+    k_drop, k_shift = jax.random.split(key)
+    k_level, k_noise = jax.random.split(jax.random.fold_in(key, 1))  # apart, so older draws stay the same
+    if config.augment and config.noise > 0:
+        _, amp0 = robust_standardise(mag_T, mask_T)
+        level = jax.random.uniform(k_level, (), maxval=config.noise) * amp0
+        mag_T = mag_T + level * jax.random.normal(k_noise, mag_T.shape)
+    if config.augment and config.point_dropout > 0:
+        keep = jax.random.bernoulli(k_drop, 1.0 - config.point_dropout, mask_T.shape)
+        # Never drop a curve to fewer than 3 points: then keep them all.
+        keep = jnp.where(jnp.sum(mask_T & keep) >= 3, keep, True)
+        mask_T = mask_T & keep
+    shift = jax.random.uniform(k_shift, ()) if (config.augment and config.phase_jitter) else 0.0
+    return mag_T, mask_T, shift
+
+
 def folded_view(time_T, mag_T, err_T, mask_T, period, key, *, config: FoldedViewConfig = FoldedViewConfig()):
     """Folded view of ONE padded curve (jit and vmap it over curves; see views/registry.py).
 
@@ -82,19 +102,7 @@ def folded_view(time_T, mag_T, err_T, mask_T, period, key, *, config: FoldedView
     period = jnp.asarray(period, jnp.float32)
     ok = jnp.isfinite(period) & (period > 0)
     safe_p = jnp.where(ok, period, 1.0)
-    k_drop, k_shift = jax.random.split(key)
-    k_level, k_noise = jax.random.split(jax.random.fold_in(key, 1))  # apart, so older draws stay the same
-    mag_T = jnp.asarray(mag_T, jnp.float32)
-    if config.augment and config.noise > 0:
-        _, amp0 = robust_standardise(mag_T, mask)
-        level = jax.random.uniform(k_level, (), maxval=config.noise) * amp0
-        mag_T = mag_T + level * jax.random.normal(k_noise, mag_T.shape)
-    if config.augment and config.point_dropout > 0:
-        keep = jax.random.bernoulli(k_drop, 1.0 - config.point_dropout, mask.shape)
-        # Never drop a curve to fewer than 3 points: then keep them all.
-        keep = jnp.where(jnp.sum(mask & keep) >= 3, keep, True)
-        mask = mask & keep
-    shift = jax.random.uniform(k_shift, ()) if (config.augment and config.phase_jitter) else 0.0
+    mag_T, mask, shift = augment_points(jnp.asarray(mag_T, jnp.float32), mask, key, config)
     y_T, amp = robust_standardise(mag_T, mask)
     folds, r2s = [], []
     for factor in config.factors:  # static: a handful of folds

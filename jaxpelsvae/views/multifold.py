@@ -11,7 +11,7 @@ from jaxpelsvae.data.fold import phase_of
 from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.period.grid import _HIGH_BITS
 from jaxpelsvae.period.lombscargle import gls_power_one
-from jaxpelsvae.views.folded import bin_cycle
+from jaxpelsvae.views.folded import augment_points, bin_cycle
 from jaxpelsvae.views.stats import MIN_SCALE, harmonic_r2, robust_standardise
 
 CHANNELS = ("fit", "mag", "filled")
@@ -146,18 +146,7 @@ def multifold_view(time_T, mag_T, err_T, mask_T, period, key, *, config: MultiFo
     """
     del err_T
     mask = jnp.asarray(mask_T, bool)
-    mag_T = jnp.asarray(mag_T, jnp.float32)
-    k_drop, k_shift = jax.random.split(key)
-    k_level, k_noise = jax.random.split(jax.random.fold_in(key, 1))
-    if config.augment and config.noise > 0:
-        _, amp0 = robust_standardise(mag_T, mask)
-        level = jax.random.uniform(k_level, (), maxval=config.noise) * amp0
-        mag_T = mag_T + level * jax.random.normal(k_noise, mag_T.shape)
-    if config.augment and config.point_dropout > 0:
-        keep = jax.random.bernoulli(k_drop, 1.0 - config.point_dropout, mask.shape)
-        keep = jnp.where(jnp.sum(mask & keep) >= 3, keep, True)  # never fewer than 3 points
-        mask = mask & keep
-    shift = jax.random.uniform(k_shift, ()) if (config.augment and config.phase_jitter) else 0.0
+    mag_T, mask, shift = augment_points(jnp.asarray(mag_T, jnp.float32), mask, key, config)
     y_T, amp = robust_standardise(mag_T, mask)
     time_T = jnp.asarray(time_T, jnp.float32)
     t0 = jnp.min(jnp.where(mask, time_T, jnp.inf))
