@@ -16,8 +16,6 @@ import functools
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
-import numpy as np
-
 from jaxpelsvae.data.lightcurves import LightCurveSet
 from jaxpelsvae.errors import DataError
 from jaxpelsvae.models.vae import VAEConfig
@@ -37,22 +35,11 @@ def fitting_periods(lcs: LightCurveSet, *, priors: PriorConfig = PriorConfig(), 
     (sparse cadences alias otherwise). For fitting only: a classifier's inputs must not use these
     class-limited periods (`period.fill`). Stars still without a period are left out when
     `drop_missing`, else a DataError naming one. Returns (set, {n_searched, n_dropped})."""
-    from jaxpelsvae.period import fill_periods, period_sources
+    from jaxpelsvae.period.fill import fill_for_fitting
     from jaxpelsvae.physics.priors import class_period_limits
 
-    before = period_sources(lcs)
-    filled, _ = fill_periods(lcs, class_limits=class_period_limits(priors), config=period, progress=progress)
-    periods = filled.periods
-    ok = np.isfinite(periods) & (periods > 0)
-    info = {"n_searched": int((period_sources(filled) != before).sum()), "n_dropped": int((~ok).sum())}
-    if ok.all():
-        return filled, info
-    if not drop_missing:
-        raise DataError(f"{source}: no period found for {int((~ok).sum())} stars, e.g. "
-                        f"{str(lcs.ids[np.flatnonzero(~ok)[0]])!r} (rule: missing period)")
-    if not ok.any():
-        raise DataError(f"the VAE needs periods: none of {source} has one")
-    return filled.select(ok), info
+    return fill_for_fitting(lcs, class_period_limits(priors), config=period, drop_missing=drop_missing,
+                            progress=progress, source=source)
 
 
 class VAEFit(NamedTuple):

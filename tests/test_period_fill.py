@@ -1,6 +1,5 @@
 """The one period filler: catalogue periods as given, label-free search for what classifiers read,
 class-limited search only for fitting on training stars (train-vae, fit-generator, experiment)."""
-import argparse
 import dataclasses
 
 import numpy as np
@@ -75,12 +74,13 @@ def test_class_limits_are_for_fitting_and_catalogue_periods_stay():
     np.testing.assert_array_equal(fill_periods(unlabelled, class_limits=LIMITS)[0].periods, free.periods)
 
 
-def test_train_vae_searches_training_stars_within_their_class_limits(tmp_path):
-    from jaxpelsvae.cli.train_vae import _periods
+def test_train_vae_searches_training_stars_within_their_class_limits():
+    from jaxpelsvae.pipeline import fitting_periods  # the stage train-vae and the experiment fit with
 
     lcs = _curves((0.5, 0.5), ["LPV", "RRLYR"])
-    periods, n = _periods(lcs, argparse.Namespace(data=tmp_path, no_progress=True))
-    assert n == 2
+    filled, info = fitting_periods(lcs)
+    periods = filled.periods
+    assert info == {"n_searched": 2, "n_dropped": 0}
     assert 100 / 3 <= periods[0] <= 3000  # the 0.5-d alias is outside the LPV limits
     assert abs(periods[1] - 0.5) < 1e-3
 

@@ -48,6 +48,26 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def add_min_points(parser: argparse.ArgumentParser, note: str = "") -> None:
+    """The --min-points option of the commands that read a dataset (its default is the readers')."""
+    from jaxpelsvae.data.validate import DEFAULT_MIN_POINTS
+
+    parser.add_argument("--min-points", type=int, default=None,
+                        help=f"reject curves with fewer points (default {DEFAULT_MIN_POINTS}){note}")
+
+
+def load_data(args: argparse.Namespace):
+    """(workdir, kept stars, rejected table) of a command's DATA: the workdir created, the dataset
+    read and validated with --min-points, the rejected stars listed in WORKDIR/rejected.csv."""
+    from jaxpelsvae.data.readers import load_dataset
+
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
+    print(f"{len(lcs)} stars kept, {len(rejected)} rejected (see {workdir / 'rejected.csv'})")
+    return workdir, lcs, rejected
+
+
 def _load(name: str):
     return importlib.import_module(f"jaxpelsvae.cli.{name}")
 

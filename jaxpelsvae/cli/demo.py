@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"total stars to simulate (default: {sum(DEMO_COUNTS.values())}, split as {DEMO_COUNTS})")
     parser.add_argument("--cadence", choices=("ogle", "gaia"), default="ogle", help="survey cadence to simulate")
     parser.add_argument("--preset", choices=("tiny", "small", "paper"), default="small", help="experiment preset")
-    parser.add_argument("--seeds", type=int, default=None, help="repetitions per mode (preset default: 3)")
+    parser.add_argument("--seeds", type=int, default=None, help="repetitions per mode (default: the preset's)")
     parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most (default: the preset's)")
     parser.add_argument("--vmap-seeds", action=argparse.BooleanOptionalAction, default=None,
                         help="train the baseline seeds together as one vmapped program (default: the preset's)")

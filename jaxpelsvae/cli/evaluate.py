@@ -5,6 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
+from jaxpelsvae.cli import add_min_points
+
 HELP = "evaluate a trained classifier on a dataset: metrics JSON and a confusion-matrix figure"
 DESCRIPTION = (
     "Classify every star of DATA with the classifier saved by `jaxpelsvae train` (its workdir's model/ "
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="dataset folder or file with labelled stars")
     parser.add_argument("--model", type=Path, required=True,
                         help="model folder written by `jaxpelsvae train` (WORKDIR/model or WORKDIR)")
-    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
+    add_min_points(parser)
     parser.add_argument("--drop-unknown", action="store_true",
                         help="skip stars whose class the model does not know (default: error)")
     parser.add_argument("--split", type=Path, default=None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from jaxpelsvae.cli import add_min_points
+
 HELP = "fit the synthetic-curve generator (physics priors, physics->latent model, donor cadences) on DATA"
 DESCRIPTION = (
     "Read DATA, reject bad stars (rejected.csv), find periods where missing (Lomb-Scargle), fit one "
@@ -38,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--order", choices=("random", "time"), default=gen.order, help="encoding order of (dt, dm) pairs")
     parser.add_argument("--target-snr", type=float, default=gen.target_snr,
                         help="> 0: scale donor errors so amplitude / median error equals this")
-    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
+    add_min_points(parser)
     parser.add_argument("--donors", type=Path, default=None, metavar="DIR",
                         help="unlabelled curves (e.g. of the survey the classifier is for) whose times and errors "
                              "observe the synthetic curves; labels are never read (default: the training stars)")
@@ -67,18 +69,15 @@ def _fitted_ids(ids, vae_dir: Path):
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from jaxpelsvae.data import load_dataset
+    from jaxpelsvae.cli import load_data
     from jaxpelsvae.physics.latent import LatentConfig
     from jaxpelsvae.physics.priors import PriorConfig
     from jaxpelsvae.synth.fit import fit_generator
     from jaxpelsvae.synth.generator import GeneratorConfig
     from jaxpelsvae.train.vae_train import load_vae
 
-    workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     vae_dir = _vae_dir(Path(args.vae))
-    lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
-    print(f"{len(lcs)} stars kept, {len(rejected)} rejected (see {workdir / 'rejected.csv'})")
+    workdir, lcs, rejected = load_data(args)
     if args.split is not None:
         from jaxpelsvae.data.provenance import check_overlap
         from jaxpelsvae.data.split import parts_from_file

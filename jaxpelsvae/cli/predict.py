@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from jaxpelsvae.cli import add_min_points
+
 HELP = "class probabilities of (unlabelled) light curves from a trained classifier"
 DESCRIPTION = (
     "Classify every star of DATA (labels, if any, are ignored) with the classifier saved by `jaxpelsvae "
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, required=True,
                         help="model folder written by `jaxpelsvae train` or `experiment` (WORKDIR/model or a run's folder)")
     parser.add_argument("--out", type=Path, required=True, help="CSV file to write")
-    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
+    add_min_points(parser)
     parser.add_argument("--batch-size", type=int, default=None, help="stars per evaluation batch (default: the model's)")
 
 

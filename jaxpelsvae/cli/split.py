@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from jaxpelsvae.cli import add_min_points
+
 HELP = "split a dataset once into train / val / test (CSV id,part) for the other commands' --split"
 DESCRIPTION = (
     "Read and validate DATA (rejected stars go to rejected.csv), find periods where missing (the hardness "
@@ -35,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="--scenario random: stratified share of stars in the test part; when omitted: 0.3")
     parser.add_argument("--val-fraction", type=float, default=None,
                         help="stratified share of the training pool in the val part; when omitted: the preset's (0.3)")
-    parser.add_argument("--min-points", type=int, default=None,
-                        help="reject curves with fewer points (default 10); use the same value in every command")
+    add_min_points(parser, "; use the same value in every command")
     parser.add_argument("--quiet", action="store_true", help="no progress output while finding periods")
 
 
@@ -55,15 +56,12 @@ def shift_config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from jaxpelsvae.data.readers import load_dataset
+    from jaxpelsvae.cli import load_data
     from jaxpelsvae.data.split import assign_parts, part_counts, write_split
     from jaxpelsvae.period import fill_periods
 
     shift, val_fraction, cfg = shift_config_from_args(args)
-    workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
-    print(f"{len(lcs)} stars kept, {len(rejected)} rejected (see {workdir / 'rejected.csv'})")
+    workdir, lcs, rejected = load_data(args)
     if shift.scenario == "hardness":
         # The hardness features use periods; fill missing ones exactly as `experiment` does, so that
         # the same data, preset and seed give the same parts.

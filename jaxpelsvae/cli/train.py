@@ -5,6 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
+from jaxpelsvae.cli import add_min_points
+
 HELP = "train the CNN classifier: baseline (real curves only) or self-regulated (with synthetic curves)"
 DESCRIPTION = (
     "Train the 1-D CNN on DATA (a dataset folder or file). With --split FILE (from `jaxpelsvae split`) the "
@@ -56,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repetitions", type=int, default=None, help=f"synthetic passes per epoch (default {reg.repetitions})")
     parser.add_argument("--eps", type=float, default=None, help=f"fraction of weights for synthetic updates (default {reg.eps})")
     parser.add_argument("--scaling-factor", type=float, default=None, help=f"synthetic lr factor (default {reg.scaling_factor})")
-    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
+    add_min_points(parser)
     parser.add_argument("--resample-pairs", action=argparse.BooleanOptionalAction, default=None,
                         help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: once per run)")
     parser.add_argument("--classifier", default=None,
@@ -132,17 +134,14 @@ def _model_fitted_ids(train, val, generator_dir: Path | None):
 
 def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.data.provenance import write_provenance
+    from jaxpelsvae.cli import load_data
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.errors import ConfigError
     from jaxpelsvae.selfreg.loop import train_classifier
     from jaxpelsvae.synth.generator import load_generator
 
     config = config_from_args(args)
-    workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
-    if len(rejected):
-        print(f"{len(rejected)} stars rejected (see {workdir / 'rejected.csv'})")
+    workdir, lcs, rejected = load_data(args)
     if args.split is not None:
         from jaxpelsvae.data.split import parts_from_file
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from jaxpelsvae.cli import add_min_points
+
 HELP = "train the PELS-VAE (TCN VAE conditioned on class and physical parameters) on folded curves"
 DESCRIPTION = (
     "Read DATA (any supported dataset), reject bad stars (rejected.csv), fold every curve with its "
@@ -50,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=opt.lr, help="Adam learning rate (cosine-annealed per epoch)")
     parser.add_argument("--patience", type=int, default=opt.patience, help="early-stopping patience in epochs (0: off)")
     parser.add_argument("--val-fraction", type=float, default=opt.val_fraction, help="fraction of curves for validation")
-    parser.add_argument("--min-points", type=int, default=None, help="reject curves with fewer points (default 10)")
+    add_min_points(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     import jax
 
-    from jaxpelsvae.data import load_dataset
+    from jaxpelsvae.cli import load_data
     from jaxpelsvae.errors import ConfigError
     from jaxpelsvae.models.vae import VAEConfig, count_params
     from jaxpelsvae.models.vae_inputs import DEFAULT_PHYS
@@ -69,10 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.train.vae_train import VAETrainConfig, save_vae
 
     t_start = time.perf_counter()
-    workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
-    print(f"{len(lcs)} stars kept, {len(rejected)} rejected (see {workdir / 'rejected.csv'})")
+    workdir, lcs, rejected = load_data(args)
     if args.split is not None:
         from jaxpelsvae.data.split import parts_from_file
 

@@ -29,8 +29,8 @@ RUN_SET = {
     "generator": {"seq_length": "ExperimentConfig.seq_length (or the data)"},
 }
 
-# Flat names of earlier versions -> where the setting lives now (config files and report.json
-# `config` of earlier runs keep loading). `*_overrides` objects update the nested config as a whole.
+# Flat names of earlier versions -> where the setting lives now, so that config files written for
+# the flat ExperimentConfig keep loading. `*_overrides` objects change fields of the nested config.
 FLAT_NAMES = {
     **{name: f"train.{name}" for name in ("learning_rate", "layers", "batch_size", "loss", "focal_gamma",
                                           "synthetic_batch_size", "view_overrides", "backbone_overrides",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from jaxpelsvae.errors import DataError
 from jaxpelsvae.period.grid import auto_grid
 from jaxpelsvae.period.search import CLASS_LIMIT_MARGIN, PeriodConfig, find_periods, find_periods_by_class
 
@@ -148,5 +149,26 @@ def fill_periods(
     return out, int(_valid(periods[search]).sum())
 
 
-__all__ = ["CATALOGUE", "LOMB_SCARGLE", "LOMB_SCARGLE_CLASS", "find_periods_label_free", "fill_periods", "period_sources",
+def fill_for_fitting(lcs: LightCurveSet, class_limits: dict, *, margin: float = CLASS_LIMIT_MARGIN,
+                     config: PeriodConfig | None = None, drop_missing: bool = False, progress: bool = False,
+                     source: str = "the training stars") -> tuple[LightCurveSet, dict[str, int]]:
+    """`fill_periods` with `class_limits` for fitting (the VAE, the generator) on training stars,
+    where every star needs a period: those still without one are left out when `drop_missing`,
+    else a DataError naming one (`source` says whose). Returns (set, {n_searched: stars whose
+    period was searched afresh, n_dropped})."""
+    before = period_sources(lcs)
+    filled, _ = fill_periods(lcs, class_limits=class_limits, margin=margin, config=config, progress=progress)
+    ok = _valid(filled.periods)
+    info = {"n_searched": int((period_sources(filled) != before).sum()), "n_dropped": int((~ok).sum())}
+    if ok.all():
+        return filled, info
+    if not drop_missing:
+        raise DataError(f"{source}: no period found for {int((~ok).sum())} stars, e.g. "
+                        f"{str(lcs.ids[np.flatnonzero(~ok)[0]])!r} (rule: missing period)")
+    if not ok.any():
+        raise DataError(f"the VAE needs periods: none of {source} has one")
+    return filled.select(ok), info
+
+
+__all__ = ["CATALOGUE", "LOMB_SCARGLE", "LOMB_SCARGLE_CLASS", "fill_for_fitting", "find_periods_label_free", "fill_periods", "period_sources",
            "without_labels"]

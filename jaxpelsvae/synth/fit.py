@@ -29,24 +29,16 @@ def complete_periods(lcs, periods=None, *, class_limits: dict | None = None,
     classifier's inputs must not use these class-limited periods.
     Returns (periods, number searched). Raises DataError when some star has none.
     """
-    from jaxpelsvae.period import CLASS_LIMIT_MARGIN, fill_periods, period_sources
-    from jaxpelsvae.period.fill import CATALOGUE
+    from jaxpelsvae.period import CLASS_LIMIT_MARGIN
+    from jaxpelsvae.period.fill import CATALOGUE, fill_for_fitting
 
     if periods is not None:
         given = np.array(periods, np.float64, copy=True).reshape(-1)
         ok = np.isfinite(given) & (given > 0)
         lcs = lcs.with_meta(lcs.meta.assign(period=given, period_source=np.where(ok, CATALOGUE, ""))).with_classes(
             lcs.classes)
-    before = period_sources(lcs)
-    filled, _ = fill_periods(lcs, class_limits=class_limits,
-                             margin=CLASS_LIMIT_MARGIN if margin is None else margin, progress=False)
-    periods = filled.periods
-    searched = period_sources(filled) != before
-    still = ~(np.isfinite(periods) & (periods > 0))
-    if still.any():
-        raise DataError(f"no period for {int(still.sum())} stars, e.g. {lcs.ids[np.flatnonzero(still)[0]]!r} "
-                        "(rule: missing period)")
-    return periods, int(searched.sum())
+    filled, info = fill_for_fitting(lcs, class_limits or {}, margin=CLASS_LIMIT_MARGIN if margin is None else margin)
+    return filled.periods, info["n_searched"]
 
 
 def vae_latents(model, x_NT3, onehot_NK, phys_NP, *, batch: int = 256):

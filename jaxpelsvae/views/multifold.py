@@ -4,7 +4,6 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import jax
 import jax.numpy as jnp
 
 from jaxpelsvae.data.fold import phase_of
