@@ -302,3 +302,39 @@ def test_complete_periods_searches_within_the_class_limits():
     assert known[0] == 2.0 and known[2] == 7.0  # given periods are kept as they are
     with pytest.raises(ConfigError, match="margin"):
         complete_periods(lcs, class_limits=limits, margin=0.5)
+
+
+def _two_scale_curve(seed=3, n=40, baseline=1000.0):
+    """A slow variation (100 d) plus a slightly stronger fast one (0.1 d), sparsely sampled: plain
+    Lomb-Scargle ranks the fast peak first by a small power margin."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0.0, baseline, n))
+    mag = 15.0 + 0.30 * np.sin(2 * np.pi * t / 100.0) + 0.33 * np.sin(2 * np.pi * t / 0.1 + 1.0)
+    return LightCurveSet.from_arrays(["a"], [t], [mag], [np.full(n, 0.01)])
+
+
+def test_log_period_prior_prefers_the_slow_scale_when_the_powers_are_close():
+    lcs = _two_scale_curve()
+    plain = find_periods(lcs, progress=False, details=True)
+    prior = find_periods(lcs, progress=False, details=True, period_prior=1.0)
+    assert abs(plain["period"][0] - 0.1) < 1e-3
+    assert abs(prior["period"][0] / 100.0 - 1.0) < 0.05
+    # the posterior ranking that chose it: the likelihood favours 0.1 d by less than the prior's log(1000)
+    n = 40
+    pw_fast, pw_slow = plain["power"][0], prior["power"][0]
+    from jaxpelsvae.period.lombscargle import log_posterior_score
+    assert log_posterior_score(pw_fast, n, 10.0, 0.0) > log_posterior_score(pw_slow, n, 0.01, 0.0)
+    assert log_posterior_score(pw_fast, n, 10.0, 1.0) < log_posterior_score(pw_slow, n, 0.01, 1.0)
+
+
+def test_log_period_prior_keeps_a_clear_short_period():
+    rng = np.random.default_rng(5)
+    t, mag, err = sinusoid(rng, 50, 1000.0, 0.05, amp=0.2, noise=0.02)
+    lcs = LightCurveSet.from_arrays(["d"], [t], [mag], [err])
+    for prior in (0.0, 1.0, 2.0):
+        assert abs(find_periods(lcs, progress=False, period_prior=prior)["period"][0] / 0.05 - 1) < 1e-3
+
+
+def test_period_prior_is_validated():
+    with pytest.raises(ConfigError, match="period_prior"):
+        find_periods(_two_scale_curve(), progress=False, period_prior=-1.0)

@@ -20,7 +20,7 @@ import pandas as pd
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.period.grid import FrequencyGrid, auto_grid, phases_at
 from jaxpelsvae.period.harmonic import doubling_bic, doubling_harmonics, fourier_power_batch
-from jaxpelsvae.period.lombscargle import gls_peaks_batch, gls_power_batch, prepare_inputs
+from jaxpelsvae.period.lombscargle import gls_peaks_batch, gls_power_batch, log_posterior_score, prepare_inputs
 
 if TYPE_CHECKING:
     from jaxpelsvae.data import LightCurveSet
@@ -47,6 +47,12 @@ class PeriodConfig:
         (Cepheid-like) curves and fixed 62-89 % of eclipsing binaries found at P/2; a margin of 10
         ("very strong" evidence) doubled 0-4 % and fixed 42-74 %. From 100 points on, both fix
         >= 97 % with <= 4 % false doubling. Raise it when testing every star (double_test='on').
+    period_prior: rank the periodogram peaks by their posterior under a prior density
+        f**(-period_prior) per unit frequency (`lombscargle.log_posterior_score`) instead of by
+        power alone (0). 1 is the log-uniform prior on the period, no preferred time scale: an
+        alias at high frequency must then explain clearly more variance than a slow variation to
+        win. Sparse cadences need it (label-free on the Gaia DR3 dev stars, plain ranking puts 57 %
+        of the LPVs below 0.1 d); dense ones barely notice it (the likelihood grows with the points).
     min_points: stars with fewer observations get NaN period and power.
     batch_size: stars per device batch; block, chunk: kernel tiling (frequencies per matrix block,
         frequencies per `lax.map` step; see `lombscargle` for the memory they take).
@@ -62,6 +68,7 @@ class PeriodConfig:
     double_classes: tuple[str, ...] = ("ECL",)
     double_nterms: int = 2
     double_margin: float = 0.0
+    period_prior: float = 0.0
     min_points: int = 5
     batch_size: int = 32
     block: int = 256
@@ -77,6 +84,8 @@ class PeriodConfig:
         for name in ("n_candidates", "batch_size", "block", "chunk", "min_points"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"PeriodConfig: {name} must be >= 1, got {getattr(self, name)}")
+        if not (np.isfinite(self.period_prior) and self.period_prior >= 0):
+            raise ConfigError(f"PeriodConfig: period_prior must be a finite number >= 0, got {self.period_prior}")
         if self.min_period is not None and self.max_period is not None and self.min_period >= self.max_period:
             raise ConfigError(f"PeriodConfig: min_period {self.min_period} must be below max_period {self.max_period}")
 
@@ -156,15 +165,22 @@ def _search_batch(time, mag, err, mask, grid: FrequencyGrid, config: PeriodConfi
     """Best (frequency, power, grid-peak power, doubled, dBIC), each (B,), of one padded batch."""
     phases, y, w = prepare_inputs(time, mag, err, mask, grid, config.block)
     k = min(config.n_candidates, grid.n)
-    idx, peak_power = gls_peaks_batch(*phases, y, w, n_freq=grid.n, block=config.block, chunk=config.chunk, k=k)
+    prior = float(config.period_prior)
+    idx, peak_power = gls_peaks_batch(*phases, y, w, n_freq=grid.n, block=config.block, chunk=config.chunk, k=k,
+                                      # the grid only matters to the prior: no recompiles without one
+                                      f0=float(grid.f0) if prior else 1.0, df=float(grid.df) if prior else 1.0,
+                                      period_prior=prior)
     freqs = grid.f0 + grid.df * np.asarray(idx, np.float64)
     peak_power = np.asarray(peak_power, np.float64)
     rows = np.arange(freqs.shape[0])
     best_f, best_p = freqs[:, 0], peak_power[:, 0]
     terms = tuple(range(1, config.nterms + 1))
+    n_pts = mask.sum(axis=1)
     if config.nterms > 1 and k > 1:
         power, _ = fourier_power_batch(phases_at(time, freqs), y, w, harmonics=terms)
-        pick = np.argmax(np.asarray(power), axis=1)
+        power = np.asarray(power, np.float64)
+        # The same ranking as the periodogram's peaks, with the multi-harmonic power.
+        pick = np.argmax(log_posterior_score(power, n_pts[:, None], freqs, prior) if prior else power, axis=1)
         best_f, best_p = freqs[rows, pick], np.asarray(power, np.float64)[rows, pick]
     if config.refine and grid.n > 1:
         local = best_f[:, None] + grid.df * np.linspace(-1.0, 1.0, _REFINE_POINTS)[None, :]
@@ -172,7 +188,6 @@ def _search_batch(time, mag, err, mask, grid: FrequencyGrid, config: PeriodConfi
         power, _ = fourier_power_batch(phases_at(time, local), y, w, harmonics=terms)
         pick = np.argmax(np.asarray(power), axis=1)
         best_f, best_p = local[rows, pick], np.asarray(power, np.float64)[rows, pick]
-    n_pts = mask.sum(axis=1)
     doubled = np.zeros(freqs.shape[0], bool)
     dbic = np.full(freqs.shape[0], np.nan)
     nd = config.double_nterms
