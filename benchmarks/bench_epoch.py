@@ -64,7 +64,8 @@ class Setup:
         import jax
         import numpy as np
 
-        from jaxpelsvae.selfreg import loop, policies
+        from jaxpelsvae.selfreg import policies
+        from jaxpelsvae.train import classifier
         from jaxpelsvae.selfreg.state import RegulatorConfig
         from jaxpelsvae.simulate.survey import CLASSES, simulate_survey
         from jaxpelsvae.train.losses import class_weights_alpha
@@ -81,15 +82,15 @@ class Setup:
         self.classes = tuple(self.train_lcs.classes)
         reg = RegulatorConfig(synthetic_samples_by_class=args.synthetic_per_class, n_oversampling=args.oversampling,
                               epochs=10_000, patience=10_000)
-        self.config = loop.TrainConfig(mode="selfreg", seq_length=args.seq_length, regulator=reg)
+        self.config = classifier.TrainConfig(mode="selfreg", seq_length=args.seq_length, regulator=reg)
         t0 = time.perf_counter()
-        self.enc_train = loop.encode_split(self.train_lcs, self.classes, self.config, args.seed, 11)
-        self.enc_val = loop.encode_split(val_lcs, self.classes, self.config, args.seed, 12)
+        self.enc_train = classifier.encode_split(self.train_lcs, self.classes, self.config, args.seed, 11)
+        self.enc_val = classifier.encode_split(val_lcs, self.classes, self.config, args.seed, 12)
         self.t_encode = time.perf_counter() - t0
         k = len(self.classes)
         alpha = class_weights_alpha(np.concatenate([self.enc_train.y_N, self.enc_val.y_N]), k)
-        self.steps = loop.build_steps(k, self.config, alpha)
-        self.state = loop.init_train_state(k, self.config, self.steps, args.seed)
+        self.steps = classifier.build_steps(k, self.config, alpha)
+        self.state = classifier.init_train_state(k, self.config, self.steps, args.seed)
         self.regulator, _ = policies.init(reg, k, selfreg=True)
         self.counts = self.regulator.pending_counts
         self.gen_key = jax.random.fold_in(jax.random.key(args.seed), 2)
@@ -100,14 +101,16 @@ def run_epoch(s: Setup, epoch: int, seed: int, store=None) -> dict[str, float]:
     import jax
     import numpy as np
 
-    from jaxpelsvae.selfreg import loop, policies
+    from jaxpelsvae.selfreg import policies
+    from jaxpelsvae.selfreg.synthetic import generate_set
+    from jaxpelsvae.train import batching, classifier
     from jaxpelsvae.selfreg.metrics import classification_metrics
 
     rcfg = s.config.regulator
     t = {}
     t0 = time.perf_counter()
     with jax.profiler.TraceAnnotation("generate"):
-        synthetic = loop.generate_set(s.generator, jax.random.fold_in(s.gen_key, epoch), s.counts,
+        synthetic = generate_set(s.generator, jax.random.fold_in(s.gen_key, epoch), s.counts,
                                       s.regulator.temperature, s.classes, s.config.seq_length,
                                       rcfg.n_oversampling)
     t["generate"] = time.perf_counter() - t0
@@ -117,21 +120,21 @@ def run_epoch(s: Setup, epoch: int, seed: int, store=None) -> dict[str, float]:
     with jax.profiler.TraceAnnotation("synthetic pass"):
         for r in range(rcfg.repetitions):
             rng = np.random.default_rng([seed, epoch, 1 + r])
-            state, _ = loop.train_pass(s.steps.train_synthetic, state, synthetic, s.config.synthetic_batch_size, rng)
+            state, _ = batching.train_pass(s.steps.train_synthetic, state, synthetic.arrays, s.config.synthetic_batch_size, rng)
         jax.block_until_ready(state)
     t["synthetic pass"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     with jax.profiler.TraceAnnotation("real pass"):
         rng = np.random.default_rng([seed, epoch, 0])
-        state, real_loss = loop.train_pass(s.steps.train_real, state, s.enc_train, s.config.batch_size, rng)
+        state, real_loss = batching.train_pass(s.steps.train_real, state, s.enc_train.arrays, s.config.batch_size, rng)
         jax.block_until_ready(state)
     t["real pass"] = time.perf_counter() - t0
     s.state = state
 
     t0 = time.perf_counter()
     with jax.profiler.TraceAnnotation("evaluate"):
-        preds = {name: loop.predict(s.steps.evaluate, state, data, s.config.eval_batch_size)
+        preds = {name: classifier.predict(s.steps.evaluate, state, data, s.config.eval_batch_size)
                  for name, data in (("train", s.enc_train), ("val", s.enc_val), ("synthetic", synthetic))}
     t["evaluate"] = time.perf_counter() - t0
 

@@ -62,7 +62,9 @@ def run_dataset(name: str, lcs, args, out: Path) -> dict:
     import jax
     import numpy as np
 
-    from jaxpelsvae.selfreg.loop import TrainConfig, encode_split, generate_set, train_classifier
+    from jaxpelsvae.selfreg.loop import train_classifier
+    from jaxpelsvae.selfreg.synthetic import generate_set
+    from jaxpelsvae.train.classifier import TrainConfig, encode_split
     from jaxpelsvae.selfreg.state import RegulatorConfig
     from jaxpelsvae.physics.priors import PriorConfig, class_period_limits
     from jaxpelsvae.synth.fit import complete_periods, fit_generator, vae_inputs_for, vae_latents

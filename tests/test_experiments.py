@@ -214,8 +214,9 @@ def test_vmapped_seeds_equal_sequential_seeds(tmp_path):
     import jax.numpy as jnp
 
     from jaxpelsvae.experiments.repetitions import train_baseline_seeds
-    from jaxpelsvae.selfreg import loop
-    from jaxpelsvae.selfreg.loop import Encoded, TrainConfig, train_classifier
+    from jaxpelsvae.selfreg.loop import train_classifier
+    from jaxpelsvae.train import classifier
+    from jaxpelsvae.train.classifier import Encoded, TrainConfig
     from jaxpelsvae.selfreg.state import RegulatorConfig
     from jaxpelsvae.train.losses import class_weights_alpha
     from jaxpelsvae.train.state import TrainState
@@ -234,7 +235,7 @@ def test_vmapped_seeds_equal_sequential_seeds(tmp_path):
                       eval_batch_size=64, regulator=RegulatorConfig(epochs=3, patience=1))
     seeds = [3, 4]
     together = train_baseline_seeds(xt, yt, xv, yv, xs, k, seeds, cfg, vmap=True)
-    evaluate = loop.build_steps(k, cfg, class_weights_alpha(np.concatenate([yt, yv]), k)).evaluate
+    evaluate = classifier.build_steps(k, cfg, class_weights_alpha(np.concatenate([yt, yv]), k)).evaluate
     logp_tol = 2e-2  # ~5x the largest difference measured on CPU
     compared = 0
     # Sequential reference: the self-regulation loop's own baseline run, one seed after the other.
@@ -252,7 +253,7 @@ def test_vmapped_seeds_equal_sequential_seeds(tmp_path):
         _, params, rest = run.model
         state = TrainState(step=jnp.zeros((), jnp.int32), params=params, rest=rest, opt_state=None,
                            key=jax.random.key(0))
-        logp, _ = loop.predict(evaluate, state, Encoded(xs, ys), cfg.eval_batch_size)
+        logp, _ = classifier.predict(evaluate, state, Encoded(xs, ys), cfg.eval_batch_size)
         np.testing.assert_allclose(a.logprobs_test, logp, atol=logp_tol, rtol=0)
         top2 = np.sort(logp, axis=1)[:, -2:]
         clear = top2[:, 1] - top2[:, 0] > 2 * logp_tol  # within tolerance, these cannot flip

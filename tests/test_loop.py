@@ -13,8 +13,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from jaxpelsvae.selfreg import loop, metrics, policies
-from jaxpelsvae.selfreg.loop import Interrupted, TrainConfig
+from jaxpelsvae.selfreg.loop import Interrupted
 from jaxpelsvae.selfreg.state import RegulatorConfig
+from jaxpelsvae.selfreg.synthetic import generate_set
+from jaxpelsvae.train import batching
+from jaxpelsvae.train.classifier import TrainConfig, resample_split
 
 L = 32
 COUNTS = {"CEP": 10, "DSCT": 10, "ECL": 10, "LPV": 10, "RRLYR": 10}
@@ -239,7 +242,7 @@ def test_auc_matches_sklearn_and_tolerates_missing_classes():
 
 def test_generated_labels_follow_the_classifier_order():
     gen = TinyGenerator(("LPV", "CEP", "RRLYR"), 8)  # another order, and a class the classifier lacks
-    out = loop.generate_set(gen, jax.random.key(0), [2, 0, 3], 0.9, ("CEP", "DSCT", "LPV"), 8, n_oversampling=2)
+    out = generate_set(gen, jax.random.key(0), [2, 0, 3], 0.9, ("CEP", "DSCT", "LPV"), 8, n_oversampling=2)
     assert gen.calls == [({"LPV": 6, "CEP": 4}, 0.9)]  # no DSCT in the generator: none asked for
     assert sorted(out.y_N.tolist()) == [0] * 4 + [2] * 6 and out.x_NL2.shape == (10, 8, 2)
 
@@ -251,13 +254,13 @@ def test_generators_taking_repeats_get_templates_and_repeats():
             return super().generate(key, {c: n * repeats for c, n in counts_per_class.items()}, b)
 
     gen = RepeatingGenerator(("LPV", "CEP"), 8)
-    out = loop.generate_set(gen, jax.random.key(0), [2, 3], 0.9, ("CEP", "LPV"), 8, n_oversampling=4, capacity=16)
+    out = generate_set(gen, jax.random.key(0), [2, 3], 0.9, ("CEP", "LPV"), 8, n_oversampling=4, capacity=16)
     assert gen.seen == ({"CEP": 2, "LPV": 3}, 16, 4)  # templates, template slots, curves per template
     assert sorted(out.y_N.tolist()) == [0] * 8 + [1] * 12
 
 
 def test_batches_cover_everything_once_with_padding():
-    batches = loop.batch_indices(37, 16, np.random.default_rng([0, 1, 2]))
+    batches = batching.batch_indices(37, 16, np.random.default_rng([0, 1, 2]))
     idx = np.concatenate([i[w > 0] for i, w in batches])
     assert sorted(idx.tolist()) == list(range(37))
     assert all(len(i) == 16 for i, _ in batches) and batches[-1][1].sum() == 5
@@ -269,18 +272,18 @@ def test_resample_pairs_draws_per_epoch_and_resumes_identically(survey, config, 
     reg = dataclasses.replace(config.regulator, epochs=2)
     cfg = dataclasses.replace(config, mode="baseline", resample_pairs=True, regulator=reg)
     seen = []
-    real_pass = loop.train_pass
+    real_pass = batching.train_pass
 
     def spy(step, state, data, batch_size, rng):
-        seen.append(np.array(data.x_NL2))
+        seen.append(np.array(data["x"]))
         return real_pass(step, state, data, batch_size, rng)
 
-    monkeypatch.setattr(loop, "train_pass", spy)
+    monkeypatch.setattr(batching, "train_pass", spy)
     full = loop.train_classifier(*survey, cfg, workdir=tmp_path / "full", seed=0, progress=False)
     assert len(seen) == 2 and seen[0].shape == seen[1].shape
     assert not np.array_equal(seen[0], seen[1])  # a fresh draw of pairs each epoch
     classes = tuple(survey[0].classes)
-    np.testing.assert_array_equal(loop.resample_split(survey[0], classes, cfg, 0, 1).x_NL2, seen[1])
+    np.testing.assert_array_equal(resample_split(survey[0], classes, cfg, 0, 1).x_NL2, seen[1])
 
     def kill(epoch, record):
         raise Interrupted

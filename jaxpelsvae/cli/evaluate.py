@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.errors import DataError
     from jaxpelsvae.selfreg.figures import plot_confusion
-    from jaxpelsvae.selfreg.loop import evaluate_saved_model
+    from jaxpelsvae.train.classifier import evaluate_saved_model
     from jaxpelsvae.selfreg.state import json_safe
 
     from jaxpelsvae.cli.predict import resolve_model_dir

@@ -81,7 +81,7 @@ _REGULATOR_OPTIONS = {"epochs": "epochs", "patience": "patience", "ranking": "ra
 def config_from_args(args: argparse.Namespace):
     """TrainConfig from --config (JSON) overridden by explicit options."""
     from jaxpelsvae.errors import ConfigError
-    from jaxpelsvae.selfreg.loop import TrainConfig
+    from jaxpelsvae.train.classifier import TrainConfig
 
     base = {}
     if args.config is not None:

@@ -159,13 +159,13 @@ def _write_split(path: Path, train_part: LightCurveSet, val_set: LightCurveSet, 
 def encode(lcs: LightCurveSet, tcfg, seed: int, stream: int):
     """Encoded (the classifier's view of every curve, labels (N,) int32) of a set: the same function
     for every split and for synthetic curves (`selfreg.loop.view_inputs`)."""
-    from jaxpelsvae.selfreg.loop import Encoded, view_inputs
+    from jaxpelsvae.train.classifier import Encoded, view_inputs
 
     return Encoded(view_inputs(lcs, tcfg, seed, stream), np.asarray(lcs.labels, np.int32))
 
 
 def _train_config(config: ExperimentConfig, seq_length: int, mode: str, classifier: str | None = None):
-    from jaxpelsvae.selfreg.loop import TrainConfig
+    from jaxpelsvae.train.classifier import TrainConfig
 
     classifier = classifier or config.classifiers[0]
     cnn = classifier == "cnn"
