@@ -272,18 +272,19 @@ def test_resample_pairs_draws_per_epoch_and_resumes_identically(survey, config, 
     reg = dataclasses.replace(config.regulator, epochs=2)
     cfg = dataclasses.replace(config, mode="baseline", resample_pairs=True, regulator=reg)
     seen = []
-    real_pass = batching.train_pass
+    real_resample = loop.resample_split
 
-    def spy(step, state, data, batch_size, rng):
-        seen.append(np.array(data["x"]))
-        return real_pass(step, state, data, batch_size, rng)
+    def spy(*args, **kwargs):
+        seen.append(np.array(real_resample(*args, **kwargs).x_NL2))
+        return real_resample(*args, **kwargs)
 
-    monkeypatch.setattr(batching, "train_pass", spy)
+    monkeypatch.setattr(loop, "resample_split", spy)
     full = loop.train_classifier(*survey, cfg, workdir=tmp_path / "full", seed=0, progress=False)
     assert len(seen) == 2 and seen[0].shape == seen[1].shape
     assert not np.array_equal(seen[0], seen[1])  # a fresh draw of pairs each epoch
     classes = tuple(survey[0].classes)
     np.testing.assert_array_equal(resample_split(survey[0], classes, cfg, 0, 1).x_NL2, seen[1])
+    monkeypatch.undo()
 
     def kill(epoch, record):
         raise Interrupted
@@ -294,3 +295,81 @@ def test_resample_pairs_draws_per_epoch_and_resumes_identically(survey, config, 
     assert _same_metrics(resumed.metrics, full.metrics)
     for a, b in zip(_params(resumed), _params(full)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_compiled_epoch_matches_the_per_step_loop(full_run, survey, config, real_generator, tmp_path):
+    """The default compiled passes (device-resident sets, one program a pass, synthetic sets padded
+    to a bucket of rows with skipped empty batches) and the per-step loop read the same batches and
+    end with the same parameters within float tolerance."""
+    result, _, _ = full_run
+    assert config.compiled_epoch
+    steps = loop.train_classifier(*survey, dataclasses.replace(config, compiled_epoch=False),
+                                  generator=real_generator, workdir=tmp_path, seed=0, progress=False)
+    for a, b in zip(_params(steps), _params(result), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+    for a, b in zip(steps.regulator.history, result.regulator.history, strict=True):
+        assert a["val"]["loss"] == pytest.approx(b["val"]["loss"], rel=1e-4)
+        assert a["synthetic_counts"] == b["synthetic_counts"]
+
+
+def test_checkpoint_cadence_and_resume_from_an_earlier_checkpoint(full_run, survey, config, real_generator,
+                                                                 tmp_path):
+    """With a checkpoint every 3 epochs (plus new bests and the end), an epoch without a checkpoint
+    exists; a run killed right after it resumes from the checkpoint before it, repeats the lost
+    epochs and ends as the uninterrupted run (which the cadence does not change)."""
+    result, _, _ = full_run
+    cfg = dataclasses.replace(config, checkpoint_every=3)
+    saved = {}
+
+    def record(epoch, _):  # checkpoints are named by the number of epochs done
+        saved[epoch] = (tmp_path / "full" / "checkpoints" / str(epoch + 1)).is_dir()
+
+    full = loop.train_classifier(*survey, cfg, generator=real_generator, workdir=tmp_path / "full", seed=0,
+                                 progress=False, callback=record)
+    hist = full.regulator.history
+    best_so_far = np.minimum.accumulate([h["val_loss"] for h in hist])
+    expected = {e: (e + 1) % 3 == 0 or e == len(hist) - 1 or best_so_far[e] < (best_so_far[e - 1] if e else np.inf)
+                for e in range(len(hist))}
+    assert saved == expected
+    unsaved = [e for e, s in saved.items() if not s]
+    assert unsaved, "the configuration must leave an epoch without a checkpoint"
+    for a, b in zip(_params(full), _params(result), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    killed_after = unsaved[0]
+
+    def kill(epoch, record):
+        if epoch == killed_after:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        loop.train_classifier(*survey, cfg, generator=real_generator, workdir=tmp_path / "cut", seed=0,
+                              progress=False, callback=kill)
+    resumed = loop.train_classifier(*survey, cfg, generator=real_generator, workdir=tmp_path / "cut", seed=0,
+                                    progress=False)
+    assert _same_metrics(resumed.metrics, full.metrics)
+    for a, b in zip(_params(resumed), _params(full), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert len((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) == len(hist)
+
+
+def test_one_program_evaluation_matches_the_per_batch_one():
+    """`Steps.evaluate_pass` over a device set (padded to a bucket of rows) gives the per-batch
+    path's log-probabilities and loss, and a confusion matrix equal to the host's."""
+    from jaxpelsvae.selfreg.metrics import confusion_matrix
+    from jaxpelsvae.train.classifier import Encoded, build_steps, init_train_state, predict
+
+    cfg = TrainConfig(mode="baseline", seq_length=L, layers=2, eval_batch_size=16)
+    steps = build_steps(3, cfg, np.ones(3, np.float32))
+    state = init_train_state(3, cfg, steps, seed=0)
+    rng = np.random.default_rng(0)
+    data = Encoded(rng.normal(size=(37, L, 2)).astype(np.float32), rng.integers(0, 3, 37).astype(np.int32))
+    device = batching.DeviceSet.upload(data.arrays, bucket=True)
+    assert device.rows == 64 and device.indices(16)[0].shape == (4, 16)
+    out = jax.device_get(steps.evaluate_pass(state, device.data, *device.indices(16)))
+    logp, loss = predict(steps.evaluate, state, data, 16)
+    np.testing.assert_allclose(out["logprobs"][:37], logp, rtol=1e-5, atol=1e-6)
+    assert out["weight_sum"].tolist() == [16, 16, 5, 0]
+    assert float(out["loss_sum"].sum() / out["weight_sum"].sum()) == pytest.approx(loss, rel=1e-5)
+    # The program's own predictions (an argmax of the other path's near-ties could flip).
+    np.testing.assert_array_equal(out["confusion"], confusion_matrix(data.y_N, out["logprobs"][:37].argmax(1), 3))

@@ -12,21 +12,30 @@ One epoch of the self-regulated mode (ORIGINAL.md §7.2, with the §15.1 fixes l
 4. evaluation in eval mode of the real training, validation and synthetic sets (loss, accuracy,
    macro-F1, ROC-AUC OvO/OvR, confusion); the policy (`policies.update`) decides regeneration
    (ranking on the training confusion) and early stopping;
-5. a JSON line in ``metrics.jsonl``, a checkpoint (TrainState + RegulatorState + current synthetic
-   set) and, on a new best validation loss, the best model.
+5. a JSON line in ``metrics.jsonl`` and, every ``checkpoint_every`` epochs, on a new best
+   validation loss and at the end, one asynchronous checkpoint of the loop state.
 The baseline mode runs step 3 with one optimiser over all parameters. At the end the best model
 (by validation loss) is restored and evaluated on the test set.
 
+The loop state is everything that carries from one epoch to the next: the TrainState, the
+RegulatorState, the current synthetic set and the best epoch's parameters; it is saved as one
+orbax checkpoint (arrays + a JSON item naming the run). The configuration, the model and its
+compiled steps and passes live in `train.classifier`, the batching in `train.batching`, the
+synthetic set's creation in `selfreg.synthetic`.
+
+With ``TrainConfig.compiled_epoch`` (the default) the sets live on the device, uploaded once, and
+each pass over a set (training or evaluation) is one compiled program; otherwise one jitted step
+a batch is driven from Python. Both read the same batch order.
+
 Determinism: the data order of an epoch comes from ``np.random.default_rng([seed, epoch, stream])``
 and every device key from ``fold_in``, so nothing but the checkpointed state carries randomness
-across epochs and a resumed run repeats an uninterrupted one bit for bit (on the same device).
+across epochs and a resumed run repeats an uninterrupted one bit for bit (on the same device),
+whichever epoch its last checkpoint was written at.
 """
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
@@ -45,6 +54,7 @@ from jaxpelsvae.train.classifier import (
     TrainConfig,
     build_steps,
     encode_split,
+    evaluate_set,
     evaluate_split,
     init_train_state,
     resample_split,
@@ -63,23 +73,14 @@ class TrainResult(NamedTuple):
 
 
 class Interrupted(Exception):
-    """Raised by a callback to stop a run after its epoch checkpoint (used to test resumption)."""
-
-
-# ------------------------------------------------------------------------------- checkpointing
-
-
-def _save_npz_atomic(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    """Raised by a callback to stop a run after an epoch (used to test resumption)."""
 
 
 class RunFiles(NamedTuple):
     """Where a run writes: see `train_classifier`."""
 
     root: Path
-    checkpoints: Path  # run.json (what run this is), synthetic.npz (current set), steps/ (orbax)
+    checkpoints: Path  # the loop state, one orbax checkpoint per saved epoch
     model: Path  # the best model (`save_model`)
     metrics_jsonl: Path
     metrics_json: Path
@@ -91,49 +92,16 @@ class RunFiles(NamedTuple):
         return cls(root, root / "checkpoints", root / "model", root / "metrics.jsonl",
                    root / "metrics.json", root / "figures")
 
-    @property
-    def run(self) -> Path:
-        return self.checkpoints / "run.json"
 
-    @property
-    def steps(self) -> Path:
-        return self.checkpoints / "steps"
+class _Split(NamedTuple):
+    """One set as the epoch reads it: host arrays, and their device copy on the compiled path."""
 
-    @property
-    def synthetic(self) -> Path:
-        return self.checkpoints / "synthetic.npz"
+    host: Encoded
+    device: batching.DeviceSet | None
 
-
-
-# ----------------------------------------------------------------------------------- the loop
-
-
-def _fingerprint(*splits: Encoded) -> str:
-    """SHA-1 of the encoded inputs and labels: a resumed run must see the same data."""
-    import hashlib
-
-    h = hashlib.sha1()
-    for split in splits:
-        for leaf in _leaves(split.x):
-            h.update(np.ascontiguousarray(leaf).tobytes())
-        h.update(np.ascontiguousarray(split.y_N).tobytes())
-    return h.hexdigest()
-
-
-def _leaves(x) -> list[np.ndarray]:
-    """The arrays of an input pytree, in a fixed order (a plain array is its own leaf)."""
-    import jax
-
-    return [np.asarray(a) for a in jax.tree.leaves(x)]
-
-
-def _log_line(record: dict[str, Any]) -> str:
-    return json.dumps(json_safe(record), allow_nan=False)
-
-
-def _summary(m: dict[str, Any]) -> dict[str, Any]:
-    keep = ("n", "loss", "accuracy", "macro_f1", "roc_auc_ovo", "roc_auc_ovr", "confusion")
-    return {k: m[k] for k in keep if k in m}
+    @classmethod
+    def of(cls, data: Encoded, compiled: bool, *, bucket: bool = False) -> "_Split":
+        return cls(data, batching.DeviceSet.upload(data.arrays, bucket=bucket) if compiled else None)
 
 
 def train_classifier(
@@ -160,10 +128,11 @@ def train_classifier(
     workdir: ``metrics.jsonl`` (one JSON line per epoch), ``checkpoints/`` (resumption),
       ``model/`` (the best model, for ``jaxpelsvae evaluate``), ``metrics.json`` (final metrics),
       ``figures/`` (learning curves, test confusion matrix).
-    resume: continue from ``workdir/checkpoints`` when it holds a checkpoint of the same run
-      configuration (a different configuration is an error); False starts afresh.
-    callback: ``callback(epoch, record)`` after each epoch's checkpoint; raising `Interrupted`
-      from it stops the run there (the next call resumes it).
+    resume: continue from the latest checkpoint in ``workdir/checkpoints`` when it holds one of the
+      same run (configuration, seed, data; another run is an error); False starts afresh.
+    callback: ``callback(epoch, record)`` after each epoch (its checkpoint, if any, written);
+      raising `Interrupted` from it stops the run there (the next call resumes it from the
+      latest checkpoint, repeating the epochs after it).
     encoded / classes: already encoded (train, val, test) splits and label names (skips encoding);
       with ``config.resample_pairs`` ``train_set`` must still be given (it is re-encoded every epoch).
     Returns a `TrainResult`.
@@ -206,24 +175,41 @@ def train_classifier(
     alpha = class_weights_alpha(np.concatenate([enc_train.y_N, enc_val.y_N]), k)
     steps = build_steps(k, config, alpha)
     rcfg = config.regulator
-    run_id = {"config": config.to_dict(), "seed": int(seed), "classes": list(classes),
-              "n_train": len(enc_train.y_N), "n_val": len(enc_val.y_N),
-              "data_sha1": _fingerprint(enc_train, enc_val, enc_test)}
+    compiled = config.compiled_epoch
+    run_id = json_safe({"config": config.to_dict(), "seed": int(seed), "classes": list(classes),
+                        "n_train": len(enc_train.y_N), "n_val": len(enc_val.y_N),
+                        "data_sha1": _fingerprint(enc_train, enc_val, enc_test)})
 
-    state = init_train_state(k, config, steps, seed)
-    regulator, _ = policies.init(rcfg, k, selfreg=selfreg)
-    synthetic: Encoded | None = None
-    best: tuple[Any, Any] | None = None  # host copies of (params, rest) of the best epoch
-    if resume and _has_checkpoint(files):
-        state, regulator, synthetic, best = _resume(files, run_id, state, enc_train.x)
-    else:
-        _start_afresh(files, run_id)
+    fresh = init_train_state(k, config, steps, seed)
+    store = ckpt.CheckpointStore(files.checkpoints, max_to_keep=2)
+    loop_state = _resume(store, files, run_id, fresh, enc_train.x) if resume else None
+    if loop_state is None:
+        store.close()
+        _start_afresh(files)
+        store = ckpt.CheckpointStore(files.checkpoints, max_to_keep=2)
+        loop_state = _LoopState(fresh, policies.init(rcfg, k, selfreg=selfreg)[0], None, None)
+    state, regulator, synthetic, best = loop_state
 
     root = jax.random.key(seed)
     gen_key = jax.random.fold_in(root, KEY_GENERATOR)
     model_info = {**run_id, "mode": config.mode, "alpha": [float(a) for a in alpha]}
     capacity = policies.max_synthetic_total(rcfg, k)  # templates; generate_set scales it if needed
-    store = ckpt.CheckpointStore(files.steps, max_to_keep=2)
+    # Sets on the device once; the synthetic ones padded to a power of two of rows, so that sets
+    # of other sizes reuse the compiled passes.
+    train_split, val_split = _Split.of(enc_train, compiled), _Split.of(enc_val, compiled)
+    syn_split = None if synthetic is None else _Split.of(synthetic, compiled, bucket=True)
+
+    def train_pass(program, step, state, split: _Split, batch_size: int, rng):
+        if split.device is None:
+            return batching.train_pass(step, state, split.host.arrays, batch_size, rng)
+        return program(state, split.device.data, *split.device.indices(batch_size, rng))
+
+    def evaluate(state, split: _Split) -> dict[str, Any]:
+        if split.device is None:
+            return evaluate_split(steps.evaluate, state, split.host, classes, config.eval_batch_size)
+        return evaluate_set(steps.evaluate_pass, state, split.device, split.host.y_N, classes,
+                            config.eval_batch_size)
+
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -240,30 +226,27 @@ def train_classifier(
                 synthetic = generate_set(generator, jax.random.fold_in(gen_key, regulator.regenerations),
                                          regulator.pending_counts, regulator.temperature, classes,
                                          config.seq_length, rcfg.n_oversampling, capacity, config)
+                syn_split = _Split.of(synthetic, compiled, bucket=True)
                 regulator = policies.after_generation(regulator, rcfg)
                 regenerated = True
-                _save_npz_atomic(files.synthetic, y=synthetic.y_N,
-                                 **{f"x{i}": leaf for i, leaf in enumerate(_leaves(synthetic.x))})
             t_gen = time.perf_counter() - t0
 
             syn_train_loss = None
             if selfreg:
                 for r in range(rcfg.repetitions):
                     rng = batching.epoch_rng(seed, epoch, batching.SYNTHETIC_STREAM + r)
-                    state, syn_train_loss = batching.train_pass(steps.train_synthetic, state, synthetic.arrays,
-                                                       config.synthetic_batch_size, rng)
-            epoch_train = (resample_split(train_set, classes, config, seed, epoch) if config.redraws_train_views
-                           else enc_train)
+                    state, syn_train_loss = train_pass(steps.synthetic_pass, steps.train_synthetic, state,
+                                                       syn_split, config.synthetic_batch_size, rng)
+            epoch_split = (_Split.of(resample_split(train_set, classes, config, seed, epoch), compiled)
+                           if config.redraws_train_views else train_split)
             rng = batching.epoch_rng(seed, epoch, batching.REAL_STREAM)
-            state, real_train_loss = batching.train_pass(steps.train_real, state, epoch_train.arrays,
-                                                         config.batch_size, rng)
+            state, real_train_loss = train_pass(steps.real_pass, steps.train_real, state, epoch_split,
+                                                config.batch_size, rng)
             jax.block_until_ready(state)
             t_train = time.perf_counter() - t0 - t_gen
 
-            ev = functools.partial(evaluate_split, steps.evaluate, state, class_names=classes,
-                                   batch_size=config.eval_batch_size)
-            m_train, m_val = ev(data=epoch_train), ev(data=enc_val)
-            m_syn = ev(data=synthetic) if selfreg else None
+            m_train, m_val = evaluate(state, epoch_split), evaluate(state, val_split)
+            m_syn = evaluate(state, syn_split) if selfreg else None
             t_eval = time.perf_counter() - t0 - t_gen - t_train
             record = {
                 "train": _summary(m_train),
@@ -283,9 +266,8 @@ def train_classifier(
             regulator, actions = policies.update(regulator, report, rcfg)
             if actions.new_best:
                 best = jax.device_get((state.params, state.rest))
-            # The best model travels in every checkpoint (a placeholder until there is one).
-            store.save(epoch, {"state": state, "best": best if best is not None else (state.params, state.rest)},
-                       regulator.to_dict(), force=True)
+            if (regulator.epoch % config.checkpoint_every == 0 or actions.new_best or regulator.stopped):
+                _save(store, _LoopState(state, regulator, synthetic, best), run_id)
             with files.metrics_jsonl.open("a") as f:
                 f.write(_log_line(regulator.history[-1]) + "\n")
             if bar is not None:
@@ -305,61 +287,81 @@ def train_classifier(
         raise DataError("no epoch produced a finite validation loss")
     save_model(files.model, best[0], best[1], {**model_info, "best_epoch": regulator.best_epoch})
     best_state = state.replace(params=jax.device_put(best[0]), rest=jax.device_put(best[1]))
-    splits = {"test": enc_test, "val": enc_val, "train": enc_train, "synthetic": synthetic}
-    final = {name: evaluate_split(steps.evaluate, best_state, data, classes, config.eval_batch_size)
-             for name, data in splits.items() if data is not None and len(data.y_N)}
+    splits = {"test": _Split.of(enc_test, compiled) if len(enc_test.y_N) else None, "val": val_split,
+              "train": train_split, "synthetic": syn_split}
+    final = {name: evaluate(best_state, split) for name, split in splits.items()
+             if split is not None and len(split.host.y_N)}
     metrics = _final_metrics(final, regulator, config, seed, classes, time.perf_counter() - t_start)
     write_atomic(files.metrics_json, json.dumps(json_safe(metrics), indent=1))
     _write_figures(files, regulator, metrics, classes, config.mode)
     return TrainResult(json_safe(metrics), regulator, (steps.graphdef, best[0], best[1]))
 
 
-def _has_checkpoint(files: RunFiles) -> bool:
-    from jaxpelsvae.train import checkpoint as ckpt
-
-    if not files.run.is_file():
-        return False
-    with ckpt.CheckpointStore(files.steps, max_to_keep=2) as store:
-        return store.latest_step() is not None
+# ------------------------------------------------------------------------- the loop state on disk
 
 
-def _resume(files: RunFiles, run_id: dict[str, Any], fresh_state, enc_train_x):
-    """(TrainState, RegulatorState, current synthetic set or None, best (params, rest) or None)
-    from the latest checkpoint of ``files``; its run must be ``run_id``."""
+class _LoopState(NamedTuple):
+    """What carries from one epoch to the next: TrainState, RegulatorState, the current synthetic
+    set (None before the first) and host copies of the best epoch's (params, rest) (None before it)."""
+
+    state: Any
+    regulator: RegulatorState
+    synthetic: Encoded | None
+    best: tuple[Any, Any] | None
+
+
+def _save(store, loop_state: _LoopState, run_id: dict[str, Any]) -> None:
+    """One asynchronous checkpoint of the loop state under its epoch count: the arrays (train
+    state, best model, synthetic set) in one item, the run identity, the regulator and the
+    synthetic set's shapes in the JSON item."""
+    state, regulator, synthetic, best = loop_state
+    arrays = {"state": state, "best": best if best is not None else (state.params, state.rest)}
+    shapes = None
+    if synthetic is not None:
+        arrays["synthetic"] = {"x": synthetic.x, "y": synthetic.y_N}
+        shapes = [[list(np.shape(a)), str(np.asarray(a).dtype)] for a in _leaves(synthetic.x)]
+    store.save(regulator.epoch, arrays, {"run": run_id, "regulator": regulator.to_dict(), "synthetic": shapes},
+               force=True)
+
+
+def _resume(store, files: RunFiles, run_id: dict[str, Any], fresh_state, enc_train_x) -> _LoopState | None:
+    """The loop state of the latest checkpoint in ``store`` (None when there is none); its run must
+    be ``run_id``. ``metrics.jsonl`` is rewritten from the restored history: epochs logged after
+    the checkpoint are run again."""
     import jax
+    import jax.numpy as jnp
 
-    from jaxpelsvae.train import checkpoint as ckpt
-
-    if json.loads(files.run.read_text()) != json_safe(run_id):
+    step = store.latest_step()
+    if step is None:
+        return None
+    info = store.restore_json(step)
+    if info.get("run") != run_id:
         raise ConfigError(f"{files.checkpoints}: holds a run with another configuration, seed or "
                           "data; use another --workdir or start afresh (resume=False, --no-resume)")
-    with ckpt.CheckpointStore(files.steps, max_to_keep=2) as store:
-        saved, regulator_dict = store.restore({"state": fresh_state, "best": (fresh_state.params, fresh_state.rest)})
+    target = {"state": fresh_state, "best": (fresh_state.params, fresh_state.rest)}
+    if info.get("synthetic") is not None:  # a set of the size saved, with the inputs' structure
+        leaves = [jnp.zeros(shape, dtype) for shape, dtype in info["synthetic"]]
+        target["synthetic"] = {"x": jax.tree.unflatten(jax.tree.structure(enc_train_x), leaves),
+                               "y": jnp.zeros(info["synthetic"][0][0][0], jnp.int32)}
+    saved, _ = store.restore(target, step)
+    regulator = RegulatorState.from_dict(info["regulator"])
+    synthetic = None
+    if "synthetic" in saved:
+        synthetic = Encoded(jax.tree.map(np.asarray, saved["synthetic"]["x"]), np.asarray(saved["synthetic"]["y"]))
+    best = jax.device_get(saved["best"]) if regulator.best_epoch >= 0 else None
+    files.metrics_jsonl.write_text("".join(_log_line(h) + "\n" for h in regulator.history))
     # Fresh host copies: restored arrays come back committed to a device, which would make
     # every jitted step compile again for a different input placement.
-    state = _uncommitted(saved["state"])
-    regulator = RegulatorState.from_dict(regulator_dict)
-    synthetic = None
-    if regulator.synthetic_counts and regulator.pending_counts is None:
-        with np.load(files.synthetic) as z:
-            treedef = jax.tree.structure(enc_train_x)
-            leaves = ([z["x"]] if "x" in z.files  # written before inputs could be pytrees
-                      else [z[f"x{i}"] for i in range(treedef.num_leaves)])
-            synthetic = Encoded(jax.tree.unflatten(treedef, leaves), z["y"])
-    best = jax.device_get(saved["best"]) if regulator.best_epoch >= 0 else None
-    # Epochs logged after the checkpoint are run again: the log restarts from the state's history.
-    files.metrics_jsonl.write_text("".join(_log_line(h) + "\n" for h in regulator.history))
-    return state, regulator, synthetic, best
+    return _LoopState(_uncommitted(saved["state"]), regulator, synthetic, best)
 
 
-def _start_afresh(files: RunFiles, run_id: dict[str, Any]) -> None:
+def _start_afresh(files: RunFiles) -> None:
     import shutil
 
     for stale in (files.checkpoints, files.model):
         if stale.exists():
             shutil.rmtree(stale)
     files.checkpoints.mkdir(parents=True)
-    write_atomic(files.run, json.dumps(json_safe(run_id)))
     files.metrics_jsonl.write_text("")
 
 
@@ -375,6 +377,37 @@ def _uncommitted(tree):
         return jax.device_put(np.asarray(x)) if isinstance(x, jax.Array) else x
 
     return jax.tree.map(one, tree)
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def _fingerprint(*splits: Encoded) -> str:
+    """SHA-1 of the encoded inputs and labels: a resumed run must see the same data."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for split in splits:
+        for leaf in _leaves(split.x):
+            h.update(np.ascontiguousarray(leaf).tobytes())
+        h.update(np.ascontiguousarray(split.y_N).tobytes())
+    return h.hexdigest()
+
+
+def _leaves(x) -> list[np.ndarray]:
+    """The arrays of an input pytree, in a fixed order (a plain array is its own leaf)."""
+    import jax
+
+    return [np.asarray(a) for a in jax.tree.leaves(x)]
+
+
+def _log_line(record: dict[str, Any]) -> str:
+    return json.dumps(json_safe(record), allow_nan=False)
+
+
+def _summary(m: dict[str, Any]) -> dict[str, Any]:
+    keep = ("n", "loss", "accuracy", "macro_f1", "roc_auc_ovo", "roc_auc_ovr", "confusion")
+    return {k: m[k] for k in keep if k in m}
 
 
 def _final_metrics(final: dict[str, dict], regulator: RegulatorState, config: TrainConfig, seed: int,

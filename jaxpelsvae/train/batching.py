@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -98,14 +98,67 @@ def train_pass(step: Callable, state, data: Any, batch_size: int, rng: np.random
     return state, (jnp.mean(jnp.stack(losses)) if losses else jnp.nan)
 
 
+def pass_indices(n: int, batch_size: int, rng: np.random.Generator | None = None, *, rows: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """`stacked_indices` of one pass over ``n`` examples, followed by empty batches (index 0, weight
+    0) up to ``ceil(rows / batch_size)`` batches: sets padded to ``rows`` (`DeviceSet`) then give
+    index arrays of one shape whatever their ``n``, so one compiled pass serves them all."""
+    idx, w = stacked_indices(n, batch_size, rng)
+    total = max(len(idx), -(-int(rows) // batch_size)) if rows is not None else len(idx)
+    if total > len(idx):
+        pad = total - len(idx)
+        idx = np.concatenate([idx, np.zeros((pad, batch_size), np.int32)])
+        w = np.concatenate([w, np.zeros((pad, batch_size), np.float32)])
+    return idx, w
+
+
+class DeviceSet(NamedTuple):
+    """A data set living on the device: ``data`` (dict of arrays whose leading axis is ``rows``, the
+    first ``n`` real, the others zeros) uploaded once and read by compiled passes."""
+
+    data: dict[str, Any]
+    n: int
+    rows: int
+
+    @classmethod
+    def upload(cls, arrays: dict[str, Any], *, bucket: bool = False) -> "DeviceSet":
+        """``arrays`` (host, leading axis n) on the device. bucket: pad the rows to the next power of
+        two, so that sets of varying size (the synthetic sets) share a few compiled programs."""
+        import jax
+
+        n = len(jax.tree.leaves(arrays)[0])
+        rows = 1 << max(n - 1, 0).bit_length() if bucket else n
+
+        def pad(a):
+            a = np.asarray(a)
+            if rows == n:
+                return a
+            return np.concatenate([a, np.zeros((rows - n, *a.shape[1:]), a.dtype)])
+
+        return cls(jax.device_put(jax.tree.map(pad, dict(arrays))), n, rows)
+
+    def indices(self, batch_size: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`pass_indices` over this set's ``n`` examples, padded to its ``rows``."""
+        return pass_indices(self.n, batch_size, rng, rows=self.rows)
+
+
 def make_epoch_pass(train_step: Callable, *, unroll: int | bool = 1, donate: bool = True) -> Callable:
     """A whole training pass as one jitted program:
     ``epoch_pass(state, data, idx_nB, weight_nB) -> (state, mean batch loss)``.
 
     train_step: the plain step (`train.steps.make_train_step(..., jit=False)`); data: a dict of
-    device arrays (uploaded once); idx_nB / weight_nB: `stacked_indices`. The state is donated:
-    call positionally and never reuse the state passed in. ``unroll`` is handed to ``lax.scan``.
+    device arrays (uploaded once, `DeviceSet`); idx_nB / weight_nB: `pass_indices`. A batch of
+    weight 0 throughout (padding up to a bucket) is skipped (``lax.cond``): no step, no state
+    change. The state is donated: call positionally and never reuse the state passed in.
+    ``unroll`` is handed to ``lax.scan``.
     """
+    import jax
+
+    return jax.jit(epoch_pass_fn(train_step, unroll=unroll), donate_argnums=(0,) if donate else ())
+
+
+def epoch_pass_fn(train_step: Callable, *, unroll: int | bool = 1) -> Callable:
+    """The plain function of `make_epoch_pass` (to ``vmap`` over seeds, or jit with shardings)."""
     import jax
     import jax.numpy as jnp
 
@@ -113,13 +166,67 @@ def make_epoch_pass(train_step: Callable, *, unroll: int | bool = 1, donate: boo
 
     def epoch_pass(state, data, idx_nB, weight_nB):
         def body(state, batch):
-            state, m = step(state, data, *batch)
-            return state, m["loss"]
+            idx_B, weight_B = batch
+            present = jnp.sum(weight_B) > 0
 
-        state, losses_n = jax.lax.scan(body, state, (idx_nB, weight_nB), unroll=unroll)
-        return state, jnp.mean(losses_n)
+            def run(state):
+                state, m = step(state, data, idx_B, weight_B)
+                return state, m["loss"].astype(jnp.float32)
 
-    return jax.jit(epoch_pass, donate_argnums=(0,) if donate else ())
+            state, loss = jax.lax.cond(present, run, lambda s: (s, jnp.zeros((), jnp.float32)), state)
+            return state, (loss, present)
+
+        state, (losses_n, present_n) = jax.lax.scan(body, state, (idx_nB, weight_nB), unroll=unroll)
+        count = jnp.sum(present_n)
+        mean = jnp.where(count > 0, jnp.sum(losses_n) / jnp.maximum(count, 1), jnp.nan)
+        return state, mean
+
+    return epoch_pass
+
+
+def make_eval_pass(eval_step: Callable, num_classes: int, *, unroll: int | bool = 1) -> Callable:
+    """A set's evaluation as one jitted program over a labelled device set:
+    ``eval_pass(state, data, idx_nB, weight_nB) -> {"logprobs" (n·B, K), "loss_sum" (n,),
+    "weight_sum" (n,), "confusion" (K, K) int32}``; batches of padding only are skipped (zeros).
+
+    eval_step: the plain classifier eval step (`train.steps.make_eval_step(..., jit=False)` over
+    `classifier_eval_fn`); the rows of ``logprobs`` follow ``idx_nB`` (padding rows included: cut
+    them on the host); the per-batch sums let the host add them up as the per-batch path does.
+    """
+    import jax
+
+    return jax.jit(eval_pass_fn(eval_step, num_classes, unroll=unroll))
+
+
+def eval_pass_fn(eval_step: Callable, num_classes: int, *, unroll: int | bool = 1) -> Callable:
+    """The plain function of `make_eval_pass` (to ``vmap`` over seeds)."""
+    import jax
+    import jax.numpy as jnp
+
+    def eval_pass(state, data, idx_nB, weight_nB):
+        def body(confusion_KK, batch):
+            idx_B, weight_B = batch
+
+            def run(_):
+                out = eval_step(state, gather(data, idx_B, weight_B))
+                return {k: out[k] for k in ("logprobs", "loss_sum", "weight_sum", "pred")}
+
+            def skip(_):  # a batch of padding only (a set padded to its bucket): nothing to compute
+                return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(run, None))
+
+            out = jax.lax.cond(jnp.sum(weight_B) > 0, run, skip, None)
+            true_BK = jax.nn.one_hot(data["y"][idx_B], num_classes, dtype=jnp.int32)
+            pred_BK = jax.nn.one_hot(out["pred"], num_classes, dtype=jnp.int32)
+            real_B = (weight_B > 0).astype(jnp.int32)
+            confusion_KK = confusion_KK + jnp.einsum("bk,bj->kj", true_BK * real_B[:, None], pred_BK)
+            return confusion_KK, (out["logprobs"], out["loss_sum"], out["weight_sum"])
+
+        confusion, (logp_nBK, loss_n, weight_n) = jax.lax.scan(
+            body, jnp.zeros((num_classes, num_classes), jnp.int32), (idx_nB, weight_nB), unroll=unroll)
+        return {"logprobs": logp_nBK.reshape(-1, num_classes), "loss_sum": loss_n, "weight_sum": weight_n,
+                "confusion": confusion}
+
+    return eval_pass
 
 
 def padded_eval(eval_step: Callable, state, data: Any, batch_size: int) -> list[dict[str, Any]]:

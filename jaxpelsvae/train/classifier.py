@@ -55,6 +55,12 @@ class TrainConfig:
     synthetic_periods: the period a synthetic curve's view folds with: "found" (the same
         label-free Lomb-Scargle search as real curves, so aliases look alike) or "true" (the
         sampled period; cheaper).
+    compiled_epoch: sets live on the device and each pass over a set (training or evaluation) is
+        one compiled program (`train.batching.make_epoch_pass` / `make_eval_pass`); False drives
+        one jitted step a batch from Python. Same batch order; equal within float tolerance.
+    checkpoint_every: the loop state is checkpointed every this many epochs, on a new best
+        validation loss and at the end (asynchronously); a resumed run repeats the epochs after
+        its latest checkpoint, so the result does not depend on it.
     """
 
     mode: str = "selfreg"
@@ -75,6 +81,8 @@ class TrainConfig:
     backbone_overrides: tuple[tuple[str, Any], ...] = ()
     augment: bool = False
     synthetic_periods: str = "found"
+    compiled_epoch: bool = True
+    checkpoint_every: int = 1
 
     def __post_init__(self):
         from jaxpelsvae.views import registry
@@ -90,7 +98,8 @@ class TrainConfig:
             raise ConfigError("augment applies to period-aware views; the cnn uses resample_pairs")
         if self.synthetic_periods not in SYNTHETIC_PERIODS:
             raise ConfigError(f"synthetic_periods must be one of {SYNTHETIC_PERIODS}, got {self.synthetic_periods!r}")
-        for name in ("seq_length", "layers", "batch_size", "synthetic_batch_size", "eval_batch_size"):
+        for name in ("seq_length", "layers", "batch_size", "synthetic_batch_size", "eval_batch_size",
+                     "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.learning_rate <= 0:
@@ -171,7 +180,11 @@ def build_model(num_classes: int, config: TrainConfig, key):
 class Steps(NamedTuple):
     """The compiled programs of a configuration: ``train_real`` (subset "all" in baseline, "real"
     in selfreg), ``train_synthetic`` (subset "synthetic"; None in baseline), ``evaluate`` (eval
-    mode), with the model's graphdef and the two optimisers (``tx_syn`` at lr × scaling_factor)."""
+    mode), with the model's graphdef and the two optimisers (``tx_syn`` at lr × scaling_factor).
+
+    The same steps as whole passes over a device-resident set (`train.batching`): ``real_pass`` and
+    ``synthetic_pass`` (`make_epoch_pass`: one program a training pass, state donated) and
+    ``evaluate_pass`` (`make_eval_pass`: one program a set's evaluation)."""
 
     graphdef: Any
     train_real: Callable
@@ -179,6 +192,9 @@ class Steps(NamedTuple):
     evaluate: Callable
     tx: Any
     tx_syn: Any
+    real_pass: Callable
+    synthetic_pass: Callable | None
+    evaluate_pass: Callable
 
 
 class _StepKey(NamedTuple):
@@ -216,6 +232,7 @@ def _build_steps(key: _StepKey) -> Steps:
     import jax.numpy as jnp
     from flax import nnx
 
+    from jaxpelsvae.train import batching
     from jaxpelsvae.train import steps as steps_lib
     from jaxpelsvae.train.state import make_optimizer, split_model
 
@@ -227,17 +244,25 @@ def _build_steps(key: _StepKey) -> Steps:
     graphdef, _, _ = split_model(model)
     loss_fn = steps_lib.classifier_loss_fn(key.loss, alpha_K=alpha, gamma=key.focal_gamma)
     eval_fn = steps_lib.classifier_eval_fn(key.loss, alpha_K=alpha, gamma=key.focal_gamma)
-    evaluate = steps_lib.make_eval_step(graphdef, eval_fn)
+    eval_plain = steps_lib.make_eval_step(graphdef, eval_fn, jit=False)
+    evaluate = jax.jit(eval_plain)
+    evaluate_pass = batching.make_eval_pass(eval_plain, key.num_classes)
+
+    def both(plain):  # the per-step program and the whole-pass program of one plain step
+        return jax.jit(plain, donate_argnums=(0,)), batching.make_epoch_pass(plain)
+
     if key.mode == "baseline":
         tx = make_optimizer(key.learning_rate, clip_norm=key.clip_norm)
-        train_real = steps_lib.make_train_step(graphdef, loss_fn, tx, subset="all")
-        return Steps(graphdef, train_real, None, evaluate, tx, None)
+        train_real, real_pass = both(steps_lib.make_train_step(graphdef, loss_fn, tx, subset="all", jit=False))
+        return Steps(graphdef, train_real, None, evaluate, tx, None, real_pass, None, evaluate_pass)
     # Masked passes: the step clips the whole gradient first (the original's order), then masks.
     tx = make_optimizer(key.learning_rate, clip_norm=None)
     tx_syn = make_optimizer(key.learning_rate * key.scaling_factor, clip_norm=None)
-    train_real = steps_lib.make_train_step(graphdef, loss_fn, tx, subset="real", clip_norm=key.clip_norm)
-    train_syn = steps_lib.make_train_step(graphdef, loss_fn, tx_syn, subset="synthetic", clip_norm=key.clip_norm)
-    return Steps(graphdef, train_real, train_syn, evaluate, tx, tx_syn)
+    train_real, real_pass = both(steps_lib.make_train_step(graphdef, loss_fn, tx, subset="real",
+                                                           clip_norm=key.clip_norm, jit=False))
+    train_syn, syn_pass = both(steps_lib.make_train_step(graphdef, loss_fn, tx_syn, subset="synthetic",
+                                                         clip_norm=key.clip_norm, jit=False))
+    return Steps(graphdef, train_real, train_syn, evaluate, tx, tx_syn, real_pass, syn_pass, evaluate_pass)
 
 
 def init_train_state(num_classes: int, config: TrainConfig, steps: Steps, seed: int):
@@ -281,6 +306,24 @@ def evaluate_split(eval_step: Callable, state, data: Encoded, class_names: Seque
     logp, loss = predict(eval_step, state, data, batch_size)
     prob = np.exp(logp.astype(np.float64)) if len(data.y_N) else np.zeros((0, len(class_names)))
     return classification_metrics(data.y_N, prob, class_names, loss=loss)
+
+
+def evaluate_set(evaluate_pass: Callable, state, data, y_N: np.ndarray, class_names: Sequence[str],
+                 batch_size: int) -> dict[str, Any]:
+    """`evaluate_split` of a device-resident set (`train.batching.DeviceSet` with labels ``y_N``) in
+    one compiled program (`Steps.evaluate_pass`): the host adds the per-batch loss sums in the
+    same order as the per-batch path and computes the metrics from the probabilities (the AUCs
+    need them), as `evaluate_split` does."""
+    import jax
+
+    n = data.n
+    out = jax.device_get(evaluate_pass(state, data.data, *data.indices(batch_size)))
+    batches = -(-n // batch_size)
+    total = sum(float(x) for x in out["loss_sum"][:batches])
+    weight = sum(float(x) for x in out["weight_sum"][:batches])
+    loss = total / weight if weight > 0 else float("nan")
+    prob = np.exp(out["logprobs"][:n].astype(np.float64)) if n else np.zeros((0, len(class_names)))
+    return classification_metrics(y_N, prob, class_names, loss=loss)
 
 
 # ------------------------------------------------------------------------------------- inputs
