@@ -245,7 +245,9 @@ def test_vmapped_seeds_equal_sequential_seeds(tmp_path):
                                classes=("a", "b", "c"), progress=False)
         val_loss = [h["val_loss"] for h in run.regulator.history]
         assert a.epochs == run.metrics["epochs"] == len(a.val_loss)
-        np.testing.assert_allclose(a.val_loss, val_loss, rtol=2e-3, atol=1e-4)
+        # 2e-2: the convolution biases feed BatchNorm, so their gradient is rounding noise that Adam
+        # turns into ±lr steps, and eval mode reads them through the running means (8e-3 measured).
+        np.testing.assert_allclose(a.val_loss, val_loss, rtol=2e-2, atol=1e-4)
         runner_up = np.sort(val_loss)[1] if len(val_loss) > 1 else np.inf
         if runner_up - min(val_loss) > 1e-2 * min(val_loss):  # the best epoch is no near-tie
             assert a.best_epoch == run.metrics["best_epoch"]

@@ -192,3 +192,176 @@ def _fit_group(state, step, evaluate, group, vmap, train, val, x_test, cfg, n, p
                       list(epoch_seconds))
         for i, s in enumerate(group)
     }
+
+
+# ------------------------------------------------------------------------- self-regulated seeds
+
+
+class SelfregSeedResult(NamedTuple):
+    """One self-regulated seed's outcome: test log-probabilities (N_test, K), its final
+    RegulatorState (history, best epoch, regenerations) and host copies of its best (params, rest)."""
+
+    seed: int
+    logprobs_test: np.ndarray
+    regulator: object
+    best: tuple
+
+
+def _stack(trees):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _padded(arrays: dict, rows: int) -> dict:
+    """``arrays`` (leading axis n) padded with zeros to ``rows``."""
+    def pad(a):
+        a = np.asarray(a)
+        return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), a.dtype)])
+
+    return jax.tree.map(pad, dict(arrays))
+
+
+def _metrics_of(out: dict, i: int, n: int, batch: int, y_N, classes):
+    """The loop's per-set metrics (`classifier.evaluate_set`) from seed ``i``'s slice of a vmapped
+    evaluation program's output (host arrays)."""
+    from jaxpelsvae.selfreg.metrics import classification_metrics
+
+    nb = -(-n // batch)
+    total = sum(float(x) for x in out["loss_sum"][i][:nb])
+    weight = sum(float(x) for x in out["weight_sum"][i][:nb])
+    prob = np.exp(out["logprobs"][i][:n].astype(np.float64))
+    return classification_metrics(y_N, prob, classes, loss=total / weight if weight > 0 else float("nan"))
+
+
+def train_selfreg_seeds(
+    encoded: tuple,
+    classes: Sequence[str],
+    generator,
+    seeds: Sequence[int],
+    config=None,
+    *,
+    progress: bool = False,
+) -> list[SelfregSeedResult]:
+    """Train S self-regulated classifiers, one per seed, as one program on shared encoded data.
+
+    encoded: (train, val, test) `train.classifier.Encoded` splits, shared by every seed; config: a
+    `TrainConfig` (its mode is forced to "selfreg"; ``resample_pairs`` / ``augment`` are not
+    supported here). The protocol is `selfreg.loop.train_classifier`'s with ``encoded=``: each
+    seed's initial state, generator key, synthetic sets, batch orders and policy are its own; the S
+    TrainStates are stacked and every pass (synthetic, real, evaluation) is one vmapped compiled
+    program, each seed's synthetic set padded to the largest bucket of rows (padding batches are
+    skipped by the pass, so they change nothing). Each seed's RegulatorState lives on the host: it
+    decides regenerations, counts and early stopping from its seed's metrics; a stopped seed keeps
+    stepping inside the program but nothing of it is recorded any more. Equal to sequential
+    `train_classifier` runs within float tolerance (tests/test_loop.py).
+    """
+    from jaxpelsvae.selfreg import policies
+    from jaxpelsvae.selfreg.synthetic import generate_set
+    from jaxpelsvae.train import steps as steps_lib
+    from jaxpelsvae.train.classifier import KEY_GENERATOR, TrainConfig, build_steps, init_train_state
+    from jaxpelsvae.train.losses import class_weights_alpha
+
+    config = dataclasses.replace(config or TrainConfig(), mode="selfreg")
+    if config.redraws_train_views:
+        raise ConfigError("train_selfreg_seeds: resample_pairs / augment are not supported (shared encodings)")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ConfigError("train_selfreg_seeds: no seeds")
+    enc_train, enc_val, enc_test = encoded
+    classes = tuple(classes)
+    k, rcfg, count = len(classes), config.regulator, len(seeds)
+    alpha_K = class_weights_alpha(np.concatenate([enc_train.y_N, enc_val.y_N]), k)
+    built = build_steps(k, config, alpha_K)
+    alpha = jnp.asarray(alpha_K, jnp.float32)
+    loss_fn = steps_lib.classifier_loss_fn(config.loss, alpha_K=alpha, gamma=config.focal_gamma)
+    eval_fn = steps_lib.classifier_eval_fn(config.loss, alpha_K=alpha, gamma=config.focal_gamma)
+    real_step = steps_lib.make_train_step(built.graphdef, loss_fn, built.tx, subset="real",
+                                          clip_norm=config.clip_norm, jit=False)
+    syn_step = steps_lib.make_train_step(built.graphdef, loss_fn, built.tx_syn, subset="synthetic",
+                                         clip_norm=config.clip_norm, jit=False)
+    eval_fn_pass = batching.eval_pass_fn(steps_lib.make_eval_step(built.graphdef, eval_fn, jit=False), k)
+    real_pass = jax.jit(jax.vmap(batching.epoch_pass_fn(real_step), in_axes=(0, None, 0, 0)), donate_argnums=(0,))
+    syn_pass = jax.jit(jax.vmap(batching.epoch_pass_fn(syn_step), in_axes=(0, 0, 0, 0)), donate_argnums=(0,))
+    eval_shared = jax.jit(jax.vmap(eval_fn_pass, in_axes=(0, None, None, None)))
+    eval_own = jax.jit(jax.vmap(eval_fn_pass, in_axes=(0, 0, 0, 0)))
+
+    state = _stack([init_train_state(k, config, built, s) for s in seeds])
+    regs = [policies.init(rcfg, k, selfreg=True)[0] for _ in seeds]
+    gen_keys = [jax.random.fold_in(jax.random.key(s), KEY_GENERATOR) for s in seeds]
+    capacity = policies.max_synthetic_total(rcfg, k)
+    train_dev = batching.DeviceSet.upload(enc_train.arrays)
+    val_dev = batching.DeviceSet.upload(enc_val.arrays)
+    synthetic: list = [None] * count
+    syn_data, rows = None, 0
+    best: list = [None] * count
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=rcfg.epochs, desc=f"selfreg seeds {seeds}", unit="epoch", leave=False)
+    for epoch in range(rcfg.epochs):
+        active = [not r.stopped for r in regs]
+        if not any(active):
+            break
+        regenerated = [False] * count
+        for i in range(count):
+            if active[i] and regs[i].pending_counts is not None:
+                synthetic[i] = generate_set(generator, jax.random.fold_in(gen_keys[i], regs[i].regenerations),
+                                            regs[i].pending_counts, regs[i].temperature, classes,
+                                            config.seq_length, rcfg.n_oversampling, capacity, config)
+                regs[i] = policies.after_generation(regs[i], rcfg)
+                regenerated[i] = True
+        if any(regenerated):  # one stacked device set, every seed's padded to the largest bucket
+            n_max = max(len(s.y_N) for s in synthetic)
+            rows = 1 << max(n_max - 1, 0).bit_length()
+            syn_data = jax.device_put(_stack([_padded(s.arrays, rows) for s in synthetic]))
+        n_syn = [len(s.y_N) for s in synthetic]
+
+        def stacked(n_of, batch, stream=None, rows_=None):
+            per = [batching.pass_indices(n_of[i], batch, None if stream is None else
+                                         batching.epoch_rng(seeds[i], epoch, stream), rows=rows_)
+                   for i in range(count)]
+            return np.stack([p[0] for p in per]), np.stack([p[1] for p in per])
+
+        syn_loss = None
+        for r in range(rcfg.repetitions):
+            state, syn_loss = syn_pass(state, syn_data, *stacked(n_syn, config.synthetic_batch_size,
+                                                                 batching.SYNTHETIC_STREAM + r, rows))
+        state, real_loss = real_pass(state, train_dev.data, *stacked([train_dev.n] * count, config.batch_size,
+                                                                     batching.REAL_STREAM))
+        eb = config.eval_batch_size
+        outs = {"train": jax.device_get(eval_shared(state, train_dev.data, *train_dev.indices(eb))),
+                "val": jax.device_get(eval_shared(state, val_dev.data, *val_dev.indices(eb))),
+                "synthetic": jax.device_get(eval_own(state, syn_data, *stacked(n_syn, eb, None, rows)))}
+        losses = jax.device_get((real_loss, syn_loss))
+        improved = []
+        for i in range(count):
+            if not active[i]:
+                continue
+            m = {"train": _metrics_of(outs["train"], i, train_dev.n, eb, enc_train.y_N, classes),
+                 "val": _metrics_of(outs["val"], i, val_dev.n, eb, enc_val.y_N, classes),
+                 "synthetic": _metrics_of(outs["synthetic"], i, n_syn[i], eb, synthetic[i].y_N, classes)}
+            record = {name: {key: v[key] for key in ("n", "loss", "accuracy", "macro_f1", "confusion")}
+                      for name, v in m.items()}
+            record.update(train_step_loss=float(losses[0][i]), synthetic_step_loss=float(losses[1][i]),
+                          regenerated=regenerated[i])
+            report = policies.EpochReport(epoch=epoch, val_loss=m["val"]["loss"],
+                                          train_confusion_KK=np.asarray(m["train"]["confusion"]),
+                                          synthetic_accuracy=m["synthetic"]["accuracy"], record=record)
+            regs[i], actions = policies.update(regs[i], report, rcfg)
+            if actions.new_best:
+                improved.append(i)
+        if improved:  # host copies of the improved seeds' variables (the state is donated next pass)
+            params_rest = jax.device_get((state.params, state.rest))
+            for i in improved:
+                best[i] = jax.tree.map(lambda a, i=i: np.array(a[i]), params_rest)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    if any(b is None for b in best):
+        raise DataError("no epoch produced a finite validation loss")
+    params, rest = _stack([b[0] for b in best]), _stack([b[1] for b in best])
+    best_state = state.replace(params=params, rest=rest)
+    test_dev = batching.DeviceSet.upload({"x": enc_test.x, "y": np.asarray(enc_test.y_N, np.int32)})
+    out = jax.device_get(eval_shared(best_state, test_dev.data, *test_dev.indices(config.eval_batch_size)))
+    return [SelfregSeedResult(s, out["logprobs"][i][:test_dev.n], regs[i], best[i]) for i, s in enumerate(seeds)]
