@@ -65,6 +65,9 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=125, help="real batch size (the demo's: 64)")
     p.add_argument("--demo", action="store_true", help="the demo's survey counts and small-preset settings")
     p.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated paths to time ({','.join(PATHS)})")
+    p.add_argument("--selfreg-seeds", default=None, metavar="S,S,...",
+                   help="instead: time S self-regulated seeds as one vmapped program against S sequential runs "
+                        "on a tiny configuration (L 64, 2 layers, 40 stars per class), e.g. 1,2,4")
     args = p.parse_args(argv)
     if args.quick:
         args.stars_per_class, args.oversampling, args.epochs = 80, 2, 1
@@ -303,8 +306,62 @@ def hlo_op_names(s: Setup, counts) -> dict[str, dict[str, str]]:
     return out
 
 
+def seeds_table(args) -> int:
+    """Steady seconds per epoch of S self-regulated seeds: sequential `train_classifier` runs (sum
+    over seeds) against one vmapped program (`experiments.repetitions.train_selfreg_seeds`)."""
+    import dataclasses
+
+    import numpy as np
+
+    from jaxpelsvae.experiments.repetitions import train_selfreg_seeds
+    from jaxpelsvae.selfreg.loop import train_classifier
+    from jaxpelsvae.selfreg.state import RegulatorConfig
+    from jaxpelsvae.simulate.survey import CLASSES, simulate_survey
+    from jaxpelsvae.train.classifier import ENCODE_SEEDS, TrainConfig, encode_split
+
+    sizes = [int(x) for x in args.selfreg_seeds.split(",")]
+    length, epochs = 64, max(args.epochs, 3)
+    lcs = simulate_survey({c: 40 for c in CLASSES}, cadence="gaia", seed=args.seed)
+    parts = lcs.split((0.6, 0.2, 0.2), seed=args.seed)
+    classes = tuple(parts[0].classes)
+    generator = benchlib.make_generator(parts[0], seq_length=length, full_size=False, capacity_multiple=32,
+                                        donor_max_len=128, seed=args.seed)
+    reg = RegulatorConfig(synthetic_samples_by_class=8, n_oversampling=2, epochs=epochs, patience=10_000,
+                          max_synthetic_age=10_000, threshold_acc_synthetic=1.0)
+    cfg = TrainConfig(mode="selfreg", seq_length=length, layers=2, learning_rate=3e-3, batch_size=32,
+                      synthetic_batch_size=32, eval_batch_size=128, regulator=reg)
+    encoded = tuple(encode_split(s, classes, cfg, args.seed, ENCODE_SEEDS[name])
+                    for name, s in zip(("train", "val", "test"), parts))
+    rows, metrics = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in sizes:
+            seeds = list(range(count))
+            seq = 0.0
+            for s in seeds:
+                run = train_classifier(None, None, None, dataclasses.replace(cfg, checkpoint_every=10_000),
+                                       generator=generator, workdir=Path(tmp) / f"{count}-{s}", seed=s,
+                                       progress=False, encoded=encoded, classes=classes)
+                walls = [sum(h["wall_s"].values()) for h in run.regulator.history]
+                seq += float(np.median(walls[1:]))
+            vm = float(np.median(train_selfreg_seeds(encoded, classes, generator, seeds, cfg)[0].epoch_seconds[1:]))
+            rows.append((count, seq, vm))
+            metrics += [benchlib.metric(f"S={count}: epoch, sequential", seq, "s", "lower"),
+                        benchlib.metric(f"S={count}: epoch, vmapped", vm, "s", "lower"),
+                        benchlib.metric(f"S={count}: speed-up", seq / vm, "x")]
+    print(f"self-regulated seeds, {len(encoded[0].y_N)} training curves, L={length}, {epochs} epochs "
+          "(steady: median of the epochs after the first)")
+    print("| seeds S | sequential s/epoch | vmapped s/epoch | speed-up |\n|---:|---:|---:|---:|")
+    for count, seq, vm in rows:
+        print(f"| {count} | {seq:.3f} | {vm:.3f} | {seq / vm:.2f} |")
+    benchlib.write_result(args.json, "epoch_selfreg_seeds", metrics, quick=args.quick,
+                          extra={"rows": rows, "train_curves": len(encoded[0].y_N), "seq_length": length})
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.selfreg_seeds:
+        return seeds_table(args)
     import jax
 
     t_start = time.perf_counter()

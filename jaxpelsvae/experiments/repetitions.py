@@ -205,6 +205,7 @@ class SelfregSeedResult(NamedTuple):
     logprobs_test: np.ndarray
     regulator: object
     best: tuple
+    epoch_seconds: list[float]  # wall time of each epoch of the whole program (the first compiles)
 
 
 def _stack(trees):
@@ -298,10 +299,12 @@ def train_selfreg_seeds(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=rcfg.epochs, desc=f"selfreg seeds {seeds}", unit="epoch", leave=False)
+    epoch_seconds: list[float] = []
     for epoch in range(rcfg.epochs):
         active = [not r.stopped for r in regs]
         if not any(active):
             break
+        t_epoch = time.perf_counter()
         regenerated = [False] * count
         for i in range(count):
             if active[i] and regs[i].pending_counts is not None:
@@ -354,6 +357,7 @@ def train_selfreg_seeds(
             params_rest = jax.device_get((state.params, state.rest))
             for i in improved:
                 best[i] = jax.tree.map(lambda a, i=i: np.array(a[i]), params_rest)
+        epoch_seconds.append(time.perf_counter() - t_epoch)
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -364,4 +368,5 @@ def train_selfreg_seeds(
     best_state = state.replace(params=params, rest=rest)
     test_dev = batching.DeviceSet.upload({"x": enc_test.x, "y": np.asarray(enc_test.y_N, np.int32)})
     out = jax.device_get(eval_shared(best_state, test_dev.data, *test_dev.indices(config.eval_batch_size)))
-    return [SelfregSeedResult(s, out["logprobs"][i][:test_dev.n], regs[i], best[i]) for i, s in enumerate(seeds)]
+    return [SelfregSeedResult(s, out["logprobs"][i][:test_dev.n], regs[i], best[i], list(epoch_seconds))
+            for i, s in enumerate(seeds)]

@@ -182,7 +182,11 @@ def train_classifier(
 
     fresh = init_train_state(k, config, steps, seed)
     store = ckpt.CheckpointStore(files.checkpoints, max_to_keep=2)
-    loop_state = _resume(store, files, run_id, fresh, enc_train.x) if resume else None
+    try:
+        loop_state = _resume(store, files, run_id, fresh, enc_train.x) if resume else None
+    except Exception:
+        store.close()
+        raise
     if loop_state is None:
         store.close()
         _start_afresh(files)
