@@ -1,4 +1,4 @@
-"""Repetitions over seeds as one program: S baseline classifiers trained together by `jax.vmap`.
+"""Repetitions over seeds as one program: S classifiers (baseline or self-regulated) trained together by `jax.vmap`.
 
 The paper ran 30–80 repetitions per cell. Here the S seeds of the baseline ("oneloss") mode share
 one encoded training set on the device; each seed has its own initialisation and its own batch
@@ -14,6 +14,9 @@ program stops when every seed has stopped or at `epochs`. The protocol is the lo
 early stopping, best epoch restored), so the vmapped seeds reproduce the loop's sequential runs
 within float tolerance (tests/test_experiments.py). `vmap=False` runs the same plain step seed after
 seed, without the loop's per-epoch bookkeeping: the reference of benchmarks/bench_vmap_seeds.py.
+
+The self-regulated mode has its vmapped counterpart, `train_selfreg_seeds`: stacked states and
+synthetic sets, one compiled program a pass, each seed's regulator on the host.
 
 Shape letters: S seeds, N examples, B batch, L sequence length, K classes.
 """
