@@ -64,7 +64,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=125, help="real batch size (the demo's: 64)")
     p.add_argument("--demo", action="store_true", help="the demo's survey counts and small-preset settings")
-    p.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated paths to time ({','.join(PATHS)})")
+    p.add_argument("--paths", default=None,
+                   help=f"comma-separated paths to time (default: {','.join(PATHS)}; with --quick: compiled)")
     p.add_argument("--selfreg-seeds", default=None, metavar="S,S,...",
                    help="instead: time S self-regulated seeds as one vmapped program against S sequential runs "
                         "on a tiny configuration (L 64, 2 layers, 40 stars per class), e.g. 1,2,4")
@@ -73,7 +74,9 @@ def parse_args(argv=None):
         args.stars_per_class, args.oversampling, args.epochs = 80, 2, 1
     if args.demo:
         args.batch_size, args.synthetic_per_class = 64, 32
-    args.paths = tuple(x.strip() for x in args.paths.split(",") if x.strip())
+    # --quick stays within run_all.py's budget: the compiled path alone unless --paths asks for both.
+    paths = args.paths or ("compiled" if args.quick else ",".join(PATHS))
+    args.paths = tuple(x.strip() for x in paths.split(",") if x.strip())
     if not set(args.paths) <= set(PATHS):
         p.error(f"--paths: unknown path in {args.paths}; expected {PATHS}")
     return args
