@@ -1,25 +1,33 @@
-"""Benchmark: one self-regulated epoch (generate, synthetic and real passes, evaluation), timed by phase, profiled.
+"""Benchmark: one self-regulated epoch, today's per-step loop against the compiled epoch, timed by phase.
 
-The epoch is assembled from the loop's own pieces (`jaxpelsvae.selfreg.loop`: `build_steps`,
-`init_train_state`, `generate_set`, `train_pass`, `predict`; `selfreg.metrics`; `policies.update`;
-`train.checkpoint.CheckpointStore`), in the order of `loop.train_classifier`, so that the host-side
-time of each phase can be read off:
+The epoch is assembled from the loop's own pieces (`train.classifier`: `build_steps`,
+`init_train_state`, `evaluate_set`, `predict`; `train.batching`; `selfreg.synthetic.generate_set`;
+`selfreg.metrics`; `policies.update`; `train.checkpoint.CheckpointStore`), in the order of
+`selfreg.loop.train_classifier`, once per path on the same data, generator and seed:
 
-  generate       the generator's jitted program (priors -> latent -> decoder -> reverse fold ->
-                 encode) and the copy of the synthetic set to the host (the loop keeps it there)
-  synthetic pass `repetitions` shuffled passes of the masked synthetic step (batch 128)
-  real pass      one shuffled pass of the masked real step (batch 125)
-  evaluate       eval-mode forward passes over train, validation and synthetic sets + fetch
+  per-step   one jitted step a batch driven from Python, the batch gathered on the host
+             (`batching.train_pass`), one jitted eval step a batch (`classifier.predict`);
+  compiled   the sets on the device (uploaded once; the synthetic set at each generation, padded
+             to a power of two of rows), one program a training pass (`lax.scan` over the epoch's
+             index array, state donated) and one program a set's evaluation (`evaluate_set`).
+
+Phases:
+  generate       the generator's jitted program and the synthetic set (+ its upload, compiled path)
+  synthetic pass `repetitions` shuffled passes of the masked synthetic step
+  real pass      one shuffled pass of the masked real step
+  evaluate       eval-mode passes over train, validation and synthetic sets + fetch
   host metrics   accuracy, macro-F1, ROC-AUC, confusion on the host (numpy), three splits
   policy+ckpt    `policies.update` and the epoch checkpoint (orbax, waited for)
 
-The generator is fitted on the simulated training split with an untrained VAE of the original's
-size (speed does not depend on training) and the MLP latent model (one jitted program). Epoch 0
-compiles everything and is reported separately; the next epochs are timed (regenerating every
-epoch, so that generation is always measured). ``--profile DIR`` records the last timed epoch with
-`jax.profiler.trace` (TensorBoard / Perfetto trace in DIR) and prints the top events by total time.
+Both paths read the same batch order, so they end with the same parameters within float
+tolerance (printed). Reported per path: the steady epoch (median over the epochs after the
+compiling epoch 0), the ratio per-step / compiled, and the host dispatches per epoch (calls of
+compiled programs made by the epoch). ``--demo`` sizes the data like `jaxpelsvae demo` (small
+preset: batch 64, 32 synthetic curves per class; its survey's counts). ``--profile DIR`` records
+the last timed epoch of the compiled path with `jax.profiler.trace` and prints the top events.
 
     .venv/bin/python benchmarks/bench_epoch.py --quick [--json out.json] [--profile /tmp/epoch_trace]
+    .venv/bin/python benchmarks/bench_epoch.py --demo --epochs 3
 """
 from __future__ import annotations
 
@@ -37,6 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 PHASES = ("generate", "synthetic pass", "real pass", "evaluate", "host metrics", "policy+ckpt")
+PATHS = ("per-step", "compiled")
+# `jaxpelsvae demo`'s survey (cli/demo.py DEMO_COUNTS) and the small preset's classifier settings.
+DEMO_COUNTS = {"CEP": 300, "DSCT": 200, "ECL": 700, "LPV": 600, "RRLYR": 700}
 
 
 def parse_args(argv=None):
@@ -51,9 +62,23 @@ def parse_args(argv=None):
     p.add_argument("--profile", type=Path, default=None, help="jax.profiler trace of the last epoch into DIR")
     p.add_argument("--no-checkpoint", action="store_true", help="skip the per-epoch orbax checkpoint")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=125, help="real batch size (the demo's: 64)")
+    p.add_argument("--demo", action="store_true", help="the demo's survey counts and small-preset settings")
+    p.add_argument("--paths", default=None,
+                   help=f"comma-separated paths to time (default: {','.join(PATHS)}; with --quick: compiled)")
+    p.add_argument("--selfreg-seeds", default=None, metavar="S,S,...",
+                   help="instead: time S self-regulated seeds as one vmapped program against S sequential runs "
+                        "on a tiny configuration (L 64, 2 layers, 40 stars per class), e.g. 1,2,4")
     args = p.parse_args(argv)
     if args.quick:
         args.stars_per_class, args.oversampling, args.epochs = 80, 2, 1
+    if args.demo:
+        args.batch_size, args.synthetic_per_class = 64, 32
+    # --quick stays within run_all.py's budget: the compiled path alone unless --paths asks for both.
+    paths = args.paths or ("compiled" if args.quick else ",".join(PATHS))
+    args.paths = tuple(x.strip() for x in paths.split(",") if x.strip())
+    if not set(args.paths) <= set(PATHS):
+        p.error(f"--paths: unknown path in {args.paths}; expected {PATHS}")
     return args
 
 
@@ -64,13 +89,13 @@ class Setup:
         import jax
         import numpy as np
 
-        from jaxpelsvae.selfreg import loop, policies
         from jaxpelsvae.selfreg.state import RegulatorConfig
+        from jaxpelsvae.train import classifier
         from jaxpelsvae.simulate.survey import CLASSES, simulate_survey
         from jaxpelsvae.train.losses import class_weights_alpha
 
         t0 = time.perf_counter()
-        counts = {c: args.stars_per_class for c in CLASSES}
+        counts = dict(DEMO_COUNTS) if args.demo else {c: args.stars_per_class for c in CLASSES}
         lcs = simulate_survey(counts, cadence=args.cadence, seed=args.seed)
         self.train_lcs, val_lcs, _ = lcs.split((0.7, 0.15, 0.15), seed=args.seed)
         self.t_simulate = time.perf_counter() - t0
@@ -81,67 +106,112 @@ class Setup:
         self.classes = tuple(self.train_lcs.classes)
         reg = RegulatorConfig(synthetic_samples_by_class=args.synthetic_per_class, n_oversampling=args.oversampling,
                               epochs=10_000, patience=10_000)
-        self.config = loop.TrainConfig(mode="selfreg", seq_length=args.seq_length, regulator=reg)
+        self.config = classifier.TrainConfig(mode="selfreg", seq_length=args.seq_length, regulator=reg,
+                                             batch_size=args.batch_size)
         t0 = time.perf_counter()
-        self.enc_train = loop.encode_split(self.train_lcs, self.classes, self.config, args.seed, 11)
-        self.enc_val = loop.encode_split(val_lcs, self.classes, self.config, args.seed, 12)
+        self.enc_train = classifier.encode_split(self.train_lcs, self.classes, self.config, args.seed, 11)
+        self.enc_val = classifier.encode_split(val_lcs, self.classes, self.config, args.seed, 12)
         self.t_encode = time.perf_counter() - t0
         k = len(self.classes)
         alpha = class_weights_alpha(np.concatenate([self.enc_train.y_N, self.enc_val.y_N]), k)
-        self.steps = loop.build_steps(k, self.config, alpha)
-        self.state = loop.init_train_state(k, self.config, self.steps, args.seed)
-        self.regulator, _ = policies.init(reg, k, selfreg=True)
-        self.counts = self.regulator.pending_counts
+        self.steps = classifier.build_steps(k, self.config, alpha)
+        self.k, self.seed = k, args.seed
         self.gen_key = jax.random.fold_in(jax.random.key(args.seed), 2)
+        self.start("per-step")
+
+    def start(self, path: str) -> None:
+        """A fresh state and regulator for timing ``path`` (the same initial parameters each time)."""
+        from jaxpelsvae.selfreg import policies
+        from jaxpelsvae.train import batching, classifier
+
+        self.path = path
+        self.state = classifier.init_train_state(self.k, self.config, self.steps, self.seed)
+        self.regulator, _ = policies.init(self.config.regulator, self.k, selfreg=True)
+        self.counts = self.regulator.pending_counts
+        compiled = path == "compiled"
+        self.dev_train = batching.DeviceSet.upload(self.enc_train.arrays) if compiled else None
+        self.dev_val = batching.DeviceSet.upload(self.enc_val.arrays) if compiled else None
+        self.dispatches = 0
+
+    def count(self, fn):
+        """``fn`` counting its calls into ``self.dispatches`` (the host's program launches)."""
+        def counted(*args):
+            self.dispatches += 1
+            return fn(*args)
+
+        return counted
 
 
 def run_epoch(s: Setup, epoch: int, seed: int, store=None) -> dict[str, float]:
-    """One self-regulated epoch on ``s`` (mutates its state and regulator); seconds per phase."""
+    """One self-regulated epoch on ``s`` along ``s.path`` (mutates its state and regulator); seconds
+    per phase and the epoch's program launches."""
     import jax
     import numpy as np
 
-    from jaxpelsvae.selfreg import loop, policies
+    from jaxpelsvae import seeds as streams
+    from jaxpelsvae.selfreg import policies
     from jaxpelsvae.selfreg.metrics import classification_metrics
+    from jaxpelsvae.selfreg.synthetic import generate_set
+    from jaxpelsvae.train import batching, classifier
 
-    rcfg = s.config.regulator
+    rcfg, steps, compiled = s.config.regulator, s.steps, s.path == "compiled"
+    s.dispatches = 0
     t = {}
     t0 = time.perf_counter()
     with jax.profiler.TraceAnnotation("generate"):
-        synthetic = loop.generate_set(s.generator, jax.random.fold_in(s.gen_key, epoch), s.counts,
-                                      s.regulator.temperature, s.classes, s.config.seq_length,
-                                      rcfg.n_oversampling)
+        synthetic = generate_set(s.generator, jax.random.fold_in(s.gen_key, epoch), s.counts,
+                                 s.regulator.temperature, s.classes, s.config.seq_length, rcfg.n_oversampling)
+        dev_syn = batching.DeviceSet.upload(synthetic.arrays, bucket=True) if compiled else None
+        jax.block_until_ready(dev_syn)
     t["generate"] = time.perf_counter() - t0
+
+    def train(program, step, state, host, dev, batch_size, rng):
+        if compiled:
+            return s.count(program)(state, dev.data, *dev.indices(batch_size, rng))
+        return batching.train_pass(s.count(step), state, host.arrays, batch_size, rng)
 
     t0 = time.perf_counter()
     state = s.state
     with jax.profiler.TraceAnnotation("synthetic pass"):
         for r in range(rcfg.repetitions):
-            rng = np.random.default_rng([seed, epoch, 1 + r])
-            state, _ = loop.train_pass(s.steps.train_synthetic, state, synthetic, s.config.synthetic_batch_size, rng)
+            rng = batching.epoch_rng(seed, epoch, streams.SYNTH_STREAM + r)
+            state, _ = train(steps.synthetic_pass, steps.train_synthetic, state, synthetic, dev_syn,
+                             s.config.synthetic_batch_size, rng)
         jax.block_until_ready(state)
     t["synthetic pass"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     with jax.profiler.TraceAnnotation("real pass"):
-        rng = np.random.default_rng([seed, epoch, 0])
-        state, real_loss = loop.train_pass(s.steps.train_real, state, s.enc_train, s.config.batch_size, rng)
+        rng = batching.epoch_rng(seed, epoch, streams.REAL_STREAM)
+        state, real_loss = train(steps.real_pass, steps.train_real, state, s.enc_train, s.dev_train,
+                                 s.config.batch_size, rng)
         jax.block_until_ready(state)
     t["real pass"] = time.perf_counter() - t0
     s.state = state
 
+    sets = {"train": (s.enc_train, s.dev_train), "val": (s.enc_val, s.dev_val), "synthetic": (synthetic, dev_syn)}
     t0 = time.perf_counter()
     with jax.profiler.TraceAnnotation("evaluate"):
-        preds = {name: loop.predict(s.steps.evaluate, state, data, s.config.eval_batch_size)
-                 for name, data in (("train", s.enc_train), ("val", s.enc_val), ("synthetic", synthetic))}
+        if compiled:
+            outs = {name: (dev, jax.device_get(s.count(steps.evaluate_pass)(state, dev.data,
+                                                                            *dev.indices(s.config.eval_batch_size))))
+                    for name, (_, dev) in sets.items()}
+        else:
+            preds = {name: classifier.predict(s.count(steps.evaluate), state, host, s.config.eval_batch_size)
+                     for name, (host, _) in sets.items()}
     t["evaluate"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     with jax.profiler.TraceAnnotation("host metrics"):
-        data = {"train": s.enc_train, "val": s.enc_val, "synthetic": synthetic}
-        m = {name: classification_metrics(data[name].y_N, np.exp(logp.astype(np.float64)), s.classes, loss=loss)
+        if compiled:  # what `classifier.evaluate_set` does after its program
+            preds = {}
+            for name, (dev, out) in outs.items():
+                nb = -(-dev.n // s.config.eval_batch_size)
+                preds[name] = (out["logprobs"][:dev.n], float(np.sum(out["loss_sum"][:nb])) /
+                               float(np.sum(out["weight_sum"][:nb])))
+        m = {name: classification_metrics(sets[name][0].y_N, np.exp(logp.astype(np.float64)), s.classes, loss=loss)
              for name, (logp, loss) in preds.items()}
     t["host metrics"] = time.perf_counter() - t0
-
     t0 = time.perf_counter()
     with jax.profiler.TraceAnnotation("policy+ckpt"):
         report = policies.EpochReport(epoch=epoch, val_loss=m["val"]["loss"],
@@ -158,6 +228,7 @@ def run_epoch(s: Setup, epoch: int, seed: int, store=None) -> dict[str, float]:
     t["policy+ckpt"] = time.perf_counter() - t0
     t["total"] = sum(t[p] for p in PHASES)
     t["n_synthetic"] = len(synthetic.y_N)
+    t["dispatches"] = s.dispatches
     return t
 
 
@@ -239,8 +310,63 @@ def hlo_op_names(s: Setup, counts) -> dict[str, dict[str, str]]:
     return out
 
 
+def seeds_table(args) -> int:
+    """Steady seconds per epoch of S self-regulated seeds: sequential `train_classifier` runs (sum
+    over seeds) against one vmapped program (`experiments.repetitions.train_selfreg_seeds`)."""
+    import dataclasses
+
+    import numpy as np
+
+    from jaxpelsvae.experiments.repetitions import train_selfreg_seeds
+    from jaxpelsvae.selfreg.loop import train_classifier
+    from jaxpelsvae.selfreg.state import RegulatorConfig
+    from jaxpelsvae.simulate.survey import CLASSES, simulate_survey
+    from jaxpelsvae.seeds import ENCODE_STREAMS
+    from jaxpelsvae.train.classifier import TrainConfig, encode_split
+
+    sizes = [int(x) for x in args.selfreg_seeds.split(",")]
+    length, epochs = 64, max(args.epochs, 3)
+    lcs = simulate_survey({c: 40 for c in CLASSES}, cadence="gaia", seed=args.seed)
+    parts = lcs.split((0.6, 0.2, 0.2), seed=args.seed)
+    classes = tuple(parts[0].classes)
+    generator = benchlib.make_generator(parts[0], seq_length=length, full_size=False, capacity_multiple=32,
+                                        donor_max_len=128, seed=args.seed)
+    reg = RegulatorConfig(synthetic_samples_by_class=8, n_oversampling=2, epochs=epochs, patience=10_000,
+                          max_synthetic_age=10_000, threshold_acc_synthetic=1.0)
+    cfg = TrainConfig(mode="selfreg", seq_length=length, layers=2, learning_rate=3e-3, batch_size=32,
+                      synthetic_batch_size=32, eval_batch_size=128, regulator=reg)
+    encoded = tuple(encode_split(s, classes, cfg, args.seed, ENCODE_STREAMS[name])
+                    for name, s in zip(("train", "val", "test"), parts))
+    rows, metrics = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in sizes:
+            seeds = list(range(count))
+            seq = 0.0
+            for s in seeds:
+                run = train_classifier(None, None, None, dataclasses.replace(cfg, checkpoint_every=10_000),
+                                       generator=generator, workdir=Path(tmp) / f"{count}-{s}", seed=s,
+                                       progress=False, encoded=encoded, classes=classes)
+                walls = [sum(h["wall_s"].values()) for h in run.regulator.history]
+                seq += float(np.median(walls[1:]))
+            vm = float(np.median(train_selfreg_seeds(encoded, classes, generator, seeds, cfg)[0].epoch_seconds[1:]))
+            rows.append((count, seq, vm))
+            metrics += [benchlib.metric(f"S={count}: epoch, sequential", seq, "s", "lower"),
+                        benchlib.metric(f"S={count}: epoch, vmapped", vm, "s", "lower"),
+                        benchlib.metric(f"S={count}: speed-up", seq / vm, "x")]
+    print(f"self-regulated seeds, {len(encoded[0].y_N)} training curves, L={length}, {epochs} epochs "
+          "(steady: median of the epochs after the first)")
+    print("| seeds S | sequential s/epoch | vmapped s/epoch | speed-up |\n|---:|---:|---:|---:|")
+    for count, seq, vm in rows:
+        print(f"| {count} | {seq:.3f} | {vm:.3f} | {seq / vm:.2f} |")
+    benchlib.write_result(args.json, "epoch_selfreg_seeds", metrics, quick=args.quick,
+                          extra={"rows": rows, "train_curves": len(encoded[0].y_N), "seq_length": length})
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.selfreg_seeds:
+        return seeds_table(args)
     import jax
 
     t_start = time.perf_counter()
@@ -250,39 +376,71 @@ def main(argv=None) -> int:
           f"device {jax.devices()[0]}; fit: " + ", ".join(f"{k} {v:.1f} s" for k, v in s.fit_seconds.items()))
     from jaxpelsvae.train.checkpoint import CheckpointStore
 
-    with tempfile.TemporaryDirectory() as tmp:
-        store = None if args.no_checkpoint else CheckpointStore(Path(tmp) / "ckpt", max_to_keep=2)
-        epochs = []
-        try:
-            for e in range(args.epochs + 1):
-                last = e == args.epochs
-                if last and args.profile is not None and e > 0:
-                    args.profile.mkdir(parents=True, exist_ok=True)
-                    with jax.profiler.trace(str(args.profile), create_perfetto_trace=True):
+    runs, finals = {}, {}
+    for path in args.paths:
+        s.start(path)
+        with tempfile.TemporaryDirectory() as tmp:
+            store = None if args.no_checkpoint else CheckpointStore(Path(tmp) / "ckpt", max_to_keep=2)
+            epochs = []
+            try:
+                for e in range(args.epochs + 1):
+                    profile = (e == args.epochs and e > 0 and args.profile is not None and path == args.paths[-1])
+                    if profile:
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        with jax.profiler.trace(str(args.profile), create_perfetto_trace=True):
+                            epochs.append(run_epoch(s, e, args.seed, store))
+                    else:
                         epochs.append(run_epoch(s, e, args.seed, store))
-                else:
-                    epochs.append(run_epoch(s, e, args.seed, store))
-                print(f"epoch {e}: " + ", ".join(f"{p} {epochs[-1][p]:.2f} s" for p in PHASES)
-                      + f"; total {epochs[-1]['total']:.2f} s ({epochs[-1]['n_synthetic']} synthetic curves)")
-        finally:
-            if store is not None:
-                store.close()
+                    print(f"{path} epoch {e}: " + ", ".join(f"{p} {epochs[-1][p]:.2f} s" for p in PHASES)
+                          + f"; total {epochs[-1]['total']:.2f} s ({epochs[-1]['n_synthetic']} synthetic curves, "
+                          f"{epochs[-1]['dispatches']} dispatches)")
+            finally:
+                if store is not None:
+                    store.close()
+        runs[path] = epochs
+        finals[path] = jax.device_get((s.state.params, s.state.rest))
 
-    first, timed = epochs[0], epochs[1:] or epochs
     import numpy as np
 
-    mean = {p: float(np.median([ep[p] for ep in timed])) for p in (*PHASES, "total")}
+    def steady(epochs):
+        timed = epochs[1:] or epochs
+        return {p: float(np.median([ep[p] for ep in timed])) for p in (*PHASES, "total", "dispatches")}
+
+    med = {path: steady(epochs) for path, epochs in runs.items()}
+    main_path = "compiled" if "compiled" in runs else args.paths[0]
+    mean, first, timed = med[main_path], runs[main_path][0], runs[main_path][1:] or runs[main_path]
     n_syn = int(np.median([ep["n_synthetic"] for ep in timed]))
     n_train = len(s.enc_train.y_N)
-    metrics = [benchlib.metric("epoch (steady, median)", mean["total"], "s", "lower"),
-               benchlib.metric("epoch 0 (incl. compilation)", first["total"], "s", "lower")]
-    metrics += [benchlib.metric(f"phase: {p}", mean[p], "s", "lower") for p in PHASES]
+    metrics = [benchlib.metric("epoch (steady, median)", mean["total"], "s", "lower", path=main_path),
+               benchlib.metric("epoch 0 (incl. compilation)", first["total"], "s", "lower", path=main_path)]
+    metrics += [benchlib.metric(f"phase: {p}", mean[p], "s", "lower", path=main_path) for p in PHASES]
     train_time = mean["synthetic pass"] + mean["real pass"]
     metrics.append(benchlib.metric("training samples/s (both passes)",
                                    (n_syn * s.config.regulator.repetitions + n_train) / train_time, "samples/s"))
     metrics.append(benchlib.metric("synthetic curves/s (generate)", n_syn / mean["generate"], "curves/s"))
+    for path in runs:
+        metrics.append(benchlib.metric(f"{path}: epoch (steady, median)", med[path]["total"], "s", "lower"))
+        metrics.append(benchlib.metric(f"{path}: train + evaluate (steady)", sum(
+            med[path][p] for p in ("synthetic pass", "real pass", "evaluate")), "s", "lower"))
+        metrics.append(benchlib.metric(f"{path}: epoch 0 (incl. compilation)", runs[path][0]["total"], "s", "lower"))
+        metrics.append(benchlib.metric(f"{path}: dispatches per epoch", med[path]["dispatches"], "calls", "lower"))
+    if set(PATHS) <= set(runs):
+        ratio = med["per-step"]["total"] / med["compiled"]["total"]
+        passes = ("synthetic pass", "real pass", "evaluate")
+        ratio_passes = sum(med["per-step"][p] for p in passes) / sum(med["compiled"][p] for p in passes)
+        metrics.append(benchlib.metric("speed-up of the compiled epoch (per-step / compiled)", ratio, "x"))
+        metrics.append(benchlib.metric("speed-up of its passes (train + evaluate)", ratio_passes, "x"))
+        diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+                   for a, b in zip(jax.tree.leaves(finals["per-step"]), jax.tree.leaves(finals["compiled"])))
+        print(f"\nlargest parameter difference between the paths after {args.epochs + 1} epochs: {diff:.3g}")
+        print("| path | epoch (steady) s | train + evaluate s | epoch 0 s | dispatches / epoch |\n|---|---:|---:|---:|---:|")
+        for path in runs:
+            print(f"| {path} | {med[path]['total']:.3f} | {sum(med[path][p] for p in passes):.3f} | "
+                  f"{runs[path][0]['total']:.1f} | {med[path]['dispatches']:.0f} |")
+        print(f"ratio per-step / compiled: epoch {ratio:.2f}, passes {ratio_passes:.2f}")
     extra = {"train_curves": n_train, "val_curves": len(s.enc_val.y_N), "synthetic_curves": n_syn,
-             "seq_length": args.seq_length, "cadence": args.cadence, "epochs": epochs,
+             "seq_length": args.seq_length, "cadence": args.cadence, "epochs": runs,
+             "batch_size": args.batch_size, "demo": args.demo,
              "setup_s": {"simulate": s.t_simulate, "fit_generator": s.t_fit, "encode": s.t_encode},
              "wall_s": time.perf_counter() - t_start}
     share = {p: mean[p] / mean["total"] for p in PHASES}

@@ -23,7 +23,7 @@ SHARED_GAIA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gaia_dr
 
 
 def settings(quick: bool):
-    from jaxpelsvae.selfreg.loop import TrainConfig
+    from jaxpelsvae.train.classifier import TrainConfig
     from jaxpelsvae.selfreg.state import RegulatorConfig
 
     reg = RegulatorConfig(epochs=12 if quick else 80, patience=5 if quick else 15, ranking_method="proportion",

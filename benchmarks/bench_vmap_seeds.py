@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     import jax
 
     from jaxpelsvae.experiments.repetitions import train_baseline_seeds
-    from jaxpelsvae.selfreg.loop import TrainConfig
+    from jaxpelsvae.train.classifier import TrainConfig
     from jaxpelsvae.selfreg.state import RegulatorConfig
 
     n = args.n_train or (300 if args.quick else 2000)

@@ -55,7 +55,9 @@ def run_dataset(name: str, lcs, args, out: Path) -> dict:
 
     from jaxpelsvae import seeds
     from jaxpelsvae.pipeline import encode, fit_generator, fitting_periods
-    from jaxpelsvae.selfreg.loop import TrainConfig, generate_set, train_classifier
+    from jaxpelsvae.selfreg.loop import train_classifier
+    from jaxpelsvae.selfreg.synthetic import generate_set
+    from jaxpelsvae.train.classifier import TrainConfig
     from jaxpelsvae.selfreg.state import RegulatorConfig
     from jaxpelsvae.synth.fit import vae_inputs_for, vae_latents
     from jaxpelsvae.synth.generator import GeneratorConfig

@@ -107,10 +107,10 @@ def check_donors(donors: LightCurveSet, val_set: LightCurveSet, test_set: LightC
 
 
 def encode(lcs: LightCurveSet, config, seed: int, part: str, *, classes: Sequence[str] | None = None):
-    """`selfreg.loop.Encoded` of one part ("train", "val" or "test"): the classifier's view of every
+    """`train.classifier.Encoded` of one part ("train", "val" or "test"): the classifier's view of every
     curve (TrainConfig `config`) drawn from the part's stream, labels in the order of `classes`
     (default: the set's own). The same function for every part and every caller."""
-    from jaxpelsvae.selfreg.loop import encode_split
+    from jaxpelsvae.train.classifier import encode_split
 
     return encode_split(lcs, tuple(classes or lcs.classes), config, seed, ENCODE_STREAMS[part])
 

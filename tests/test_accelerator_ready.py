@@ -53,12 +53,12 @@ def generator(survey):
 @pytest.fixture(scope="module")
 def loop_steps():
     """The self-regulated loop's jitted steps and a fresh masked TrainState (tiny CNN)."""
-    from jaxpelsvae.selfreg import loop
+    from jaxpelsvae.train import classifier
     from jaxpelsvae.selfreg.state import RegulatorConfig
 
-    config = loop.TrainConfig(mode="selfreg", seq_length=L, layers=2, learning_rate=1e-3, batch_size=16,
+    config = classifier.TrainConfig(mode="selfreg", seq_length=L, layers=2, learning_rate=1e-3, batch_size=16,
                               synthetic_batch_size=16, eval_batch_size=16, regulator=RegulatorConfig())
-    steps = loop.build_steps(len(CLASSES), config, np.ones(len(CLASSES), np.float32))
+    steps = classifier.build_steps(len(CLASSES), config, np.ones(len(CLASSES), np.float32))
     return config, steps
 
 
@@ -103,10 +103,10 @@ def test_generation_program_has_no_host_round_trip(generator):
 def test_train_and_eval_steps_run_under_the_transfer_guard(loop_steps, pad):
     """Real (masked), synthetic (masked) and eval steps: device-resident batch in, no transfer inside,
     loss stays on the device; a padded last batch (weights 0) uses the same program."""
-    from jaxpelsvae.selfreg import loop
+    from jaxpelsvae.train import classifier
 
     config, steps = loop_steps
-    state = loop.init_train_state(len(CLASSES), config, steps, seed=0)
+    state = classifier.init_train_state(len(CLASSES), config, steps, seed=0)
     batches = [jax.device_put(_batch(s, pad=pad)) for s in range(3)]
     state, _ = steps.train_real(state, batches[0])  # compile outside the guard
     state, _ = steps.train_synthetic(state, batches[0])
@@ -127,7 +127,7 @@ def test_train_and_eval_steps_run_under_the_transfer_guard(loop_steps, pad):
 
 def test_steps_trace_once_over_an_epoch(loop_steps):
     """`chex.assert_max_traces(n=1)`: full, padded and shuffled batches never retrace the step."""
-    from jaxpelsvae.selfreg import loop
+    from jaxpelsvae.train import batching, classifier
     from jaxpelsvae.train import steps as steps_lib
     from jaxpelsvae.train.state import make_optimizer
 
@@ -137,10 +137,10 @@ def test_steps_trace_once_over_an_epoch(loop_steps):
     plain = steps_lib.make_train_step(steps.graphdef, loss_fn, make_optimizer(1e-3, clip_norm=None),
                                       subset="real", clip_norm=6.0, jit=False)
     step = jax.jit(chex.assert_max_traces(plain, n=1), donate_argnums=0)
-    state = loop.init_train_state(len(CLASSES), config, steps, seed=1)
-    data = loop.Encoded(*(lambda b: (b["x"], b["y"]))(_batch(9, b=37)))  # 37 = 2 full batches + 5
+    state = classifier.init_train_state(len(CLASSES), config, steps, seed=1)
+    data = classifier.Encoded(*(lambda b: (b["x"], b["y"]))(_batch(9, b=37)))  # 37 = 2 full batches + 5
     for epoch in range(2):
-        state, loss = loop.train_pass(step, state, data, 16, np.random.default_rng([0, epoch, 0]))
+        state, loss = batching.train_pass(step, state, data.arrays, 16, np.random.default_rng([0, epoch, 0]))
     assert np.isfinite(float(loss)) and int(state.step) == 6
     chex.clear_trace_counter()
 

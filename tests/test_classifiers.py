@@ -12,14 +12,10 @@ import pytest
 from jaxpelsvae.data.lightcurves import LightCurveSet
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.period import fill_periods
-from jaxpelsvae.selfreg.loop import (
-    TrainConfig,
-    _synthetic_views,
-    predict_saved_model,
-    train_classifier,
-    view_inputs,
-)
+from jaxpelsvae.selfreg.loop import train_classifier
+from jaxpelsvae.selfreg.synthetic import _synthetic_views
 from jaxpelsvae.simulate.survey import simulate_survey
+from jaxpelsvae.train.classifier import TrainConfig, predict_saved_model, view_inputs
 from jaxpelsvae.views.apply import view_arrays, view_set
 
 

@@ -148,7 +148,7 @@ def test_defaults_written_in_help_are_the_real_ones():
     """Options whose None means "the config's value" state that value; it must be the config's."""
     from jaxpelsvae.cli import train
     from jaxpelsvae.data.validate import DEFAULT_MIN_POINTS
-    from jaxpelsvae.selfreg.loop import TrainConfig
+    from jaxpelsvae.train.classifier import TrainConfig
 
     config = TrainConfig()
     real = {f"--{opt.replace('_', '-')}": getattr(config, field)

@@ -13,8 +13,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from jaxpelsvae.selfreg import loop, metrics, policies
-from jaxpelsvae.selfreg.loop import Interrupted, TrainConfig
+from jaxpelsvae.selfreg.loop import Interrupted
 from jaxpelsvae.selfreg.state import RegulatorConfig
+from jaxpelsvae.selfreg.synthetic import generate_set
+from jaxpelsvae.train import batching
+from jaxpelsvae.train.classifier import TrainConfig, resample_split
 
 L = 32
 COUNTS = {"CEP": 10, "DSCT": 10, "ECL": 10, "LPV": 10, "RRLYR": 10}
@@ -239,7 +242,7 @@ def test_auc_matches_sklearn_and_tolerates_missing_classes():
 
 def test_generated_labels_follow_the_classifier_order():
     gen = TinyGenerator(("LPV", "CEP", "RRLYR"), 8)  # another order, and a class the classifier lacks
-    out = loop.generate_set(gen, jax.random.key(0), [2, 0, 3], 0.9, ("CEP", "DSCT", "LPV"), 8, n_oversampling=2)
+    out = generate_set(gen, jax.random.key(0), [2, 0, 3], 0.9, ("CEP", "DSCT", "LPV"), 8, n_oversampling=2)
     assert gen.calls == [({"LPV": 6, "CEP": 4}, 0.9)]  # no DSCT in the generator: none asked for
     assert sorted(out.y_N.tolist()) == [0] * 4 + [2] * 6 and out.x_NL2.shape == (10, 8, 2)
 
@@ -251,13 +254,13 @@ def test_generators_taking_repeats_get_templates_and_repeats():
             return super().generate(key, {c: n * repeats for c, n in counts_per_class.items()}, b)
 
     gen = RepeatingGenerator(("LPV", "CEP"), 8)
-    out = loop.generate_set(gen, jax.random.key(0), [2, 3], 0.9, ("CEP", "LPV"), 8, n_oversampling=4, capacity=16)
+    out = generate_set(gen, jax.random.key(0), [2, 3], 0.9, ("CEP", "LPV"), 8, n_oversampling=4, capacity=16)
     assert gen.seen == ({"CEP": 2, "LPV": 3}, 16, 4)  # templates, template slots, curves per template
     assert sorted(out.y_N.tolist()) == [0] * 8 + [1] * 12
 
 
 def test_batches_cover_everything_once_with_padding():
-    batches = loop.batch_indices(37, 16, np.random.default_rng([0, 1, 2]))
+    batches = batching.batch_indices(37, 16, np.random.default_rng([0, 1, 2]))
     idx = np.concatenate([i[w > 0] for i, w in batches])
     assert sorted(idx.tolist()) == list(range(37))
     assert all(len(i) == 16 for i, _ in batches) and batches[-1][1].sum() == 5
@@ -269,18 +272,19 @@ def test_resample_pairs_draws_per_epoch_and_resumes_identically(survey, config, 
     reg = dataclasses.replace(config.regulator, epochs=2)
     cfg = dataclasses.replace(config, mode="baseline", resample_pairs=True, regulator=reg)
     seen = []
-    real_pass = loop.train_pass
+    real_resample = loop.resample_split
 
-    def spy(step, state, data, batch_size, rng):
-        seen.append(np.array(data.x_NL2))
-        return real_pass(step, state, data, batch_size, rng)
+    def spy(*args, **kwargs):
+        seen.append(np.array(real_resample(*args, **kwargs).x_NL2))
+        return real_resample(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "train_pass", spy)
+    monkeypatch.setattr(loop, "resample_split", spy)
     full = loop.train_classifier(*survey, cfg, workdir=tmp_path / "full", seed=0, progress=False)
     assert len(seen) == 2 and seen[0].shape == seen[1].shape
     assert not np.array_equal(seen[0], seen[1])  # a fresh draw of pairs each epoch
     classes = tuple(survey[0].classes)
-    np.testing.assert_array_equal(loop.resample_split(survey[0], classes, cfg, 0, 1).x_NL2, seen[1])
+    np.testing.assert_array_equal(resample_split(survey[0], classes, cfg, 0, 1).x_NL2, seen[1])
+    monkeypatch.undo()
 
     def kill(epoch, record):
         raise Interrupted
@@ -291,3 +295,132 @@ def test_resample_pairs_draws_per_epoch_and_resumes_identically(survey, config, 
     assert _same_metrics(resumed.metrics, full.metrics)
     for a, b in zip(_params(resumed), _params(full)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_compiled_epoch_matches_the_per_step_loop(full_run, survey, config, real_generator, tmp_path):
+    """The default compiled passes (device-resident sets, one program a pass, synthetic sets padded
+    to a bucket of rows with skipped empty batches) and the per-step loop read the same batches and
+    end with the same parameters within float tolerance."""
+    result, _, _ = full_run
+    assert config.compiled_epoch
+    steps = loop.train_classifier(*survey, dataclasses.replace(config, compiled_epoch=False),
+                                  generator=real_generator, workdir=tmp_path, seed=0, progress=False)
+    for a, b in zip(_params(steps), _params(result), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+    for a, b in zip(steps.regulator.history, result.regulator.history, strict=True):
+        assert a["val"]["loss"] == pytest.approx(b["val"]["loss"], rel=1e-4)
+        assert a["synthetic_counts"] == b["synthetic_counts"]
+
+
+def test_checkpoint_cadence_and_resume_from_an_earlier_checkpoint(full_run, survey, config, real_generator,
+                                                                 tmp_path):
+    """With a checkpoint every 3 epochs (plus new bests and the end), an epoch without a checkpoint
+    exists; a run killed right after it resumes from the checkpoint before it, repeats the lost
+    epochs and ends as the uninterrupted run (which the cadence does not change)."""
+    result, _, _ = full_run
+    cfg = dataclasses.replace(config, checkpoint_every=3)
+    saved = {}
+
+    def record(epoch, _):  # checkpoints are named by the number of epochs done
+        saved[epoch] = (tmp_path / "full" / "checkpoints" / str(epoch + 1)).is_dir()
+
+    full = loop.train_classifier(*survey, cfg, generator=real_generator, workdir=tmp_path / "full", seed=0,
+                                 progress=False, callback=record)
+    hist = full.regulator.history
+    best_so_far = np.minimum.accumulate([h["val_loss"] for h in hist])
+    expected = {e: (e + 1) % 3 == 0 or e == len(hist) - 1 or best_so_far[e] < (best_so_far[e - 1] if e else np.inf)
+                for e in range(len(hist))}
+    assert saved == expected
+    unsaved = [e for e, s in saved.items() if not s]
+    assert unsaved, "the configuration must leave an epoch without a checkpoint"
+    for a, b in zip(_params(full), _params(result), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    killed_after = unsaved[0]
+
+    def kill(epoch, record):
+        if epoch == killed_after:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        loop.train_classifier(*survey, cfg, generator=real_generator, workdir=tmp_path / "cut", seed=0,
+                              progress=False, callback=kill)
+    resumed = loop.train_classifier(*survey, cfg, generator=real_generator, workdir=tmp_path / "cut", seed=0,
+                                    progress=False)
+    assert _same_metrics(resumed.metrics, full.metrics)
+    for a, b in zip(_params(resumed), _params(full), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert len((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) == len(hist)
+
+
+def test_one_program_evaluation_matches_the_per_batch_one():
+    """`Steps.evaluate_pass` over a device set (padded to a bucket of rows) gives the per-batch
+    path's log-probabilities and loss, and a confusion matrix equal to the host's."""
+    from jaxpelsvae.selfreg.metrics import confusion_matrix
+    from jaxpelsvae.train.classifier import Encoded, build_steps, init_train_state, predict
+
+    cfg = TrainConfig(mode="baseline", seq_length=L, layers=2, eval_batch_size=16)
+    steps = build_steps(3, cfg, np.ones(3, np.float32))
+    state = init_train_state(3, cfg, steps, seed=0)
+    rng = np.random.default_rng(0)
+    data = Encoded(rng.normal(size=(37, L, 2)).astype(np.float32), rng.integers(0, 3, 37).astype(np.int32))
+    device = batching.DeviceSet.upload(data.arrays, bucket=True)
+    assert device.rows == 64 and device.indices(16)[0].shape == (4, 16)
+    out = jax.device_get(steps.evaluate_pass(state, device.data, *device.indices(16)))
+    logp, loss = predict(steps.evaluate, state, data, 16)
+    np.testing.assert_allclose(out["logprobs"][:37], logp, rtol=1e-5, atol=1e-6)
+    assert out["weight_sum"].tolist() == [16, 16, 5, 0]
+    assert float(out["loss_sum"].sum() / out["weight_sum"].sum()) == pytest.approx(loss, rel=1e-5)
+    # The program's own predictions (an argmax of the other path's near-ties could flip).
+    np.testing.assert_array_equal(out["confusion"], confusion_matrix(data.y_N, out["logprobs"][:37].argmax(1), 3))
+
+
+def test_vmapped_selfreg_seeds_equal_sequential_seeds(survey, config, real_generator, tmp_path):
+    """S self-regulated seeds as one vmapped program (`experiments.repetitions.train_selfreg_seeds`)
+    reproduce sequential `train_classifier` runs on the same encodings within float tolerance: the
+    same synthetic sets (counts, sizes), validation losses, best epochs where they are no near-tie,
+    test log-probabilities (argmax only where the top two are clearly apart). Only the first set
+    (equal counts) is used, so no ranking of a confusion matrix, which a near-tie could flip,
+    decides a count.
+
+    Why 2e-2: the gradient of a convolution bias followed by BatchNorm is zero up to rounding, and
+    Adam turns that rounding noise into steps of ±lr; vmapping rounds differently, so those biases
+    (and the running means that follow them in eval mode) drift apart by ~1e-2 of the losses.
+    """
+    from jaxpelsvae.experiments.repetitions import train_selfreg_seeds
+    from jaxpelsvae.seeds import ENCODE_STREAMS
+    from jaxpelsvae.train.classifier import build_steps, encode_split, predict
+    from jaxpelsvae.train.losses import class_weights_alpha
+    from jaxpelsvae.train.state import TrainState
+
+    reg = dataclasses.replace(config.regulator, epochs=3, max_synthetic_age=10, threshold_acc_synthetic=1.0)
+    cfg = dataclasses.replace(config, regulator=reg)
+    classes = tuple(survey[0].classes)
+    encoded = tuple(encode_split(s, classes, cfg, 0, ENCODE_STREAMS[name])
+                    for name, s in zip(("train", "val", "test"), survey))
+    k = len(classes)
+    evaluate = build_steps(k, cfg, class_weights_alpha(np.concatenate([encoded[0].y_N, encoded[1].y_N]), k)).evaluate
+    tol = 2e-2
+    seeds = [0, 5]
+    together = train_selfreg_seeds(encoded, classes, real_generator, seeds, cfg)
+    for res in together:
+        run = loop.train_classifier(*survey, cfg, generator=real_generator, workdir=tmp_path / str(res.seed),
+                                    seed=res.seed, progress=False, encoded=encoded, classes=classes)
+        seq, vm = run.regulator, res.regulator
+        assert vm.epoch == seq.epoch == 3 and vm.regenerations == seq.regenerations == 1
+        assert [h["synthetic_counts"] for h in vm.history] == [h["synthetic_counts"] for h in seq.history]
+        assert [h["synthetic"]["n"] for h in vm.history] == [h["synthetic"]["n"] for h in seq.history]
+        val_seq = [h["val_loss"] for h in seq.history]
+        np.testing.assert_allclose([h["val_loss"] for h in vm.history], val_seq, rtol=tol)
+        runner_up = np.sort(val_seq)[1]
+        if runner_up - min(val_seq) > 3 * tol * min(val_seq):  # the best epoch is no near-tie
+            assert vm.best_epoch == seq.best_epoch
+            state = TrainState(step=jax.numpy.zeros((), jax.numpy.int32), params=run.model[1], rest=run.model[2],
+                               opt_state=None, key=jax.random.key(0))
+            logp, _ = predict(evaluate, state, encoded[2], cfg.eval_batch_size)
+            prob, prob_vm = np.exp(logp), np.exp(res.logprobs_test)
+            np.testing.assert_allclose(prob_vm, prob, atol=3 * tol, rtol=0)
+            top2 = np.sort(prob, axis=1)[:, -2:]
+            clear = top2[:, 1] - top2[:, 0] > 6 * tol  # within tolerance, these cannot flip
+            np.testing.assert_array_equal(prob_vm[clear].argmax(1), prob[clear].argmax(1))
+    assert not np.allclose(together[0].logprobs_test, together[1].logprobs_test)  # the seeds differ

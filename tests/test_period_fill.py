@@ -115,7 +115,7 @@ def test_experiment_test_periods_and_inputs_ignore_the_test_labels(tmp_path):
     assert (a.meta["period_source"] == "lomb_scargle").all()
     np.testing.assert_array_equal(a.periods, b.periods)
     assert np.all(np.abs(a.periods - 0.5) < 1e-3)  # label-free: no star is pushed into its class's range
-    from jaxpelsvae.selfreg.loop import TrainConfig
+    from jaxpelsvae.train.classifier import TrainConfig
 
     np.testing.assert_array_equal(encode(a, TrainConfig(seq_length=16), 0, "test").x,
                                   encode(b, TrainConfig(seq_length=16), 0, "test").x)

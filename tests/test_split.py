@@ -199,7 +199,7 @@ def _fake_model(folder, classes, fitted=None):
 
 
 def test_evaluate_refuses_stars_the_model_saw(survey, tmp_path, capsys, monkeypatch):
-    import jaxpelsvae.selfreg.loop as loop
+    import jaxpelsvae.train.classifier as classifier
 
     split = _split(survey, tmp_path, "--scenario", "random")
     table = read_split(split)
@@ -213,7 +213,7 @@ def test_evaluate_refuses_stars_the_model_saw(survey, tmp_path, capsys, monkeypa
         return {"macro_f1": 0.5, "accuracy": 0.5, "roc_auc_ovo": 0.5, "confusion": np.eye(5).tolist(),
                 "classes": list(classes)}
 
-    monkeypatch.setattr(loop, "evaluate_saved_model", fake_evaluate)
+    monkeypatch.setattr(classifier, "evaluate_saved_model", fake_evaluate)
     work = ["--workdir", str(tmp_path / "eval")]
     capsys.readouterr()
     assert main(["evaluate", "--model", str(model), str(survey), *work]) == 2

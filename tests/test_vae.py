@@ -23,10 +23,10 @@ from jaxpelsvae.models.tcn import (
 )
 from jaxpelsvae.models.vae import PelsVAE, VAEConfig, count_params, kl_divergence, vae_loss
 from jaxpelsvae.models.vae_inputs import PhysScaler, one_hot, physical_parameters
+from jaxpelsvae.train.batching import EarlyStopping
 from jaxpelsvae.train.state import create_train_state, make_optimizer
 from jaxpelsvae.train.steps import make_train_step
 from jaxpelsvae.train.vae_train import (
-    EarlyStopping,
     VAETrainConfig,
     cosine_annealing_per_epoch,
     load_vae,

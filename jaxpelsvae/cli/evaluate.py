@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.errors import DataError
     from jaxpelsvae.selfreg.figures import plot_confusion
-    from jaxpelsvae.selfreg.loop import evaluate_saved_model
     from jaxpelsvae.json_io import json_safe
+    from jaxpelsvae.train.classifier import evaluate_saved_model
 
     from jaxpelsvae.cli.predict import resolve_model_dir
 

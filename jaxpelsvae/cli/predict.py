@@ -38,7 +38,7 @@ def resolve_model_dir(path: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.data.readers import load_dataset
-    from jaxpelsvae.selfreg.loop import predict_saved_model
+    from jaxpelsvae.train.classifier import predict_saved_model
 
     model_dir = resolve_model_dir(args.model)
     workdir = Path(args.workdir)

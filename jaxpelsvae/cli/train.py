@@ -22,7 +22,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from jaxpelsvae.selfreg.loop import MODES, TrainConfig
+    from jaxpelsvae.train.classifier import MODES, TrainConfig
     from jaxpelsvae.selfreg.state import RANKING_METHODS
 
     # None means "the config's value" (from --config, else TrainConfig's default), which the help states.
@@ -90,7 +90,7 @@ def config_from_args(args: argparse.Namespace):
     """TrainConfig from --config (JSON) overridden by explicit options."""
     from jaxpelsvae.config import from_dict
     from jaxpelsvae.errors import ConfigError
-    from jaxpelsvae.selfreg.loop import TrainConfig
+    from jaxpelsvae.train.classifier import TrainConfig
 
     base = {}
     if args.config is not None:

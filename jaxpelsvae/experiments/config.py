@@ -10,7 +10,7 @@ from jaxpelsvae.models.vae import VAEConfig
 from jaxpelsvae.period.search import PeriodConfig
 from jaxpelsvae.physics.latent import LatentConfig
 from jaxpelsvae.physics.priors import PriorConfig
-from jaxpelsvae.selfreg.loop import MODES, TrainConfig
+from jaxpelsvae.train.classifier import MODES, TrainConfig
 from jaxpelsvae.selfreg.state import RegulatorConfig
 from jaxpelsvae.synth.generator import GeneratorConfig
 from jaxpelsvae.train.vae_train import VAETrainConfig
@@ -85,7 +85,7 @@ class ExperimentConfig:
     quality_cuts: apply the original cuts (> L points, SNR > snr_threshold) to the training pool
         (train and validation parts).
     quality_cuts_test: apply the same cuts (same L and threshold) to the test pool, as the original.
-    train: the classifier runs' settings (selfreg.loop.TrainConfig: learning_rate, layers,
+    train: the classifier runs' settings (train.classifier.TrainConfig: learning_rate, layers,
         batch_size, synthetic_batch_size, loss, focal_gamma, view_overrides, backbone_overrides,
         synthetic_periods, ...); its fields in RUN_SET (mode, seq_length, classifier, regulator,
         augment, resample_pairs) are set per run and may not be given here.

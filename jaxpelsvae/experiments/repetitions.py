@@ -1,9 +1,9 @@
-"""Repetitions over seeds as one program: S baseline classifiers trained together by `jax.vmap`.
+"""Repetitions over seeds as one program: S classifiers (baseline or self-regulated) trained together by `jax.vmap`.
 
 The paper ran 30–80 repetitions per cell. Here the S seeds of the baseline ("oneloss") mode share
 one encoded training set on the device; each seed has its own initialisation and its own batch
 order, so the S `TrainState`s are stacked along a leading axis and one jitted, vmapped step advances
-them all: `step(states_S, x_NL2, y_N, idx_SB, weight_SB)`. The batches are gathered on the device
+them all: `step(states_S, {"x": x_NL2, "y": y_N}, idx_SB, weight_SB)`. The batches are gathered on the device
 from per-seed index arrays, so the host ships (S, B) integers a step, not (S, B, L, 2) floats.
 
 Early stopping is per seed: every seed keeps its best state (by validation loss) and its patience
@@ -14,6 +14,9 @@ program stops when every seed has stopped or at `epochs`. The protocol is the lo
 early stopping, best epoch restored), so the vmapped seeds reproduce the loop's sequential runs
 within float tolerance (tests/test_experiments.py). `vmap=False` runs the same plain step seed after
 seed, without the loop's per-epoch bookkeeping: the reference of benchmarks/bench_vmap_seeds.py.
+
+The self-regulated mode has its vmapped counterpart, `train_selfreg_seeds`: stacked states and
+synthetic sets, one compiled program a pass, each seed's regulator on the host.
 
 Shape letters: S seeds, N examples, B batch, L sequence length, K classes.
 """
@@ -27,12 +30,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
+from jaxpelsvae import seeds as streams
 from jaxpelsvae.errors import ConfigError, DataError
-
-_REAL_STREAM = 0  # the stream of np.random.default_rng([seed, epoch, stream]) the loop uses for real passes
-
+from jaxpelsvae.train import batching
 
 class SeedResult(NamedTuple):
     """One seed's outcome: test log-probabilities (N_test, K), best epoch (0-based), epochs run,
@@ -48,33 +49,23 @@ class SeedResult(NamedTuple):
 
 def _epoch_indices(seed: int, epoch: int, n: int, batch: int) -> tuple[np.ndarray, np.ndarray]:
     """(nb, B) example indices and (nb, B) weights (0 on padding) of one seed's epoch: the same
-    batches as `selfreg.loop.train_pass` draws for that seed and epoch."""
-    from jaxpelsvae.selfreg.loop import batch_indices
-
-    batches = batch_indices(n, batch, np.random.default_rng([int(seed), int(epoch), _REAL_STREAM]))
-    return np.stack([b[0] for b in batches]).astype(np.int32), np.stack([b[1] for b in batches])
+    batches as the classifier loop's real pass draws for that seed and epoch."""
+    return batching.stacked_indices(n, batch, batching.epoch_rng(seed, epoch, streams.REAL_STREAM))
 
 
 def _build(cfg, num_classes: int, alpha_K, seeds: Sequence[int]):
-    """Initial states (as `selfreg.loop.init_train_state` draws them) and the plain step functions."""
-    from jaxpelsvae.selfreg import loop
+    """Initial states (as `train.classifier.init_train_state` draws them) and the plain step functions."""
     from jaxpelsvae.train import steps
+    from jaxpelsvae.train.classifier import build_steps, init_train_state
 
-    steps_built = loop.build_steps(num_classes, cfg, np.asarray(alpha_K))
-    states = [loop.init_train_state(num_classes, cfg, steps_built, int(s)) for s in seeds]
+    steps_built = build_steps(num_classes, cfg, np.asarray(alpha_K))
+    states = [init_train_state(num_classes, cfg, steps_built, int(s)) for s in seeds]
     alpha = jnp.asarray(alpha_K, jnp.float32)
     loss_fn = steps.classifier_loss_fn(cfg.loss, alpha_K=alpha, gamma=cfg.focal_gamma)
     eval_fn = steps.classifier_eval_fn(cfg.loss, alpha_K=alpha, gamma=cfg.focal_gamma)
     train_step = steps.make_train_step(steps_built.graphdef, loss_fn, steps_built.tx, jit=False)
     eval_step = steps.make_eval_step(steps_built.graphdef, eval_fn, jit=False)
     return states, train_step, eval_step
-
-
-def _gathered(step):
-    def run(state, x_NL2, y_N, idx_B, w_B):
-        return step(state, {"x": x_NL2[idx_B], "y": y_N[idx_B], "weight": w_B})
-
-    return run
 
 
 def train_baseline_seeds(
@@ -93,14 +84,14 @@ def train_baseline_seeds(
     """Train one baseline CNN per seed on the same encoded data and predict the test set.
 
     x_*_NL2: (N, L, 2) float32 (Δt days, Δm mag) pairs; y_*_N: (N,) int labels in [0, K).
-    config: a `selfreg.loop.TrainConfig` (its mode is forced to "baseline"); the protocol is the
+    config: a `train.classifier.TrainConfig` (its mode is forced to "baseline"); the protocol is the
     loop's baseline: same initial parameters, batches, class weights (from train + validation
     labels), early stopping on the mean validation loss with `regulator.patience`, at most
     `regulator.epochs` epochs, best epoch restored.
     vmap=True trains all seeds in one vmapped program; False runs them one after the other.
     Returns a SeedResult per seed, in the order of `seeds` (best_epoch 0-based, as the loop's).
     """
-    from jaxpelsvae.selfreg.loop import TrainConfig
+    from jaxpelsvae.train.classifier import TrainConfig
     from jaxpelsvae.train.losses import class_weights_alpha
 
     config = dataclasses.replace(config or TrainConfig(), mode="baseline", seq_length=int(x_train_NL2.shape[1]))
@@ -110,15 +101,16 @@ def train_baseline_seeds(
     n = int(x_train_NL2.shape[0])
     alpha_K = class_weights_alpha(np.concatenate([np.asarray(y_train_N), np.asarray(y_val_N)]), num_classes)
     states, train_step, eval_step = _build(config, num_classes, alpha_K, seeds)
-    x_tr, y_tr = jnp.asarray(x_train_NL2, jnp.float32), jnp.asarray(y_train_N, jnp.int32)
-    x_va, y_va = jnp.asarray(x_val_NL2, jnp.float32), jnp.asarray(y_val_N, jnp.int32)
+    # Device-resident sets: uploaded once, batches gathered inside the programs.
+    train = {"x": jnp.asarray(x_train_NL2, jnp.float32), "y": jnp.asarray(y_train_N, jnp.int32)}
+    val = {"x": jnp.asarray(x_val_NL2, jnp.float32), "y": jnp.asarray(y_val_N, jnp.int32)}
     groups = [seeds] if vmap else [[s] for s in seeds]
     # Jitted once, so sequential seeds reuse one compilation.
     if vmap:
-        step = jax.jit(jax.vmap(_gathered(train_step), in_axes=(0, None, None, 0, 0)), donate_argnums=(0,))
+        step = jax.jit(jax.vmap(batching.gathered(train_step), in_axes=(0, None, 0, 0)), donate_argnums=(0,))
         evaluate = jax.jit(jax.vmap(eval_step, in_axes=(0, None)))
     else:
-        step = jax.jit(_gathered(train_step), donate_argnums=(0,))
+        step = jax.jit(batching.gathered(train_step), donate_argnums=(0,))
         evaluate = jax.jit(eval_step)
     results: dict[int, SeedResult] = {}
     for group in groups:
@@ -127,46 +119,30 @@ def train_baseline_seeds(
             state = jax.tree.map(lambda *xs: jnp.stack(xs), *[states[i] for i in index])
         else:
             state = states[index[0]]
-        results.update(_fit_group(state, step, evaluate, group, vmap, x_tr, y_tr, x_va, y_va,
-                                  x_test_NL2, config, n, progress))
+        results.update(_fit_group(state, step, evaluate, group, vmap, train, val, x_test_NL2, config, n,
+                                  progress))
     return [results[s] for s in seeds]
 
 
-def _evaluate(evaluate, state, x, y, size: int, vmap: bool):
-    """Mean per-example loss (y given) or log-probabilities (y None; (S, N, K) when vmap) over
-    fixed-size batches padded at weight 0, as `selfreg.loop.predict`."""
-    n = int(x.shape[0])
-    nb = max(1, -(-n // size))
-    loss_sum = weight_sum = 0.0
-    logps = []
-    for b in range(nb):
-        idx = np.arange(b * size, (b + 1) * size)
-        weight = (idx < n).astype(np.float32)
-        idx = np.where(idx < n, idx, 0)
-        batch = {"x": x[idx], "weight": jnp.asarray(weight)}
-        if y is not None:
-            batch["y"] = y[idx]
-        out = evaluate(state, batch)
-        if y is None:
-            logps.append(out["logprobs"])
-        else:
-            loss_sum = loss_sum + out["loss_sum"]
-            weight_sum = weight_sum + out["weight_sum"]
-    if y is None:
-        return jnp.concatenate(logps, axis=1 if vmap else 0)[..., :n, :]
-    return loss_sum / jnp.maximum(weight_sum, 1e-30)
+def _evaluate(evaluate, state, data, size: int, vmap: bool):
+    """Mean per-example loss (``data`` with "y") or log-probabilities (without; (S, N, K) when vmap)
+    over fixed-size batches padded at weight 0, as the classifier loop's evaluation."""
+    import jax
+
+    outs = batching.padded_eval(evaluate, state, data, size)
+    if "y" not in data:
+        return batching.concat_rows(jax.device_get([o["logprobs"] for o in outs]), len(data["x"]),
+                                    axis=1 if vmap else 0)
+    sums = batching.sum_outputs(outs, ("loss_sum", "weight_sum"))
+    return sums["loss_sum"] / jnp.maximum(sums["weight_sum"], 1e-30)
 
 
-def _fit_group(state, step, evaluate, group, vmap, x_tr, y_tr, x_va, y_va, x_test, cfg, n, progress):
+def _fit_group(state, step, evaluate, group, vmap, train, val, x_test, cfg, n, progress):
     """Train the seeds of `group` (stacked when vmap) with the loop's early-stopping rule."""
     s_count = len(group)
-    max_epochs, patience = cfg.regulator.epochs, cfg.regulator.patience
+    max_epochs = cfg.regulator.epochs
     best_state = jax.tree.map(jnp.copy, state)
-    best_loss = np.full(s_count, np.inf)
-    best_epoch = np.full(s_count, -1, np.int64)
-    counter = np.zeros(s_count, np.int64)
-    active = np.ones(s_count, bool)
-    epochs_run = np.zeros(s_count, np.int64)
+    stopping = batching.SeedsEarlyStopping.start(s_count, cfg.regulator.patience, max_epochs)
     history: list[list[float]] = [[] for _ in group]
     epoch_seconds: list[float] = []
     bar = None
@@ -181,18 +157,15 @@ def _fit_group(state, step, evaluate, group, vmap, x_tr, y_tr, x_va, y_va, x_tes
         w = np.stack([p[1] for p in per_seed], axis=1)
         for b in range(idx.shape[0]):
             if vmap:
-                state, _ = step(state, x_tr, y_tr, idx[b], w[b])
+                state, _ = step(state, train, idx[b], w[b])
             else:
-                state, _ = step(state, x_tr, y_tr, idx[b, 0], w[b, 0])
-        val = np.atleast_1d(np.asarray(_evaluate(evaluate, state, x_va, y_va, cfg.eval_batch_size, vmap)))
-        # The loop's rule (policies.update): a finite loss below the best resets the patience.
-        improved = active & np.isfinite(val) & (val < best_loss)
+                state, _ = step(state, train, idx[b, 0], w[b, 0])
+        val_S = np.atleast_1d(np.asarray(_evaluate(evaluate, state, val, cfg.eval_batch_size, vmap)))
         for i in range(s_count):
-            if active[i]:
-                history[i].append(float(val[i]))
-        best_loss = np.where(improved, val, best_loss)
-        best_epoch = np.where(improved, epoch, best_epoch)
-        counter = np.where(improved, 0, np.where(active, counter + 1, counter))
+            if stopping.active[i]:
+                history[i].append(float(val_S[i]))
+        # The loop's rule (policies.update): a finite loss below the best resets the patience.
+        improved = stopping.update(epoch, val_S)
         if improved.any():
             take = jnp.asarray(improved) if vmap else bool(improved[0])
 
@@ -203,23 +176,201 @@ def _fit_group(state, step, evaluate, group, vmap, x_tr, y_tr, x_va, y_va, x_tes
                 return jnp.where(t, new, old)
 
             best_state = jax.tree.map(choose, state, best_state)
-        epochs_run = np.where(active, epoch + 1, epochs_run)
         # A frozen seed keeps training inside the vmapped program, but its best state no longer moves.
-        active &= ~((counter >= patience) | (epoch + 1 >= max_epochs))
         epoch_seconds.append(time.perf_counter() - t_epoch)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(val_loss=f"{np.nanmin(val):.3f}", active=int(active.sum()))
-        if not active.any():
+            bar.set_postfix(val_loss=f"{np.nanmin(val_S):.3f}", active=int(stopping.active.sum()))
+        if not stopping.active.any():
             break
     if bar is not None:
         bar.close()
-    if np.any(best_epoch < 0):
+    if np.any(stopping.best_epoch < 0):
         raise DataError("no epoch produced a finite validation loss")
-    logp = np.asarray(_evaluate(evaluate, best_state, jnp.asarray(x_test, jnp.float32), None, cfg.eval_batch_size, vmap))
+    test = {"x": jnp.asarray(x_test, jnp.float32)}
+    logp = np.asarray(_evaluate(evaluate, best_state, test, cfg.eval_batch_size, vmap))
     if not vmap:
         logp = logp[None]
     return {
-        s: SeedResult(s, logp[i], int(best_epoch[i]), int(epochs_run[i]), history[i], list(epoch_seconds))
+        s: SeedResult(s, logp[i], int(stopping.best_epoch[i]), int(stopping.epochs_run[i]), history[i],
+                      list(epoch_seconds))
         for i, s in enumerate(group)
     }
+
+
+# ------------------------------------------------------------------------- self-regulated seeds
+
+
+class SelfregSeedResult(NamedTuple):
+    """One self-regulated seed's outcome: test log-probabilities (N_test, K), its final
+    RegulatorState (history, best epoch, regenerations) and host copies of its best (params, rest)."""
+
+    seed: int
+    logprobs_test: np.ndarray
+    regulator: object
+    best: tuple
+    epoch_seconds: list[float]  # wall time of each epoch of the whole program (the first compiles)
+
+
+def _stack(trees):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _padded(arrays: dict, rows: int) -> dict:
+    """``arrays`` (leading axis n) padded with zeros to ``rows``."""
+    def pad(a):
+        a = np.asarray(a)
+        return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), a.dtype)])
+
+    return jax.tree.map(pad, dict(arrays))
+
+
+def _metrics_of(out: dict, i: int, n: int, batch: int, y_N, classes):
+    """The loop's per-set metrics (`classifier.evaluate_set`) from seed ``i``'s slice of a vmapped
+    evaluation program's output (host arrays)."""
+    from jaxpelsvae.selfreg.metrics import classification_metrics
+
+    nb = -(-n // batch)
+    total = sum(float(x) for x in out["loss_sum"][i][:nb])
+    weight = sum(float(x) for x in out["weight_sum"][i][:nb])
+    prob = np.exp(out["logprobs"][i][:n].astype(np.float64))
+    return classification_metrics(y_N, prob, classes, loss=total / weight if weight > 0 else float("nan"))
+
+
+def train_selfreg_seeds(
+    encoded: tuple,
+    classes: Sequence[str],
+    generator,
+    seeds: Sequence[int],
+    config=None,
+    *,
+    progress: bool = False,
+) -> list[SelfregSeedResult]:
+    """Train S self-regulated classifiers, one per seed, as one program on shared encoded data.
+
+    encoded: (train, val, test) `train.classifier.Encoded` splits, shared by every seed; config: a
+    `TrainConfig` (its mode is forced to "selfreg"; ``resample_pairs`` / ``augment`` are not
+    supported here). The protocol is `selfreg.loop.train_classifier`'s with ``encoded=``: each
+    seed's initial state, generator key, synthetic sets, batch orders and policy are its own; the S
+    TrainStates are stacked and every pass (synthetic, real, evaluation) is one vmapped compiled
+    program, each seed's synthetic set padded to the largest bucket of rows (padding batches are
+    skipped by the pass, so they change nothing). Each seed's RegulatorState lives on the host: it
+    decides regenerations, counts and early stopping from its seed's metrics; a stopped seed keeps
+    stepping inside the program but nothing of it is recorded any more. Equal to sequential
+    `train_classifier` runs within float tolerance (tests/test_loop.py).
+    """
+    from jaxpelsvae.selfreg import policies
+    from jaxpelsvae.selfreg.synthetic import generate_set
+    from jaxpelsvae.train import steps as steps_lib
+    from jaxpelsvae.train.classifier import TrainConfig, build_steps, init_train_state
+    from jaxpelsvae.train.losses import class_weights_alpha
+
+    config = dataclasses.replace(config or TrainConfig(), mode="selfreg")
+    if config.redraws_train_views:
+        raise ConfigError("train_selfreg_seeds: resample_pairs / augment are not supported (shared encodings)")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ConfigError("train_selfreg_seeds: no seeds")
+    enc_train, enc_val, enc_test = encoded
+    classes = tuple(classes)
+    k, rcfg, count = len(classes), config.regulator, len(seeds)
+    alpha_K = class_weights_alpha(np.concatenate([enc_train.y_N, enc_val.y_N]), k)
+    built = build_steps(k, config, alpha_K)
+    alpha = jnp.asarray(alpha_K, jnp.float32)
+    loss_fn = steps_lib.classifier_loss_fn(config.loss, alpha_K=alpha, gamma=config.focal_gamma)
+    eval_fn = steps_lib.classifier_eval_fn(config.loss, alpha_K=alpha, gamma=config.focal_gamma)
+    real_step = steps_lib.make_train_step(built.graphdef, loss_fn, built.tx, subset="real",
+                                          clip_norm=config.clip_norm, jit=False)
+    syn_step = steps_lib.make_train_step(built.graphdef, loss_fn, built.tx_syn, subset="synthetic",
+                                         clip_norm=config.clip_norm, jit=False)
+    eval_fn_pass = batching.eval_pass_fn(steps_lib.make_eval_step(built.graphdef, eval_fn, jit=False), k)
+    real_pass = jax.jit(jax.vmap(batching.epoch_pass_fn(real_step), in_axes=(0, None, 0, 0)), donate_argnums=(0,))
+    syn_pass = jax.jit(jax.vmap(batching.epoch_pass_fn(syn_step), in_axes=(0, 0, 0, 0)), donate_argnums=(0,))
+    eval_shared = jax.jit(jax.vmap(eval_fn_pass, in_axes=(0, None, None, None)))
+    eval_own = jax.jit(jax.vmap(eval_fn_pass, in_axes=(0, 0, 0, 0)))
+
+    state = _stack([init_train_state(k, config, built, s) for s in seeds])
+    regs = [policies.init(rcfg, k, selfreg=True)[0] for _ in seeds]
+    gen_keys = [jax.random.fold_in(jax.random.key(s), streams.KEY_GENERATOR) for s in seeds]
+    capacity = policies.max_synthetic_total(rcfg, k)
+    train_dev = batching.DeviceSet.upload(enc_train.arrays)
+    val_dev = batching.DeviceSet.upload(enc_val.arrays)
+    synthetic: list = [None] * count
+    syn_data, rows = None, 0
+    best: list = [None] * count
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=rcfg.epochs, desc=f"selfreg seeds {seeds}", unit="epoch", leave=False)
+    epoch_seconds: list[float] = []
+    for epoch in range(rcfg.epochs):
+        active = [not r.stopped for r in regs]
+        if not any(active):
+            break
+        t_epoch = time.perf_counter()
+        regenerated = [False] * count
+        for i in range(count):
+            if active[i] and regs[i].pending_counts is not None:
+                synthetic[i] = generate_set(generator, jax.random.fold_in(gen_keys[i], regs[i].regenerations),
+                                            regs[i].pending_counts, regs[i].temperature, classes,
+                                            config.seq_length, rcfg.n_oversampling, capacity, config)
+                regs[i] = policies.after_generation(regs[i], rcfg)
+                regenerated[i] = True
+        if any(regenerated):  # one stacked device set, every seed's padded to the largest bucket
+            n_max = max(len(s.y_N) for s in synthetic)
+            rows = 1 << max(n_max - 1, 0).bit_length()
+            syn_data = jax.device_put(_stack([_padded(s.arrays, rows) for s in synthetic]))
+        n_syn = [len(s.y_N) for s in synthetic]
+
+        def stacked(n_of, batch, stream=None, rows_=None):
+            per = [batching.pass_indices(n_of[i], batch, None if stream is None else
+                                         batching.epoch_rng(seeds[i], epoch, stream), rows=rows_)
+                   for i in range(count)]
+            return np.stack([p[0] for p in per]), np.stack([p[1] for p in per])
+
+        syn_loss = None
+        for r in range(rcfg.repetitions):
+            state, syn_loss = syn_pass(state, syn_data, *stacked(n_syn, config.synthetic_batch_size,
+                                                                 streams.SYNTH_STREAM + r, rows))
+        state, real_loss = real_pass(state, train_dev.data, *stacked([train_dev.n] * count, config.batch_size,
+                                                                     streams.REAL_STREAM))
+        eb = config.eval_batch_size
+        outs = {"train": jax.device_get(eval_shared(state, train_dev.data, *train_dev.indices(eb))),
+                "val": jax.device_get(eval_shared(state, val_dev.data, *val_dev.indices(eb))),
+                "synthetic": jax.device_get(eval_own(state, syn_data, *stacked(n_syn, eb, None, rows)))}
+        losses = jax.device_get((real_loss, syn_loss))
+        improved = []
+        for i in range(count):
+            if not active[i]:
+                continue
+            m = {"train": _metrics_of(outs["train"], i, train_dev.n, eb, enc_train.y_N, classes),
+                 "val": _metrics_of(outs["val"], i, val_dev.n, eb, enc_val.y_N, classes),
+                 "synthetic": _metrics_of(outs["synthetic"], i, n_syn[i], eb, synthetic[i].y_N, classes)}
+            record = {name: {key: v[key] for key in ("n", "loss", "accuracy", "macro_f1", "confusion")}
+                      for name, v in m.items()}
+            record.update(train_step_loss=float(losses[0][i]), synthetic_step_loss=float(losses[1][i]),
+                          regenerated=regenerated[i])
+            report = policies.EpochReport(epoch=epoch, val_loss=m["val"]["loss"],
+                                          train_confusion_KK=np.asarray(m["train"]["confusion"]),
+                                          synthetic_accuracy=m["synthetic"]["accuracy"], record=record)
+            regs[i], actions = policies.update(regs[i], report, rcfg)
+            if actions.new_best:
+                improved.append(i)
+        if improved:  # host copies of the improved seeds' variables (the state is donated next pass)
+            params_rest = jax.device_get((state.params, state.rest))
+            for i in improved:
+                best[i] = jax.tree.map(lambda a, i=i: np.array(a[i]), params_rest)
+        epoch_seconds.append(time.perf_counter() - t_epoch)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    if any(b is None for b in best):
+        raise DataError("no epoch produced a finite validation loss")
+    params, rest = _stack([b[0] for b in best]), _stack([b[1] for b in best])
+    best_state = state.replace(params=params, rest=rest)
+    test_dev = batching.DeviceSet.upload({"x": enc_test.x, "y": np.asarray(enc_test.y_N, np.int32)})
+    out = jax.device_get(eval_shared(best_state, test_dev.data, *test_dev.indices(config.eval_batch_size)))
+    return [SelfregSeedResult(s, out["logprobs"][i][:test_dev.n], regs[i], best[i], list(epoch_seconds))
+            for i, s in enumerate(seeds)]

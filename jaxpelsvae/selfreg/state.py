@@ -33,6 +33,7 @@ import math
 from typing import Any
 
 from jaxpelsvae.errors import ConfigError
+from jaxpelsvae.json_io import json_safe
 
 RANKING_METHODS = ("CCR", "max_confusion", "proportion", "max_pairwise_confusion", "no_priority")
 
@@ -95,19 +96,6 @@ class RegulatorConfig:
 
 def _finite_or_none(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
-
-
-def json_safe(obj: Any) -> Any:
-    """`obj` with numpy scalars/arrays turned into Python ones and non-finite floats into None."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if hasattr(obj, "tolist"):  # numpy scalar or array
-        return json_safe(obj.tolist())
-    if isinstance(obj, float):
-        return _finite_or_none(obj)
-    return obj
 
 
 @dataclasses.dataclass(frozen=True)

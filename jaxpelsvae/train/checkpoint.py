@@ -72,6 +72,16 @@ class CheckpointStore:
         )
         return _data_to_keys(restored["state"], target), dict(restored["loop"] or {})
 
+    def restore_json(self, step: int | None = None) -> dict[str, Any]:
+        """The JSON item alone at `step` (default: the latest): what a caller reads first when the
+        arrays' shapes depend on it."""
+        self.manager.wait_until_finished()
+        step = self.latest_step() if step is None else int(step)
+        if step is None:
+            raise ConfigError(f"no checkpoint to restore in {self.directory}")
+        restored = self.manager.restore(step, args=ocp.args.Composite(loop=ocp.args.JsonRestore()))
+        return dict(restored["loop"] or {})
+
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 

@@ -28,7 +28,8 @@ from jaxpelsvae.data.provenance import write_provenance
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.models.vae import PelsVAE, VAEConfig, kl_divergence, vae_loss
 from jaxpelsvae.models.vae_inputs import PhysScaler
-from jaxpelsvae.train import checkpoint
+from jaxpelsvae.train import batching, checkpoint
+from jaxpelsvae.train.batching import EarlyStopping
 from jaxpelsvae.train.state import TrainState, create_train_state, make_optimizer
 from jaxpelsvae.train.steps import make_eval_step, make_train_step
 
@@ -83,32 +84,6 @@ def cosine_annealing_per_epoch(lr: float, steps_per_epoch: int, t_max: int, eta_
     return schedule
 
 
-@dataclasses.dataclass
-class EarlyStopping:
-    """Host-side early-stopping rule on a validation loss (lower is better).
-
-    update(epoch, value) returns True when value improves on the best by more than min_delta;
-    should_stop is True after `patience` epochs in a row without improvement (never if patience 0).
-    """
-
-    patience: int
-    min_delta: float = 0.0
-    best: float = float("inf")
-    best_epoch: int = -1
-    bad_epochs: int = 0
-
-    def update(self, epoch: int, value: float) -> bool:
-        if value < self.best - self.min_delta:
-            self.best, self.best_epoch, self.bad_epochs = float(value), int(epoch), 0
-            return True
-        self.bad_epochs += 1
-        return False
-
-    @property
-    def should_stop(self) -> bool:
-        return self.patience > 0 and self.bad_epochs >= self.patience
-
-
 def vae_loss_fn(beta: float, kl_scale: float):
     """`loss_fn(model, batch, key)` for `make_train_step`: dropout and sampled z from `key`.
 
@@ -139,22 +114,6 @@ def vae_eval_fn(beta: float, kl_scale: float):
         }
 
     return eval_fn
-
-
-def _batches(n: int, batch_size: int, order: np.ndarray | None = None):
-    """Index arrays of length batch_size (last one padded with index 0) and their 0/1 weights."""
-    idx = np.arange(n) if order is None else order
-    for start in range(0, n, batch_size):
-        part = idx[start : start + batch_size]
-        weight = np.zeros(batch_size, np.float32)
-        weight[: len(part)] = 1.0
-        if len(part) < batch_size:
-            part = np.concatenate([part, np.zeros(batch_size - len(part), part.dtype)])
-        yield part, weight
-
-
-def _take(data: dict[str, np.ndarray], idx: np.ndarray, weight: np.ndarray) -> dict[str, jax.Array]:
-    return {**{k: jnp.asarray(v[idx]) for k, v in data.items()}, "weight": jnp.asarray(weight)}
 
 
 def _check_inputs(x_NT3, onehot_NK, phys_NP, config: VAEConfig) -> dict[str, np.ndarray]:
@@ -202,12 +161,8 @@ def reference_mse(mag_NT: np.ndarray, labels_N: np.ndarray, train_idx: np.ndarra
 
 def evaluate_vae(eval_step, state: TrainState, data: dict[str, np.ndarray], batch_size: int) -> dict[str, float]:
     """Mean validation loss, reconstruction MSE and KL over all rows (deterministic pass)."""
-    n = len(data["x"])
-    sums = None
-    for idx, weight in _batches(n, batch_size):
-        out = eval_step(state, _take(data, idx, weight))
-        sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
-    sums = jax.device_get(sums)
+    outs = batching.padded_eval(eval_step, state, data, batch_size)
+    sums = jax.device_get(batching.sum_outputs(outs, ("loss_sum", "mse_sum", "kl_sum", "weight_sum")))
     w = max(float(sums["weight_sum"]), 1.0)
     return {"loss": float(sums["loss_sum"]) / w, "mse": float(sums["mse_sum"]) / w, "kl": float(sums["kl_sum"]) / w}
 
@@ -258,10 +213,10 @@ def train_vae(
     for epoch in bar:
         t0 = time.perf_counter()
         lr_now = float(lr(epoch * steps_per_epoch)) if callable(lr) else float(lr)
-        order = np.random.default_rng([seed, 2, epoch]).permutation(n_train)
+        rng = np.random.default_rng([seed, 2, epoch])
         sums, count = None, 0.0
-        for idx, weight in _batches(n_train, tc.batch_size, order):
-            state, metrics = train_step(state, _take(train_data, idx, weight))
+        for idx, weight in batching.batch_indices(n_train, tc.batch_size, rng):
+            state, metrics = train_step(state, batching.gather(train_data, idx, weight))
             # Weight each step's batch mean by its real rows; summed on device, fetched once an epoch.
             w = float(weight.sum())
             step_sums = {k: metrics[k] * w for k in ("loss", "mse", "kl")}
