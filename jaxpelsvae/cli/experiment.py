@@ -43,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "threshold_acc_synthetic=0.8, scaling_factor=0.5, beta_initial=1.0); repeatable")
     parser.add_argument("--max-stars", type=int, default=None, help="stratified cap on the dataset before splitting (default: the preset's)")
     parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most (default: the preset's)")
+    parser.add_argument("--period-prior", type=float, default=None,
+                        help="prior of the label-free period search, density f^-X per unit frequency "
+                             "(PeriodConfig.period_prior; 1 = log-uniform in period, 0 = plain Lomb-Scargle) "
+                             "(default: the preset's)")
     parser.add_argument("--vae-epochs", type=int, default=None, help="VAE epochs at most (default: the preset's)")
     parser.add_argument("--ranking", default=None, help="ranking policy (CCR, max_confusion, proportion, max_pairwise_confusion, no_priority) (default: the preset's)")
     parser.add_argument("--loss", default=None, help="classifier loss (focal, cross_entropy, nll, unweighted_cross_entropy) (default: the preset's)")
@@ -88,7 +92,7 @@ def config_from_args(args):
     changes = {
         "seeds": args.seeds, "seq_length": args.seq_length, "quality_cuts": args.quality_cuts,
         "snr_threshold": args.snr_threshold, "sample_size": args.sample_size, "max_stars": args.max_stars,
-        "regulator.epochs": args.epochs, "vae_train.epochs": args.vae_epochs, "regulator.ranking_method": args.ranking,
+        "regulator.epochs": args.epochs, "vae_train.epochs": args.vae_epochs, "period.period_prior": args.period_prior, "regulator.ranking_method": args.ranking,
         "train.loss": args.loss, "vmap_seeds": args.vmap_seeds, "resample_pairs": args.resample_pairs,
         "quality_cuts_test": args.quality_cuts_test, "redraw_per_seed": args.redraw_per_seed,
         "classifier": args.classifier, "augment": args.augment, "train.synthetic_periods": args.synthetic_periods,

@@ -83,6 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "raise it with --double-test on, where most stars are not eclipsing binaries)",
     )
     parser.add_argument(
+        "--period-prior", type=float, default=None,
+        help="rank periodogram peaks under a prior density f^-X per unit frequency: 1 = log-uniform in "
+        "period (sparse cadences alias slow variations to high frequencies), 0 = by power alone "
+        "(default: PeriodConfig's, the log-uniform prior)",
+    )
+    parser.add_argument(
         "--class-limits", default="none",
         help="'default' (the packaged priors.yaml), a priors.yaml path, or 'none': search a star of a "
         "listed class only within its class's period limits widened 3x (never below --min-period); "
@@ -132,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         refine=args.refine,
         double_test=args.double_test,
         double_margin=args.double_margin,
+        **({} if args.period_prior is None else {"period_prior": args.period_prior}),
         batch_size=args.batch_size,
         min_points=args.min_points,
     )
