@@ -262,7 +262,41 @@ def max_pool1d(x_BLC: jax.Array, window: int = 3, *, impl: str = "auto") -> jax.
         return jax.lax.reduce_window(
             x_BLC, -jnp.inf, jax.lax.max, (1, window, 1), (1, window, 1), "VALID"
         )
-    return x_BLC[:, : m * window].reshape(b, m, window, c).max(axis=2)
+    return _max_pool(x_BLC, window)
+
+
+# Why a custom VJP: `max`'s automatic gradient builds an equality mask, converts it, counts ties
+# and divides, partly in the forward pass (linearisation); here the forward pass is the max alone
+# and the backward pass one select per window element. Ties: the first maximum of a window gets
+# the whole gradient, as PyTorch's MaxPool1d and XLA's `reduce_window` gradient do (the automatic
+# gradient of `max` would split it among the tied elements).
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _max_pool(x_BLC, window):
+    b, length, c = x_BLC.shape
+    return x_BLC[:, : (length // window) * window].reshape(b, length // window, window, c).max(axis=2)
+
+
+def _max_pool_fwd(x_BLC, window):
+    y = _max_pool(x_BLC, window)
+    return y, (x_BLC, y)
+
+
+def _max_pool_bwd(window, residuals, dy_BMC):
+    x_BLC, y_BMC = residuals
+    b, length, c = x_BLC.shape
+    m = length // window
+    x_BMWC = x_BLC[:, : m * window].reshape(b, m, window, c)
+    taken = jnp.zeros(y_BMC.shape, bool)
+    parts = []
+    for j in range(window):
+        first = (x_BMWC[:, :, j] == y_BMC) & ~taken
+        taken = taken | first
+        parts.append(jnp.where(first, dy_BMC, 0.0))
+    dx = jnp.stack(parts, axis=2).reshape(b, m * window, c)
+    return (_pad_time(dx, 0, length - m * window),)
+
+
+_max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
 def conv_output_length(length: int, kernel_size: int, *, padding: tuple[int, int] = (0, 0), dilation: int = 1) -> int:
