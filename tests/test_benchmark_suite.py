@@ -88,3 +88,38 @@ def test_missing_failing_and_slow_benchmarks_are_rows_not_crashes(run_all, tmp_p
     (out / "suite_gpu.json").write_text(json.dumps(other))
     table = run_all.compare(out / "suite_cpu.json", out / "suite_gpu.json")
     assert "| ok | step | samples/s | 123 | 246 | 2.00× |" in table
+
+
+def test_readiness_table_projects_a_paper_cell_and_marks_missing_columns(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    import readiness
+
+    def m(name, value, unit):
+        return {"name": name, "value": value, "unit": unit}
+
+    suite = {"label": "gpu", "env": {"devices": ["gpu:0 H200"], "machine": {}, "versions": {}}, "results": [
+        {"name": "train_step", "metrics": [m("cnn step, host loop einsum", 1000.0, "samples/s"),
+                                           m("cnn step, host loop einsum, median round", 5e4, "samples/s"),
+                                           m("cnn step, host loop xla", 2000.0, "samples/s")]},
+        {"name": "synth", "metrics": [m("generate N=64, R=10", 400.0, "curves/s"),
+                                      m("generate N=256, R=10", 800.0, "curves/s"),
+                                      m("generate N=256, R=1", 90.0, "curves/s")]},
+        {"name": "vmap_seeds", "metrics": [m("S=8: speed-up of vmap (steady)", 4.0, "x"),
+                                           m("S=32: speed-up of vmap (steady)", 16.0, "x")]},
+    ]}
+    (tmp_path / "suite_gpu.json").write_text(json.dumps(suite))
+    (tmp_path / "util.csv").write_text("10\n30\nN/A\n")
+    md = tmp_path / "readiness.md"
+    assert readiness.main(["--suite", f"gpu={tmp_path / 'suite_gpu.json'}", "--util", f"gpu={tmp_path / 'util.csv'}",
+                           "--md", str(md)]) == 0
+    text = md.read_text()
+    assert "- cpu: not measured." in text
+    assert "| synthesis, R = 10 (best size) | curves/s | not measured | 800 |" in text
+    assert "| device utilisation during the suite, mean | % | not measured | 20.0 |" in text
+    # Step 2,000 samples/s (best host loop, not the median row), R = 10 at 800 curves/s, forward 3x:
+    p = readiness.PAPER
+    selfreg = (p["train"] + p["synthetic"]) / 2000 + p["synthetic"] / 800 + (p["train"] + p["val"] + p["synthetic"]) / 6000
+    baseline = p["train"] / 2000 + (p["train"] + p["val"]) / 6000
+    f = readiness.figures(readiness.suite_metrics(tmp_path / "suite_gpu.json")[0], None)
+    assert f["cell_seq_h"] == pytest.approx(30 * 500 * (selfreg + baseline) / 3600)
+    assert f["cell_vmap_h"] == pytest.approx(30 * 500 * (selfreg + baseline / 16) / 3600)
