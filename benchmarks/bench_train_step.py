@@ -7,7 +7,8 @@ Measures, on the default JAX backend (CPU here, GPU when run there):
 * `cnn_scan`: the same steps inside one `lax.scan` (rolled, and unrolled over all S steps);
 * `torch`: an eager PyTorch implementation of the same network and step
   (benchmarks/torch_cnn_step.py) run in a subprocess with the interpreter of `.venv-torch`
-  (created with `python3.11 -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0 numpy`);
+  (created with `python3.11 -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0 numpy`,
+  or any interpreter with torch given by `--torch-python`);
   skipped with a note when that interpreter is missing, and on non-CPU backends.
 
 All selected cases are compiled first, then timed in interleaved rounds (round r runs every case
