@@ -9,7 +9,9 @@ Why two implementations: XLA:CPU differentiates `lax.conv_general_dilated` (grou
 `max`, trains the original CNN several times faster on CPU (benchmarks/README.md). On GPU cuDNN may win,
 so the implementation is chosen per backend (`default_impl`) and can be forced per call, per module
 (`impl=`) or globally (`set_default_impl`, or the environment variable `JAXPELSVAE_CONV_IMPL`).
-Both implementations give the same outputs and gradients (tests/test_conv.py).
+Both implementations give the same outputs and gradients (tests/test_conv.py); the einsum ones
+carry their own backward passes (custom VJPs below), which XLA:CPU runs faster than the
+automatic ones.
 
 Kernel layout is Flax's: `(K, C/G, O)`, output channels grouped contiguously (the first O/G
 outputs see the first C/G inputs), the same grouping as PyTorch's `groups=`.
