@@ -75,6 +75,21 @@ timeout "$SUITE_T" "$PY" benchmarks/run_all.py --quick --only "$ORDER" --budget 
   || echo "(suite ended with status $?)"
 [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
 
+SELFREG_SEEDS="${SELFREG_SEEDS:-1,8,32}"
+[ "$DRY_RUN" = 1 ] && SELFREG_SEEDS=1,2
+SELFREG_JSON="$RESULTS/epoch_selfreg_seeds.json"
+rm -f "$SELFREG_JSON"
+if "$PY" benchmarks/bench_epoch.py --help 2>/dev/null | grep -q -- "--selfreg-seeds"; then
+  T=$(( $(left) - 100 )); [ "$T" -gt 240 ] && T=240
+  if [ "$T" -gt 30 ]; then
+    echo "== vmapped self-regulated seeds S = $SELFREG_SEEDS ($T s at most)"
+    timeout "$T" "$PY" benchmarks/bench_epoch.py --selfreg-seeds "$SELFREG_SEEDS" --json "$SELFREG_JSON" 2>&1 \
+      | tee "$RESULTS/epoch_selfreg_seeds.log" | tail -8 || echo "(self-regulated seeds ended early)"
+  fi
+else
+  echo "== (bench_epoch.py has no --selfreg-seeds here: vmapped self-regulated seeds not measured)"
+fi
+
 if [ "$DRY_RUN" = 0 ] && [ "$(left)" -gt 120 ]; then
   echo "== accelerator readiness tests (transfer guards enforced on a GPU)"
   timeout 90 "$PY" -m pytest tests/test_accelerator_ready.py -q -x -p no:cacheprovider 2>&1 | tail -15 \
@@ -96,7 +111,7 @@ if [ -n "$SUITE_JSON" ]; then
   README_ARG=(--update-readme)
   [ "$DRY_RUN" = 1 ] && README_ARG=()
   timeout 60 "$PY" benchmarks/readiness.py --suite cpu=benchmarks/suite_cpu.json --suite "gpu=$SUITE_JSON" \
-    --util "gpu=$UTIL_CSV" --md "$RESULTS/readiness.md" --json "$RESULTS/readiness.json" "${README_ARG[@]}" \
+    --util "gpu=$UTIL_CSV" --selfreg-seeds "gpu=$SELFREG_JSON" --md "$RESULTS/readiness.md" --json "$RESULTS/readiness.json" "${README_ARG[@]}" \
     || echo "(readiness table failed)"
 fi
 if [ -n "$SUITE_JSON" ]; then

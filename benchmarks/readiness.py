@@ -46,6 +46,8 @@ def parse_args(argv=None):
                    help=f"a suite JSON for column LABEL ({', '.join(COLUMNS)}); repeatable")
     p.add_argument("--util", action="append", default=[], metavar="LABEL=CSV",
                    help="nvidia-smi utilisation samples (one percentage a line) taken during LABEL's suite")
+    p.add_argument("--selfreg-seeds", action="append", default=[], metavar="LABEL=JSON",
+                   help="`bench_epoch.py --selfreg-seeds 1,8,32 --json JSON` result (vmapped self-regulated seeds)")
     p.add_argument("--update-readme", action="store_true", help=f"write the table into the README's {README_BLOCK} block")
     p.add_argument("--md", type=Path, default=None, help="also write the table here")
     p.add_argument("--json", type=Path, default=None, help="write the figures (benchlib's format) here")
@@ -88,6 +90,12 @@ def _best(values, bench: str, pattern: str) -> float | None:
     return max(found) if found else None
 
 
+def result_metrics(path: Path, benchmark: str) -> dict[tuple[str, str], float]:
+    """{(benchmark, metric name): value} of one script's result file (benchlib's format)."""
+    result = json.loads(path.read_text())
+    return {(benchmark, m["name"]): m["value"] for m in result.get("metrics", []) if m.get("value") is not None}
+
+
 def figures(values: dict[tuple[str, str], float], util: dict | None) -> dict[str, float | None]:
     """The table's quantities for one device column (None: not in this suite)."""
     f: dict[str, float | None] = {
@@ -101,6 +109,8 @@ def figures(values: dict[tuple[str, str], float], util: dict | None) -> dict[str
         "util_max": util["max"] if util else None,
     }
     for s in SEEDS:
+        f[f"selfreg_{s}"] = values.get(("epoch_selfreg_seeds", f"S={s}: epoch, vmapped"))
+        f[f"selfreg_speedup_{s}"] = values.get(("epoch_selfreg_seeds", f"S={s}: speed-up"))
         f[f"vmap_{s}"] = values.get(("vmap_seeds", f"S={s}: epoch, vmapped"))
         f[f"vmap_speedup_{s}"] = values.get(("vmap_seeds", f"S={s}: speed-up of vmap (steady)"))
     speedups = [(int(name.split(":")[0][2:]), v) for (b, name), v in values.items()
@@ -133,8 +143,11 @@ ROWS = [  # (key, label, unit)
     ("epoch_synth", "epoch program: synthetic curves/s (generate)", "curves/s"),
     ("util_mean", "device utilisation during the suite, mean", "%"),
     ("util_max", "device utilisation during the suite, max", "%"),
-    *[(f"vmap_{s}", f"vmapped seeds S = {s}: epoch (quick sizes)", "s") for s in SEEDS],
-    *[(f"vmap_speedup_{s}", f"vmapped seeds S = {s}: speed-up over sequential", "x") for s in SEEDS],
+    *[(f"selfreg_{s}", f"vmapped self-regulated seeds S = {s}: epoch (tiny config)", "s") for s in SEEDS],
+    *[(f"selfreg_speedup_{s}", f"vmapped self-regulated seeds S = {s}: speed-up over sequential", "x")
+      for s in SEEDS],
+    *[(f"vmap_{s}", f"vmapped baseline seeds S = {s}: epoch (quick sizes)", "s") for s in SEEDS],
+    *[(f"vmap_speedup_{s}", f"vmapped baseline seeds S = {s}: speed-up over sequential", "x") for s in SEEDS],
     ("gen_r1", "synthesis, R = 1 (best size)", "curves/s"),
     ("gen_r10", "synthesis, R = 10 (best size)", "curves/s"),
     ("selfreg_epoch_s", "paper cell: one self-regulated seed-epoch (projected)", "s"),
@@ -166,14 +179,15 @@ def table(columns: dict[str, dict | None], envs: dict[str, dict], sources: dict[
                 v = f.get(key)
                 cells.append("-" if v is None else benchlib.format_value(v))
         lines.append(f"| {label} | {unit} | {' | '.join(cells)} |")
-    lines += ["", "\"-\": not in that suite (no nvidia-smi on a CPU; the quick CPU suite times S = 1, 4 only). "
+    lines += ["", "\"-\": not in that run (no nvidia-smi on a CPU; the quick CPU suite times baseline seeds at S = 1, 4 "
+              "only; self-regulated seeds come from `bench_epoch.py --selfreg-seeds`, run by gpu.sh where it exists). "
               "The paper-cell rows are the projection of `benchmarks/readiness.py` (its docstring says how)."]
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    suites, utils = _pairs(args.suite), _pairs(args.util)
+    suites, utils, selfreg = _pairs(args.suite), _pairs(args.util), _pairs(args.selfreg_seeds)
     unknown = sorted(set(suites) - set(COLUMNS))
     if unknown:
         raise SystemExit(f"unknown column(s) {unknown}; expected {COLUMNS}")
@@ -184,6 +198,8 @@ def main(argv=None) -> int:
             columns[label] = None
             continue
         values, envs[label] = suite_metrics(suites[label])
+        if label in selfreg and selfreg[label].is_file():
+            values.update(result_metrics(selfreg[label], "epoch_selfreg_seeds"))
         util = utilisation(utils[label]) if label in utils and utils[label].is_file() else None
         columns[label] = figures(values, util)
     text = table(columns, envs, suites)

@@ -109,10 +109,13 @@ def test_readiness_table_projects_a_paper_cell_and_marks_missing_columns(tmp_pat
     ]}
     (tmp_path / "suite_gpu.json").write_text(json.dumps(suite))
     (tmp_path / "util.csv").write_text("10\n30\nN/A\n")
+    (tmp_path / "seeds.json").write_text(json.dumps({"metrics": [m("S=8: epoch, vmapped", 0.5, "s"),
+                                                                 m("S=8: speed-up", 6.0, "x")]}))
     md = tmp_path / "readiness.md"
     assert readiness.main(["--suite", f"gpu={tmp_path / 'suite_gpu.json'}", "--util", f"gpu={tmp_path / 'util.csv'}",
-                           "--md", str(md)]) == 0
+                           "--selfreg-seeds", f"gpu={tmp_path / 'seeds.json'}", "--md", str(md)]) == 0
     text = md.read_text()
+    assert "| vmapped self-regulated seeds S = 8: speed-up over sequential | x | not measured | 6.00 |" in text
     assert "- cpu: not measured." in text
     assert "| synthesis, R = 10 (best size) | curves/s | not measured | 800 |" in text
     assert "| device utilisation during the suite, mean | % | not measured | 20.0 |" in text
