@@ -6,7 +6,8 @@ GPU column (a column without a suite says "not measured") and, with `--update-re
 into benchmarks/README.md's `gpu-readiness` block through `benchlib.update_readme_block`.
 
     python benchmarks/readiness.py --suite cpu=benchmarks/suite_cpu.json \
-        [--suite gpu=results/suite_gpu.json --util gpu=results/gpu_util.csv] [--update-readme] [--md PATH]
+        [--suite gpu=results/suite_gpu.json --util gpu=results/gpu_util.csv \
+         --selfreg-seeds gpu=results/epoch_selfreg_seeds.json] [--update-readme] [--md PATH]
 
 Projection of one paper cell (the `paper` preset of `jaxpelsvae.experiments.config`: 40,000
 curves shared 70/30 between training and validation, 30 seeds, both modes, at most 500 epochs,
@@ -16,8 +17,7 @@ set's generation at the R = 10 generation rate (regenerated every epoch: an uppe
 evaluation of the training, validation and synthetic sets as forward passes at 3 times the
 training rate (a forward pass is about a third of a training step's arithmetic). The cell is 30
 seeds × 500 epochs of both modes, once with every seed in sequence and once with the seeds of each
-mode as one vmapped program. 500 epochs is the
-preset's ceiling: early stopping (patience 10) ends most runs sooner, so this is an upper bound.
+mode as one vmapped program. 500 epochs is the preset's ceiling: early stopping (patience 10) ends most runs sooner, so this is an upper bound.
 The vmapped cell divides each mode by its measured speed-up at the largest S (1 when not measured);
 those speed-ups come from small configurations, so this row is indicative only.
 """
