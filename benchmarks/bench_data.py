@@ -2,7 +2,7 @@
 
 The baseline transcribes the original's per-curve preprocessing (ORIGINAL.md §4.2: pandas read,
 diff, quantile clipping, SNR, random sampling of L pairs) and runs it on the same files and CPU.
-Usage: python benchmarks/bench_data.py [--quick] [--stars N] [--points P]
+Usage: python benchmarks/bench_data.py [--quick] [--stars N] [--points P] [--json PATH]
 """
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+import benchlib
 
 
 def write_ogle_like(folder: Path, n_stars: int, n_points: int, seed: int = 0) -> None:
@@ -45,8 +47,7 @@ def pandas_baseline(files, seq_length: int, snr: float, seed: int = 0) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes for a sanity run")
+    parser = benchlib.parse_common(argparse.ArgumentParser(description=__doc__.splitlines()[0]), "data")
     parser.add_argument("--stars", type=int, default=2000, help="number of synthetic OGLE-like stars")
     parser.add_argument("--points", type=int, default=800, help="median observations per star")
     parser.add_argument("--seq-length", type=int, default=300, help="L of the encoding")
@@ -84,15 +85,16 @@ def main() -> None:
     n = len(lcs)
     print(f"device: {jax.devices()[0].platform}, stars: {n}, observations: {lcs.time.size}, kept: {len(kept)} "
           f"(baseline kept {n_base})")
-    print("| stage | stars/s |")
-    print("|---|---|")
-    print(f"| pandas per-star baseline (read + cuts + sample) | {n / t_base:,.0f} |")
-    print(f"| read_ogle_dat | {n / t_read:,.0f} |")
-    print(f"| original_cuts | {n / t_cut:,.0f} |")
-    print(f"| ours: read + cuts + encode (L={args.seq_length}) | {n / (t_read + t_cut + t_enc):,.0f} |")
-    print(f"| encode_set (kept stars) | {len(kept) / t_enc:,.0f} |")
-    print(f"| fold_set (kept stars) | {len(kept) / t_fold:,.0f} |")
-
+    metrics = [
+        benchlib.metric("pandas per-star baseline (read + cuts + sample)", n / t_base, "stars/s"),
+        benchlib.metric("read_ogle_dat", n / t_read, "stars/s"),
+        benchlib.metric("original_cuts", n / t_cut, "stars/s"),
+        benchlib.metric(f"ours: read + cuts + encode (L={args.seq_length})", n / (t_read + t_cut + t_enc), "stars/s"),
+        benchlib.metric("encode_set (kept stars)", len(kept) / t_enc, "stars/s"),
+        benchlib.metric("fold_set (kept stars)", len(kept) / t_fold, "stars/s"),
+    ]
+    benchlib.report(args.json, "data", metrics, quick=args.quick, title=f"Data layer ({n} stars)",
+                    extra={"stars": n, "observations": int(lcs.time.size), "kept": len(kept), "baseline_kept": n_base})
 
 if __name__ == "__main__":
     main()

@@ -20,16 +20,16 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import benchlib
+
+ROOT = benchlib.ROOT
 GAIA_DEV = ROOT.parent / "shared" / "data" / "gaia_dr3_dev"
-README = ROOT / "benchmarks" / "README.md"
-START, END = "<!-- bench_period:start -->", "<!-- bench_period:end -->"
+README = benchlib.README
+README_BLOCK = "bench_period"  # the README's <!-- bench_period:start/end --> block
 TOLERANCE = 1e-3  # relative period agreement (0.1 %)
 
 
@@ -49,23 +49,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--platform", default="cpu", help="JAX platform for our method (cpu, gpu)")
     p.add_argument("--gaia", type=Path, default=GAIA_DEV, help="Gaia dev set folder")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic set")
-    p.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    p.add_argument("--json", type=Path, default=None, help="write the result (benchlib's format) here")
     p.add_argument("--from-json", type=Path, default=None, help="print (and with --update-readme write) a saved run")
     p.add_argument("--update-readme", action="store_true",
                    help=f"replace (or append) the 'Period finding' section of {README.relative_to(ROOT)}")
     p.add_argument("--preliminary", action="store_true", help="label the numbers as measured under load")
     return p.parse_args(argv)
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.strip().startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def ogle_like_set(n_stars: int, seed: int):
@@ -219,25 +208,14 @@ def section_text(rows, infos, header) -> str:
     ])
 
 
-def update_readme(section: str) -> None:
-    block = f"{START}\n{section}\n{END}"
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    README.write_text(text)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.from_json:  # re-render a saved run, e.g. to update the README without measuring again
-        saved = json.loads(args.from_json.read_text())
+        saved = json.loads(args.from_json.read_text())["extra"]
         section = section_text(saved["rows"], saved["datasets"], saved["header"])
         print(section)
         if args.update_readme:
-            update_readme(section)
+            benchlib.update_readme_block(README_BLOCK, section)
         return 0
     os.environ.setdefault("JAX_PLATFORMS", args.platform)
     if args.single_thread:
@@ -267,15 +245,16 @@ def main(argv=None) -> int:
     threads = "1 XLA thread" if args.single_thread else f"{os.cpu_count()} cores"
     date = datetime.date.today().isoformat()
     status = " Preliminary: measured while other jobs loaded the CPU." if args.preliminary else ""
-    header = (f"Measured {date} on {cpu_model()} ({threads}; JAX {jax.__version__} on "
+    header = (f"Measured {date} on {benchlib.cpu_model()} ({threads}; JAX {jax.__version__} on "
               f"{jax.devices()[0].platform}, astropy {astropy_version}, one star per astropy call) with "
               f"`{command_line(argv)}`.{status}")
     section = section_text(rows, infos, header)
     print("\n" + section + "\n")
-    if args.json:
-        args.json.write_text(json.dumps(dict(rows=rows, datasets=infos, header=header), indent=2))
+    metrics = [benchlib.metric(f"{r['dataset']}: {r['method']}", r["stars_per_s"], "stars/s") for r in rows]
+    benchlib.report(args.json, "period", metrics, quick=args.quick, title="Period finding",
+                    extra=dict(rows=rows, datasets=infos, header=header))
     if args.update_readme:
-        update_readme(section)
+        benchlib.update_readme_block(README_BLOCK, section)
         print(f"updated {README}")
     return 0
 

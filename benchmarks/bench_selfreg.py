@@ -7,7 +7,7 @@ commands), then train the classifier in both modes with the same settings and se
 
     .venv/bin/python benchmarks/bench_selfreg.py --quick          # minutes on 2 CPU cores
     .venv/bin/python benchmarks/bench_selfreg.py --out bench_out  # longer
-Writes OUT/results.json and prints a table.
+Writes OUT/results.json (every run) and, through benchlib, the table and `--json PATH`.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+import benchlib
 
 
 SHARED_GAIA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gaia_dr3_dev"
@@ -72,7 +74,7 @@ def fit_generator_for(train, workdir: Path, vae_args, seq_length: int, seed: int
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small survey, few epochs")
+    benchlib.parse_common(parser, "selfreg")  # --quick: small survey, few epochs
     parser.add_argument("--out", type=Path, default=Path("bench_selfreg_out"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
@@ -118,18 +120,22 @@ def main(argv=None) -> int:
         results["datasets"][name] = entry
         (args.out / "results.json").write_text(json.dumps(results, indent=1, default=float))
 
-    # One numeric value a cell, so that benchmarks/run_all.py can parse the table.
-    print("\n| dataset | mode | seeds | macro-F1 mean | macro-F1 min | macro-F1 max | AUC ovo mean | s/epoch median |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    epochs = []
+    metrics, epochs = [], []
     for name, entry in results["datasets"].items():
         for mode in ("baseline", "selfreg"):
             runs = [r for key, r in entry["runs"].items() if key.startswith(mode + "_")]
             f1 = [r["macro_f1"] for r in runs]
             wall = sorted(r["wall_s_per_epoch"] for r in runs)[len(runs) // 2]
-            print(f"| {name} | {mode} | {len(runs)} | {sum(f1) / len(f1):.3f} | {min(f1):.3f} | {max(f1):.3f} | "
-                  f"{sum(r['roc_auc_ovo'] for r in runs) / len(runs):.3f} | {wall:.3f} |")
+            metrics += [
+                benchlib.metric(f"{name} · {mode}: test macro-F1, mean of {len(runs)} seeds", sum(f1) / len(f1), "F1",
+                                min=min(f1), max=max(f1)),
+                benchlib.metric(f"{name} · {mode}: ROC-AUC ovo, mean", sum(r["roc_auc_ovo"] for r in runs) / len(runs),
+                                "AUC"),
+                benchlib.metric(f"{name} · {mode}: s/epoch, median seed", wall, "s", "lower"),
+            ]
             epochs.append(f"{name} {mode}: " + ", ".join(f"{r['epochs']} (best {r['best_epoch']})" for r in runs))
+    benchlib.report(args.json, "selfreg", metrics, quick=args.quick, title="Baseline vs self-regulated training",
+                    extra={"results": str(args.out / "results.json")})
     print("\nepochs run (best epoch) per seed:\n" + "\n".join(epochs))
     return 0
 

@@ -179,8 +179,8 @@ def main() -> None:
     metrics.append(benchlib.metric("chain without decoder, per-curve loop", rest_loop_rate, "curves/s"))
     metrics.append(benchlib.metric("speed-up, chain without decoder", rest_rate / rest_loop_rate, "x"))
     extra.update(rest_rate=rest_rate, rest_loop_rate=rest_loop_rate)
-    benchlib.print_metrics(f"Synthesis on {jax.default_backend()} ({len(jax.devices())} device(s))", metrics)
-    benchlib.write_result(args.json, "synth", metrics, quick=args.quick, extra=extra)
+    benchlib.report(args.json, "synth", metrics, quick=args.quick, extra=extra,
+                    title=f"Synthesis on {jax.default_backend()} ({len(jax.devices())} device(s))")
 
 
 if __name__ == "__main__":

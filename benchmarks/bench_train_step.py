@@ -7,7 +7,8 @@ Measures, on the default JAX backend (CPU here, GPU when run there):
 * `cnn_scan`: the same steps inside one `lax.scan` (rolled, and unrolled over all S steps);
 * `torch`: an eager PyTorch implementation of the same network and step
   (benchmarks/torch_cnn_step.py) run in a subprocess with the interpreter of `.venv-torch`
-  (created with `python3.11 -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0 numpy`);
+  (created with `python3.11 -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0 numpy`,
+  or any interpreter with torch given by `--torch-python`);
   skipped with a note when that interpreter is missing, and on non-CPU backends.
 
 All selected cases are compiled first, then timed in interleaved rounds (round r runs every case
@@ -36,7 +37,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import benchlib
+
+ROOT = benchlib.ROOT
 TORCH_PYTHON = ROOT / ".venv-torch" / "bin" / "python"
 
 
@@ -158,10 +161,10 @@ def bench_torch_cnn(args) -> list[Case]:
     if jax.default_backend() != "cpu":
         print(f"note: torch comparison skipped on backend {jax.default_backend()} (the torch venv is CPU-only)")
         return []
-    if not TORCH_PYTHON.exists():
-        print(f"note: torch comparison skipped: {TORCH_PYTHON} not found (see this script's docstring)")
+    if not Path(args.torch_python).exists():
+        print(f"note: torch comparison skipped: {args.torch_python} not found (see this script's docstring)")
         return []
-    cmd = [str(TORCH_PYTHON), str(Path(__file__).with_name("torch_cnn_step.py")), "--batch", str(args.batch),
+    cmd = [str(args.torch_python), str(Path(__file__).with_name("torch_cnn_step.py")), "--batch", str(args.batch),
            "--length", str(args.length), "--steps", str(args.steps), "--repeats", "1", "--threads", str(args.threads)]
 
     def run():
@@ -222,7 +225,9 @@ def _parse(argv):
     p.add_argument("--scan-steps", type=int, default=10, help="steps inside one lax.scan call")
     p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for XLA and torch (0: their defaults)")
-    p.add_argument("--json", type=Path, default=None, help="write the rows here (default benchmarks/results/)")
+    p.add_argument("--json", type=Path, default=None, help="write the result here (default benchmarks/results/)")
+    p.add_argument("--torch-python", type=Path, default=TORCH_PYTHON,
+                   help="interpreter with torch for the eager PyTorch reference (default .venv-torch's)")
     args = p.parse_args(argv)
     if args.quick:
         args.steps, args.rounds, args.scan_steps = 5, 2, 3
@@ -284,36 +289,21 @@ def main(argv=None) -> int:
     except OSError:
         pass
 
-    rows = []
+    metrics = []
     for c in cases:
         wall = [x["samples_per_s"] for x in c.rounds]
-        cpu = [x.get("samples_per_cpu_s") for x in c.rounds if x.get("samples_per_cpu_s")]
-        rows.append({
-            "benchmark": c.benchmark,
-            "variant": c.variant,
-            "best_samples_per_s": max(wall),
-            "median_samples_per_s": statistics.median(wall),
-            "best_samples_per_cpu_s": max(cpu) if cpu else None,
-            **c.info,
-        })
-    lines = [
-        f"{machine['backend']} ({machine['device']}, {machine['cpu_count']} CPUs, threads {machine['threads']}), "
-        f"batch {args.batch}, L {args.length}, {args.rounds} rounds of {args.steps} steps",
-        "",
-        "| benchmark | variant | samples/s best | samples/s median | samples/CPU-s best | compile s |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        cpu = f"{row['best_samples_per_cpu_s']:,.0f}" if row["best_samples_per_cpu_s"] and machine["backend"] == "cpu" else "–"
-        comp = f"{row['compile_s']:.1f}" if row.get("compile_s") is not None else "–"
-        lines.append(
-            f"| {row['benchmark']} | {row['variant']} | {row['best_samples_per_s']:,.0f} | "
-            f"{row['median_samples_per_s']:,.0f} | {cpu} | {comp} |"
-        )
-    print("\n".join(lines))
+        cpu = [x["samples_per_cpu_s"] for x in c.rounds if x.get("samples_per_cpu_s")]
+        name = f"{c.benchmark} {c.variant}"
+        metrics.append(benchlib.metric(name, max(wall), "samples/s", rounds=wall))  # best round
+        metrics.append(benchlib.metric(f"{name}, median round", statistics.median(wall), "samples/s"))
+        if cpu and machine["backend"] == "cpu":
+            metrics.append(benchlib.metric(f"{name}, best per CPU-second", max(cpu), "samples/CPU-s"))
+        if c.info.get("compile_s") is not None:
+            metrics.append(benchlib.metric(f"{name}, compile", c.info["compile_s"], "s", "lower"))
+    title = (f"{machine['backend']} ({machine['device']}, {machine['cpu_count']} CPUs, threads {machine['threads']}), "
+             f"batch {args.batch}, L {args.length}, {args.rounds} interleaved rounds of {args.steps} steps")
     out = args.json or ROOT / "benchmarks" / "results" / f"train_step_{machine['backend']}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    benchlib.report(out, "train_step", metrics, quick=args.quick, title=title, extra={"run": machine})
     print(f"wrote {out}")
     return 0
 

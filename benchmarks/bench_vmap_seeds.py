@@ -8,15 +8,16 @@ what the CNN learns). Early stopping is disabled (patience > epochs) so both run
 
     python benchmarks/bench_vmap_seeds.py            # N 2000, L 300, 4 layers, seeds 1 4 8, 4 epochs
     python benchmarks/bench_vmap_seeds.py --quick    # N 300, L 64, 2 layers, seeds 1 4, 2 epochs
+    python benchmarks/bench_vmap_seeds.py --seeds 1 8 32 --json PATH   # S as gpu.sh runs it
 """
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 
 import numpy as np
+
+import benchlib
 
 
 def make_data(n: int, length: int, k: int, seed: int = 0):
@@ -36,7 +37,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="numbers of seeds S to time")
     parser.add_argument("--batch-size", type=int, default=125)
-    parser.add_argument("--json", default=None, help="write the results to this JSON file")
+    parser.add_argument("--json", default=None, help="write the result (benchlib's format) to this JSON file")
     args = parser.parse_args(argv)
 
     import jax
@@ -84,11 +85,15 @@ def main(argv=None) -> int:
         print(f"S={s:3d}  wall: sequential {row['wall_sequential_s']:7.1f} s, vmapped {row['wall_vmap_s']:7.1f} s "
               f"(x{row['speedup_wall']:.2f});  per epoch after compilation: {per_epoch_seq:.3f} s vs "
               f"{per_epoch_vmap:.3f} s (x{row['speedup_steady']:.2f})")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"backend": jax.default_backend(), "device": jax.devices()[0].device_kind,
-                       "machine": platform.platform(), "n_train": n, "seq_length": length, "layers": layers,
-                       "epochs": epochs, "rows": rows}, f, indent=1)
+    metrics = []
+    for row in rows:
+        s = row["seeds"]
+        metrics += [benchlib.metric(f"S={s}: epoch, vmapped", row["epoch_vmap_s"], "s", "lower"),
+                    benchlib.metric(f"S={s}: epoch, sequential", row["epoch_sequential_s"], "s", "lower"),
+                    benchlib.metric(f"S={s}: speed-up of vmap (steady)", row["speedup_steady"], "x")]
+    benchlib.report(args.json, "vmap_seeds", metrics, quick=args.quick,
+                    title=f"{len(seed_counts)} seed counts, N {n}, L {length}, {layers} layers, {epochs} epochs",
+                    extra={"n_train": n, "seq_length": length, "layers": layers, "epochs": epochs, "rows": rows})
     return 0
 
 

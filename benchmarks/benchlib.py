@@ -1,6 +1,7 @@
-"""Shared helpers of the benchmark scripts: environment record, timing, the JSON result format, fixtures.
+"""Shared helpers of the benchmark scripts: environment record, timing, the one result format, README blocks, fixtures.
 
-Result format (what `run_all.py` collects from every script's ``--json PATH``)::
+Every script prints its table and writes its result through `report` (nothing else parses a
+script's output); `run_all.py` only gathers the JSON files. Result format (``--json PATH``)::
 
     {"benchmark": "epoch", "quick": true, "env": {...environment()...},
      "metrics": [{"name": "epoch total", "value": 12.3, "unit": "s", "better": "lower"}, ...],
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "benchmarks" / "README.md"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -144,6 +146,28 @@ def _json_default(obj):
     if isinstance(obj, Path):
         return str(obj)
     return str(obj)
+
+
+def report(json_path: str | Path | None, benchmark: str, metrics: list[dict], *, quick: bool, title: str,
+           extra: dict | None = None) -> dict[str, Any]:
+    """The one output of a benchmark script: its table on stdout and its result as JSON (when a path is given)."""
+    print_metrics(title, metrics)
+    return write_result(json_path, benchmark, metrics, quick=quick, extra=extra)
+
+
+def update_readme_block(key: str, text: str, readme: str | Path = README) -> None:
+    """Replace the text between ``<!-- key:start -->`` and ``<!-- key:end -->`` in the README (the block is
+    appended, with its markers, when they are absent); the one place that rewrites benchmarks/README.md."""
+    readme = Path(readme)
+    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+    block = f"{start}\n{text}\n{end}"
+    old = readme.read_text() if readme.exists() else "# Benchmarks\n"
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        new = head + block + rest.split(end, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    readme.write_text(new)
 
 
 def print_metrics(title: str, metrics: list[dict]) -> None:

@@ -6,9 +6,11 @@
     .venv/bin/python benchmarks/run_all.py --compare results/suite_cpu.json results/suite_gpu.json
 
 Each benchmark script runs in its own process (``PYTHONPATH`` = the repository root, no
-installation needed) with ``--json PATH`` where it has that option (else its printed table is
-parsed), under its own timeout. A missing script, a failure or a timeout is a row marked
-"missing" / "failed" / "timeout" in the table, never a crash of the suite. Results go to
+installation needed) with ``--json PATH``, under its own timeout; every script writes its result
+through ``benchlib.report`` (benchlib's format: environment, metric rows with units), and this
+file only gathers those files: nothing parses a script's printed output. A missing script, a
+failure, a timeout or a run that wrote no result is a row marked "missing" / "failed" /
+"timeout" / "no result" in the table, never a crash of the suite. Results go to
 ``--out`` (default benchmarks/results/, git-ignored; ``$OUT/benchmarks`` when ``$OUT`` is set):
 one JSON and one log per benchmark, and ``suite_<label>.json`` / ``suite_<label>.md`` with the
 machine (CPU model, cores, load), JAX devices, versions and date. The label (the table's column)
@@ -21,7 +23,7 @@ import argparse
 import dataclasses
 import json
 import os
-import re
+import shlex
 import subprocess
 import sys
 import time
@@ -45,15 +47,14 @@ class Bench:
     in_quick: bool = True
     in_full: bool = True
     gpu_args: tuple[str, ...] = ()  # added on a non-CPU backend
-    json_flag: str | None = "--json"  # None: the script writes no JSON, parse its output
 
 
 SUITE = (
-    Bench("data", "bench_data.py", "data layer: read, cuts, encode, fold (stars/s)", json_flag=None,
+    Bench("data", "bench_data.py", "data layer: read, cuts, encode, fold (stars/s)",
           quick_timeout=150),
     Bench("period", "bench_period.py", "batched Lomb-Scargle periods vs astropy (stars/s)", quick_timeout=180,
           gpu_args=("--skip-astropy",)),
-    Bench("simulate", "bench_simulate.py", "simulated survey generation (stars/s)", json_flag=None,
+    Bench("simulate", "bench_simulate.py", "simulated survey generation (stars/s)",
           quick_timeout=120),
     Bench("train_step", "bench_train_step.py", "CNN training step (samples/s)", quick_timeout=240),
     # --quick leaves out the lax.scan variants of the VAE step (four more compilations of a big model).
@@ -63,7 +64,7 @@ SUITE = (
     Bench("epoch", "bench_epoch.py", "one self-regulated epoch, by phase (s)", quick_timeout=300),
     Bench("vmap_seeds", "bench_vmap_seeds.py", "S seeds as one vmapped program vs sequential", quick_timeout=240),
     Bench("selfreg", "bench_selfreg.py", "baseline vs self-regulated training (macro-F1, s/epoch)",
-          json_flag=None, in_quick=False, full_timeout=3600),
+          in_quick=False, full_timeout=3600),
     Bench("scaling", "bench_scaling.py", "scaling with stars, L and batch size (log-log slopes)",
           in_quick=False, quick_timeout=900, full_timeout=3600),
 )
@@ -86,6 +87,8 @@ def parse_args(argv=None):
     p.add_argument("--budget", type=float, default=None,
                    help="total seconds: benchmarks that would start after it are marked skipped")
     p.add_argument("--python", default=sys.executable, help="interpreter for the benchmark processes")
+    p.add_argument("--args", action="append", default=[], metavar="NAME=ARGS",
+                   help="extra arguments for one benchmark, e.g. vmap_seeds='--seeds 1 8 32' (repeatable)")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"), default=None,
                    help="print the table of two suite_<label>.json files with the speed-up of B over A")
     p.add_argument("--md", type=Path, default=None, help="with --compare: also write the markdown table here")
@@ -113,105 +116,18 @@ def probe_environment(python: str, env: dict) -> dict:
         return {"error": repr(exc)}
 
 
-# ------------------------------------------------------------------------------------ parsing results
+# ------------------------------------------------------------------------------------ results
 
 
-def _num(text: str) -> float | None:
-    text = text.strip().replace(",", "").replace("×", "").replace("x", "").replace("%", "").strip()
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def parse_markdown_tables(text: str) -> list[dict]:
-    """Metrics from the markdown tables a script prints: a row's name is its non-numeric cells, each
-    numeric cell a metric named by its column header (units in the header, e.g. 'stars/s')."""
-    metrics, header = [], None
-    for line in text.splitlines():
-        line = line.strip()
-        if not (line.startswith("|") and line.endswith("|")):
-            header = None
-            continue
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
-            continue
-        if header is None:
-            header = cells
-            continue
-        names = [c for c in cells if _num(c) is None and c not in ("-", "–", "")]
-        for col, cell in enumerate(cells):
-            v = _num(cell)
-            if v is None or col >= len(header):
-                continue
-            unit = header[col]
-            better = "lower" if re.search(r"(^|\W)(s|ms|seconds?|time)(\W|$)", unit) and "/s" not in unit else "higher"
-            metrics.append({"name": " · ".join(names) or unit, "value": v, "unit": unit, "better": better})
-    return metrics
-
-
-def parse_rates(text: str) -> list[dict]:
-    """Metrics from free text: '<number> <unit>/s' occurrences (e.g. '12,345 stars/s')."""
-    out = []
-    for m in re.finditer(r"([\d][\d,]*\.?\d*)\s+((?:M )?[a-zA-Z]+/s)\b", text):
-        out.append({"name": m.group(2), "value": _num(m.group(1)), "unit": m.group(2), "better": "higher"})
-    return out
-
-
-def from_json(name: str, obj: dict) -> list[dict]:
-    """Normalise a script's JSON into metric rows (benchlib's format, or a known 'rows' layout)."""
-    if isinstance(obj.get("metrics"), list):
-        return [m for m in obj["metrics"] if isinstance(m, dict) and "name" in m]
-    rows = obj.get("rows") or []
-    metrics = []
-    for r in rows:
-        if name == "period" and "stars_per_s" in r:
-            metrics.append({"name": f"{r.get('dataset')}: {r.get('method')}", "value": r["stars_per_s"],
-                            "unit": "stars/s", "better": "higher"})
-        elif name == "train_step" and "best_samples_per_s" in r:
-            metrics.append({"name": f"{r.get('benchmark')} {r.get('variant')}", "value": r["best_samples_per_s"],
-                            "unit": "samples/s", "better": "higher"})
-        elif name == "vmap_seeds" and "seeds" in r:
-            s = r["seeds"]
-            metrics.append({"name": f"S={s}: epoch, vmapped", "value": r.get("epoch_vmap_s"), "unit": "s",
-                            "better": "lower"})
-            metrics.append({"name": f"S={s}: epoch, sequential", "value": r.get("epoch_sequential_s"),
-                            "unit": "s", "better": "lower"})
-            metrics.append({"name": f"S={s}: speed-up of vmap (steady)", "value": r.get("speedup_steady"),
-                            "unit": "x", "better": "higher"})
-        else:  # generic: the first rate-like number, named by the row's strings
-            label = " ".join(str(v) for v in r.values() if isinstance(v, str)) or name
-            for key, v in r.items():
-                if isinstance(v, (int, float)) and ("per_s" in key or key.endswith("_s")):
-                    metrics.append({"name": f"{label} {key}".strip(), "value": v,
-                                    "unit": "1/s" if "per_s" in key else "s",
-                                    "better": "higher" if "per_s" in key else "lower"})
-                    break
-    return metrics
-
-
-def from_output(name: str, text: str) -> list[dict]:
-    metrics = parse_markdown_tables(text)
-    if not metrics and name == "simulate":
-        m = re.search(r"simulate (\d+) stars.*?([\d.]+) s wall, ([\d.]+) s CPU.*?([\d,]+) stars/s", text)
-        if m:
-            metrics = [{"name": f"{m.group(1)} stars", "value": _num(m.group(4)), "unit": "stars/s",
-                        "better": "higher"},
-                       {"name": f"{m.group(1)} stars, CPU time", "value": float(m.group(3)), "unit": "s",
-                        "better": "lower"}]
-    return metrics or parse_rates(text)
+def metrics_of(obj: dict) -> list[dict]:
+    """The metric rows of a result file in benchlib's format (``{"metrics": [...]}``)."""
+    rows = obj.get("metrics")
+    if not isinstance(rows, list):
+        raise ValueError("not a benchlib result (no 'metrics' list)")
+    return [m for m in rows if isinstance(m, dict) and "name" in m]
 
 
 # ------------------------------------------------------------------------------------ running
-
-
-def has_flag(python: str, script: Path, flag: str, env: dict) -> bool:
-    """Whether ``script --help`` mentions ``flag`` (cheap: scripts import JAX inside main)."""
-    try:
-        out = subprocess.run([python, str(script), "--help"], capture_output=True, text=True, env=env, timeout=120)
-        return flag in out.stdout
-    except (OSError, subprocess.SubprocessError):
-        return False
 
 
 def run_one(bench: Bench, args, env: dict, out_dir: Path, backend: str) -> dict:
@@ -221,6 +137,7 @@ def run_one(bench: Bench, args, env: dict, out_dir: Path, backend: str) -> dict:
     if not script.is_file():
         return {**record, "status": "missing", "seconds": 0.0}
     cmd = [args.python, str(script), *(bench.quick_args if args.quick else bench.full_args)]
+    cmd += shlex.split(dict(a.split("=", 1) for a in args.args if "=" in a).get(bench.name, ""))
     if backend not in ("cpu", "unknown"):
         cmd += list(bench.gpu_args)
         if bench.name == "period":
@@ -228,8 +145,7 @@ def run_one(bench: Bench, args, env: dict, out_dir: Path, backend: str) -> dict:
     json_path = out_dir / f"{bench.name}.json"
     if json_path.exists():
         json_path.unlink()
-    if bench.json_flag and has_flag(args.python, script, bench.json_flag, env):
-        cmd += [bench.json_flag, str(json_path)]
+    cmd += ["--json", str(json_path)]
     if bench.name == "selfreg":
         cmd += ["--out", str(out_dir / "selfreg"), "--no-progress"]
     if bench.name == "scaling":
@@ -251,15 +167,11 @@ def run_one(bench: Bench, args, env: dict, out_dir: Path, backend: str) -> dict:
     metrics = []
     if json_path.is_file():
         try:
-            metrics = from_json(bench.name, json.loads(json_path.read_text()))
+            metrics = metrics_of(json.loads(json_path.read_text()))
         except (ValueError, OSError) as exc:
-            text += f"\n(unreadable JSON: {exc})"
-    elif bench.name == "selfreg" and (out_dir / "selfreg" / "results.json").is_file():
-        metrics = from_output(bench.name, text)
-    if not metrics and status == "ok":
-        metrics = from_output(bench.name, proc.stdout)
+            text += f"\n(unreadable result: {exc})"
     if status == "ok" and not metrics:
-        status = "ok (no numbers found)"
+        status = "ok (no result written)"
     tail = "\n".join(text.strip().splitlines()[-6:])
     print(f"[{bench.name}] {status} in {seconds:.0f} s, {len(metrics)} numbers"
           + ("" if status == "ok" else f"\n    {tail.replace(chr(10), chr(10) + '    ')}"), flush=True)
@@ -376,11 +288,10 @@ def compare(a_path: Path, b_path: Path, md: Path | None = None) -> str:
 # ------------------------------------------------------------------------------------ main
 
 
-README = HERE / "README.md"
-TABLE_START, TABLE_END = "<!-- suite-table:start -->", "<!-- suite-table:end -->"
+README_BLOCK = "suite-table"  # the README's <!-- suite-table:start/end --> block
 
 
-def update_readme(paths: list[Path], readme: Path = README) -> str:
+def update_readme(paths: list[Path], readme: Path | None = None) -> str:
     """Put the table of one suite (a 'gpu: not measured' column for a CPU suite) or the comparison
     of two suites between the suite-table markers of the README (appended when they are absent)."""
     if len(paths) == 1:
@@ -388,14 +299,10 @@ def update_readme(paths: list[Path], readme: Path = README) -> str:
     else:
         a = json.loads(Path(paths[0]).read_text())
         table = markdown(a, gpu_placeholder=False).split("\n\n")[0] + "\n\n" + compare(paths[0], paths[1])
-    block = f"{TABLE_START}\n{table}\n{TABLE_END}"
-    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
-    if TABLE_START in text and TABLE_END in text:
-        head, rest = text.split(TABLE_START, 1)
-        text = head + block + rest.split(TABLE_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    readme.write_text(text)
+    sys.path.insert(0, str(HERE))
+    from benchlib import update_readme_block
+
+    update_readme_block(README_BLOCK, table, readme or HERE / "README.md")
     return table
 
 
@@ -403,7 +310,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.update_readme:
         print(update_readme(args.update_readme))
-        print(f"\nupdated {README}")
+        print(f"\nupdated {HERE / 'README.md'}")
         return 0
     if args.compare:
         print(compare(*args.compare, md=args.md))

@@ -123,8 +123,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     rows, extra = bench_vae_step(quick=args.quick, impls=tuple(args.impls.split(",")), steps=args.steps,
                                  scan=not args.no_scan, scan_steps=args.scan_steps, batch=args.batch)
-    benchlib.write_result(args.json, "vae_step", rows, quick=args.quick, extra=extra)
-    benchlib.print_metrics(f"PELS-VAE train step (batch {args.batch}, {SEQ_LEN} phases)", rows)
+    benchlib.report(args.json, "vae_step", rows, quick=args.quick, extra=extra,
+                    title=f"PELS-VAE train step (batch {args.batch}, {SEQ_LEN} phases)")
     print({k: round(v, 3) if isinstance(v, float) else v for k, v in extra.items()})
     return 0
 

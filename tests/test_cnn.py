@@ -1,6 +1,7 @@
 """The CNN classifier: parity with the released PyTorch model, shapes, initialisation, masked BatchNorm."""
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -94,6 +95,25 @@ def test_output_is_log_probabilities_and_groups_separate_streams(small_model):
     c = h1.shape[-1]
     np.testing.assert_array_equal(np.asarray(h1[..., : c // 2]), np.asarray(h2[..., : c // 2]))
     assert not np.allclose(np.asarray(h1[..., c // 2 :]), np.asarray(h2[..., c // 2 :]))
+
+
+def test_training_gradients_of_both_conv_impls_agree():
+    # The einsum kernels' custom VJPs against lax.conv / reduce_window's own gradients, through the
+    # whole network in training mode (BatchNorm batch statistics, a masked padding row).
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.normal(size=(6, 48, 2)), jnp.float32)
+    mask = jnp.arange(6) < 5
+    grads = {}
+    for impl in ("einsum", "xla"):
+        model = CNN(3, layers=3, seq_length=48, conv_impl=impl, rngs=nnx.Rngs(0))
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+        def loss(params, graphdef=graphdef, rest=rest):
+            return jnp.sum(nnx.merge(graphdef, params, rest, copy=True)(x, mask_B=mask)[:, 0])
+
+        with jax.default_matmul_precision("highest"):
+            grads[impl] = jax.jit(jax.value_and_grad(loss))(params)
+    chex.assert_trees_all_close(grads["einsum"], grads["xla"], rtol=1e-4, atol=1e-5)
 
 
 def test_batchnorm_mask_excludes_padding_rows(small_model):

@@ -18,6 +18,9 @@ CASES = [
     (16, 32, 6, 2, 1, 3),  # a later CNN block, symmetric int padding
     (4, 6, 4, 1, 3, "causal"),  # the TCN's causal dilated convolution
     (6, 4, 3, 2, 2, (0, 1)),  # asymmetric padding, groups and dilation together
+    (6, 4, 3, 2, 2, (7, 0)),  # padding beyond the kernel's reach: the input gradient crops
+    (1, 4, 3, 1, 2, (5, 1)),  # one input channel: the broadcast kernel, groups 1, cropping gradient
+    (4, 8, 5, 4, 1, 2),  # one input channel a group, two outputs each
 ]
 
 
@@ -84,6 +87,39 @@ class ConvTest(chex.TestCase):
         pooled = np.asarray(conv.max_pool1d(x, 3, impl="einsum"))
         assert pooled.shape == (2, 5, 5)  # floor(17 / 3); the last 2 steps are dropped like PyTorch
         np.testing.assert_array_equal(pooled[:, 1], np.asarray(x)[:, 3:6].max(axis=1))
+
+
+@pytest.mark.parametrize("length", [15, 17])
+def test_max_pool_gradient_goes_to_the_first_maximum_of_a_window(length):
+    # Ties (here every window of a constant stretch) give the whole gradient to the first maximum,
+    # as PyTorch's MaxPool1d and the reduce_window gradient do; the floor-mode tail gets none.
+    x = jnp.asarray(np.random.default_rng(2).normal(size=(2, length, 3)), jnp.float32)
+    x = x.at[:, 3:9].set(5.0)
+    cot = jnp.asarray(np.random.default_rng(3).normal(size=(2, length // 3, 3)), jnp.float32)
+    grads = {impl: jax.grad(lambda x, impl=impl: jnp.vdot(conv.max_pool1d(x, 3, impl=impl), cot))(x)
+             for impl in conv.CONV_IMPLS}
+    np.testing.assert_array_equal(np.asarray(grads["einsum"]), np.asarray(grads["xla"]))
+    g = np.asarray(grads["einsum"])
+    np.testing.assert_array_equal(g[:, 3:9:3], np.asarray(cot[:, 1:3]))
+    np.testing.assert_array_equal(g[:, 4:6], 0.0)
+    np.testing.assert_array_equal(g[:, 15:], 0.0)
+
+
+def test_conv_gradients_under_vmap_match_per_example():
+    # The vmapped repetitions (experiments.repetitions) differentiate through the custom VJPs
+    # under jax.vmap; both kernels (one channel a group, im2col) appear in the CNN's blocks.
+    rng = np.random.default_rng(7)
+    xs = jnp.asarray(rng.normal(size=(3, 2, 20, 4)), jnp.float32)
+    for c, o, groups in ((4, 8, 4), (4, 6, 2)):
+        ws = jnp.asarray(rng.normal(size=(3, 5, c // groups, o)), jnp.float32)
+
+        def loss(x, w, groups=groups):
+            return jnp.sum(jnp.tanh(conv.conv1d(x[..., :c], w, groups=groups, padding=2, impl="einsum")))
+
+        batched = jax.jit(jax.vmap(jax.grad(loss, argnums=(0, 1))))(xs, ws)
+        for s in range(3):
+            single = jax.grad(loss, argnums=(0, 1))(xs[s], ws[s])
+            chex.assert_trees_all_close(jax.tree.map(lambda a: a[s], batched), single, rtol=1e-5, atol=1e-5)
 
 
 def test_causal_output_ignores_the_future():

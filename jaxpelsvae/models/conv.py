@@ -9,13 +9,16 @@ Why two implementations: XLA:CPU differentiates `lax.conv_general_dilated` (grou
 `max`, trains the original CNN several times faster on CPU (benchmarks/README.md). On GPU cuDNN may win,
 so the implementation is chosen per backend (`default_impl`) and can be forced per call, per module
 (`impl=`) or globally (`set_default_impl`, or the environment variable `JAXPELSVAE_CONV_IMPL`).
-Both implementations give the same outputs and gradients (tests/test_conv.py).
+Both implementations give the same outputs and gradients (tests/test_conv.py); the einsum ones
+carry their own backward passes (custom VJPs below), which XLA:CPU runs faster than the
+automatic ones.
 
 Kernel layout is Flax's: `(K, C/G, O)`, output channels grouped contiguously (the first O/G
 outputs see the first C/G inputs), the same grouping as PyTorch's `groups=`.
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -130,14 +133,49 @@ def conv1d(
 
 
 def _conv1d_einsum(x_BLC, w_KIO, *, groups, dilation, left, right):
-    k, i_per_group, o = w_KIO.shape
-    b, length, c = x_BLC.shape
-    p_per_group = o // groups
-    x_pad = jnp.pad(x_BLC, ((0, 0), (left, right), (0, 0))) if left or right else x_BLC
-    m = length + left + right - dilation * (k - 1)
+    k, i_per_group, _ = w_KIO.shape
+    m = x_BLC.shape[1] + left + right - dilation * (k - 1)
     if m <= 0:
-        raise ConfigError(f"conv1d: input length {length} too short for kernel {k}, dilation {dilation}")
-    outputs = []
+        raise ConfigError(f"conv1d: input length {x_BLC.shape[1]} too short for kernel {k}, dilation {dilation}")
+    if i_per_group == 1:
+        return _conv_depthwise(x_BLC, w_KIO, groups, dilation, left, right)
+    return _conv_im2col(x_BLC, w_KIO, groups, dilation, left, right)
+
+
+def _pad_time(x_BLC, left, right):
+    # lax.pad accepts negative padding (a crop), which the input gradients below rely on.
+    return jax.lax.pad(x_BLC, jnp.zeros((), x_BLC.dtype), ((0, 0, 0), (left, right, 0), (0, 0, 0)))
+
+
+def _col2im(dpatches_BMKI, dilation, left, length):
+    """Transpose of im2col: dx[t] = Σ_j dpatches[t + left − j·d, j], as one sum of shifted slices
+    (XLA fuses it into one loop; differentiated automatically, the stack's transpose became K
+    materialised slices, each padded and added separately)."""
+    _, m, k, _ = dpatches_BMKI.shape
+    dx = None
+    for j in range(k):
+        lo = j * dilation - left
+        shifted = _pad_time(dpatches_BMKI[:, :, j, :], lo, length - m - lo)
+        dx = shifted if dx is None else dx + shifted
+    return dx
+
+
+# Why custom VJPs: differentiated automatically, XLA:CPU spends more time in the copies around the
+# matmuls (col2im as K separate slice/pad/add passes, per-element masks) than in the matmuls
+# themselves; the backward passes below write those copies once (profile in benchmarks/README.md).
+# Both kernels give the outputs and gradients of `lax.conv_general_dilated` (tests/test_conv.py).
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
+def _conv_im2col(x_BLC, w_KIO, groups, dilation, left, right):
+    return _conv_im2col_fwd(x_BLC, w_KIO, groups, dilation, left, right)[0]
+
+
+def _conv_im2col_fwd(x_BLC, w_KIO, groups, dilation, left, right):
+    k, i_per_group, o = w_KIO.shape
+    b, length, _ = x_BLC.shape
+    p_per_group = o // groups
+    x_pad = _pad_time(x_BLC, left, right)
+    m = length + left + right - dilation * (k - 1)
+    outputs, patches = [], []
     for g in range(groups):
         # im2col per group: tap j is the group's padded input shifted by j·dilation; taps and
         # channels are merged into one contraction axis of depth K·I, so each group is one plain
@@ -149,7 +187,71 @@ def _conv1d_einsum(x_BLC, w_KIO, *, groups, dilation, left, right):
         patches_BMJ = jnp.stack(taps, axis=2).reshape(b, m, k * i_per_group)
         w_JP = w_KIO[:, :, g * p_per_group : (g + 1) * p_per_group].reshape(k * i_per_group, p_per_group)
         outputs.append(jnp.einsum("bmj,jp->bmp", patches_BMJ, w_JP))
-    return outputs[0] if groups == 1 else jnp.concatenate(outputs, axis=-1)
+        patches.append(patches_BMJ)
+    y = outputs[0] if groups == 1 else jnp.concatenate(outputs, axis=-1)
+    # The patches are kept for the kernel gradient rather than rebuilt.
+    return y, (patches, w_KIO, length)
+
+
+def _conv_im2col_bwd(groups, dilation, left, right, residuals, dy_BMO):
+    patches, w_KIO, length = residuals
+    k, i_per_group, o = w_KIO.shape
+    p_per_group = o // groups
+    b, m, _ = dy_BMO.shape
+    dw, dx = [], []
+    for g in range(groups):
+        dy_g = jax.lax.slice_in_dim(dy_BMO, g * p_per_group, (g + 1) * p_per_group, axis=2)
+        w_JP = w_KIO[:, :, g * p_per_group : (g + 1) * p_per_group].reshape(k * i_per_group, p_per_group)
+        dw.append(jnp.einsum("bmj,bmp->jp", patches[g], dy_g).reshape(k, i_per_group, p_per_group))
+        dpatches = jnp.einsum("bmp,jp->bmj", dy_g, w_JP).reshape(b, m, k, i_per_group)
+        dx.append(_col2im(dpatches, dilation, left, length))
+    if groups == 1:
+        return dx[0], dw[0]
+    return jnp.concatenate(dx, axis=-1), jnp.concatenate(dw, axis=-1)
+
+
+_conv_im2col.defvjp(_conv_im2col_fwd, _conv_im2col_bwd)
+
+
+# One input channel a group (the CNN's first block: 2 channels, groups 2): an im2col of K × 1
+# columns is a slow copy of single floats, while K broadcast multiply-adds over the output channels
+# are one fused loop (about 5x faster forward on XLA:CPU).
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
+def _conv_depthwise(x_BLC, w_KIO, groups, dilation, left, right):
+    return _conv_depthwise_fwd(x_BLC, w_KIO, groups, dilation, left, right)[0]
+
+
+def _conv_depthwise_fwd(x_BLC, w_K1O, groups, dilation, left, right):
+    k, _, o = w_K1O.shape
+    x_pad = _pad_time(x_BLC, left, right)
+    m = x_pad.shape[1] - dilation * (k - 1)
+    x_rep = jnp.repeat(x_pad, o // groups, axis=2)  # output channel o reads input channel o // P
+    y = None
+    for j in range(k):
+        term = jax.lax.slice_in_dim(x_rep, j * dilation, j * dilation + m, axis=1) * w_K1O[j, 0]
+        y = term if y is None else y + term
+    return y, (x_pad, w_K1O, x_BLC.shape[1])
+
+
+def _conv_depthwise_bwd(groups, dilation, left, right, residuals, dy_BMO):
+    x_pad, w_K1O, length = residuals
+    k, _, o = w_K1O.shape
+    p_per_group = o // groups
+    b, m, _ = dy_BMO.shape
+    dw = []
+    for g in range(groups):
+        # A (B, M, K) im2col of one channel and one matmul: measured faster than K reductions.
+        taps = [jax.lax.slice_in_dim(x_pad[:, :, g], j * dilation, j * dilation + m, axis=1) for j in range(k)]
+        dy_g = jax.lax.slice_in_dim(dy_BMO, g * p_per_group, (g + 1) * p_per_group, axis=2)
+        dw.append(jnp.einsum("bmk,bmp->kp", jnp.stack(taps, axis=-1), dy_g))
+    dw_K1O = jnp.concatenate(dw, axis=-1)[:, None, :]
+    # dpatches[b, m, j, g] = Σ_p dy[b, m, g·P + p] · w[j, 0, g·P + p]
+    dpatches = jnp.einsum("bmgp,kgp->bmkg", dy_BMO.reshape(b, m, groups, p_per_group),
+                          w_K1O[:, 0].reshape(k, groups, p_per_group))
+    return _col2im(dpatches, dilation, left, length), dw_K1O
+
+
+_conv_depthwise.defvjp(_conv_depthwise_fwd, _conv_depthwise_bwd)
 
 
 def max_pool1d(x_BLC: jax.Array, window: int = 3, *, impl: str = "auto") -> jax.Array:
@@ -162,7 +264,41 @@ def max_pool1d(x_BLC: jax.Array, window: int = 3, *, impl: str = "auto") -> jax.
         return jax.lax.reduce_window(
             x_BLC, -jnp.inf, jax.lax.max, (1, window, 1), (1, window, 1), "VALID"
         )
-    return x_BLC[:, : m * window].reshape(b, m, window, c).max(axis=2)
+    return _max_pool(x_BLC, window)
+
+
+# Why a custom VJP: `max`'s automatic gradient builds an equality mask, converts it, counts ties
+# and divides, partly in the forward pass (linearisation); here the forward pass is the max alone
+# and the backward pass one select per window element. Ties: the first maximum of a window gets
+# the whole gradient, as PyTorch's MaxPool1d and XLA's `reduce_window` gradient do (the automatic
+# gradient of `max` would split it among the tied elements).
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _max_pool(x_BLC, window):
+    b, length, c = x_BLC.shape
+    return x_BLC[:, : (length // window) * window].reshape(b, length // window, window, c).max(axis=2)
+
+
+def _max_pool_fwd(x_BLC, window):
+    y = _max_pool(x_BLC, window)
+    return y, (x_BLC, y)
+
+
+def _max_pool_bwd(window, residuals, dy_BMC):
+    x_BLC, y_BMC = residuals
+    b, length, c = x_BLC.shape
+    m = length // window
+    x_BMWC = x_BLC[:, : m * window].reshape(b, m, window, c)
+    taken = jnp.zeros(y_BMC.shape, bool)
+    parts = []
+    for j in range(window):
+        first = (x_BMWC[:, :, j] == y_BMC) & ~taken
+        taken = taken | first
+        parts.append(jnp.where(first, dy_BMC, 0.0))
+    dx = jnp.stack(parts, axis=2).reshape(b, m * window, c)
+    return (_pad_time(dx, 0, length - m * window),)
+
+
+_max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
 def conv_output_length(length: int, kernel_size: int, *, padding: tuple[int, int] = (0, 0), dilation: int = 1) -> int:
