@@ -10,7 +10,10 @@ import jax  # noqa: E402
 
 jax.config.update("jax_num_cpu_devices", 4)
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+from jaxpelsvae.data.lightcurves import LightCurveSet  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DATA = SHARED / "data"
@@ -30,3 +33,34 @@ def reference_dir() -> Path:
     if not REFERENCE.is_dir():
         pytest.skip("../shared/reference is not present")
     return REFERENCE
+
+
+def toy_set(n_per_class: int = 40, seed: int = 0, classes=("A", "B", "C")) -> LightCurveSet:
+    """Sinusoids whose amplitude and period depend on the class, with class overlap (hard stars)."""
+    rng = np.random.default_rng(seed)
+    ids, times, mags, errs, cls, per = [], [], [], [], [], []
+    for k, c in enumerate(classes):
+        for i in range(n_per_class):
+            n = int(rng.integers(30, 60))
+            t = np.sort(rng.uniform(0, 200, n))
+            p = 10 ** rng.normal(-0.3 + 0.4 * k, 0.25)
+            amp = np.exp(rng.normal(np.log(0.1 + 0.15 * k), 0.5))
+            ids.append(f"{c}-{i}")
+            times.append(t)
+            mags.append(15 + amp * np.sin(2 * np.pi * t / p) + rng.normal(0, 0.02, n))
+            errs.append(rng.uniform(0.015, 0.025, n))
+            cls.append(c)
+            per.append(p)
+    return LightCurveSet.from_arrays(ids, times, mags, errs, star_class=cls, period=per)
+
+
+@pytest.fixture(scope="session")
+def make_toy_set():
+    """The toy-set factory, for tests that need their own classes or sizes."""
+    return toy_set
+
+
+@pytest.fixture(scope="session")
+def toy():
+    """Three overlapping classes of sinusoids, 40 stars each."""
+    return toy_set()

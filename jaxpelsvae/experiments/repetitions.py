@@ -12,7 +12,7 @@ steps inside the program, but nothing of it is recorded any more); the
 program stops when every seed has stopped or at `epochs`. The protocol is the loop's baseline
 (`selfreg.loop.train_classifier`, mode "baseline": same initial parameters, batches, class weights,
 early stopping, best epoch restored), so the vmapped seeds reproduce the loop's sequential runs
-within float tolerance (tests/test_experiments.py). `vmap=False` runs the same plain step seed after
+within float tolerance (tests/experiments/test_repetitions.py). `vmap=False` runs the same plain step seed after
 seed, without the loop's per-epoch bookkeeping: the reference of benchmarks/bench_vmap_seeds.py.
 
 The self-regulated mode has its vmapped counterpart, `train_selfreg_seeds`: stacked states and
@@ -257,7 +257,7 @@ def train_selfreg_seeds(
     skipped by the pass, so they change nothing). Each seed's RegulatorState lives on the host: it
     decides regenerations, counts and early stopping from its seed's metrics; a stopped seed keeps
     stepping inside the program but nothing of it is recorded any more. Equal to sequential
-    `train_classifier` runs within float tolerance (tests/test_loop.py).
+    `train_classifier` runs within float tolerance (tests/selfreg/test_loop.py).
     """
     from jaxpelsvae.selfreg import policies
     from jaxpelsvae.selfreg.synthetic import generate_set

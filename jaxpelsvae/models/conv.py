@@ -9,7 +9,7 @@ Why two implementations: XLA:CPU differentiates `lax.conv_general_dilated` (grou
 `max`, trains the original CNN several times faster on CPU (benchmarks/README.md). On GPU cuDNN may win,
 so the implementation is chosen per backend (`default_impl`) and can be forced per call, per module
 (`impl=`) or globally (`set_default_impl`, or the environment variable `JAXPELSVAE_CONV_IMPL`).
-Both implementations give the same outputs and gradients (tests/test_conv.py); the einsum ones
+Both implementations give the same outputs and gradients (tests/models/test_conv.py); the einsum ones
 carry their own backward passes (custom VJPs below), which XLA:CPU runs faster than the
 automatic ones.
 
@@ -163,7 +163,7 @@ def _col2im(dpatches_BMKI, dilation, left, length):
 # Why custom VJPs: differentiated automatically, XLA:CPU spends more time in the copies around the
 # matmuls (col2im as K separate slice/pad/add passes, per-element masks) than in the matmuls
 # themselves; the backward passes below write those copies once (profile in benchmarks/README.md).
-# Both kernels give the outputs and gradients of `lax.conv_general_dilated` (tests/test_conv.py).
+# Both kernels give the outputs and gradients of `lax.conv_general_dilated` (tests/models/test_conv.py).
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
 def _conv_im2col(x_BLC, w_KIO, groups, dilation, left, right):
     return _conv_im2col_fwd(x_BLC, w_KIO, groups, dilation, left, right)[0]

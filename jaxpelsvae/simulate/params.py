@@ -18,7 +18,7 @@ The relations hold exactly for every star (no scatter is added after them); for 
 binaries `teff`, `radius`, `logg` and `mass` describe the primary and `abs_gmag` the whole system
 (both stars), with the companion in `mass2`, `radius2`, `teff2`, the orbit in `separation`,
 `incl_deg`, `ecc`, `omega_deg`; binaries are drawn as a magnitude-limited survey sees them
-(luminosity-weighted). Checked against the real OGLE-III x Gaia DR2 table in tests/test_simulate.py.
+(luminosity-weighted). Checked against the real OGLE-III x Gaia DR2 table in tests/simulate/test_survey.py.
 """
 from __future__ import annotations
 

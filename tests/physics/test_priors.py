@@ -1,4 +1,4 @@
-"""Physical-parameter priors (parsing, imputation, tempered sampling of p^b, truncation) and the physics -> latent models."""
+"""jaxpelsvae.physics.priors: parsing the prior boxes, per-class imputation, tempered sampling of p^b and truncation."""
 from __future__ import annotations
 
 import math
@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from jaxpelsvae.errors import ConfigError, DataError
-from jaxpelsvae.physics.latent import LatentConfig, LatentModel, fit_latent, mlp_sample
 from jaxpelsvae.physics.priors import (
     DEFAULT_PRIOR_BOXES,
     PhysPriors,
@@ -39,6 +38,13 @@ def _arrays(weights, means, sigmas):
     )
 
 
+def test_b_one_reproduces_the_mixture():
+    w, s = np.array([0.3, 0.7]), np.array([1.0, 1.0])
+    arrays = _arrays(w, [-0.5, 1.0], s)
+    x = np.asarray(jax.jit(lambda k: sample_physics(k, arrays, jnp.zeros(6000, jnp.int32), 1.0))(jax.random.key(3)))
+    np.testing.assert_allclose(x.mean(), (w * np.array([-0.5, 1.0])).sum(), atol=0.05)
+
+
 class TestTempered(chex.TestCase):
     @chex.variants(with_jit=True, without_jit=True)
     def test_single_gaussian_variance_is_sigma2_over_b(self):
@@ -61,17 +67,6 @@ class TestTempered(chex.TestCase):
         # and not the original's p^(1+b)
         wrong = w ** (1 + b) * s ** (-b)
         assert abs((x[:, 0] > 0).mean() - wrong[1] / wrong.sum()) > 0.05
-
-
-def test_b_one_reproduces_the_mixture():
-    w, s = np.array([0.3, 0.7]), np.array([1.0, 1.0])
-    arrays = _arrays(w, [-0.5, 1.0], s)
-    x = np.asarray(jax.jit(lambda k: sample_physics(k, arrays, jnp.zeros(6000, jnp.int32), 1.0))(jax.random.key(3)))
-    np.testing.assert_allclose(x.mean(), (w * np.array([-0.5, 1.0])).sum(), atol=0.05)
-
-
-# ------------------------------------------------------------------------------------------------
-# Prior boxes and fitting
 
 
 def test_read_prior_boxes_components_and_limits(reference_dir):
@@ -177,53 +172,3 @@ def test_class_without_data_raises():
     meta = pd.DataFrame({"id": ["a"], "class": ["RRLYR"], "period": [0.5]})
     with pytest.raises(DataError, match="RRLYR"):
         fit_priors(meta)
-
-
-# ------------------------------------------------------------------------------------------------
-# Physics -> latent
-
-
-@pytest.fixture(scope="module")
-def latent_data():
-    rng = np.random.default_rng(1)
-    n, K = 300, 3
-    x = rng.normal(size=(n, 4))
-    lab = rng.integers(0, K, n)
-    z = np.stack([np.sin(x[:, 0]) + lab, x[:, 1] * x[:, 2]], 1) + 0.1 * rng.normal(size=(n, 2))
-    return x, lab, z, K
-
-
-def test_fit_latent_reports_both_models_and_picks_better(latent_data):
-    x, lab, z, K = latent_data
-    cfg = LatentConfig(rf_trees=10, max_epochs=60, patience=10, hidden=(32, 32), learning_rate=3e-3)
-    model = fit_latent(x, lab, z, K, cfg)
-    rep = model.report
-    assert set(rep["latent_r2_heldout"]) == {"rf", "mlp"} and set(rep["latent_nll_heldout"]) == {"rf", "mlp"}
-    r2 = rep["latent_r2_heldout"]
-    assert model.kind == ("mlp" if r2["mlp"] >= r2["rf"] else "rf") == rep["chosen"]
-    assert r2["mlp"] > 0.3 and r2["rf"] > 0.3  # learnable signal
-    assert rep["n_heldout"] == pytest.approx(0.1 * len(x), abs=3)
-    forced = fit_latent(x, lab, z, K, LatentConfig(model="rf", rf_trees=5, max_epochs=1))
-    assert forced.kind == "rf"
-    pred = forced.predict_mean(x[:5], lab[:5])
-    assert pred.shape == (5, 2)
-
-
-def test_mlp_sampling_is_jittable_and_keyed(latent_data, tmp_path):
-    x, lab, z, K = latent_data
-    model = fit_latent(x, lab, z, K, LatentConfig(model="mlp", rf_trees=3, max_epochs=5, hidden=(16,)))
-    fn = jax.jit(lambda k, p, c: mlp_sample(model.mlp_params, model.stats, k, p, c))
-    a = fn(jax.random.key(0), jnp.asarray(x[:8], jnp.float32), jnp.asarray(lab[:8]))
-    b = fn(jax.random.key(0), jnp.asarray(x[:8], jnp.float32), jnp.asarray(lab[:8]))
-    c = fn(jax.random.key(1), jnp.asarray(x[:8], jnp.float32), jnp.asarray(lab[:8]))
-    chex.assert_shape(a, (8, 2))
-    np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a, c)
-    model.save(tmp_path / "lat")
-    back = LatentModel.load(tmp_path / "lat")
-    np.testing.assert_allclose(back.predict_mean(x[:8], lab[:8]), model.predict_mean(x[:8], lab[:8]), rtol=1e-6)
-
-
-def test_fit_latent_rejects_nan():
-    with pytest.raises(DataError, match="NaN"):
-        fit_latent(np.full((20, 2), np.nan), np.zeros(20, int), np.zeros((20, 2)), 1)

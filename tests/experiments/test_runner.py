@@ -1,5 +1,5 @@
-"""The experiment protocol: nothing fitted on validation or test stars, seeds redraw what they say,
-test-pool cuts on request, regulator settings reach the runs from a config file."""
+"""jaxpelsvae.experiments.runner: nothing fitted on validation or test stars, seeds redraw what they
+say, test-pool cuts on request, regulator settings reach the runs, and a tiny run end to end."""
 from __future__ import annotations
 
 import json
@@ -13,6 +13,7 @@ from jaxpelsvae.data.shift import ShiftConfig
 from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.experiments import runner
 from jaxpelsvae.experiments.config import preset
+from jaxpelsvae.experiments.report import validate_report
 
 CLASSES = ("CEP", "DSCT", "ECL", "LPV", "RRLYR")
 
@@ -187,3 +188,31 @@ def test_bad_regulator_settings_are_refused_when_the_config_is_built(overrides, 
     assert preset("tiny").replace(regulator={"decay_parameter_2": 0.5}).regulator.decay_parameter_2 == 0.5
     with pytest.raises(ConfigError, match=message):
         preset("tiny").replace(regulator=overrides)
+
+
+@pytest.fixture(scope="module")
+def tiny_experiment(tmp_path_factory):
+    from jaxpelsvae.experiments.config import preset
+    from jaxpelsvae.experiments.runner import run_experiment
+    from jaxpelsvae.simulate import simulate_survey
+
+    lcs = simulate_survey({c: 24 for c in ("CEP", "DSCT", "ECL", "LPV", "RRLYR")}, cadence="gaia", seed=1)
+    workdir = tmp_path_factory.mktemp("experiment")
+    return run_experiment(lcs, preset("tiny"), workdir, seed=0)
+
+
+def test_tiny_experiment_runs_end_to_end(tiny_experiment):
+    report, workdir = tiny_experiment.report, tiny_experiment.workdir
+    assert validate_report(report) == []
+    on_disk = json.loads((workdir / "report.json").read_text())
+    assert validate_report(on_disk) == [] and on_disk["summary"].keys() == {"baseline", "selfreg"}
+    assert [r["mode"] for r in on_disk["runs"]] == ["baseline", "selfreg"]
+    split = on_disk["split"]
+    assert split["n_train"] + split["n_val"] + split["n_test"] == on_disk["dataset"]["n_stars"]
+    assert on_disk["generator"]["vae_recon_mse"] > 0
+    assert on_disk["config"]["seq_length_choice"]["automatic"] is True
+    md = (workdir / "report.md").read_text()
+    assert "Summary per mode" in md and "Sequence length" in md
+    for name in ("confusion.png", "per_class_f1.png", "macro_f1_seeds.png"):
+        assert (workdir / "figures" / name).stat().st_size > 0
+    assert (workdir / "hardness.csv").is_file() and (workdir / "rejected.csv").is_file()

@@ -1,0 +1,52 @@
+"""jaxpelsvae.experiments.configs: sweep files and config files of earlier versions."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.mark.parametrize("name", ["bias_temperature", "snr_sweep", "seq_length_sweep", "policy_comparison", "loss_comparison"])
+def test_scenario_configs_load_and_expand(name):
+    from pathlib import Path
+
+    from jaxpelsvae.config import get
+    from jaxpelsvae.experiments.config import ExperimentConfig, preset
+    from jaxpelsvae.experiments.configs import Sweep, load_config
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / f"{name}.py"
+    sweep = load_config(path)
+    assert isinstance(sweep, Sweep) and len(sweep.values) >= 2
+    configs = sweep.configs(preset("small"))
+    assert len(configs) == len(sweep.values)
+    for value, cfg in configs:
+        assert isinstance(cfg, ExperimentConfig)
+        assert get(cfg, sweep.setting) == value
+    assert ExperimentConfig.from_dict(json.loads(json.dumps(configs[0][1].to_dict()))) == configs[0][1]
+
+
+_FLAT_TINY = (
+    '{"preset": "tiny", "shift": {"scenario": "hardness", "temperature": 1.0, "in_sample": false, "max_depth": 12, '
+    '"n_estimators": 20, "n_folds": 5, "test_fraction": 0.3, "snr_threshold": null, "seq_length": null}, "seeds": 1, '
+    '"modes": ["baseline", "selfreg"], "seq_length": null, "seq_length_quantile": 0.25, "sample_size": null, '
+    '"max_stars": 150, "val_fraction": 0.3, "redraw_per_seed": false, "quality_cuts": false, "quality_cuts_test": false, '
+    '"snr_threshold": 4.0, "epochs": 2, "patience": 2, "learning_rate": 0.001, "layers": 2, "batch_size": 32, '
+    '"loss": "focal", "focal_gamma": 2.0, "ranking_method": "proportion", "synthetic_samples_by_class": 8, "eps": 0.15, '
+    '"repetitions": 1, "n_oversampling": 1, "synthetic_batch_size": 128, "regulator_overrides": {}, '
+    '"resample_pairs": false, "vae_epochs": 2, "vae_patience": 2, "vae_train_overrides": {}, "vae_max_stars": null, '
+    '"vae_overrides": {"latent_dim": 4, "levels": 7, "residual_init": "identity", "units": 8}, '
+    '"generator_overrides": {"capacity_multiple": 16}, "priors_overrides": {"max_iter": 100}, '
+    '"latent_overrides": {"max_epochs": 20, "model": "mlp", "patience": 5, "rf_trees": 20}, "period_overrides": {}, '
+    '"vmap_seeds": false, "classifiers": ["cnn"], "view_overrides": {}, "backbone_overrides": {}, "augment": false, '
+    '"synthetic_periods": "found", "donors": null, "donor_copies": 4, "transductive_donors": false, "figures": true, '
+    '"progress": false}'
+)
+
+
+def test_a_flat_config_file_of_earlier_versions_loads_as_the_same_config(tmp_path):
+    from jaxpelsvae.experiments.config import ExperimentConfig, preset
+    from jaxpelsvae.experiments.configs import load_config
+
+    path = tmp_path / "flat.json"
+    path.write_text(_FLAT_TINY)
+    assert load_config(path, base=ExperimentConfig()) == preset("tiny")

@@ -1,0 +1,154 @@
+"""jaxpelsvae.synth.generator: the generator end to end (tiny untrained VAE, tiny data), saved and on target donors."""
+from __future__ import annotations
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+from jaxpelsvae.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def generator():
+    from flax import nnx
+
+    from jaxpelsvae.models.vae import PelsVAE, VAEConfig
+    from jaxpelsvae.physics.latent import LatentConfig
+    from jaxpelsvae.physics.priors import PriorConfig
+    from jaxpelsvae.simulate import simulate_survey
+    from jaxpelsvae.synth.fit import fit_generator
+    from jaxpelsvae.synth.generator import GeneratorConfig
+    from jaxpelsvae.train.vae_train import LoadedVAE
+
+    lcs = simulate_survey({c: 16 for c in ("CEP", "DSCT", "ECL", "LPV", "RRLYR")}, cadence="gaia", seed=1)
+    cfg = VAEConfig(latent_dim=2, units=8, levels=7, kernel_size=4, num_classes=5, phys_dim=0)
+    vae = LoadedVAE(PelsVAE(cfg, rngs=nnx.Rngs(0)), cfg, None, tuple(lcs.classes), {})
+    gen = fit_generator(
+        lcs, vae,
+        priors_config=PriorConfig(max_iter=100, truncate=True),
+        latent_config=LatentConfig(model="mlp", rf_trees=4, max_epochs=5, hidden=(8,)),
+        config=GeneratorConfig(seq_length=32, capacity_multiple=32, donor_max_len=64),
+    )
+    return lcs, gen
+
+
+def test_generate_end_to_end(generator):
+    lcs, gen = generator
+    rep = gen.report
+    assert set(rep["latent_r2_heldout"]) == {"rf", "mlp"} and np.isfinite(rep["vae_recon_mse"])
+    counts = {"CEP": 3, "DSCT": 7, "ECL": 0, "LPV": 2, "RRLYR": 5}
+    batch = gen.generate(jax.random.key(0), counts, 0.8)
+    N = 32
+    chex.assert_shape(batch.x_NL2, (N, 32, 2))
+    chex.assert_shape(batch.phys_NP, (N, 6))
+    chex.assert_shape(batch.template_NG, (N, 600))
+    got = batch.trim()
+    assert len(got.y_N) == 17
+    np.testing.assert_array_equal(np.bincount(got.y_N, minlength=5), [3, 7, 0, 2, 5])
+    assert np.isfinite(got.x_NL2).all() and got.valid_NL.any(axis=1).all()
+    # donors of the same class, and the synthetic curve keeps the donor's cadence
+    np.testing.assert_array_equal(gen.bank_host.label_D[got.donor_N], got.y_N)
+    np.testing.assert_array_equal(got.mask_NT, gen.bank_host.mask_DT[got.donor_N])
+    np.testing.assert_allclose(got.period_N, 10 ** got.phys_NP[:, 0], rtol=1e-5)
+
+
+def test_same_key_same_batch_and_no_recompile(generator):
+    _, gen = generator
+    a = gen.generate(jax.random.key(3), [2, 2, 2, 2, 2], 1.0)
+    b = gen.generate(jax.random.key(3), [2, 2, 2, 2, 2], 1.0)
+    c = gen.generate(jax.random.key(4), [2, 2, 2, 2, 2], 1.0)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    assert not np.array_equal(np.asarray(a.x_NL2), np.asarray(c.x_NL2))
+    # other counts and temperature with the same rounded total: the compiled program is reused
+    n_programs = len(gen._compiled)  # noqa: SLF001
+    (prog,) = gen._programs(32, 1)  # noqa: SLF001
+    size = prog._cache_size()  # noqa: SLF001
+    gen.generate(jax.random.key(5), [9, 1, 0, 4, 3], 0.6)
+    assert len(gen._compiled) == n_programs and prog._cache_size() == size  # noqa: SLF001
+
+
+def test_repeats_decode_once_and_fold_each_copy_on_its_own_donor(generator):
+    _, gen = generator
+    R = 3
+    batch = gen.generate(jax.random.key(6), {"CEP": 2, "DSCT": 0, "ECL": 4, "LPV": 1, "RRLYR": 3}, 1.0, repeats=R)
+    chex.assert_shape(batch.x_NL2, (32 * R, 32, 2))
+    got = batch.trim()
+    np.testing.assert_array_equal(np.bincount(got.y_N, minlength=5), [2 * R, 0, 4 * R, R, 3 * R])
+    # rows i*R ... i*R+R-1 share one decoded template, its physics and latent code
+    for field in ("template_NG", "phys_NP", "z_NZ", "y_N"):
+        a = getattr(got, field).reshape(-1, R, *getattr(got, field).shape[1:])
+        np.testing.assert_array_equal(a, np.broadcast_to(a[:, :1], a.shape))
+    # ... but each copy is its own light curve: same-class donors, different noise and encoding
+    np.testing.assert_array_equal(gen.bank_host.label_D[got.donor_N], got.y_N)
+    x = got.x_NL2.reshape(-1, R, *got.x_NL2.shape[1:])
+    assert not np.array_equal(x[:, 0], x[:, 1])
+    mag = np.where(got.mask_NT, got.mag_NT, 0.0).reshape(-1, R, got.mag_NT.shape[1])
+    assert not np.array_equal(mag[:, 0], mag[:, 1])
+    with pytest.raises(ConfigError, match="repeats"):
+        gen.generate(jax.random.key(0), 2, 1.0, repeats=0)
+
+
+def test_generate_rejects_bad_requests(generator):
+    _, gen = generator
+    with pytest.raises(ConfigError, match="unknown"):
+        gen.generate(jax.random.key(0), {"XYZ": 3})
+    with pytest.raises(ConfigError, match="b must be"):
+        gen.generate(jax.random.key(0), 2, 0.0)
+    with pytest.raises(ConfigError, match="counts"):
+        gen.generate(jax.random.key(0), [0, 0, 0, 0, 0])
+
+
+def test_save_load_restores_the_program_inputs(generator, tmp_path):
+    from jaxpelsvae.synth.generator import Generator
+
+    _, gen = generator
+    gen.save(tmp_path / "g")
+    back = Generator.load(tmp_path / "g")
+    # everything the program reads is restored bit for bit (so the same key gives the same batch)
+    chex.assert_trees_all_equal(back._consts(), gen._consts())  # noqa: SLF001
+    assert back.classes == gen.classes and back.config == gen.config and back.latent.kind == gen.latent.kind
+    chex.assert_trees_all_equal(dict(vars(back.latent.stats)), dict(vars(gen.latent.stats)))
+    assert (tmp_path / "g" / "report.json").is_file()
+
+
+def test_random_forest_latent_runs_between_two_jitted_stages(generator):
+    from jaxpelsvae.physics.latent import LatentConfig, fit_latent
+    from jaxpelsvae.synth.generator import Generator
+
+    _, gen = generator
+    rng = np.random.default_rng(0)
+    rf = fit_latent(rng.normal(size=(60, 6)), np.arange(60) % 5, rng.normal(size=(60, 2)), 5,
+                    LatentConfig(model="rf", rf_trees=3, max_epochs=1, hidden=(4,)))
+    assert rf.kind == "rf"
+    gen_rf = Generator(gen.priors, rf, gen.vae_model, gen.vae_classes, gen.bank_host, gen.config)
+    a = gen_rf.generate(jax.random.key(2), [4, 0, 3, 0, 1], 1.0)
+    b = gen_rf.generate(jax.random.key(2), [4, 0, 3, 0, 1], 1.0)
+    assert len(gen_rf._programs(32, 1)) == 2  # noqa: SLF001
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    got = a.trim()
+    np.testing.assert_array_equal(np.bincount(got.y_N, minlength=5), [4, 0, 3, 0, 1])
+    np.testing.assert_array_equal(gen_rf.bank_host.label_D[got.donor_N], got.y_N)
+
+
+def test_a_generator_on_target_donors_observes_at_the_target_cadences(generator):
+    from jaxpelsvae.simulate import simulate_survey
+
+    _, gen = generator
+    target = simulate_survey({"RRLYR": 5}, cadence="ogle", seed=4)  # dense OGLE cadences vs Gaia's ~50 points
+    moved = gen.with_donors(target, copies=2, seed=0)
+    assert moved.report["donors"]["n_curves"] == 5
+    batch = moved.generate(jax.random.key(1), {"CEP": 4, "LPV": 4}, 1.0).trim()
+    # every synthetic curve is observed at 64 consecutive target epochs (donor_max_len), with the
+    # class of its request and a training donor's period scale
+    assert (batch.mask_NT.sum(axis=1) == 64).all()
+    np.testing.assert_array_equal(moved.bank_host.label_D[batch.donor_N], batch.y_N)
+    assert set(np.unique(batch.y_N)) == {gen.classes.index("CEP"), gen.classes.index("LPV")}
+    # each curve's Δt are those of 64 consecutive epochs of one target curve
+    target_dts = [np.round(np.diff(target.curve(i)[0]), 3) for i in range(len(target))]
+    for row in range(len(batch.y_N)):
+        dt = np.round(np.diff(batch.time_NT[row][batch.mask_NT[row]].astype(np.float64)), 3)
+        assert any(any(np.allclose(dt, d[k:k + dt.size], atol=2e-3) for k in range(d.size - dt.size + 1))
+                   for d in target_dts)

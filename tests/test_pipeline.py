@@ -1,0 +1,41 @@
+"""jaxpelsvae.pipeline: the stages the CLI, the runner and the scripts compose."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.errors import DataError
+
+
+def test_fitting_periods_searches_within_class_limits_and_drops_or_refuses_the_rest():
+    from jaxpelsvae.pipeline import fitting_periods
+
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 60, 80))
+    lcs = LightCurveSet.from_arrays(
+        ["a", "b", "c"], [t, t, t[:3]],
+        [15 + 0.3 * np.sin(2 * np.pi * t / 0.6), 15 + 0.3 * np.sin(2 * np.pi * t / 0.9), np.full(3, 15.0)],
+        [np.full(80, 0.01), np.full(80, 0.01), np.full(3, 0.01)],
+        star_class=["RRLYR", "RRLYR", "CEP"], period=[np.nan, 0.9, np.nan])
+    with pytest.raises(DataError, match=r"survey: no period found for 1 stars, e.g. 'c'"):
+        fitting_periods(lcs, source="survey")
+    kept, info = fitting_periods(lcs, drop_missing=True)
+    assert list(kept.ids) == ["a", "b"] and info == {"n_searched": 1, "n_dropped": 1}
+    assert kept.periods[0] == pytest.approx(0.6, rel=1e-2) and kept.periods[1] == 0.9  # the catalogue's, as given
+
+
+def test_encode_draws_each_part_from_its_own_stream(toy):
+    from jaxpelsvae.pipeline import encode
+    from jaxpelsvae.seeds import ENCODE_STREAMS
+    from jaxpelsvae.train.classifier import TrainConfig, view_inputs
+
+    cfg = TrainConfig(seq_length=16)
+    val, again, test = encode(toy, cfg, 0, "val"), encode(toy, cfg, 0, "val"), encode(toy, cfg, 0, "test")
+    np.testing.assert_array_equal(val.x, again.x)
+    np.testing.assert_array_equal(val.x, view_inputs(toy, cfg, 0, ENCODE_STREAMS["val"]))
+    assert not np.array_equal(val.x, test.x)
+    np.testing.assert_array_equal(val.y_N, toy.labels)
+    # labels follow the classes asked for (a test set of another survey: the training classes)
+    flipped = encode(toy, cfg, 0, "val", classes=toy.classes[::-1])
+    np.testing.assert_array_equal(flipped.y_N, len(toy.classes) - 1 - toy.labels)
