@@ -80,13 +80,26 @@ def fit_vae(lcs: LightCurveSet, config: VAEConfig, train_config: VAETrainConfig,
     return VAEFit(model, config, scaler, classes, phys, history)
 
 
-@functools.lru_cache(maxsize=1)
 def load_donors(path: str, min_points: int | None = None) -> LightCurveSet:
     """Unlabelled donor curves whose times and errors observe synthetic curves (`fit_generator`'s
-    `donors`): validated, with any class column dropped (a donor gives times and errors only)."""
+    `donors`): validated, with any class column dropped (a donor gives times and errors only).
+    An experiment reads them twice (to check them, to fit); the second read comes from a cache that
+    files changed since do not hit."""
+    return _load_donors(str(path), min_points, _files_stamp(Path(path)))
+
+
+def _files_stamp(path: Path) -> tuple:
+    """(name, size, modification time) of ``path`` or of every file under it."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists())
+
+
+@functools.lru_cache(maxsize=1)
+def _load_donors(path: str, min_points: int | None, stamp: tuple) -> LightCurveSet:
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.period.fill import without_labels
 
+    del stamp  # part of the cache key only
     kept, _ = load_dataset(path, min_points=min_points)
     return without_labels(kept)
 

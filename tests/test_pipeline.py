@@ -39,3 +39,15 @@ def test_encode_draws_each_part_from_its_own_stream(toy):
     # labels follow the classes asked for (a test set of another survey: the training classes)
     flipped = encode(toy, cfg, 0, "val", classes=toy.classes[::-1])
     np.testing.assert_array_equal(flipped.y_N, len(toy.classes) - 1 - toy.labels)
+
+
+def test_load_donors_drops_labels_and_rereads_changed_files(make_toy_set, tmp_path):
+    from jaxpelsvae.data.readers import write_standard
+    from jaxpelsvae.pipeline import load_donors
+
+    write_standard(make_toy_set(4, seed=1), tmp_path / "donors")
+    first = load_donors(tmp_path / "donors")
+    assert len(first) == 12 and "class" not in first.meta.columns
+    assert load_donors(tmp_path / "donors") is first  # read once per experiment
+    write_standard(make_toy_set(2, seed=1), tmp_path / "donors")
+    assert len(load_donors(tmp_path / "donors")) == 6  # the files changed: read again

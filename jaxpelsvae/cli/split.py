@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from jaxpelsvae.cli import add_min_points
+from jaxpelsvae.experiments.config import PRESETS
 
 HELP = "split a dataset once into train / val / test (CSV id,part) for the other commands' --split"
 DESCRIPTION = (
@@ -18,25 +19,38 @@ DESCRIPTION = (
 )
 
 
+def _preset_values(get) -> str:
+    """What each preset sets, for the help text (read from the presets, never restated)."""
+    from jaxpelsvae.experiments.config import preset
+
+    values = {name: get(preset(name)) for name in PRESETS}
+    if len(set(values.values())) == 1:
+        return f"{next(iter(values.values()))} in every preset"
+    return ", ".join(f"{name} {value}" for name, value in values.items())
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from jaxpelsvae.data.shift import ShiftConfig
+
     parser.add_argument("data", type=Path, help="dataset folder or file (standard layout, OGLE .dat, ...)")
     parser.add_argument("--out", type=Path, default=None,
                         help="split file to write (CSV id,part); when omitted: WORKDIR/split.csv")
-    parser.add_argument("--preset", choices=("tiny", "small", "paper"), default="small",
+    parser.add_argument("--preset", choices=PRESETS, default="small",
                         help="take the scenario settings and validation fraction of this `experiment` preset")
     parser.add_argument("--scenario", choices=("hardness", "random"), default=None,
                         help="hardness: hard stars (random-forest Gini impurity) go to test more often; "
-                             "random: a stratified random test share; when omitted: the preset's (hardness)")
+                             f"random: a stratified random test share; when omitted: the preset's ({_preset_values(lambda c: c.shift.scenario)})")
     parser.add_argument("--temperature", type=float, default=None,
                         help="hardness-bias temperature T (a star stays in training with probability exp(-T h)); "
-                             "when omitted: the preset's")
+                             f"when omitted: the preset's ({_preset_values(lambda c: c.shift.temperature)})")
     parser.add_argument("--in-sample-hardness", action=argparse.BooleanOptionalAction, default=None,
                         help="hardness from in-sample forest probabilities (the paper) instead of out-of-fold; "
-                             "when omitted: the preset's")
+                             f"when omitted: the preset's ({_preset_values(lambda c: c.shift.in_sample)})")
     parser.add_argument("--test-fraction", type=float, default=None,
-                        help="--scenario random: stratified share of stars in the test part; when omitted: 0.3")
+                        help=f"--scenario random: stratified share of stars in the test part; when omitted: {ShiftConfig().test_fraction}")
     parser.add_argument("--val-fraction", type=float, default=None,
-                        help="stratified share of the training pool in the val part; when omitted: the preset's (0.3)")
+                        help="stratified share of the training pool in the val part; when omitted: the preset's "
+                             f"({_preset_values(lambda c: c.val_fraction)})")
     add_min_points(parser, "; use the same value in every command")
     parser.add_argument("--quiet", action="store_true", help="no progress output while finding periods")
 

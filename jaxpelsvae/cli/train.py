@@ -22,6 +22,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from jaxpelsvae.period.search import PeriodConfig
     from jaxpelsvae.train.classifier import MODES, TrainConfig
     from jaxpelsvae.selfreg.state import RANKING_METHODS
 
@@ -66,6 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"folded, hybrid, multifold (default {train.classifier})")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="draw augmented training views every epoch (period-aware classifiers; default off)")
+    parser.add_argument("--period-prior", type=float, default=None,
+                        help="prior of the label-free period search, density f^-X per unit frequency "
+                             "(PeriodConfig.period_prior; 1 = log-uniform in period, 0 = plain Lomb-Scargle) "
+                             f"(default {PeriodConfig().period_prior}); recorded in the model for `predict`")
     parser.add_argument("--synthetic-periods", choices=("found", "true"), default=None,
                         help="period a synthetic curve is folded at: found label-free as for real curves, or the "
                              f"sampled one (default {train.synthetic_periods})")
@@ -137,10 +142,12 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.cli import load_data
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.errors import ConfigError
+    from jaxpelsvae.period.search import PeriodConfig
     from jaxpelsvae.selfreg.loop import train_classifier
     from jaxpelsvae.synth.generator import load_generator
 
     config = config_from_args(args)
+    period_config = PeriodConfig() if args.period_prior is None else PeriodConfig(period_prior=args.period_prior)
     workdir, lcs, rejected = load_data(args)
     if args.split is not None:
         from jaxpelsvae.data.split import parts_from_file
@@ -160,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
         # the class, the same way for training, validation and test stars.
         from jaxpelsvae.period import fill_periods
 
-        train, val, test = (fill_periods(s, progress=not args.no_progress)[0] for s in (train, val, test))
+        train, val, test = (fill_periods(s, config=period_config, progress=not args.no_progress)[0]
+                            for s in (train, val, test))
     generator = None
     if config.mode == "selfreg":
         if args.generator is None:
@@ -176,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"synthetic curves observed at the cadences of {info['n_curves']} curves of {args.donors}"
                   + (" (transductive: test stars among them)" if info["transductive"] else ""))
     result = train_classifier(train, val, test, config, generator=generator, workdir=workdir, seed=args.seed,
-                              resume=not args.no_resume, progress=not args.no_progress)
+                              resume=not args.no_resume, progress=not args.no_progress, period_config=period_config)
     write_provenance(Path(workdir) / "model", _model_fitted_ids(train, val, args.generator if generator else None))
     m = result.metrics
     print(f"{config.mode}: best epoch {m['best_epoch']} of {m['epochs']}; test macro-F1 {m['macro_f1']:.4f}, "

@@ -245,6 +245,7 @@ def train_selfreg_seeds(
     config=None,
     *,
     progress: bool = False,
+    period_config=None,
 ) -> list[SelfregSeedResult]:
     """Train S self-regulated classifiers, one per seed, as one program on shared encoded data.
 
@@ -257,7 +258,8 @@ def train_selfreg_seeds(
     skipped by the pass, so they change nothing). Each seed's RegulatorState lives on the host: it
     decides regenerations, counts and early stopping from its seed's metrics; a stopped seed keeps
     stepping inside the program but nothing of it is recorded any more. Equal to sequential
-    `train_classifier` runs within float tolerance (tests/selfreg/test_loop.py).
+    `train_classifier` runs within float tolerance (tests/selfreg/test_loop.py). period_config: the
+    `PeriodConfig` of the real curves' periods, for the synthetic curves' (period-aware classifiers).
     """
     from jaxpelsvae.selfreg import policies
     from jaxpelsvae.selfreg.synthetic import generate_set
@@ -314,7 +316,8 @@ def train_selfreg_seeds(
             if active[i] and regs[i].pending_counts is not None:
                 synthetic[i] = generate_set(generator, jax.random.fold_in(gen_keys[i], regs[i].regenerations),
                                             regs[i].pending_counts, regs[i].temperature, classes,
-                                            config.seq_length, rcfg.n_oversampling, capacity, config)
+                                            config.seq_length, rcfg.n_oversampling, capacity, config,
+                                            period_config)
                 regs[i] = policies.after_generation(regs[i], rcfg)
                 regenerated[i] = True
         if any(regenerated):  # one stacked device set, every seed's padded to the largest bucket

@@ -339,7 +339,8 @@ def run_experiment(
                     s_train = seed_train_set(train_part, n_train, s)
                     s_enc = {**enc, "train": encode(s_train, tcfg, s, "train")}
                     timing["encode"] += time.perf_counter() - t_enc
-                entry = _one_run(mode, s, s_enc, classes, tcfg, generator, workdir, progress, resume, train_set=s_train)
+                entry = _one_run(mode, s, s_enc, classes, tcfg, generator, workdir, progress, resume, train_set=s_train,
+                                 period_config=config.period)
                 runs.append({**entry, **_train_record(s_train)})
         key = f"runs_{mode}" if clf == config.classifiers[0] else f"runs_{clf}_{mode}"
         timing[key] = timing.get(key, 0.0) + time.perf_counter() - t_mode
@@ -426,7 +427,7 @@ def _spans(lcs: LightCurveSet) -> np.ndarray:
 
 
 def _one_run(mode, seed, enc, classes, tcfg, generator, workdir: Path, progress: bool, resume: bool,
-             train_set: LightCurveSet | None = None) -> dict:
+             train_set: LightCurveSet | None = None, period_config=None) -> dict:
     from jaxpelsvae.selfreg.loop import train_classifier
 
     t0 = time.perf_counter()
@@ -435,6 +436,7 @@ def _one_run(mode, seed, enc, classes, tcfg, generator, workdir: Path, progress:
         generator=generator if mode == "selfreg" else None,
         workdir=_run_dir(workdir, tcfg.classifier, mode, seed), seed=seed, mode=mode, resume=resume,
         progress=progress, encoded=(enc["train"], enc["val"], enc["test"]), classes=classes,
+        period_config=period_config,
     )
     entry = _run_entry(mode, seed, res.metrics, time.perf_counter() - t0, tcfg.classifier)
     _log(f"{tcfg.classifier} {mode} seed {seed}: test macro-F1 {entry['macro_f1']:.3f}, best epoch {entry['best_epoch']}/{entry['epochs']}", progress)

@@ -42,6 +42,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from jaxpelsvae.config import to_dict
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae import seeds as streams
 from jaxpelsvae.selfreg import policies
@@ -119,6 +120,7 @@ def train_classifier(
     progress: bool = True,
     encoded: tuple[Encoded, Encoded, Encoded] | None = None,
     classes: Sequence[str] | None = None,
+    period_config=None,
 ) -> TrainResult:
     """Train the CNN on ``train_set`` (LightCurveSets; the synthetic sets come from ``generator``),
     early-stop on ``val_set``, restore the best epoch and evaluate it on ``test_set``.
@@ -135,6 +137,8 @@ def train_classifier(
       latest checkpoint, repeating the epochs after it).
     encoded / classes: already encoded (train, val, test) splits and label names (skips encoding);
       with ``config.resample_pairs`` ``train_set`` must still be given (it is re-encoded every epoch).
+    period_config: the `PeriodConfig` that found the periods the view folds with (period-aware
+      classifiers); recorded in the saved model so that `predict` finds periods the same way.
     Returns a `TrainResult`.
     """
     import jax
@@ -197,6 +201,8 @@ def train_classifier(
     root = jax.random.key(seed)
     gen_key = jax.random.fold_in(root, streams.KEY_GENERATOR)
     model_info = {**run_id, "mode": config.mode, "alpha": [float(a) for a in alpha]}
+    if config.reads_period and period_config is not None:
+        model_info["period"] = to_dict(period_config)
     capacity = policies.max_synthetic_total(rcfg, k)  # templates; generate_set scales it if needed
     # Sets on the device once; the synthetic ones padded to a power of two of rows, so that sets
     # of other sizes reuse the compiled passes.
@@ -229,7 +235,8 @@ def train_classifier(
                 temperature_used = regulator.temperature
                 synthetic = generate_set(generator, jax.random.fold_in(gen_key, regulator.regenerations),
                                          regulator.pending_counts, regulator.temperature, classes,
-                                         config.seq_length, rcfg.n_oversampling, capacity, config)
+                                         config.seq_length, rcfg.n_oversampling, capacity, config,
+                                         period_config)
                 syn_split = _Split.of(synthetic, compiled, bucket=True)
                 regulator = policies.after_generation(regulator, rcfg)
                 regenerated = True

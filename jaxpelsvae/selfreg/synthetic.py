@@ -12,7 +12,7 @@ from jaxpelsvae.train.classifier import Encoded, TrainConfig
 
 def generate_set(generator, key, counts: Sequence[int], temperature: float, classes: Sequence[str],
                  seq_length: int, n_oversampling: int = 1, capacity: int | None = None,
-                 config: TrainConfig | None = None) -> Encoded:
+                 config: TrainConfig | None = None, period_config=None) -> Encoded:
     """Ask the generator for ``count`` templates of each class, each made into ``n_oversampling``
     light curves, keep the valid slots and map its labels to ``classes``.
 
@@ -23,7 +23,8 @@ def generate_set(generator, key, counts: Sequence[int], temperature: float, clas
     no synthetic curves. ``capacity`` (template slots) is passed on to generators that take it, so
     that every regeneration of a run reuses one compiled program.
     ``config``: for a period-aware classifier the raw synthetic curves go through its view (the
-    same function as real curves), folded at the period found on them (``synthetic_periods``).
+    same function as real curves), folded at the period found on them (``synthetic_periods``) by the
+    search real curves went through (``period_config``, a `PeriodConfig`; None: the default).
     """
     import inspect
 
@@ -41,7 +42,7 @@ def generate_set(generator, key, counts: Sequence[int], temperature: float, clas
     keep = np.ones(len(np.asarray(out.y_N)), bool) if keep is None else np.asarray(keep, bool)
     y = np.asarray(out.y_N, np.int64)[keep]
     if config is not None and config.reads_period:
-        x = _synthetic_views(out, keep, config, key)
+        x = _synthetic_views(out, keep, config, key, period_config)
     else:
         x = np.asarray(out.x_NL2, np.float32)[keep]
     if gen_classes != tuple(classes):
@@ -56,7 +57,7 @@ def generate_set(generator, key, counts: Sequence[int], temperature: float, clas
     return Encoded(x, y.astype(np.int32))
 
 
-def _synthetic_views(out, keep: np.ndarray, config: TrainConfig, key):
+def _synthetic_views(out, keep: np.ndarray, config: TrainConfig, key, period_config=None):
     """The classifier's view of the kept raw synthetic curves of a `SynthBatch`."""
     import jax
 
@@ -65,12 +66,12 @@ def _synthetic_views(out, keep: np.ndarray, config: TrainConfig, key):
     time, mag, err, mask = (np.asarray(a)[keep] for a in (out.time_NT, out.mag_NT, out.err_NT, out.mask_NT))
     periods = np.asarray(out.period_N, np.float64)[keep]
     if config.synthetic_periods == "found":
-        periods = synthetic_found_periods(time, mag, err, mask)
+        periods = synthetic_found_periods(time, mag, err, mask, period_config)
     return view_arrays(config.classifier, time, mag, err, mask, periods, jax.random.fold_in(key, 1),
                        **dict(config.view_overrides))
 
 
-def synthetic_found_periods(time_NT, mag_NT, err_NT, mask_NT) -> np.ndarray:
+def synthetic_found_periods(time_NT, mag_NT, err_NT, mask_NT, period_config=None) -> np.ndarray:
     """Periods of synthetic curves found as those of real curves are (label-free Lomb-Scargle):
     the view then folds a synthetic curve at the same aliases a real one would show."""
     from jaxpelsvae.data.lightcurves import LightCurveSet
@@ -78,5 +79,5 @@ def synthetic_found_periods(time_NT, mag_NT, err_NT, mask_NT) -> np.ndarray:
 
     lcs = LightCurveSet.from_padded(np.arange(len(time_NT)).astype(str), time_NT.astype(np.float64),
                                     mag_NT.astype(np.float64), err_NT.astype(np.float64), mask_NT)
-    return fill_periods(lcs)[0].periods
+    return fill_periods(lcs, config=period_config)[0].periods
 

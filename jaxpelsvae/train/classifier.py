@@ -413,7 +413,8 @@ def load_model(path: Path):
 def _saved_classifier(model_dir: Path, lcs):
     """(config, classes, eval step, eval-mode TrainState, info, ``lcs`` with the periods its view
     reads) of the classifier saved in ``model_dir``. Missing periods are found as for training stars:
-    label-free (`jaxpelsvae.period.fill_periods`), so no label reaches the input."""
+    label-free (`jaxpelsvae.period.fill_periods`) with the search settings recorded at training, so
+    no label reaches the input."""
     import jax
     import jax.numpy as jnp
 
@@ -423,9 +424,14 @@ def _saved_classifier(model_dir: Path, lcs):
     config = TrainConfig.from_dict(info["config"])
     classes = tuple(info["classes"])
     if config.reads_period:
+        from jaxpelsvae.config import from_dict
         from jaxpelsvae.period import fill_periods
+        from jaxpelsvae.period.search import PeriodConfig
 
-        lcs = fill_periods(lcs, progress=False)[0]
+        # The periods are found as they were for the training stars (models saved before this was
+        # recorded: the default search).
+        period = from_dict(PeriodConfig, info["period"]) if info.get("period") else PeriodConfig()
+        lcs = fill_periods(lcs, config=period, progress=False)[0]
     alpha = info.get("alpha") or [1.0] * len(classes)
     eval_step = build_steps(len(classes), config, alpha).evaluate
     state = TrainState(step=jnp.zeros((), jnp.int32), params=params, rest=rest, opt_state=None,

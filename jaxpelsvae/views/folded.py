@@ -41,12 +41,7 @@ class FoldedViewConfig:
     noise: float = 0.0
 
     def __post_init__(self):
-        if self.bins < 4:
-            raise ConfigError(f"FoldedViewConfig.bins must be >= 4, got {self.bins}")
-        if not self.factors or any(f <= 0 for f in self.factors):
-            raise ConfigError(f"FoldedViewConfig.factors must be positive, got {self.factors}")
-        if not 0.0 <= self.point_dropout < 1.0:
-            raise ConfigError(f"FoldedViewConfig.point_dropout must be in [0, 1), got {self.point_dropout}")
+        check_fold_settings(self)
 
     @property
     def n_scalars(self) -> int:
@@ -65,6 +60,17 @@ def bin_cycle(phase_T, y_T, mask_T, bins: int):
     total = jax.ops.segment_sum(y_T * w, b, num_segments=bins)
     filled = count > 0
     return _circular_fill(total / jnp.maximum(count, 1.0), filled), filled
+
+
+def check_fold_settings(config) -> None:
+    """The settings every folding view shares (bins, fold factors, point dropout), checked alike."""
+    name = type(config).__name__
+    if config.bins < 4:
+        raise ConfigError(f"{name}.bins must be >= 4, got {config.bins}")
+    if not config.factors or any(f <= 0 for f in config.factors):
+        raise ConfigError(f"{name}.factors must be positive, got {config.factors}")
+    if not 0.0 <= config.point_dropout < 1.0:
+        raise ConfigError(f"{name}.point_dropout must be in [0, 1), got {config.point_dropout}")
 
 
 def augment_points(mag_T, mask_T, key, config):

@@ -10,7 +10,7 @@ from jaxpelsvae.data.fold import phase_of
 from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.period.grid import _HIGH_BITS
 from jaxpelsvae.period.lombscargle import gls_power_one
-from jaxpelsvae.views.folded import augment_points, bin_cycle
+from jaxpelsvae.views.folded import augment_points, bin_cycle, check_fold_settings
 from jaxpelsvae.views.stats import MIN_SCALE, harmonic_r2, robust_standardise
 
 CHANNELS = ("fit", "mag", "filled")
@@ -55,16 +55,11 @@ class MultiFoldViewConfig:
     noise: float = 0.0
 
     def __post_init__(self):
-        if self.bins < 4:
-            raise ConfigError(f"MultiFoldViewConfig.bins must be >= 4, got {self.bins}")
-        if not self.factors or any(f <= 0 for f in self.factors):
-            raise ConfigError(f"MultiFoldViewConfig.factors must be positive, got {self.factors}")
+        check_fold_settings(self)
         if any(not (0 < lo < hi) for lo, hi in self.bands):
             raise ConfigError(f"MultiFoldViewConfig.bands must be (low, high) days with 0 < low < high, got {self.bands}")
         if not self.channels or any(c not in CHANNELS for c in self.channels):
             raise ConfigError(f"MultiFoldViewConfig.channels must be a non-empty subset of {CHANNELS}, got {self.channels}")
-        if not 0.0 <= self.point_dropout < 1.0:
-            raise ConfigError(f"MultiFoldViewConfig.point_dropout must be in [0, 1), got {self.point_dropout}")
 
     @property
     def n_candidates(self) -> int:

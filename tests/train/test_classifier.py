@@ -9,14 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jaxpelsvae.config import to_dict
 from jaxpelsvae.data.lightcurves import LightCurveSet
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.period import fill_periods
+from jaxpelsvae.period.search import PeriodConfig
 from jaxpelsvae.selfreg.loop import train_classifier
 from jaxpelsvae.selfreg.synthetic import _synthetic_views
 from jaxpelsvae.simulate.survey import simulate_survey
 from jaxpelsvae.train.classifier import TrainConfig, predict_saved_model, view_inputs
-from jaxpelsvae.views.apply import view_arrays, view_set
+from jaxpelsvae.views.apply import view_arrays
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,6 @@ def gaia_like():
 def _synth_batch(lcs: LightCurveSet):
     """A stand-in for a generator's SynthBatch holding the (padded) curves of ``lcs``."""
     p = lcs.to_padded()
-    n = len(lcs)
     fields = dict(time_NT=p.time, mag_NT=p.mag, err_NT=p.err, mask_NT=p.mask,
                   period_N=lcs.periods.astype(np.float32), y_N=np.asarray(lcs.labels, np.int32))
     return type("Batch", (), fields)()
@@ -118,11 +119,12 @@ def test_donors_among_validation_or_test_stars_are_refused(gaia_like):
     assert check_donors(test, val, test, transductive=True)["transductive"] is True
 
 
-def test_predict_gives_probabilities_without_reading_labels(gaia_like, tmp_path):
+def test_predict_gives_probabilities_without_reading_labels(gaia_like, tmp_path, monkeypatch):
     train, val, test = gaia_like.split((0.6, 0.2, 0.2), seed=0)
     config = TrainConfig(mode="baseline", classifier="folded", learning_rate=3e-3, batch_size=16,
                          regulator=dataclasses.replace(TrainConfig().regulator, epochs=2, patience=2))
-    train_classifier(train, val, test, config, workdir=tmp_path / "run", seed=0, progress=False)
+    train_classifier(train, val, test, config, workdir=tmp_path / "run", seed=0, progress=False,
+                     period_config=PeriodConfig())
     labelled = predict_saved_model(tmp_path / "run" / "model", test)
     unlabelled = test.with_meta(test.meta.drop(columns=["class", "period", "period_source"]))
     blind = predict_saved_model(tmp_path / "run" / "model", dataclasses.replace(unlabelled, classes=()))
@@ -146,3 +148,20 @@ def test_predict_gives_probabilities_without_reading_labels(gaia_like, tmp_path)
     written = pd.read_csv(out, dtype={"id": str})
     assert list(written["id"]) == list(map(str, test.ids))
     np.testing.assert_allclose(written[classes].to_numpy(), labelled[classes].to_numpy(), atol=1e-5)
+
+    # The period search recorded at training is the one predict runs on curves without a period.
+    info_file = tmp_path / "run" / "model" / "model.json"
+    info = json.loads(info_file.read_text())
+    assert info["period"] == to_dict(PeriodConfig())
+    info_file.write_text(json.dumps({**info, "period": to_dict(PeriodConfig(period_prior=0.0, nterms=2))}))
+    import jaxpelsvae.period
+
+    searched = []
+
+    def spy(lcs, *, config=None, **kwargs):
+        searched.append(config)
+        return fill_periods(lcs, config=config, **kwargs)
+
+    monkeypatch.setattr(jaxpelsvae.period, "fill_periods", spy)
+    predict_saved_model(tmp_path / "run" / "model", dataclasses.replace(unlabelled, classes=()))
+    assert searched == [PeriodConfig(period_prior=0.0, nterms=2)]

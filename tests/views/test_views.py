@@ -291,3 +291,11 @@ def test_multifold_backbone_is_invariant_to_cyclic_phase_shifts():
     ref = np.asarray(nnx.clone(model)(x))
     rolled = {**x, "folded": jnp.roll(x["folded"], 4, axis=2)}
     np.testing.assert_allclose(np.asarray(nnx.clone(model)(rolled)), ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("config", [FoldedViewConfig, MultiFoldViewConfig])
+@pytest.mark.parametrize("bad, message", [({"bins": 2}, "bins must be >= 4"), ({"factors": (1.0, 0.0)}, "factors must be positive"),
+                                          ({"point_dropout": 1.0}, r"point_dropout must be in \[0, 1\)")])
+def test_folding_views_refuse_bad_fold_settings_by_name(config, bad, message):
+    with pytest.raises(ConfigError, match=f"{config.__name__}.{message}"):
+        config(**bad)
