@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxpelsvae import config as config_io
 from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.models.tcn import (
     CONV_IMPLS,
@@ -111,15 +112,11 @@ class VAEConfig:
         return (*([self.units] * (self.levels - 3)), 32, 16, 8)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return config_io.to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "VAEConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ConfigError(f"unknown VAEConfig keys: {sorted(unknown)}")
-        return cls(**d)
+        return config_io.from_dict(cls, d)
 
 
 class VAEOutput(NamedTuple):

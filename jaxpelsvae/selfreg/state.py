@@ -32,6 +32,7 @@ import json
 import math
 from typing import Any
 
+from jaxpelsvae import config as config_io
 from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.json_io import json_safe
 
@@ -80,18 +81,11 @@ class RegulatorConfig:
             raise ConfigError("penalisation_factor must be positive")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return config_io.to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RegulatorConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"unknown RegulatorConfig keys: {sorted(unknown)}")
-        d = dict(d)
-        if "proportion_range" in d:
-            d["proportion_range"] = tuple(d["proportion_range"])
-        return cls(**d)
+        return config_io.from_dict(cls, d)
 
 
 def _finite_or_none(x: float | None) -> float | None:

@@ -19,6 +19,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from jaxpelsvae.data.provenance import write_provenance
+from jaxpelsvae import config as config_io
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.selfreg.metrics import classification_metrics
 from jaxpelsvae.json_io import json_safe
@@ -103,11 +104,7 @@ class TrainConfig:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["regulator"] = self.regulator.to_dict()
-        d["view_overrides"] = dict(self.view_overrides)
-        d["backbone_overrides"] = dict(self.backbone_overrides)
-        return d
+        return config_io.to_dict(self)
 
     @property
     def reads_period(self) -> bool:
@@ -121,14 +118,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        d = dict(d)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"unknown TrainConfig keys: {sorted(unknown)}")
-        if "regulator" in d and isinstance(d["regulator"], dict):
-            d["regulator"] = RegulatorConfig.from_dict(d["regulator"])
-        return cls(**d)
+        return config_io.from_dict(cls, d)
 
 
 class Encoded(NamedTuple):
