@@ -19,6 +19,9 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="dataset folder or file (standard layout, OGLE .dat, Gaia epoch photometry, .npy.gz)")
     parser.add_argument("--test", type=Path, default=None, help="second dataset to test on (cross-dataset evaluation)")
+    parser.add_argument("--classes", default=None, metavar="NAME[,NAME...]",
+                        help="train and test on these classes only (e.g. the classes a --test survey has); "
+                             "stars of other classes are left out and counted in the report (default: all)")
     parser.add_argument("--preset", choices=("tiny", "small", "paper"), default="small", help="starting settings")
     parser.add_argument("--config", type=Path, default=None,
                         help="experiment config: a .py file with get_config() or a .json file (applied after --preset)")
@@ -90,7 +93,7 @@ def config_from_args(args):
         else:
             cfg = loaded
     changes = {
-        "seeds": args.seeds, "seq_length": args.seq_length, "quality_cuts": args.quality_cuts,
+        "classes": args.classes, "seeds": args.seeds, "seq_length": args.seq_length, "quality_cuts": args.quality_cuts,
         "snr_threshold": args.snr_threshold, "sample_size": args.sample_size, "max_stars": args.max_stars,
         "regulator.epochs": args.epochs, "vae_train.epochs": args.vae_epochs, "period.period_prior": args.period_prior, "regulator.ranking_method": args.ranking,
         "train.loss": args.loss, "vmap_seeds": args.vmap_seeds, "resample_pairs": args.resample_pairs,

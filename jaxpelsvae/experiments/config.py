@@ -75,6 +75,9 @@ class ExperimentConfig:
         per-star number of consecutive pairs, clipped to [shortest L the CNN accepts, 300].
     sample_size: stratified subsample of the training pool (the paper's 40,000); None keeps all.
     max_stars: stratified cap on the whole dataset before splitting (quick runs); None keeps all.
+    classes: the classes to keep, in the training data and the `--test` data alike (stars of other
+        classes are left out before anything else, counted in report.json); None keeps all. Across
+        surveys, a class the test survey lacks can still be predicted there and only costs F1.
     val_fraction: stratified validation share of the training pool (0.3 as the original). The pool
         is split into a train part and a validation part first; L, the VAE and the generator are
         fitted on the train part only, and `sample_size` is shared between the parts in proportion.
@@ -122,6 +125,7 @@ class ExperimentConfig:
     seq_length_quantile: float = 0.25
     sample_size: int | None = None
     max_stars: int | None = None
+    classes: tuple[str, ...] | None = None
     val_fraction: float = 0.3
     redraw_per_seed: bool = False
     quality_cuts: bool = False
@@ -154,6 +158,9 @@ class ExperimentConfig:
             raise ConfigError(f"ExperimentConfig.classifiers must be distinct names, got {self.classifiers}")
         for name in self.classifiers:
             registry.get(name)  # a ConfigError naming the registered classifiers
+        if self.classes is not None and (not self.classes or len(set(self.classes)) != len(self.classes)
+                                         or not all(isinstance(c, str) and c.strip() for c in self.classes)):
+            raise ConfigError(f"ExperimentConfig.classes must be distinct class names or None, got {self.classes}")
         if self.seeds < 1:
             raise ConfigError(f"ExperimentConfig.seeds must be >= 1, got {self.seeds}")
         bad = [m for m in self.modes if m not in MODES]
@@ -194,6 +201,8 @@ class ExperimentConfig:
         list or a comma-separated string (the CLI's --classifier)."""
         from jaxpelsvae.config import update
 
+        if isinstance(changes.get("classes"), str):
+            changes["classes"] = tuple(c.strip() for c in changes["classes"].split(",") if c.strip())
         for key in ("classifier", "classifiers"):
             if key in changes:
                 value = changes.pop(key)

@@ -309,6 +309,12 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
     out += ["## Dataset and split", ""]
     out += [f"- dataset: `{ds.get('path') or 'in-memory light-curve set'}`, {ds['n_stars']} stars kept, {ds.get('n_rejected', 0)} rejected"
             + (f" ({', '.join(f'{k}: {v}' for k, v in ds.get('rejected_by_reason', {}).items())})" if ds.get("rejected_by_reason") else "")]
+    if ds.get("classes_selected"):
+        left = ds.get("left_out_by_classes") or {}
+        out += [f"- classes selected: {', '.join(ds['classes_selected'])}; left out: "
+                + "; ".join(f"{'test dataset' if part == 'test' else 'dataset'} "
+                            + (", ".join(f"{k} ({v} stars)" for k, v in counts.items()) or "none")
+                            for part, counts in left.items())]
     if ds.get("n_periods_found"):
         out += [f"- periods found by Lomb-Scargle for {ds['n_periods_found']} stars without a period"]
     params = ", ".join(f"{k}={v}" for k, v in sp.get("parameters", {}).items() if k != "features")
@@ -319,6 +325,8 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
         out += [f"- classes missing in the test set: {sp.get('classes_missing_in_test') or 'none'}; "
                 f"test classes unknown to training (dropped, {sp.get('test_stars_dropped', 0)} stars): "
                 f"{sp.get('classes_missing_in_train') or 'none'}"]
+    if sp.get("class_mismatch"):
+        out += [f"- **warning**: {sp['class_mismatch']}"]
     for key, pool in (("quality_cuts", "training pool"), ("quality_cuts_test", "test pool")):
         if sp.get(key):
             q = sp[key]

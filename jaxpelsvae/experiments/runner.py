@@ -233,6 +233,11 @@ def run_experiment(
     test_lcs = test_rejected = None
     if test_data is not None:
         test_lcs, test_rejected, test_path = _load(test_data, workdir / "test_data", "test ")
+    left_out = {}
+    if config.classes is not None:
+        lcs, left_out["data"] = keep_classes(lcs, config.classes, "dataset", strict=True)
+        if test_lcs is not None:
+            test_lcs, left_out["test"] = keep_classes(test_lcs, config.classes, "test dataset", strict=False)
     if config.max_stars is not None:
         lcs = stratified_subsample(lcs, config.max_stars, seed, seeds.MAX_STARS_STREAM)
     _log(f"dataset: {len(lcs)} usable stars ({len(rejected)} rejected): {lcs.class_counts()}", progress)
@@ -249,6 +254,12 @@ def run_experiment(
 
     # ---- split
     split = make_split(lcs, config.shift, seed, test_lcs=test_lcs)
+    mismatch = class_mismatch_warning(split.info)
+    if mismatch:
+        import sys
+
+        print(f"warning: {mismatch}", file=sys.stderr)
+        split.info["class_mismatch"] = mismatch
     hardness = split.info.pop("hardness_by_id", None)
     if hardness is not None:
         ids = np.asarray(list(hardness), dtype=str)
@@ -355,6 +366,9 @@ def run_experiment(
         "counts": {str(k): int(v) for k, v in lcs.class_counts().items()},
         "n_rejected": int(len(rejected)),
         "rejected_by_reason": _reasons(rejected),
+        "classes_selected": list(config.classes) if config.classes is not None else None,
+        "n_left_out_by_classes": {k: sum(v.values()) for k, v in left_out.items()},
+        "left_out_by_classes": left_out,
         "n_periods_found": n_found,
         "n_points_median": float(np.median(lcs.lengths)),
         "time_span_median_days": float(np.median(_spans(lcs))),
@@ -395,6 +409,33 @@ def run_experiment(
     report_lib.write_report_json(report, workdir / "report.json")
     (workdir / "report.md").write_text(report_lib.render_markdown(report, figures))
     return ExperimentResult(report, workdir, generator, {"train": train_set, "val": val_set, "test": test_set})
+
+
+def keep_classes(lcs: LightCurveSet, classes, what: str, *, strict: bool) -> tuple[LightCurveSet, dict[str, int]]:
+    """(the stars of `lcs` whose class is in `classes`, {left-out class: stars}); labels index
+    `classes` in the dataset's own order. strict: every class must have a star here (the training
+    data), else a DataError naming the classes there are; a test dataset may lack some."""
+    counts = lcs.class_counts()
+    wanted = [str(c) for c in classes]
+    absent = [c for c in wanted if counts.get(c, 0) == 0]
+    if strict and absent:
+        raise DataError(f"--classes: the {what} has no star of {', '.join(absent)}; "
+                        f"its classes are {', '.join(c for c, n in counts.items() if n)}")
+    order = [c for c in lcs.classes if c in wanted] + [c for c in wanted if c not in lcs.classes]
+    left_out = {str(c): int(n) for c, n in counts.items() if str(c) not in wanted and n}
+    return lcs.select_classes(order), left_out
+
+
+def class_mismatch_warning(split_info: dict) -> str | None:
+    """A line for stderr and report.json when a cross-dataset test set lacks training classes: the
+    classifier can still predict them there, which costs F1 on the classes the test set has."""
+    missing = split_info.get("classes_missing_in_test") or []
+    if not missing:
+        return None
+    shared = [c for c in split_info.get("train_pool", {}) if c not in missing]
+    return (f"the test data has no star of {', '.join(missing)}; the classifier can still predict "
+            f"{'it' if len(missing) == 1 else 'them'} there, which lowers macro-F1 on the classes it has. "
+            f"To train on the shared classes only: --classes {','.join(shared)}")
 
 
 def _load(data, workdir: Path, what: str):
