@@ -3,7 +3,6 @@ class-limited search only for fitting on training stars (train-vae, fit-generato
 import dataclasses
 
 import numpy as np
-import pytest
 
 from jaxpelsvae.data.lightcurves import LightCurveSet
 from jaxpelsvae.period import fill_periods, period_sources
