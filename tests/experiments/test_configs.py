@@ -50,3 +50,18 @@ def test_a_flat_config_file_of_earlier_versions_loads_as_the_same_config(tmp_pat
     path = tmp_path / "flat.json"
     path.write_text(_FLAT_TINY)
     assert load_config(path, base=ExperimentConfig()) == preset("tiny")
+
+
+def test_noisy_target_config_sets_the_multifold_view():
+    from pathlib import Path
+
+    from jaxpelsvae.experiments.config import preset
+    from jaxpelsvae.experiments.configs import load_config
+    from jaxpelsvae.views import registry
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "experiments" / "noisy_target.py", base=preset("small"))
+    assert cfg.classifiers == ("multifold",)
+    tcfg = cfg.train_config(seq_length=64, mode="selfreg")
+    assert dict(tcfg.view_overrides) == {"amplitude": False, "noise": 1.0}
+    view_cfg = registry.view_config("multifold", **dict(tcfg.view_overrides))
+    assert view_cfg.amplitude is False and view_cfg.noise == 1.0
