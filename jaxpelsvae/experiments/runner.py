@@ -127,18 +127,21 @@ def seed_variation(config: ExperimentConfig, n_train: int, n_train_part: int) ->
     """One sentence for report.md: what differs between the runs of different seeds, what they share."""
     redrawn_set = config.redraw_per_seed and n_train < n_train_part
     varies = ["the classifier's initialisation and batch order"]
+    pairs = "cnn" in config.classifiers  # only the original CNN reads (Δt, Δm) pairs
     if redrawn_set:
         varies.append(f"the stratified subsample of {n_train} of the {n_train_part} train-part stars")
-    if config.resample_pairs:
+    if pairs and config.resample_pairs:
         varies.append("the random (Δt, Δm) pairs of the training curves (redrawn every epoch)")
-    elif config.redraw_per_seed:
+    elif pairs and config.redraw_per_seed:
         varies.append("the random (Δt, Δm) pairs of the training curves")
+    if config.augment and any(c != "cnn" for c in config.classifiers):
+        varies.append("the augmented training views of the period-aware classifiers (redrawn every epoch)")
     if "selfreg" in config.modes:
         varies.append("the synthetic curves (self-regulated runs)")
-    shared = ["the split", "the validation and test sets with their pairs"]
+    shared = ["the split", "the validation and test sets" + (" with their pairs" if pairs else "")]
     if not redrawn_set:
-        shared.append("the training set" if config.redraw_per_seed or config.resample_pairs
-                      else "the training set with its pairs")
+        fixed_pairs = pairs and not (config.redraw_per_seed or config.resample_pairs)
+        shared.append("the training set with its pairs" if fixed_pairs else "the training set")
     if "selfreg" in config.modes:
         shared.append("the VAE and the generator")
     return f"Between seeds only {_join(varies)} vary; {_join(shared)} are shared by every run."

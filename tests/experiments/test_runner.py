@@ -181,3 +181,13 @@ def test_tiny_experiment_runs_end_to_end(tiny_experiment):
     for name in ("confusion.png", "per_class_f1.png", "macro_f1_seeds.png"):
         assert (workdir / "figures" / name).stat().st_size > 0
     assert (workdir / "hardness.csv").is_file() and (workdir / "rejected.csv").is_file()
+
+
+def test_seed_variation_names_pairs_only_for_the_pair_cnn():
+    small = preset("small")
+    folded_only = runner.seed_variation(small.replace(classifiers=("multifold",)), 280, 280)
+    assert "pairs" not in folded_only and "augmented training views" in folded_only
+    both = runner.seed_variation(small, 280, 280)  # folded and cnn, resample_pairs and augment on
+    assert "(Δt, Δm) pairs of the training curves (redrawn every epoch)" in both and "augmented" in both
+    paper = runner.seed_variation(preset("paper"), 100, 400)
+    assert "subsample of 100 of the 400" in paper and "augmented" not in paper
