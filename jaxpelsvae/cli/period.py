@@ -29,6 +29,9 @@ def _positive_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from jaxpelsvae.period.search import PeriodConfig
+
+    d = PeriodConfig()  # one place for the search's defaults: the config's
     parser.add_argument(
         "data", type=Path,
         help="dataset: a standard-layout folder (lightcurves.csv[.gz]/.parquet/... + meta.csv) or any "
@@ -48,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output CSV (id, period in days, power); when omitted: WORKDIR/periods.csv",
     )
     parser.add_argument(
-        "--min-period", type=_positive_float, default=0.02,
+        "--min-period", type=_positive_float, default=d.min_period,
         help="shortest period searched, days (sets the highest frequency of the grid)",
     )
     parser.add_argument(
@@ -56,37 +59,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="longest period searched, days; when omitted: the longest time baseline of the dataset",
     )
     parser.add_argument(
-        "--oversampling", type=_positive_float, default=5.0,
+        "--oversampling", type=_positive_float, default=d.oversampling,
         help="frequency grid points per periodogram peak width (grid step = 1 / (oversampling * baseline))",
     )
     parser.add_argument(
-        "--nterms", type=int, choices=(1, 2, 3), default=1,
+        "--nterms", type=int, choices=(1, 2, 3), default=d.nterms,
         help="Fourier terms used to re-rank the highest periodogram peaks and refine the best one "
         "(1 = plain Lomb-Scargle)",
     )
     parser.add_argument(
-        "--candidates", type=_positive_int, default=5,
+        "--candidates", type=_positive_int, default=d.n_candidates,
         help="periodogram peaks kept per star for the multi-term re-ranking",
     )
     parser.add_argument(
-        "--refine", action=argparse.BooleanOptionalAction, default=True,
+        "--refine", action=argparse.BooleanOptionalAction, default=d.refine,
         help="refine the best frequency on a local grid 8 times finer than the search grid",
     )
     parser.add_argument(
-        "--double-test", choices=("auto", "on", "off"), default="auto",
+        "--double-test", choices=("auto", "on", "off"), default=d.double_test,
         help="period-doubling test (2-harmonic fit at P against 4-harmonic fit at 2P, by BIC): "
         "'auto' tests stars of class ECL, 'on' every star, 'off' none",
     )
     parser.add_argument(
-        "--double-margin", type=float, default=0.0,
+        "--double-margin", type=float, default=d.double_margin,
         help="double the period only when BIC(2P) < BIC(P) - this margin (10 = 'very strong' evidence; "
         "raise it with --double-test on, where most stars are not eclipsing binaries)",
     )
     parser.add_argument(
-        "--period-prior", type=float, default=None,
+        "--period-prior", type=float, default=d.period_prior,
         help="rank periodogram peaks under a prior density f^-X per unit frequency: 1 = log-uniform in "
-        "period (sparse cadences alias slow variations to high frequencies), 0 = by power alone "
-        "(default: PeriodConfig's, the log-uniform prior)",
+        "period (sparse cadences alias slow variations to high frequencies), 0 = by power alone",
     )
     parser.add_argument(
         "--class-limits", default="none",
@@ -95,11 +97,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "sparse cadences such as Gaia's alias long periods to ~0.03 d",
     )
     parser.add_argument(
-        "--min-points", type=_positive_int, default=5,
+        "--min-points", type=_positive_int, default=d.min_points,
         help="stars with fewer observations are skipped (listed in WORKDIR/rejected.csv)",
     )
     parser.add_argument(
-        "--batch-size", type=_positive_int, default=32,
+        "--batch-size", type=_positive_int, default=d.batch_size,
         help="stars per device batch (memory grows with batch size x curve length)",
     )
     parser.add_argument(
@@ -138,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         refine=args.refine,
         double_test=args.double_test,
         double_margin=args.double_margin,
-        **({} if args.period_prior is None else {"period_prior": args.period_prior}),
+        period_prior=args.period_prior,
         batch_size=args.batch_size,
         min_points=args.min_points,
     )

@@ -171,3 +171,17 @@ def test_defaults_written_in_help_are_the_real_ones():
         assert stated.group(1) == str(expected), f"{name} {option}: help says {stated.group(1)}, really {expected}"
         checked += 1
     assert checked >= 12
+
+
+def test_period_options_default_to_the_period_config():
+    from jaxpelsvae.period.search import PeriodConfig
+
+    sub = _commands(build_parser())["period"]
+    defaults = {a.dest: a.default for a in sub._actions}  # noqa: SLF001
+    config = PeriodConfig()
+    fields = {"min_period": "min_period", "max_period": "max_period", "oversampling": "oversampling",
+              "nterms": "nterms", "candidates": "n_candidates", "refine": "refine", "double_test": "double_test",
+              "double_margin": "double_margin", "period_prior": "period_prior", "min_points": "min_points",
+              "batch_size": "batch_size"}
+    for dest, field in fields.items():
+        assert defaults[dest] == getattr(config, field), dest
