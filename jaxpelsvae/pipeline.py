@@ -100,7 +100,8 @@ def _load_donors(path: str, min_points: int | None, stamp: tuple) -> LightCurveS
     from jaxpelsvae.period.fill import without_labels
 
     del stamp  # part of the cache key only
-    kept, _ = load_dataset(path, min_points=min_points)
+    # Donors are unlabelled curves: a star without a class is as good a donor as one with.
+    kept, _ = load_dataset(path, min_points=min_points, require_class=False)
     return without_labels(kept)
 
 

@@ -51,3 +51,16 @@ def test_load_donors_drops_labels_and_rereads_changed_files(make_toy_set, tmp_pa
     assert load_donors(tmp_path / "donors") is first  # read once per experiment
     write_standard(make_toy_set(2, seed=1), tmp_path / "donors")
     assert len(load_donors(tmp_path / "donors")) == 6  # the files changed: read again
+
+
+def test_load_donors_reads_curves_without_a_class(make_toy_set, tmp_path):
+    import pandas as pd
+
+    from jaxpelsvae.data.readers import write_standard
+    from jaxpelsvae.pipeline import load_donors
+
+    write_standard(make_toy_set(4, seed=2), tmp_path / "donors")
+    meta = pd.read_csv(tmp_path / "donors" / "meta.csv")
+    meta.drop(columns=["class"]).to_csv(tmp_path / "donors" / "meta.csv", index=False)
+    donors = load_donors(tmp_path / "donors")
+    assert len(donors) == 12 and "class" not in donors.meta.columns

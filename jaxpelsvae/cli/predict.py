@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     model_dir = resolve_model_dir(args.model)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
+    # The curves to classify need no class column (any class given is never read).
+    lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points, require_class=False)
     table = predict_saved_model(model_dir, lcs, seed=args.seed, batch_size=args.batch_size)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

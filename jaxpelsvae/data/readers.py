@@ -610,10 +610,12 @@ def load_dataset(
     workdir: str | Path | None = None,
     min_points: int | None = None,
     classes: Sequence[str] | None = None,
+    require_class: bool = True,
     **kw,
 ) -> tuple[LightCurveSet, pd.DataFrame]:
     """read_dataset + validate (+ rejected.csv in `workdir`): the usual entry point of a run.
 
+    require_class: False keeps stars without a class (unlabelled curves: donors, `predict`).
     Returns (usable LightCurveSet, rejected DataFrame[id, reason]); raises DataError only when no
     star is usable.
     """
@@ -621,7 +623,8 @@ def load_dataset(
 
     lcs = read_dataset(path, **kw)
     kept, rejected = validate(
-        lcs, min_points=DEFAULT_MIN_POINTS if min_points is None else min_points, classes=classes, source=str(path)
+        lcs, min_points=DEFAULT_MIN_POINTS if min_points is None else min_points, classes=classes,
+        require_class=require_class, source=str(path),
     )
     if workdir is not None:
         write_rejected(rejected, workdir)

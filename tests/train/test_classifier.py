@@ -148,6 +148,12 @@ def test_predict_gives_probabilities_without_reading_labels(gaia_like, tmp_path,
     written = pd.read_csv(out, dtype={"id": str})
     assert list(written["id"]) == list(map(str, test.ids))
     np.testing.assert_allclose(written[classes].to_numpy(), labelled[classes].to_numpy(), atol=1e-5)
+    # a meta table without any class column, as unlabelled survey data come
+    meta = pd.read_csv(test_dir / "meta.csv", dtype={"id": str})
+    meta.drop(columns=["class"], errors="ignore").to_csv(test_dir / "meta.csv", index=False)
+    assert main(["predict", str(test_dir), "--model", str(tmp_path / "run"), "--out", str(out),
+                 "--workdir", str(tmp_path / "w")]) == 0
+    assert len(pd.read_csv(out, dtype={"id": str})) == len(test)
 
     # The period search recorded at training is the one predict runs on curves without a period.
     info_file = tmp_path / "run" / "model" / "model.json"
