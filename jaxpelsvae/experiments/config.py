@@ -197,16 +197,18 @@ class ExperimentConfig:
     def replace(self, **changes) -> "ExperimentConfig":
         """A copy with settings changed: fields, nested objects ({"regulator": {"eps": 0.2}} changes
         only `eps`), dotted paths ("regulator.eps"), or the flat names of earlier versions
-        (FLAT_NAMES, shift_<field>, regulator_<field>). `classifier`/`classifiers` take one name, a
-        list or a comma-separated string (the CLI's --classifier)."""
+        (FLAT_NAMES, shift_<field>, regulator_<field>). `classifier`/`classifiers` and `classes` take
+        one name, a list or a comma-separated string (the CLI's --classifier, --classes)."""
         from jaxpelsvae.config import update
 
-        if isinstance(changes.get("classes"), str):
-            changes["classes"] = tuple(c.strip() for c in changes["classes"].split(",") if c.strip())
-        for key in ("classifier", "classifiers"):
+        for key, field in (("classes", "classes"), ("classifier", "classifiers"), ("classifiers", "classifiers")):
             if key in changes:
                 value = changes.pop(key)
-                changes["classifiers"] = tuple(value.split(",")) if isinstance(value, str) else tuple(value)
+                if isinstance(value, str):
+                    value = _names(value)
+                elif value is not None:
+                    value = tuple(value)
+                changes[field] = value
         return update(self, nest_flat_names(changes))
 
     def to_dict(self) -> dict[str, Any]:
@@ -223,6 +225,11 @@ class ExperimentConfig:
     def from_dict(cls, d: dict[str, Any]) -> "ExperimentConfig":
         """The config of `to_dict` (or a partial one, over the defaults; flat files of earlier versions too)."""
         return cls().replace(**d)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """("CEP", "ECL") from "CEP, ECL": the comma-separated lists of the CLI (--classes, --classifier)."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def preset(name: str) -> ExperimentConfig:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -259,8 +260,6 @@ def run_experiment(
     split = make_split(lcs, config.shift, seed, test_lcs=test_lcs)
     mismatch = class_mismatch_warning(split.info)
     if mismatch:
-        import sys
-
         print(f"warning: {mismatch}", file=sys.stderr)
         split.info["class_mismatch"] = mismatch
     hardness = split.info.pop("hardness_by_id", None)
