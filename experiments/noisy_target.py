@@ -4,7 +4,7 @@
 def get_config() -> dict:
     # EROS-1 curves are noise-dominated (std/err 1.2-2) where Gaia's are not. Training views with
     # noise up to the curve's amplitude, and without the amplitude scalar (survey- and band-dependent),
-    # carried Gaia DR3 dev -> EROS-1 dev from 0.42 to 0.63 macro-F1 (experiments/README.md) but cost
+    # carried Gaia DR3 dev -> EROS-1 dev from 0.42 to 0.60 macro-F1 (experiments/README.md) but cost
     # 0.04 within Gaia: a choice for a noisier target survey, not a default.
     return {
         "classifiers": ("multifold",),
