@@ -284,7 +284,8 @@ def train_selfreg_seeds(
     real_step = steps_lib.make_train_step(built.graphdef, loss_fn, built.tx, subset="real",
                                           clip_norm=config.clip_norm, jit=False)
     syn_step = steps_lib.make_train_step(built.graphdef, loss_fn, built.tx_syn, subset="synthetic",
-                                         clip_norm=config.clip_norm, jit=False)
+                                         clip_norm=config.clip_norm, jit=False,
+                                         update_statistics=rcfg.synthetic_statistics)
     eval_fn_pass = batching.eval_pass_fn(steps_lib.make_eval_step(built.graphdef, eval_fn, jit=False), k)
     real_pass = jax.jit(jax.vmap(batching.epoch_pass_fn(real_step), in_axes=(0, None, 0, 0)), donate_argnums=(0,))
     syn_pass = jax.jit(jax.vmap(batching.epoch_pass_fn(syn_step), in_axes=(0, 0, 0, 0)), donate_argnums=(0,))

@@ -7,7 +7,9 @@ One epoch of the self-regulated mode (ORIGINAL.md §7.2, with the §15.1 fixes l
 1. if the policy asked for it, the generator creates a synthetic set with the requested per-class
    counts and temperature b (key ``fold_in(key(seed) → generator stream, regeneration index)``);
 2. ``repetitions`` passes over the synthetic set with the synthetic optimiser (lr × scaling_factor)
-   updating only the parameters outside the real mask (``subset="synthetic"``);
+   updating only the parameters outside the real mask (``subset="synthetic"``); BatchNorm normalises
+   these batches with their own statistics but, unless ``synthetic_statistics``, leaves its running
+   statistics (what evaluation normalises real curves with) to the real passes;
 3. one pass over the real training set with the real optimiser on the masked subset;
 4. evaluation in eval mode of the real training, validation and synthetic sets (loss, accuracy,
    macro-F1, ROC-AUC OvO/OvR, confusion); the policy (`policies.update`) decides regeneration

@@ -17,7 +17,9 @@ Semantics kept from the original `run_cnn` loop (reference ORIGINAL.md §7.2):
 Fixed (ORIGINAL.md §15.1): the best model by validation loss is the one restored at the end (bug 1);
 every setting comes from this config (bug 2); validation runs in eval mode and the ranking pass
 leaves the model untouched (bug 13); `proportion` with all-equal proportions gives every class the
-middle of the count range instead of dividing by zero (bug 20). Validation loss is the mean over
+middle of the count range instead of dividing by zero (bug 20); synthetic passes leave BatchNorm's
+running statistics to the real passes (``synthetic_statistics``; the original folded synthetic
+batches in, so real curves were evaluated with statistics partly of synthetic ones). Validation loss is the mean over
 examples (the original summed per-batch means: same ordering up to the last partial batch).
 ``n_oversampling``: the original drew that many random 300-point subsequences of each synthetic
 curve; here each decoded template is reverse-folded that many times, each copy on its own donor
@@ -60,6 +62,10 @@ class RegulatorConfig:
     proportion_range: tuple[int, int] = (8, 24)  # `proportion` counts scaled to this range
     no_priority_epochs: int = 2  # creations at epochs < this use equal counts
     weight_synthetic_f1: float = 0.15  # weighted_f1 = w·f1_syn + (1 − w)·f1_val (logged only)
+    # Whether synthetic passes fold their batches into BatchNorm's running statistics (the original
+    # does). False: only real passes do, so evaluation normalises real curves with statistics of
+    # real curves, not of a mix with the generator's near-class-average ones.
+    synthetic_statistics: bool = False
 
     def __post_init__(self):
         if self.ranking_method not in RANKING_METHODS:

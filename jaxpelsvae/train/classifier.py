@@ -199,6 +199,7 @@ class _StepKey(NamedTuple):
     focal_gamma: float
     clip_norm: float
     scaling_factor: float
+    synthetic_statistics: bool
     alpha_K: tuple[float, ...]
 
 
@@ -209,7 +210,8 @@ def build_steps(num_classes: int, config: TrainConfig, alpha_K) -> Steps:
     key = _StepKey(num_classes, config.mode, config.classifier, config.view_overrides, config.backbone_overrides,
                    config.layers, config.seq_length, float(config.learning_rate),
                    config.loss, float(config.focal_gamma), float(config.clip_norm),
-                   float(config.regulator.scaling_factor), tuple(float(a) for a in np.asarray(alpha_K)))
+                   float(config.regulator.scaling_factor), bool(config.regulator.synthetic_statistics),
+                   tuple(float(a) for a in np.asarray(alpha_K)))
     return _build_steps(key)
 
 
@@ -248,7 +250,8 @@ def _build_steps(key: _StepKey) -> Steps:
     train_real, real_pass = both(steps_lib.make_train_step(graphdef, loss_fn, tx, subset="real",
                                                            clip_norm=key.clip_norm, jit=False))
     train_syn, syn_pass = both(steps_lib.make_train_step(graphdef, loss_fn, tx_syn, subset="synthetic",
-                                                         clip_norm=key.clip_norm, jit=False))
+                                                         clip_norm=key.clip_norm, jit=False,
+                                                         update_statistics=key.synthetic_statistics))
     return Steps(graphdef, train_real, train_syn, evaluate, tx, tx_syn, real_pass, syn_pass, evaluate_pass)
 
 

@@ -17,8 +17,9 @@ fed to the optimiser (whose own clip is then a no-op since the gated norm is sma
 therefore see exactly-zero gradients, so their Adam moments in that optimiser stay exactly zero,
 as in the original. The resulting update is gated again before it is applied
 (`where(mask, new, old)`), so no transform (momentum, weight decay) can ever move an entry of the
-other subset: a masked step leaves the other subset bitwise unchanged. BatchNorm statistics are
-updated by every training pass, as in the original.
+other subset: a masked step leaves the other subset bitwise unchanged. BatchNorm's running statistics
+are updated by every training step unless the step is built with ``update_statistics=False`` (the
+self-regulated loop's synthetic passes, `RegulatorConfig.synthetic_statistics`).
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ def make_train_step(
     clip_norm: float | None = None,
     jit: bool = True,
     donate: bool = True,
+    update_statistics: bool = True,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]:
     """Build `train_step(state, batch) -> (state, metrics)`.
 
@@ -63,6 +65,8 @@ def make_train_step(
       use with masked subsets, e.g. 6.0). None: leave clipping to `tx`.
     jit: False returns the plain function (for `jax.jit` with shardings, `lax.scan`, `vmap`).
     donate: donate the state's buffers (positional argument 0) to the output state.
+    update_statistics: False keeps `state.rest` (BatchNorm running statistics) as it was: the step
+      normalises with its batch's statistics but does not fold them into the running ones.
     metrics: {"loss", "grad_norm" (before clipping), **aux}, device scalars.
     """
     if subset not in SUBSETS:
@@ -78,6 +82,8 @@ def make_train_step(
             return loss, (aux, rest)
 
         (loss, (aux, rest)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+        if not update_statistics:
+            rest = state.rest
         grad_norm = global_norm(grads)
         if clip_norm is not None:
             scale = jnp.minimum(1.0, clip_norm / jnp.maximum(grad_norm, 1e-30))

@@ -130,6 +130,25 @@ def test_masked_step_leaves_the_other_subset_bitwise_unchanged(setup, subset):
     assert int(state.step) == 2
 
 
+def test_a_step_without_statistics_keeps_the_running_statistics(setup):
+    """update_statistics=False: parameters move as with the default step, BatchNorm's running
+    statistics stay bitwise as they were (the default step moves them)."""
+    graphdef, state0, _ = setup
+    loss_fn = classifier_loss_fn("focal", alpha_K=jnp.ones(K), gamma=2.0)
+    tx_syn = make_optimizer(0.75 * 3e-3)
+    kept, moved = (jax.tree.map(jnp.copy, state0) for _ in range(2))
+    keep_step = make_train_step(graphdef, loss_fn, tx_syn, subset="synthetic", clip_norm=6.0,
+                                update_statistics=False)
+    move_step = make_train_step(graphdef, loss_fn, tx_syn, subset="synthetic", clip_norm=6.0)
+    for seed in range(2):
+        kept, _ = keep_step(kept, _batch(seed))
+        moved, _ = move_step(moved, _batch(seed))
+    chex.assert_trees_all_equal(_host(kept.rest), _host(state0.rest))
+    assert any((a != b).any() for a, b in zip(jax.tree.leaves(_host(moved.rest)), jax.tree.leaves(_host(state0.rest))))
+    # Training-mode normalisation uses the batch's statistics either way, so the updates agree.
+    chex.assert_trees_all_close(_host(kept.params), _host(moved.params), rtol=1e-5, atol=1e-6)
+
+
 def test_loss_falls_and_step_compiles_once(setup):
     graphdef, state0, steps = setup
     state = jax.tree.map(jnp.copy, state0)
