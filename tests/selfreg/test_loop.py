@@ -375,6 +375,30 @@ def test_one_program_evaluation_matches_the_per_batch_one():
     np.testing.assert_array_equal(out["confusion"], confusion_matrix(data.y_N, out["logprobs"][:37].argmax(1), 3))
 
 
+@pytest.mark.parametrize("synthetic_statistics", [False, True])
+def test_synthetic_steps_leave_running_statistics_to_the_real_ones(synthetic_statistics):
+    """By default a self-regulated run's synthetic step leaves BatchNorm's running statistics
+    bitwise as they were (evaluation normalises real curves with real curves' statistics) while
+    its parameters move; `synthetic_statistics=True` (the original) folds the batch in."""
+    from jaxpelsvae.train.classifier import build_steps, init_train_state
+
+    regulator = RegulatorConfig(synthetic_statistics=synthetic_statistics)
+    cfg = TrainConfig(mode="selfreg", seq_length=L, layers=2, regulator=regulator)
+    steps = build_steps(3, cfg, np.ones(3, np.float32))
+    state = init_train_state(3, cfg, steps, seed=0)
+    rest0, params0 = jax.device_get((state.rest, state.params))
+    rng = np.random.default_rng(0)
+    batch = {"x": rng.normal(size=(16, L, 2)).astype(np.float32), "y": rng.integers(0, 3, 16).astype(np.int32),
+             "weight": np.ones(16, np.float32)}
+    state, _ = steps.train_synthetic(state, batch)
+    rest, params = jax.device_get((state.rest, state.params))
+    rest_moved = any((np.asarray(a) != np.asarray(b)).any()
+                     for a, b in zip(jax.tree.leaves(rest), jax.tree.leaves(rest0), strict=True))
+    assert rest_moved == synthetic_statistics
+    assert any((np.asarray(a) != np.asarray(b)).any()
+               for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(params0), strict=True))
+
+
 def test_vmapped_selfreg_seeds_equal_sequential_seeds(survey, config, real_generator, tmp_path):
     """S self-regulated seeds as one vmapped program (`experiments.repetitions.train_selfreg_seeds`)
     reproduce sequential `train_classifier` runs on the same encodings within float tolerance: the
