@@ -65,8 +65,9 @@ def make_train_step(
       use with masked subsets, e.g. 6.0). None: leave clipping to `tx`.
     jit: False returns the plain function (for `jax.jit` with shardings, `lax.scan`, `vmap`).
     donate: donate the state's buffers (positional argument 0) to the output state.
-    update_statistics: False keeps `state.rest` (BatchNorm running statistics) as it was: the step
-      normalises with its batch's statistics but does not fold them into the running ones.
+    update_statistics: False keeps the `nnx.BatchStat` variables of `state.rest` (BatchNorm's running
+      statistics) as they were: the step normalises with its batch's statistics but does not fold
+      them into the running ones; other variables (RNG counts) advance as usual.
     metrics: {"loss", "grad_norm" (before clipping), **aux}, device scalars.
     """
     if subset not in SUBSETS:
@@ -82,8 +83,9 @@ def make_train_step(
             return loss, (aux, rest)
 
         (loss, (aux, rest)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
-        if not update_statistics:
-            rest = state.rest
+        if not update_statistics:  # keep the BatchNorm statistics; other variables (RNG counts) advance
+            rest = jax.tree.map(lambda new, old: old if isinstance(new, nnx.BatchStat) else new, rest, state.rest,
+                                is_leaf=lambda x: isinstance(x, nnx.Variable))
         grad_norm = global_norm(grads)
         if clip_norm is not None:
             scale = jnp.minimum(1.0, clip_norm / jnp.maximum(grad_norm, 1e-30))

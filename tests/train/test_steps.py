@@ -149,6 +149,41 @@ def test_a_step_without_statistics_keeps_the_running_statistics(setup):
     chex.assert_trees_all_close(_host(kept.params), _host(moved.params), rtol=1e-5, atol=1e-6)
 
 
+def test_a_step_without_statistics_still_advances_rng_counts():
+    """update_statistics=False keeps only BatchNorm's statistics: a dropout's RNG count advances,
+    so consecutive steps draw different masks."""
+    from jaxpelsvae.models.batchnorm import BatchNorm
+
+    class Tiny(nnx.Module):
+        def __init__(self):
+            self.dense = nnx.Linear(3, 4, rngs=nnx.Rngs(0))
+            self.bn = BatchNorm(4)
+            self.drop = nnx.Dropout(0.5, rngs=nnx.Rngs(dropout=1))
+
+        def __call__(self, x):
+            return self.drop(self.bn(self.dense(x)))
+
+    def loss_fn(model, batch, key):
+        del key
+        return jnp.mean(model(batch["x"]) ** 2), {}
+
+    tx = make_optimizer(1e-3)
+    graphdef, state = create_train_state(Tiny(), tx, jax.random.key(0))
+    def variables(rest):  # (kind, host value) per variable; typed keys as their raw data
+        leaves = jax.tree.leaves(rest, is_leaf=lambda x: isinstance(x, nnx.Variable))
+        raw = [v[...] for v in leaves]
+        raw = [jax.random.key_data(r) if jnp.issubdtype(r.dtype, jax.dtypes.prng_key) else r for r in raw]
+        return [(type(v).__name__, np.asarray(r)) for v, r in zip(leaves, raw)]
+
+    before = variables(state.rest)
+    step = make_train_step(graphdef, loss_fn, tx, update_statistics=False)
+    state, _ = step(state, {"x": jnp.arange(12.0).reshape(4, 3)})
+    after = variables(state.rest)
+    assert {"BatchStat", "RngCount"} <= {kind for kind, _ in after}
+    for (kind, b), (_, a) in zip(before, after, strict=True):
+        assert np.array_equal(a, b) == (kind != "RngCount"), kind
+
+
 def test_loss_falls_and_step_compiles_once(setup):
     graphdef, state0, steps = setup
     state = jax.tree.map(jnp.copy, state0)
