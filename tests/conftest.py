@@ -10,6 +10,19 @@ import jax  # noqa: E402
 
 jax.config.update("jax_num_cpu_devices", 4)
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+from jaxpelsvae import compile_cache  # noqa: E402
+
+# One compilation cache per test session (inherited by the CLI subprocesses): tests build the same
+# tiny models over and over, and a fresh folder keeps each session's timing that of a fresh clone.
+if compile_cache.ENV not in os.environ:
+    os.environ[compile_cache.ENV] = tempfile.mkdtemp(prefix="jaxpelsvae-xla-")
+    atexit.register(shutil.rmtree, os.environ[compile_cache.ENV], ignore_errors=True)
+compile_cache.enable()
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 

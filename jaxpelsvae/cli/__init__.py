@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from jaxpelsvae import compile_cache
+
+    compile_cache.enable()  # every command compiles the same programs again: load them instead
     try:
         return int(args._run(args) or 0)
     except (JaxPelsVaeError, FileNotFoundError) as err:

@@ -103,7 +103,7 @@ class _Split(NamedTuple):
     device: batching.DeviceSet | None
 
     @classmethod
-    def of(cls, data: Encoded, compiled: bool, *, bucket: bool = False) -> "_Split":
+    def of(cls, data: Encoded, compiled: bool, *, bucket: bool | int = False) -> "_Split":
         return cls(data, batching.DeviceSet.upload(data.arrays, bucket=bucket) if compiled else None)
 
 
@@ -206,10 +206,11 @@ def train_classifier(
     if config.reads_period and period_config is not None:
         model_info["period"] = to_dict(period_config)
     capacity = policies.max_synthetic_total(rcfg, k)  # templates; generate_set scales it if needed
-    # Sets on the device once; the synthetic ones padded to a power of two of rows, so that sets
-    # of other sizes reuse the compiled passes.
+    # Sets on the device once; every synthetic set padded to the rows of the largest one the
+    # policy can ask for, so that each regeneration reuses the compiled passes.
+    syn_rows = capacity * rcfg.n_oversampling
     train_split, val_split = _Split.of(enc_train, compiled), _Split.of(enc_val, compiled)
-    syn_split = None if synthetic is None else _Split.of(synthetic, compiled, bucket=True)
+    syn_split = None if synthetic is None else _Split.of(synthetic, compiled, bucket=syn_rows)
 
     def train_pass(program, step, state, split: _Split, batch_size: int, rng):
         if split.device is None:
@@ -239,7 +240,7 @@ def train_classifier(
                                          regulator.pending_counts, regulator.temperature, classes,
                                          config.seq_length, rcfg.n_oversampling, capacity, config,
                                          period_config)
-                syn_split = _Split.of(synthetic, compiled, bucket=True)
+                syn_split = _Split.of(synthetic, compiled, bucket=syn_rows)
                 regulator = policies.after_generation(regulator, rcfg)
                 regenerated = True
             t_gen = time.perf_counter() - t0

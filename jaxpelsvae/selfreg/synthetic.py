@@ -63,12 +63,18 @@ def _synthetic_views(out, keep: np.ndarray, config: TrainConfig, key, period_con
 
     from jaxpelsvae.views.apply import view_arrays
 
-    time, mag, err, mask = (np.asarray(a)[keep] for a in (out.time_NT, out.mag_NT, out.err_NT, out.mask_NT))
-    periods = np.asarray(out.period_N, np.float64)[keep]
+    time, mag, err, mask = (np.asarray(a) for a in (out.time_NT, out.mag_NT, out.err_NT, out.mask_NT))
+    periods = np.asarray(out.period_N, np.float64)
     if config.synthetic_periods == "found":
-        periods = synthetic_found_periods(time, mag, err, mask, period_config)
-    return view_arrays(config.classifier, time, mag, err, mask, periods, jax.random.fold_in(key, 1),
-                       **dict(config.view_overrides))
+        periods = periods.copy()
+        periods[keep] = synthetic_found_periods(time[keep], mag[keep], err[keep], mask[keep], period_config)
+    # The view runs on every slot of the batch, whose shape is fixed by the generator's capacity,
+    # so a regeneration of another size reuses the compiled view; each kept curve's key is still
+    # that of its index among the kept curves, and the empty slots are dropped afterwards.
+    index = np.where(keep, np.cumsum(keep) - 1, 0).astype(np.int32)
+    views = view_arrays(config.classifier, time, mag, err, mask, periods, jax.random.fold_in(key, 1), index,
+                        **dict(config.view_overrides))
+    return jax.tree.map(lambda a: a[keep], views)
 
 
 def synthetic_found_periods(time_NT, mag_NT, err_NT, mask_NT, period_config=None) -> np.ndarray:

@@ -117,13 +117,15 @@ class DeviceSet(NamedTuple):
     rows: int
 
     @classmethod
-    def upload(cls, arrays: dict[str, Any], *, bucket: bool = False) -> "DeviceSet":
+    def upload(cls, arrays: dict[str, Any], *, bucket: bool | int = False) -> "DeviceSet":
         """``arrays`` (host, leading axis n) on the device. bucket: pad the rows to the next power of
-        two, so that sets of varying size (the synthetic sets) share a few compiled programs."""
+        two, so that sets of varying size (the synthetic sets) share a few compiled programs; an
+        int pads to the power of two at or above max(n, bucket) (the largest set a run can make:
+        one compiled program for all of them)."""
         import jax
 
         n = len(jax.tree.leaves(arrays)[0])
-        rows = 1 << max(n - 1, 0).bit_length() if bucket else n
+        rows = 1 << max(max(n, int(bucket)) - 1, 0).bit_length() if bucket else n
 
         def pad(a):
             a = np.asarray(a)

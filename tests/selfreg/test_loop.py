@@ -366,6 +366,9 @@ def test_one_program_evaluation_matches_the_per_batch_one():
     data = Encoded(rng.normal(size=(37, L, 2)).astype(np.float32), rng.integers(0, 3, 37).astype(np.int32))
     device = batching.DeviceSet.upload(data.arrays, bucket=True)
     assert device.rows == 64 and device.indices(16)[0].shape == (4, 16)
+    # A run pads every synthetic set to the rows of its largest: one compiled pass for all.
+    assert batching.DeviceSet.upload(data.arrays, bucket=100).rows == 128
+    assert batching.DeviceSet.upload(data.arrays, bucket=8).rows == 64
     out = jax.device_get(steps.evaluate_pass(state, device.data, *device.indices(16)))
     logp, loss = predict(steps.evaluate, state, data, 16)
     np.testing.assert_allclose(out["logprobs"][:37], logp, rtol=1e-5, atol=1e-6)

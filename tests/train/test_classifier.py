@@ -60,6 +60,22 @@ def test_synthetic_curves_are_folded_at_the_period_found_on_them(gaia_like):
     np.testing.assert_allclose(synthetic["scalars"], expected["scalars"], atol=2e-5)
 
 
+def test_synthetic_views_of_kept_slots_equal_those_of_the_kept_curves_alone(gaia_like):
+    # The view runs on every slot of the generator's fixed-size batch (one compiled program for
+    # every regeneration); a kept curve must get the view it gets when only kept curves are viewed.
+    config = TrainConfig(classifier="folded", synthetic_periods="true", view_overrides=(("augment", True),))
+    batch = _synth_batch(gaia_like)
+    keep = np.arange(len(gaia_like)) % 3 != 1
+    got = _synthetic_views(batch, keep, config, __import__("jax").random.key(5))
+    p = gaia_like.to_padded()
+    alone = view_arrays("folded", p.time[keep], p.mag[keep], p.err[keep], p.mask[keep],
+                        gaia_like.periods[keep], __import__("jax").random.fold_in(__import__("jax").random.key(5), 1),
+                        augment=True)
+    for name in alone:
+        assert got[name].shape == alone[name].shape
+        np.testing.assert_allclose(got[name], alone[name], atol=2e-5)
+
+
 def test_views_do_not_depend_on_labels_or_chunking(gaia_like, monkeypatch):
     config = TrainConfig(classifier="hybrid")
     a = view_inputs(gaia_like, config, seed=1, stream=13)
