@@ -120,7 +120,7 @@ def validate(
     allowed = tuple(classes) if classes is not None else lcs.classes
     if require_class or classes is not None:
         if "class" not in lcs.meta.columns:
-            mark(np.ones(n, bool), "missing class: the meta table has no class column")
+            mark(np.ones(n, bool), "missing class: no class column (no meta.csv, or one without `class`)")
         else:
             cls = lcs.meta["class"].to_numpy(dtype=object)
             missing = np.array([not isinstance(c, str) or c.strip() == "" for c in cls])

@@ -29,6 +29,7 @@ from jaxpelsvae.data.lightcurves import LightCurveSet
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.experiments.config import ExperimentConfig
 from jaxpelsvae.pipeline import check_donors, encode, load_donors
+from jaxpelsvae.selfreg.metrics import absent_classes_warning
 
 MAX_AUTO_SEQ_LENGTH = 300
 
@@ -299,6 +300,10 @@ def run_experiment(
         raise DataError("the split left an empty test pool (raise the bias temperature or use --scenario random)")
     if len(val_set) == 0 or len(train_set) == 0:
         raise DataError(f"the training pool ({len(split.train)} stars) is too small for a train/validation split")
+    absent = [c for c in train_set.classes if not test_set.class_counts().get(c)]
+    absent_warning = absent_classes_warning(absent)
+    if absent_warning:
+        print(f"warning: {absent_warning}", file=sys.stderr)
     classes = tuple(train_set.classes)
     _write_split(workdir / "split.csv", train_part, val_set, test_set)
     donor_info = None
@@ -389,6 +394,7 @@ def run_experiment(
         "val_fraction": config.val_fraction, "sample_size": config.sample_size,
         "n_train_part": len(train_part), "redraw_per_seed": config.redraw_per_seed,
         "seed_variation": seed_variation(config, len(train_set), len(train_part)),
+        "classes_without_test_stars": absent,
         **cut_info,
     }
     cfg = {**config.to_dict(), "seq_length": seq_length, "seq_length_choice": seq_info, "root_seed": int(seed),
