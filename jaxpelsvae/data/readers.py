@@ -329,8 +329,10 @@ def read_pelsvae_npy_gz(
     if not trust_pickle:
         raise DataError(
             f"{path}: the PELS-VAE .npy.gz format is a Python pickle, and loading a pickle can run "
-            "arbitrary code; pass trust_pickle=True (CLI: --trust-pickle) only for a file you trust "
-            "(rule: untrusted pickle)"
+            "arbitrary code, so the commands refuse it. Only for a file you trust, convert it once to the "
+            "standard layout in Python: from jaxpelsvae.data import read_pelsvae_npy_gz, write_standard; "
+            f"write_standard(read_pelsvae_npy_gz({str(path)!r}, trust_pickle=True), 'OUT_FOLDER'); then pass "
+            "OUT_FOLDER to the commands (rule: untrusted pickle)"
         )
     try:
         with gzip.open(path, "rb") as fh:

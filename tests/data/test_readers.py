@@ -168,8 +168,12 @@ def test_pelsvae_npy_gz_refused_then_converted(tmp_path):
                          "abs_Gmag": [0.5, 0.5, -3.0], "radius_val": [0.7, 0.7, 1.5], "logg": [2.5, 2.5, 1.5]})
     path = tmp_path / "OGLE3_lcs_I_meta_snr5_augmented_folded_trim600_GAIA3_LOG_IMPUTED_BY_CLASS_6PP.npy.gz"
     _write_npy_gz(path, lcs_NT3.astype(np.float32), meta)
-    with pytest.raises(DataError, match="pickle.*trust_pickle=True"):
+    with pytest.raises(DataError, match="pickle.*trust_pickle=True") as refused:
         read_pelsvae_npy_gz(path)
+    # the advice names a way that exists (no command has a --trust-pickle option) and works
+    assert "--trust-pickle" not in str(refused.value) and "write_standard(" in str(refused.value)
+    converted = write_standard(read_pelsvae_npy_gz(path, trust_pickle=True), tmp_path / "converted")
+    assert len(read_dataset(converted)) == 3
     with pytest.raises(DataError, match="pickle"):
         read_dataset(path)
     lcs = read_dataset(path, trust_pickle=True)
