@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jaxpelsvae.cli import print_notes
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.errors import DataError
     from jaxpelsvae.selfreg.figures import plot_confusion
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
+    print_notes(rejected)
     if args.split is not None:
         from jaxpelsvae.data.split import parts_from_file
 

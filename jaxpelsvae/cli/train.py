@@ -140,7 +140,7 @@ def _model_fitted_ids(train, val, generator_dir: Path | None):
 
 def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.data.provenance import write_provenance
-    from jaxpelsvae.cli import load_data
+    from jaxpelsvae.cli import load_data, print_notes
     from jaxpelsvae.selfreg.metrics import absent_classes_warning, fmt_metric
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.errors import ConfigError
@@ -158,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
         if args.test is not None:
             print(f"scoring on {args.test}, not on the {len(test)} test stars of the split")
     if args.test is not None:
-        test, _ = load_dataset(args.test, min_points=args.min_points, classes=lcs.classes)
+        test, test_rejected = load_dataset(args.test, min_points=args.min_points, classes=lcs.classes)
+        print_notes(test_rejected, "test data: ")
     if args.split is None and args.test is not None:
         f_train, f_val, _ = args.fractions
         train, val = lcs.split((f_train / (f_train + f_val), f_val / (f_train + f_val)), seed=args.seed)

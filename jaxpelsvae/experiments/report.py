@@ -309,6 +309,8 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
     out += ["## Dataset and split", ""]
     out += [f"- dataset: `{ds.get('path') or 'in-memory light-curve set'}`, {ds['n_stars']} stars kept, {ds.get('n_rejected', 0)} rejected"
             + (f" ({', '.join(f'{k}: {v}' for k, v in ds.get('rejected_by_reason', {}).items())})" if ds.get("rejected_by_reason") else "")]
+    out += [f"- note: {note}" for note in ds.get("validation_notes") or []]
+    out += [f"- note (test dataset): {note}" for note in (ds.get("test") or {}).get("validation_notes") or []]
     if ds.get("classes_selected"):
         left = ds.get("left_out_by_classes") or {}
         out += [f"- classes selected: {', '.join(ds['classes_selected'])}; left out: "

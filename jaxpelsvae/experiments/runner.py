@@ -26,6 +26,7 @@ import pandas as pd
 
 from jaxpelsvae import seeds
 from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.data.validate import validation_notes
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.experiments.config import ExperimentConfig
 from jaxpelsvae.pipeline import check_donors, encode, load_donors
@@ -373,6 +374,7 @@ def run_experiment(
         "counts": {str(k): int(v) for k, v in lcs.class_counts().items()},
         "n_rejected": int(len(rejected)),
         "rejected_by_reason": _reasons(rejected),
+        "validation_notes": validation_notes(rejected),
         "classes_selected": list(config.classes) if config.classes is not None else None,
         "n_left_out_by_classes": {k: sum(v.values()) for k, v in left_out.items()},
         "left_out_by_classes": left_out,
@@ -385,6 +387,7 @@ def run_experiment(
             "path": str(test_path) if test_path else None, "n_stars": len(test_lcs),
             "counts": {str(k): int(v) for k, v in test_lcs.class_counts().items()},
             "n_rejected": int(len(test_rejected)), "n_periods_found": n_found_test,
+            "validation_notes": validation_notes(test_rejected),
         }
     split_info = {
         **split.info,
@@ -453,8 +456,12 @@ def _load(data, workdir: Path, what: str):
     if isinstance(data, LightCurveSet):
         kept, rejected = validate(data)
         write_rejected(rejected, workdir)
+        for note in validation_notes(rejected):
+            print(f"note: {what}dataset: {note}", file=sys.stderr)
         return kept, rejected, None
     kept, rejected = load_dataset(data, workdir=workdir)
+    for note in validation_notes(rejected):
+        print(f"note: {what}dataset: {note}", file=sys.stderr)
     if "class" not in kept.meta.columns:
         raise DataError(f"{data}: the {what}dataset has no class labels (meta column `class`)")
     return kept, rejected, Path(data)
