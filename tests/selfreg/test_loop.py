@@ -465,3 +465,24 @@ def test_macro_f1_leaves_out_classes_without_true_stars():
     assert m["classes_absent"] == ["c"]
     assert "c" in metrics.absent_classes_warning(m["classes_absent"])
     assert metrics.classification_metrics(y, np.eye(3)[[0, 0, 1, 1]], ["a", "b", "c"])["macro_f1"] == 1.0
+
+
+@pytest.mark.parametrize("regenerated", [False, True])
+def test_learning_curves_title_and_whole_epoch_ticks(tmp_path, monkeypatch, regenerated):
+    from jaxpelsvae.selfreg import figures
+
+    shown = {}
+
+    def keep(fig, path, **kw):
+        fig.canvas.draw()
+        shown["title"] = fig._suptitle.get_text()  # noqa: SLF001
+        shown["ticks"] = [t for ax in fig.axes for t in ax.get_xticks() if 1 <= t <= 3]
+        return path
+
+    monkeypatch.setattr(figures, "save_figure", keep)
+    history = [{"epoch": e, "train": {"loss": 1.0 / e, "macro_f1": 0.5}, "val": {"loss": 1.2 / e, "macro_f1": 0.4},
+                "regenerated": regenerated and e == 1} for e in (1, 2, 3)]
+    figures.plot_learning_curves(history, tmp_path / "lc.png", title="baseline training")
+    # a baseline run has no synthetic set to regenerate; epochs are whole numbers
+    assert ("regenerated" in shown["title"]) == regenerated
+    assert shown["ticks"] and all(float(t).is_integer() for t in shown["ticks"])
