@@ -56,6 +56,14 @@ def add_min_points(parser: argparse.ArgumentParser, note: str = "") -> None:
                         help=f"reject curves with fewer points (default {DEFAULT_MIN_POINTS}){note}")
 
 
+def print_notes(rejected, what: str = "") -> None:
+    """What validation changed without rejecting a star (merged class labels, dropped points), on stderr."""
+    from jaxpelsvae.data.validate import validation_notes
+
+    for note in validation_notes(rejected):
+        print(f"note: {what}{note}", file=sys.stderr)
+
+
 def load_data(args: argparse.Namespace):
     """(workdir, kept stars, rejected table) of a command's DATA: the workdir created, the dataset
     read and validated with --min-points, the rejected stars listed in WORKDIR/rejected.csv."""
@@ -65,6 +73,7 @@ def load_data(args: argparse.Namespace):
     workdir.mkdir(parents=True, exist_ok=True)
     lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
     print(f"{len(lcs)} stars kept, {len(rejected)} rejected (see {workdir / 'rejected.csv'})")
+    print_notes(rejected)
     return workdir, lcs, rejected
 
 

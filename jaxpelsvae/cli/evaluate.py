@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from jaxpelsvae.cli import add_min_points
@@ -32,10 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jaxpelsvae.cli import print_notes
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.errors import DataError
     from jaxpelsvae.selfreg.figures import plot_confusion
     from jaxpelsvae.json_io import json_safe
+    from jaxpelsvae.selfreg.metrics import absent_classes_warning, fmt_metric
     from jaxpelsvae.train.classifier import evaluate_saved_model
 
     from jaxpelsvae.cli.predict import resolve_model_dir
@@ -45,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)
+    print_notes(rejected)
     if args.split is not None:
         from jaxpelsvae.data.split import parts_from_file
 
@@ -68,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(json_safe(metrics), indent=1))
     plot_confusion(metrics["confusion"], metrics["classes"], workdir / "confusion.png",
                    title=f"{Path(args.data).name}: macro-F1 {metrics['macro_f1']:.3f}")
-    print(f"{len(lcs)} stars: macro-F1 {metrics['macro_f1']:.4f}, accuracy {metrics['accuracy']:.4f}, "
-          f"ROC-AUC ovo {metrics['roc_auc_ovo']}; written to {out}")
+    print(f"{len(lcs)} stars: macro-F1 {fmt_metric(metrics['macro_f1'], 4)}, accuracy "
+          f"{fmt_metric(metrics['accuracy'], 4)}, ROC-AUC ovo {fmt_metric(metrics['roc_auc_ovo'])}; written to {out}")
+    absent = absent_classes_warning(metrics.get("classes_absent"), "the scored data")
+    if absent:
+        print(f"warning: {absent}", file=sys.stderr)
     return 0

@@ -66,6 +66,17 @@ def _fitted_ids(ids, vae_dir: Path):
     return Fitted(sorted({*map(str, ids), *(vae_ids or ())}), unknown)
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def mixture_line(cls: str, info: dict) -> str:
+    """One class's prior mixture as fit-generator prints it (info: the priors report of the class)."""
+    imputed = {k: v for k, v in info["imputed"].items() if v}
+    return (f"{cls}: {_plural(info['n_fit'], 'star')} in the mixture ({_plural(info['n_components'], 'component')}); "
+            f"imputed {imputed or 'none'}")
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
@@ -106,8 +117,7 @@ def run(args: argparse.Namespace) -> int:
     rep = gen.report
     (workdir / "generator_report.json").write_text(json.dumps(rep, indent=2, default=str))
     for cls, info in rep["priors"]["per_class"].items():
-        imputed = {k: v for k, v in info["imputed"].items() if v}
-        print(f"{cls}: {info['n_fit']} stars in the mixture ({info['n_components']} components); imputed {imputed or 'none'}")
+        print(mixture_line(cls, info))
     r2, nll = rep["latent_r2_heldout"], rep["latent_nll_heldout"]
     print(f"physics->latent held-out R^2: rf {r2['rf']:.3f}, mlp {r2['mlp']:.3f}; NLL rf {nll['rf']:.3f}, "
           f"mlp {nll['mlp']:.3f}; using {rep['chosen']}")

@@ -111,6 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jaxpelsvae.cli import print_notes
     from jaxpelsvae.data import read_dataset, validate, write_rejected
     from jaxpelsvae.period import PeriodConfig, find_periods, grid_for
 
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         source=str(args.data),
     )
     write_rejected(rejected, args.workdir)
+    print_notes(rejected)
     if len(rejected):
         print(f"period: skipped {len(rejected)} stars (reasons in {Path(args.workdir) / 'rejected.csv'})")
     if args.split is not None:

@@ -37,6 +37,7 @@ def resolve_model_dir(path: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jaxpelsvae.cli import print_notes
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.train.classifier import predict_saved_model
 
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     # The curves to classify need no class column (any class given is never read).
     lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points, require_class=False)
+    print_notes(rejected)
     table = predict_saved_model(model_dir, lcs, seed=args.seed, batch_size=args.batch_size)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from jaxpelsvae.cli import add_min_points
@@ -139,7 +140,8 @@ def _model_fitted_ids(train, val, generator_dir: Path | None):
 
 def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.data.provenance import write_provenance
-    from jaxpelsvae.cli import load_data
+    from jaxpelsvae.cli import load_data, print_notes
+    from jaxpelsvae.selfreg.metrics import absent_classes_warning, fmt_metric
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.errors import ConfigError
     from jaxpelsvae.period.search import PeriodConfig
@@ -156,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
         if args.test is not None:
             print(f"scoring on {args.test}, not on the {len(test)} test stars of the split")
     if args.test is not None:
-        test, _ = load_dataset(args.test, min_points=args.min_points, classes=lcs.classes)
+        test, test_rejected = load_dataset(args.test, min_points=args.min_points, classes=lcs.classes)
+        print_notes(test_rejected, "test data: ")
     if args.split is None and args.test is not None:
         f_train, f_val, _ = args.fractions
         train, val = lcs.split((f_train / (f_train + f_val), f_val / (f_train + f_val)), seed=args.seed)
@@ -187,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
                               resume=not args.no_resume, progress=not args.no_progress, period_config=period_config)
     write_provenance(Path(workdir) / "model", _model_fitted_ids(train, val, args.generator if generator else None))
     m = result.metrics
-    print(f"{config.mode}: best epoch {m['best_epoch']} of {m['epochs']}; test macro-F1 {m['macro_f1']:.4f}, "
-          f"accuracy {m['accuracy']:.4f}, ROC-AUC ovo {m['roc_auc_ovo']}; written to {workdir}")
+    print(f"{config.mode}: best epoch {m['best_epoch']} of {m['epochs']}; test macro-F1 {fmt_metric(m['macro_f1'], 4)}, "
+          f"accuracy {fmt_metric(m['accuracy'], 4)}, ROC-AUC ovo {fmt_metric(m['roc_auc_ovo'])}; written to {workdir}")
+    absent = absent_classes_warning(m.get("classes_absent"))
+    if absent:
+        print(f"warning: {absent}", file=sys.stderr)
     return 0

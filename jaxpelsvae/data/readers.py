@@ -87,7 +87,8 @@ def _astropy_to_pandas(table) -> pd.DataFrame:
 def read_standard(folder: str | Path, *, classes: Sequence[str] = ()) -> LightCurveSet:
     """A dataset folder in the standard layout: `lightcurves.{csv,csv.gz,parquet,ecsv,fits}` with
     columns id, time (days), mag, err (one row per observation), and `meta.csv` with id, class,
-    optional period (days) and any other columns."""
+    optional period (days) and any other columns. Without meta.csv the curves are unlabelled
+    (ids taken from the light curves, in file order): enough for `predict` and donors."""
     folder = Path(folder)
     files = [folder / f"lightcurves.{fmt}" for fmt in STANDARD_FORMATS if (folder / f"lightcurves.{fmt}").is_file()]
     if not files:
@@ -95,12 +96,12 @@ def read_standard(folder: str | Path, *, classes: Sequence[str] = ()) -> LightCu
     if len(files) > 1:
         raise DataError(f"{folder}: several light-curve files {[f.name for f in files]}; keep one")
     meta_path = folder / "meta.csv"
-    if not meta_path.is_file():
-        raise DataError(f"{folder}: no meta.csv (columns id, class[, period]) (rule: standard layout)")
     lc = read_table(files[0])
-    meta = read_table(meta_path)
+    meta = read_table(meta_path) if meta_path.is_file() else None
     for name, need in ((files[0], ("id", "time", "mag", "err")), (meta_path, ("id",))):
         table = lc if name == files[0] else meta
+        if table is None:
+            continue
         missing = [c for c in need if c not in table.columns]
         if missing:
             raise DataError(f"{name}: missing column(s) {missing}; found {list(table.columns)} (rule: missing columns)")
@@ -328,8 +329,10 @@ def read_pelsvae_npy_gz(
     if not trust_pickle:
         raise DataError(
             f"{path}: the PELS-VAE .npy.gz format is a Python pickle, and loading a pickle can run "
-            "arbitrary code; pass trust_pickle=True (CLI: --trust-pickle) only for a file you trust "
-            "(rule: untrusted pickle)"
+            "arbitrary code, so the commands refuse it. Only for a file you trust, convert it once to the "
+            "standard layout in Python: from jaxpelsvae.data import read_pelsvae_npy_gz, write_standard; "
+            f"write_standard(read_pelsvae_npy_gz({str(path)!r}, trust_pickle=True), 'OUT_FOLDER'); then pass "
+            "OUT_FOLDER to the commands (rule: untrusted pickle)"
         )
     try:
         with gzip.open(path, "rb") as fh:
@@ -557,7 +560,7 @@ def _peek_columns(path: Path) -> list[str]:
 def read_dataset(path: str | Path, **kw) -> LightCurveSet:
     """Read any supported dataset, detecting the format; keyword arguments go to the chosen reader.
 
-    - folder with lightcurves.* + meta.csv -> `read_standard`
+    - folder with lightcurves.* (+ meta.csv, without which the curves are unlabelled) -> `read_standard`
     - `.npy.gz` / `.npy` file (or a folder holding exactly one) -> `read_pelsvae_npy_gz` (needs trust_pickle=True)
     - `.dat` file or folder with `.dat` files (any depth) -> `read_ogle_dat`
     - table file(s) with Gaia epoch-photometry columns -> `read_gaia_epoch` (a meta.csv beside is used)

@@ -13,6 +13,7 @@ in-sample probabilities).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -80,12 +81,14 @@ def gini_hardness(
     max_depth: int = 12,
     n_estimators: int = 100,
     n_folds: int = 5,
+    class_names: Sequence[str] | None = None,
 ) -> np.ndarray:
     """(N,) Gini impurity h = 1 − Σ_c p_c² of random-forest class probabilities, in [0, 1 − 1/K].
 
     in_sample=True fits on all stars and predicts the same stars (as the paper's Bias 2);
     otherwise each star's probabilities come from a forest that did not see it (stratified folds).
     Deterministic for a seed (the forest's random_state and the fold assignment derive from it).
+    class_names: the names of the label values (labels index them), for error messages.
     """
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.model_selection import StratifiedKFold
@@ -94,7 +97,8 @@ def gini_hardness(
     y = np.asarray(labels_N)
     classes = np.unique(y)
     if classes.size < 2:
-        raise DataError(f"hardness: needs at least 2 classes, got {classes.tolist()}")
+        present = [class_names[int(c)] for c in classes] if class_names is not None else classes.tolist()
+        raise DataError(f"hardness: needs stars of at least 2 classes, got only {', '.join(map(str, present)) or 'none'}")
 
     def forest():
         return RandomForestClassifier(
@@ -152,7 +156,7 @@ def hardness_split(
         feature_names = list(features.columns)
         h = gini_hardness(
             features.to_numpy(np.float64), lcs.labels, seed=seed, in_sample=in_sample,
-            max_depth=max_depth, n_estimators=n_estimators, n_folds=n_folds,
+            max_depth=max_depth, n_estimators=n_estimators, n_folds=n_folds, class_names=lcs.classes,
         )
     u = np.random.default_rng([int(seed), _HARDNESS_STREAM]).uniform(size=len(lcs))
     keep = np.exp(-float(temperature) * h) > u

@@ -12,6 +12,12 @@ from jaxpelsvae.data.lightcurves import LightCurveSet
 from jaxpelsvae.errors import ConfigError, DataError
 
 DEFAULT_MIN_POINTS = 10
+# Bounds beyond which a point cannot be a measurement of a star, whatever the survey: the Sun is at
+# −26.7 mag and the deepest images reach about 31, so |mag| > 50 is a sentinel (99.99) or a broken
+# value; an error above 10 mag means the flux is uncertain by a factor of 10^4, no information.
+# Such points are dropped (not the star); one of them could otherwise decide a prediction alone.
+MAG_LIMIT = 50.0
+ERR_LIMIT = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +91,79 @@ def _fail_if_empty(n_total: int, n_kept: int, rejected: pd.DataFrame, source: st
                         f"all {n_total} stars rejected ({counts}); see rejected.csv")
 
 
+# ---------------------------------------------------------------------------- class labels
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _class_key(label: str) -> str:
+    return "".join(label.split()).casefold()
+
+
+def _known_classes() -> tuple[str, ...]:
+    from jaxpelsvae.simulate.params import CLASSES
+
+    return CLASSES
+
+
+def normalise_class_labels(lcs: LightCurveSet, classes: Sequence[str] | None = None) -> tuple[LightCurveSet, list[str]]:
+    """Labels that differ only in case or whitespace (`cep`, ` CEP`, `Cep`) become one class.
+
+    Each group of such spellings takes the spelling of `classes` (when given), else of the default
+    class names (CEP, DSCT, ECL, LPV, RRLYR), else its most frequent spelling (whitespace removed;
+    ties: the first in sorted order). Returns (the set with meta `class` rewritten and `classes`
+    mapped the same way, one note per renamed group, e.g. "class labels 'cep' (3 stars), 'Cep'
+    (1) read as 'CEP'").
+    """
+    if "class" not in lcs.meta.columns:
+        return lcs, []
+    raw = lcs.meta["class"].to_numpy(dtype=object)
+    labelled = [c for c in raw if isinstance(c, str) and c.strip()]
+    counts = pd.Series(labelled, dtype=object).value_counts() if labelled else pd.Series(dtype=object)
+    reference = {_class_key(c): c for c in (*_known_classes(), *(classes or ()))}  # `classes` wins
+    groups: dict[str, list[str]] = {}
+    for label in sorted(counts.index):
+        groups.setdefault(_class_key(label), []).append(label)
+    mapping, notes = {}, []
+    for key, spellings in groups.items():
+        target = reference.get(key)
+        if target is None:
+            target = "".join(max(spellings, key=lambda c: counts[c]).split())  # ties: the first, sorted
+        renamed = [c for c in spellings if c != target]
+        if renamed:
+            mapping.update({c: target for c in renamed})
+            notes.append(f"class labels {', '.join(f'{c!r} ({_plural(int(counts[c]), 'star')})' for c in renamed)} read as {target!r} "
+                         "(case and spaces ignored)")
+    if not mapping:
+        return lcs, []
+    meta = lcs.meta.copy()
+    meta["class"] = [mapping.get(c, c) if isinstance(c, str) else c for c in raw]
+    mapped = [mapping.get(c, c) for c in lcs.classes]
+    new_classes = tuple(dict.fromkeys(mapped))
+    if lcs.classes == tuple(sorted(lcs.classes)):
+        new_classes = tuple(sorted(new_classes))
+    return dataclasses.replace(lcs, meta=meta, classes=new_classes), notes
+
+
+def drop_implausible_points(lcs: LightCurveSet) -> tuple[LightCurveSet, np.ndarray, list[str]]:
+    """Drop the points with |mag| > MAG_LIMIT or err > ERR_LIMIT (see there); non-finite values
+    are left for `validate`'s rules. Returns (set, (N,) points dropped per star, notes)."""
+    with np.errstate(invalid="ignore"):
+        bad = (np.abs(lcs.mag) > MAG_LIMIT) | (lcs.err > ERR_LIMIT)
+    n_bad = _per_star_count(lcs, bad)
+    if not n_bad.any():
+        return lcs, n_bad, []
+    worst = np.argsort(-n_bad, kind="stable")[: min(3, int((n_bad > 0).sum()))]
+    note = (f"dropped {_plural(int(n_bad.sum()), 'implausible point')} (|mag| > {MAG_LIMIT:g} or err > {ERR_LIMIT:g} mag) "
+            f"of {_plural(int((n_bad > 0).sum()), 'star')}, e.g. " + ", ".join(f"{str(lcs.ids[i])!r} ({n_bad[i]})" for i in worst))
+    return select_rows(lcs, ~bad, lcs.pair_ok), n_bad, [note]
+
+
+def validation_notes(rejected: pd.DataFrame | None) -> list[str]:
+    """The notes `validate` attached to its rejected table: what it changed without rejecting a star."""
+    return list(getattr(rejected, "attrs", {}).get("notes", [])) if rejected is not None else []
+
+
 # ---------------------------------------------------------------------------- validate
 def validate(
     lcs: LightCurveSet,
@@ -102,9 +181,17 @@ def validate(
     err), non-positive errors, unsorted times (unless `sort_times`, which sorts instead), duplicated
     times. File-level problems (missing columns) are raised by the readers.
 
+    Before the rules, class labels that differ only in case or spaces are merged
+    (`normalise_class_labels`) and implausible points (|mag| > MAG_LIMIT, err > ERR_LIMIT) are
+    dropped (`drop_implausible_points`; a star left with too few points is rejected). What these
+    two steps changed is listed in `rejected.attrs["notes"]` (see `validation_notes`).
+
     Returns (kept set, rejected DataFrame[id, reason]); the kept set's `classes` is `classes` when
     given. Raises DataError, with counts per rule, only when no star is left.
     """
+    lcs, notes = normalise_class_labels(lcs, classes)
+    lcs, n_dropped, dropped_notes = drop_implausible_points(lcs)
+    notes += dropped_notes
     n = len(lcs)
     reason = np.full(n, None, dtype=object)
 
@@ -120,7 +207,7 @@ def validate(
     allowed = tuple(classes) if classes is not None else lcs.classes
     if require_class or classes is not None:
         if "class" not in lcs.meta.columns:
-            mark(np.ones(n, bool), "missing class: the meta table has no class column")
+            mark(np.ones(n, bool), "missing class: no class column (no meta.csv, or one without `class`)")
         else:
             cls = lcs.meta["class"].to_numpy(dtype=object)
             missing = np.array([not isinstance(c, str) or c.strip() == "" for c in cls])
@@ -129,7 +216,8 @@ def validate(
             unknown = np.array([isinstance(c, str) and c not in allowed_set for c in cls])
             mark(unknown, lambda i: f"unknown class: {cls[i]!r} is not one of {', '.join(allowed)}")
     lengths = lcs.lengths
-    mark(lengths < min_points, lambda i: f"too few points: {lengths[i]} < {min_points}")
+    mark(lengths < min_points, lambda i: f"too few points: {lengths[i]} < {min_points}"
+         + (f" after dropping {n_dropped[i]} implausible points" if n_dropped[i] else ""))
     nonfinite = ~(np.isfinite(lcs.time) & np.isfinite(lcs.mag) & np.isfinite(lcs.err))
     n_nonfinite = _per_star_count(lcs, nonfinite)
     mark(n_nonfinite > 0, lambda i: f"non-finite values: {n_nonfinite[i]} of {lengths[i]} rows have NaN/inf "
@@ -148,6 +236,7 @@ def validate(
     mark(n_dup > 0, lambda i: f"duplicated times: {n_dup[i]} repeated epochs")
     bad = reason != None  # noqa: E711
     rejected = pd.DataFrame({"id": lcs.ids[bad], "reason": reason[bad].astype(str)})
+    rejected.attrs["notes"] = notes
     _fail_if_empty(n, int((~bad).sum()), rejected, source, "validation")
     kept = lcs.select(~bad)
     if classes is not None:

@@ -243,7 +243,7 @@ def preset(name: str) -> ExperimentConfig:
             preset="tiny", shift=ShiftConfig(temperature=1.0, in_sample=False, n_estimators=20), seeds=1, max_stars=150,
             train={"layers": 2, "batch_size": 32},
             regulator={"epochs": 2, "patience": 2, "synthetic_samples_by_class": 8},
-            vae_train={"epochs": 2, "patience": 2}, figures=True, progress=False,
+            vae_train={"epochs": 2, "patience": 2}, figures=True,  # progress: --quiet decides, not the size
             # The encoder must see all 600 phases (VAEConfig checks it): levels 7 with kernel 4 cover 763.
             vae={"latent_dim": 4, "levels": 7, "residual_init": "identity", "units": 8},
             generator={"capacity_multiple": 16},

@@ -309,6 +309,8 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
     out += ["## Dataset and split", ""]
     out += [f"- dataset: `{ds.get('path') or 'in-memory light-curve set'}`, {ds['n_stars']} stars kept, {ds.get('n_rejected', 0)} rejected"
             + (f" ({', '.join(f'{k}: {v}' for k, v in ds.get('rejected_by_reason', {}).items())})" if ds.get("rejected_by_reason") else "")]
+    out += [f"- note: {note}" for note in ds.get("validation_notes") or []]
+    out += [f"- note (test dataset): {note}" for note in (ds.get("test") or {}).get("validation_notes") or []]
     if ds.get("classes_selected"):
         left = ds.get("left_out_by_classes") or {}
         out += [f"- classes selected: {', '.join(ds['classes_selected'])}; left out: "
@@ -327,6 +329,10 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
                 f"{sp.get('classes_missing_in_train') or 'none'}"]
     if sp.get("class_mismatch"):
         out += [f"- **warning**: {sp['class_mismatch']}"]
+    if sp.get("classes_without_test_stars"):
+        from jaxpelsvae.selfreg.metrics import absent_classes_warning
+
+        out += [f"- **warning**: {absent_classes_warning(sp['classes_without_test_stars'])}"]
     for key, pool in (("quality_cuts", "training pool"), ("quality_cuts_test", "test pool")):
         if sp.get(key):
             q = sp[key]

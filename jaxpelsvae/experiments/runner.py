@@ -26,9 +26,11 @@ import pandas as pd
 
 from jaxpelsvae import seeds
 from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.data.validate import validation_notes
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.experiments.config import ExperimentConfig
 from jaxpelsvae.pipeline import check_donors, encode, load_donors
+from jaxpelsvae.selfreg.metrics import absent_classes_warning
 
 MAX_AUTO_SEQ_LENGTH = 300
 
@@ -299,6 +301,10 @@ def run_experiment(
         raise DataError("the split left an empty test pool (raise the bias temperature or use --scenario random)")
     if len(val_set) == 0 or len(train_set) == 0:
         raise DataError(f"the training pool ({len(split.train)} stars) is too small for a train/validation split")
+    absent = [c for c in train_set.classes if not test_set.class_counts().get(c)]
+    absent_warning = absent_classes_warning(absent)
+    if absent_warning:
+        print(f"warning: {absent_warning}", file=sys.stderr)
     classes = tuple(train_set.classes)
     _write_split(workdir / "split.csv", train_part, val_set, test_set)
     donor_info = None
@@ -368,6 +374,7 @@ def run_experiment(
         "counts": {str(k): int(v) for k, v in lcs.class_counts().items()},
         "n_rejected": int(len(rejected)),
         "rejected_by_reason": _reasons(rejected),
+        "validation_notes": validation_notes(rejected),
         "classes_selected": list(config.classes) if config.classes is not None else None,
         "n_left_out_by_classes": {k: sum(v.values()) for k, v in left_out.items()},
         "left_out_by_classes": left_out,
@@ -380,6 +387,7 @@ def run_experiment(
             "path": str(test_path) if test_path else None, "n_stars": len(test_lcs),
             "counts": {str(k): int(v) for k, v in test_lcs.class_counts().items()},
             "n_rejected": int(len(test_rejected)), "n_periods_found": n_found_test,
+            "validation_notes": validation_notes(test_rejected),
         }
     split_info = {
         **split.info,
@@ -389,6 +397,7 @@ def run_experiment(
         "val_fraction": config.val_fraction, "sample_size": config.sample_size,
         "n_train_part": len(train_part), "redraw_per_seed": config.redraw_per_seed,
         "seed_variation": seed_variation(config, len(train_set), len(train_part)),
+        "classes_without_test_stars": absent,
         **cut_info,
     }
     cfg = {**config.to_dict(), "seq_length": seq_length, "seq_length_choice": seq_info, "root_seed": int(seed),
@@ -447,8 +456,12 @@ def _load(data, workdir: Path, what: str):
     if isinstance(data, LightCurveSet):
         kept, rejected = validate(data)
         write_rejected(rejected, workdir)
+        for note in validation_notes(rejected):
+            print(f"note: {what}dataset: {note}", file=sys.stderr)
         return kept, rejected, None
     kept, rejected = load_dataset(data, workdir=workdir)
+    for note in validation_notes(rejected):
+        print(f"note: {what}dataset: {note}", file=sys.stderr)
     if "class" not in kept.meta.columns:
         raise DataError(f"{data}: the {what}dataset has no class labels (meta column `class`)")
     return kept, rejected, Path(data)

@@ -62,6 +62,8 @@ def plot_learning_curves(history: Sequence[dict[str, Any]], path: Path, *, title
     history: per-epoch records with ``{"epoch", "train": {...}, "val": {...}, "synthetic": {...}
     (optional), "regenerated": bool}``; marks synthetic regenerations and the best epoch.
     """
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     epochs = np.asarray([h["epoch"] for h in history])
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -78,10 +80,12 @@ def plot_learning_curves(history: Sequence[dict[str, Any]], path: Path, *, title
         if best:
             ax.axvline(best[-1], color="k", lw=1.0, ls="-.", label=f"best epoch {best[-1]}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 1.5 ticks
         ax.set_ylabel(label)
         ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title + "  (dotted: synthetic set regenerated)")
+    if title:  # a baseline run has no synthetic set: its title says nothing of one
+        regenerated = any(h.get("regenerated") for h in history)
+        fig.suptitle(title + ("  (dotted: synthetic set regenerated)" if regenerated else ""))
     return save_figure(fig, path)
 
 

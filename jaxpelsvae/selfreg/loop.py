@@ -436,7 +436,7 @@ def _final_metrics(final: dict[str, dict], regulator: RegulatorState, config: Tr
         "seed": int(seed),
         "classes": list(classes),
         **{key: test.get(key) for key in ("macro_f1", "accuracy", "roc_auc_ovo", "roc_auc_ovr",
-                                          "per_class", "confusion")},
+                                          "per_class", "confusion", "classes_absent")},
         "best_epoch": regulator.best_epoch,
         "best_val_loss": regulator.best_val_loss,
         "epochs": regulator.epoch,

@@ -1,9 +1,11 @@
 """Classification metrics on the host (numpy + sklearn): accuracy, macro-F1, ROC-AUC OvO/OvR, confusion.
 
 Robust to classes missing from a split (tiny classes such as DSCT may be absent from validation):
-every function takes the number of classes explicitly; macro averages run over the classes that
-occur (in the labels or the predictions for F1, as sklearn's default does; in the labels for AUC);
-an undefined AUC (fewer than two classes present) is NaN, written as null in JSON.
+every function takes the number of classes explicitly; macro averages run over the classes present
+in the true labels (a class without a single true star has no recall, and scoring it 0, as
+sklearn's default does when it is predicted, would only measure the set's composition: such
+classes are listed under `classes_absent` instead); an undefined AUC (fewer than two classes
+present) is NaN, written as null in JSON.
 """
 from __future__ import annotations
 
@@ -97,7 +99,8 @@ def classification_metrics(
 
     y_true_N: int labels in [0, K); prob_NK: class probabilities (rows are renormalised).
     Returns ``{n, loss, accuracy, macro_f1, roc_auc_ovo, roc_auc_ovr, per_class {name: {precision,
-    recall, f1, support}}, confusion (K×K counts, rows = true)}``.
+    recall, f1, support}}, confusion (K×K counts, rows = true), classes_absent}``: macro-F1 averages
+    the classes with at least one true star; `classes_absent` names the others (left out of it).
     """
     y = np.asarray(y_true_N, np.int64)
     p = np.asarray(prob_NK)
@@ -109,13 +112,13 @@ def classification_metrics(
     pred = p.argmax(axis=1)
     cm = confusion_matrix(y, pred, k)
     precision, recall, f1 = per_class_scores(cm)
-    occurs = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
+    present = cm.sum(axis=1) > 0
     nan = float("nan")
     return {
         "n": int(len(y)),
         "loss": nan if loss is None else float(loss),
         "accuracy": float(np.mean(pred == y)) if len(y) else nan,
-        "macro_f1": float(f1[occurs].mean()) if occurs.any() else nan,
+        "macro_f1": float(f1[present].mean()) if present.any() else nan,
         "roc_auc_ovo": roc_auc_ovo(y, p) if with_auc and len(y) else nan,
         "roc_auc_ovr": roc_auc_ovr(y, p) if with_auc and len(y) else nan,
         "per_class": {
@@ -128,4 +131,20 @@ def classification_metrics(
             for i, name in enumerate(class_names)
         },
         "confusion": cm.tolist(),
+        "classes_absent": [name for i, name in enumerate(class_names) if not present[i]],
     }
+
+
+def absent_classes_warning(classes_absent: Sequence[str], what: str = "the test set") -> str | None:
+    """A line saying which classes `what` has no star of (left out of macro-F1), or None."""
+    if not classes_absent:
+        return None
+    return (f"{what} has no star of {', '.join(classes_absent)}: macro-F1 averages the other classes only "
+            "(a class without true stars has no recall to score)")
+
+
+def fmt_metric(value, digits: int = 3) -> str:
+    """A metric for people: `digits` decimals, 'n/a' when undefined (None or NaN)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    return f"{float(value):.{digits}f}"

@@ -14,7 +14,7 @@ from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.physics.latent import LatentConfig, fit_latent
 from jaxpelsvae.physics.priors import PriorConfig, class_period_limits, fit_priors, physics_table
 from jaxpelsvae.synth.generator import Generator, GeneratorConfig
-from jaxpelsvae.synth.reverse_fold import build_donor_bank, retarget_donor_bank
+from jaxpelsvae.synth.reverse_fold import build_donor_bank, donor_ids, retarget_donor_bank, retargeted_donor_ids
 
 
 def complete_periods(lcs, periods=None, *, class_limits: dict | None = None,
@@ -131,9 +131,11 @@ def fit_generator(
     t_latent = time.perf_counter()
 
     bank = build_donor_bank(lcs, periods, max_len=config.donor_max_len, seed=seed)
+    ids = donor_ids(lcs, periods)
     donor_info = {"source": "training stars", "n_curves": int(len(bank.label_D))}
     if donors is not None:
         bank = retarget_donor_bank(bank, donors, copies=donor_copies, max_len=config.donor_max_len, seed=seed)
+        ids = retargeted_donor_ids(len(ids), donors, copies=donor_copies, seed=seed)
         donor_info = {"source": "target curves (cadences and errors only)", "n_curves": len(donors),
                       "copies_per_training_donor": int(donor_copies)}
     counts = np.bincount(bank.label_D, minlength=len(lcs.classes))
@@ -152,7 +154,7 @@ def fit_generator(
                     "total": time.perf_counter() - t0},
     }
     return Generator(priors, latent, vae.model, tuple(vae.classes) or tuple(lcs.classes), bank, config,
-                     vae_scaler=vae.scaler, report=report)
+                     vae_scaler=vae.scaler, report=report, donor_ids=ids)
 
 
 def dataclasses_replace_seed(config: LatentConfig, seed: int) -> LatentConfig:

@@ -104,12 +104,18 @@ class Generator:
     """
 
     def __init__(self, priors: PhysPriors, latent: LatentModel, vae_model, vae_classes, bank: DonorBank,
-                 config: GeneratorConfig = GeneratorConfig(), *, vae_scaler=None, report: dict | None = None):
+                 config: GeneratorConfig = GeneratorConfig(), *, vae_scaler=None, report: dict | None = None,
+                 donor_ids=None):
         from flax import nnx
 
         self.classes = tuple(priors.classes)
         self.priors, self.latent, self.config, self.bank_host = priors, latent, config, bank
         self.report = dict(report or {})
+        # (D,) id of the star whose cadence and errors each donor of the bank carries; None for a
+        # generator saved before they were recorded (synthetic curves then name the bank row)
+        self.donor_ids = None if donor_ids is None else np.asarray(donor_ids, dtype=str)
+        if self.donor_ids is not None and self.donor_ids.shape != (len(bank.label_D),):
+            raise ConfigError(f"generator: {self.donor_ids.shape[0]} donor ids for {len(bank.label_D)} donors")
         self.vae_classes = tuple(vae_classes) if vae_classes else self.classes
         missing = [c for c in self.classes if c not in self.vae_classes]
         if missing:
@@ -281,7 +287,9 @@ class Generator:
 
     def to_lightcurves(self, batch: SynthBatch, *, prefix: str = "synth"):
         """Host: the valid slots of a batch as a LightCurveSet (times in days from the donor's first
-        epoch; meta: id, class, period [d], the physical parameters in linear units, donor index, b)."""
+        epoch; meta: id, class, period [d], the physical parameters in linear units, donor: the id of
+        the star whose cadence and errors the curve carries (its bank row for generators saved
+        without donor ids))."""
         import pandas as pd
 
         from jaxpelsvae.data.lightcurves import LightCurveSet
@@ -296,7 +304,7 @@ class Generator:
         for j, name in enumerate(self.priors.config.params):
             if name != "period":
                 meta[name] = linear[:, j]
-        meta["donor"] = got.donor_N
+        meta["donor"] = got.donor_N if self.donor_ids is None else self.donor_ids[np.asarray(got.donor_N)]
         mask = got.mask_NT.astype(bool)
         return LightCurveSet.from_padded(ids, got.time_NT, got.mag_NT, got.err_NT, mask, meta=meta,
                                          classes=self.classes)
@@ -305,13 +313,14 @@ class Generator:
         """The same generator observing its synthetic curves at the cadences and errors of the
         unlabelled curves ``target`` (`reverse_fold.retarget_donor_bank` of its donor bank; labels of
         ``target`` are never read)."""
-        from jaxpelsvae.synth.reverse_fold import retarget_donor_bank
+        from jaxpelsvae.synth.reverse_fold import retarget_donor_bank, retargeted_donor_ids
 
         bank = retarget_donor_bank(self.bank_host, target, copies=copies, max_len=self.config.donor_max_len, seed=seed)
+        ids = retargeted_donor_ids(len(self.bank_host.label_D), target, copies=copies, seed=seed)
         report = {**self.report, "donors": {"source": "target curves (cadences and errors only)",
                                             "n_curves": len(target), "copies_per_training_donor": int(copies)}}
         return Generator(self.priors, self.latent, self.vae_model, self.vae_classes, bank, self.config,
-                         vae_scaler=self.vae_scaler, report=report)
+                         vae_scaler=self.vae_scaler, report=report, donor_ids=ids)
 
     # -- persistence ------------------------------------------------------------------------------
 
@@ -325,7 +334,8 @@ class Generator:
         self.latent.save(folder / "latent")
         save_vae(folder / "vae", self.vae_model, self.vae_model.config, self.vae_scaler,
                  classes=self.vae_classes if len(self.vae_classes) == self.vae_model.config.num_classes else ())
-        np.savez(folder / "donors.npz", **{k: np.asarray(v) for k, v in self.bank_host._asdict().items()})
+        ids = {} if self.donor_ids is None else {"id_D": self.donor_ids}  # a str array: saved without pickle
+        np.savez(folder / "donors.npz", **{k: np.asarray(v) for k, v in self.bank_host._asdict().items()}, **ids)
         doc = {"config": dataclasses.asdict(self.config), "classes": list(self.classes),
                "vae_classes": list(self.vae_classes), "report": self.report}
         (folder / "generator.json").write_text(json.dumps(doc, indent=2, default=json_default))
@@ -346,8 +356,9 @@ class Generator:
         vae = load_vae(folder / "vae")
         with np.load(folder / "donors.npz") as npz:
             bank = DonorBank(*(npz[f] if f in npz.files else None for f in DonorBank._fields))
+            ids = npz["id_D"] if "id_D" in npz.files else None
         return cls(priors, latent, vae.model, tuple(doc["vae_classes"]), bank, GeneratorConfig(**doc["config"]),
-                   vae_scaler=vae.scaler, report=doc["report"])
+                   vae_scaler=vae.scaler, report=doc["report"], donor_ids=ids)
 
 
 def load_generator(path: str | Path) -> Generator:

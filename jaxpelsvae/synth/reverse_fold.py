@@ -211,15 +211,7 @@ def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int
     quality cuts kept (`lcs.pair_ok`) travel with the cadence. Stars without a finite positive
     period are left out (counted in the error if none remain).
     """
-    if periods is None:
-        if "period" not in lcs.meta.columns:
-            raise DataError("donor bank: the meta table has no 'period' column (rule: donors need periods; run find_periods)")
-        periods = lcs.meta["period"].to_numpy(np.float64)
-    periods = np.asarray(periods, np.float64)
-    ok = np.isfinite(periods) & (periods > 0) & (lcs.lengths >= 2)
-    if not ok.any():
-        raise DataError("donor bank: no star has a finite positive period and >= 2 points")
-    idx = np.flatnonzero(ok)
+    idx, periods = _donor_index(lcs, periods)
     lengths = lcs.lengths[idx]
     T = int(lengths.max() if max_len is None else min(max_len, lengths.max()))
     if T < 2:
@@ -238,6 +230,24 @@ def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int
         mag_lo[d] = q02
     return DonorBank(hi, lo, err, mask, np.log10(periods[idx]).astype(np.float32), labels.astype(np.int32), amp, mag_lo,
                      pair_ok)
+
+
+def _donor_index(lcs, periods=None) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of the stars that can be donors, periods (N,) [d]) for `build_donor_bank`."""
+    if periods is None:
+        if "period" not in lcs.meta.columns:
+            raise DataError("donor bank: the meta table has no 'period' column (rule: donors need periods; run find_periods)")
+        periods = lcs.meta["period"].to_numpy(np.float64)
+    periods = np.asarray(periods, np.float64)
+    ok = np.isfinite(periods) & (periods > 0) & (lcs.lengths >= 2)
+    if not ok.any():
+        raise DataError("donor bank: no star has a finite positive period and >= 2 points")
+    return np.flatnonzero(ok), periods
+
+
+def donor_ids(lcs, periods=None) -> np.ndarray:
+    """(D,) ids of the stars `build_donor_bank(lcs, periods)` takes as donors, in bank order."""
+    return lcs.ids[_donor_index(lcs, periods)[0]]
 
 
 def _cadence_rows(lcs, idx: np.ndarray, T: int, rng: np.random.Generator):
@@ -279,19 +289,30 @@ def retarget_donor_bank(bank: DonorBank, target, *, copies: int = 4, max_len: in
     times and errors (no label, no magnitude). Windows of at most ``max_len`` points as
     `build_donor_bank`.
     """
+    rng = np.random.default_rng([seed, 11])
+    src, pick = _retarget_picks(len(bank.label_D), target, copies, rng)
+    longest = int(target.lengths[target.lengths >= 2].max())
+    T = longest if max_len is None else min(int(max_len), longest)
+    hi, lo, err, mask, pair_ok = _cadence_rows(target, pick, T, rng)
+    return DonorBank(hi, lo, err, mask, np.asarray(bank.log10_period_D)[src], np.asarray(bank.label_D)[src],
+                     np.asarray(bank.amplitude_D)[src], np.asarray(bank.mag_lo_D)[src], pair_ok)
+
+
+def _retarget_picks(n_donors: int, target, copies: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(training donor of each new donor, the target curve whose cadence it takes), both (n_donors·copies,)."""
     if int(copies) < 1:
         raise ConfigError(f"retarget_donor_bank: copies must be >= 1, got {copies}")
     usable = np.flatnonzero(target.lengths >= 2)
     if usable.size == 0:
         raise DataError("target donors: no curve has two or more observations")
-    longest = int(target.lengths[usable].max())
-    T = longest if max_len is None else min(int(max_len), longest)
-    rng = np.random.default_rng([seed, 11])
-    src = np.repeat(np.arange(len(bank.label_D)), int(copies))  # training donor of each new donor
-    pick = usable[rng.integers(0, usable.size, src.size)]
-    hi, lo, err, mask, pair_ok = _cadence_rows(target, pick, T, rng)
-    return DonorBank(hi, lo, err, mask, np.asarray(bank.log10_period_D)[src], np.asarray(bank.label_D)[src],
-                     np.asarray(bank.amplitude_D)[src], np.asarray(bank.mag_lo_D)[src], pair_ok)
+    src = np.repeat(np.arange(n_donors), int(copies))
+    return src, usable[rng.integers(0, usable.size, src.size)]
+
+
+def retargeted_donor_ids(n_donors: int, target, *, copies: int = 4, seed: int = 0) -> np.ndarray:
+    """(n_donors·copies,) ids of the target curves `retarget_donor_bank` (same arguments) observes
+    its donors at, in bank order."""
+    return target.ids[_retarget_picks(n_donors, target, copies, np.random.default_rng([seed, 11]))[1]]
 
 
 def check_bank_classes(bank: DonorBank, num_classes: int, classes=None) -> None:

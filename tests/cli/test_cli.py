@@ -105,6 +105,8 @@ def test_simulate_train_vae_fit_generator_synthesize_chain(tmp_path):
     assert (groups["period"].nunique() == 1).all()
     assert json.loads((out / "synthesis.json").read_text())["repeats"] == 3
     assert np.isfinite(lcs.mag).all()
+    # each curve names the real training star whose cadence and errors it carries, not a bank row
+    assert set(lcs.meta["donor"].astype(str)) <= train_ids
     # Same generator, same seed: the same bytes in every file (gzip header included).
     again = tmp_path / "synth_again"
     assert main(["synthesize", *common, "--generator", str(work), "--out", str(again), "--counts", "CEP=2,RRLYR=3",
@@ -185,3 +187,11 @@ def test_period_options_default_to_the_period_config():
               "batch_size": "batch_size"}
     for dest, field in fields.items():
         assert defaults[dest] == getattr(config, field), dest
+
+
+def test_fit_generator_lines_agree_in_number():
+    from jaxpelsvae.cli.fit_generator import mixture_line
+
+    assert mixture_line("CEP", {"n_fit": 1, "n_components": 1, "imputed": {"teff": 0}}) == \
+        "CEP: 1 star in the mixture (1 component); imputed none"
+    assert "12 stars in the mixture (3 components)" in mixture_line("ECL", {"n_fit": 12, "n_components": 3, "imputed": {}})

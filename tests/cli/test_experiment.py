@@ -17,6 +17,8 @@ def test_experiment_cli_options_build_the_config(tmp_path):
     cfg, sweep = config_from_args(args)
     assert sweep is None and cfg.seeds == 4 and cfg.shift.temperature == 2.5 and cfg.modes == ("baseline",)
     assert cfg.vmap_seeds and cfg.seq_length == 64 and not cfg.progress and cfg.preset == "tiny"
+    # without --quiet the tiny preset shows its progress like any other
+    assert config_from_args(build_parser().parse_args(["experiment", str(tmp_path), "--preset", "tiny"]))[0].progress
     with pytest.raises(ConfigError):
         preset_cfg = config_from_args(build_parser().parse_args(["experiment", str(tmp_path), "--modes", "nope"]))
         del preset_cfg

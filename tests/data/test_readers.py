@@ -82,11 +82,21 @@ def test_standard_file_level_errors(tmp_path):
     with pytest.raises(DataError, match="no lightcurves"):
         read_standard(tmp_path)
     pd.DataFrame({"id": ["a"], "time": [1.0], "mag": [2.0]}).to_csv(tmp_path / "lightcurves.csv", index=False)
-    with pytest.raises(DataError, match="no meta.csv"):
-        read_standard(tmp_path)
     pd.DataFrame({"id": ["a"], "class": ["X"]}).to_csv(tmp_path / "meta.csv", index=False)
     with pytest.raises(DataError, match=r"lightcurves.csv: missing column\(s\) \['err'\].*rule: missing columns"):
         read_standard(tmp_path)
+
+
+def test_standard_folder_without_meta_csv_is_unlabelled(tmp_path):
+    # predict's data: curves only, no meta.csv; ids come from the curves in file order
+    pd.DataFrame({"id": ["b", "b", "a", "a"], "time": [1.0, 2.0, 1.0, 2.0], "mag": [10.0, 10.5, 12.0, 12.2],
+                  "err": [0.01] * 4}).to_csv(tmp_path / "lightcurves.csv", index=False)
+    lcs = read_dataset(tmp_path)
+    assert list(lcs.ids) == ["b", "a"] and "class" not in lcs.meta.columns and lcs.classes == ()
+    kept, rejected = load_dataset(tmp_path, min_points=2, require_class=False)
+    assert len(kept) == 2 and len(rejected) == 0
+    with pytest.raises(DataError, match="missing class"):
+        load_dataset(tmp_path, min_points=2)  # a labelled run still needs the classes
 
 
 def _write_dat(path, rows, style="plain"):
@@ -158,8 +168,12 @@ def test_pelsvae_npy_gz_refused_then_converted(tmp_path):
                          "abs_Gmag": [0.5, 0.5, -3.0], "radius_val": [0.7, 0.7, 1.5], "logg": [2.5, 2.5, 1.5]})
     path = tmp_path / "OGLE3_lcs_I_meta_snr5_augmented_folded_trim600_GAIA3_LOG_IMPUTED_BY_CLASS_6PP.npy.gz"
     _write_npy_gz(path, lcs_NT3.astype(np.float32), meta)
-    with pytest.raises(DataError, match="pickle.*trust_pickle=True"):
+    with pytest.raises(DataError, match="pickle.*trust_pickle=True") as refused:
         read_pelsvae_npy_gz(path)
+    # the advice names a way that exists (no command has a --trust-pickle option) and works
+    assert "--trust-pickle" not in str(refused.value) and "write_standard(" in str(refused.value)
+    converted = write_standard(read_pelsvae_npy_gz(path, trust_pickle=True), tmp_path / "converted")
+    assert len(read_dataset(converted)) == 3
     with pytest.raises(DataError, match="pickle"):
         read_dataset(path)
     lcs = read_dataset(path, trust_pickle=True)

@@ -56,6 +56,12 @@ def test_gini_hardness_range_and_in_sample_is_easier(toy):
     assert h_in.mean() < h_oof.mean()
 
 
+def test_hardness_split_of_one_class_names_the_class(toy):
+    one = toy.select_classes(["B"])  # labels all 0 in the set's own class list ("B",)
+    with pytest.raises(DataError, match=r"at least 2 classes, got only B$"):
+        hardness_split(one, 3.0, seed=0, n_estimators=5)
+
+
 def test_random_split_is_stratified_and_deterministic(toy):
     a, b = random_split(toy, 0.25, seed=1), random_split(toy, 0.25, seed=1)
     assert list(a.test.ids) == list(b.test.ids)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from jaxpelsvae.data import DataConfig, LightCurveSet, original_cuts, validate, write_rejected
-from jaxpelsvae.data.validate import group_quantile, rejection_summary
+from jaxpelsvae.data.validate import group_quantile, rejection_summary, validation_notes
 from jaxpelsvae.errors import ConfigError, DataError
 
 GOOD_T = np.arange(12.0)
@@ -187,3 +187,37 @@ def test_quality_cuts_keep_pairs_not_rows():
     # the season gaps are still there as observations (the cut rows' neighbours are kept as
     # predecessors): only the pairs across them are left out
     assert np.max(np.diff(kept.curve(0)[0])) > 100.0
+
+
+def test_class_labels_differing_in_case_or_spaces_are_one_class():
+    labels = ["CEP", "cep", " Cep ", "Dsct", "dsct", "RR Lyr", "Mira", "mira", "mira"]
+    n = len(labels)
+    lcs = LightCurveSet.from_arrays([f"s{i}" for i in range(n)], [GOOD_T] * n, [GOOD_M] * n, [GOOD_E] * n,
+                                    star_class=labels)
+    kept, rejected = validate(lcs)
+    assert len(rejected) == 0
+    # default names for the known classes, the most frequent spelling for the others
+    assert kept.classes == ("CEP", "DSCT", "RRLYR", "mira")
+    assert list(kept.meta["class"]) == ["CEP"] * 3 + ["DSCT"] * 2 + ["RRLYR"] + ["mira"] * 3
+    notes = validation_notes(rejected)
+    assert any("' Cep ' (1 star), 'cep' (1 star) read as 'CEP'" in note for note in notes), notes
+    assert any("'Mira' (1 star) read as 'mira'" in note for note in notes), notes
+    # the names a model was trained on win, and stars are not rejected as unknown classes
+    kept, rejected = validate(lcs, classes=("Cep", "DSCT", "RRLYR", "MIRA"))
+    assert len(rejected) == 0 and set(kept.meta["class"]) == {"Cep", "DSCT", "RRLYR", "MIRA"}
+
+
+def test_implausible_points_are_dropped_not_the_star():
+    m, e = GOOD_M.copy(), GOOD_E.copy()
+    m[3], e[7] = 1e30, 1e20
+    kept, rejected = validate(_set_with(bad_m=m, bad_e=e, bad_class="B"))
+    assert list(kept.ids) == ["good", "bad"] and len(rejected) == 0
+    np.testing.assert_array_equal(kept.curve(1)[1], np.delete(GOOD_M, [3, 7]))
+    assert validation_notes(rejected) == ["dropped 2 implausible points (|mag| > 50 or err > 10 mag) of 1 star, "
+                                          "e.g. 'bad' (2)"]
+    # 99.99 sentinels and bright or faint real magnitudes: only the sentinels go
+    m = GOOD_M.copy()
+    m[:5] = [99.99, -26.7, 31.0, 99.99, 99.99]
+    reason = _reason(_set_with(bad_m=m), min_points=10)
+    assert reason == "too few points: 9 < 10 after dropping 3 implausible points"
+    assert validate(_set_with(bad_m=m), min_points=9)[0].curve(1)[1][:2].tolist() == [-26.7, 31.0]

@@ -64,3 +64,12 @@ def test_report_validator_catches_broken_reports(breaker):
     report = copy.deepcopy(_fake_report())
     breaker(report)
     assert validate_report(report)
+
+
+def test_report_md_warns_of_absent_test_classes_and_lists_validation_notes():
+    report = _fake_report()
+    report["split"]["classes_without_test_stars"] = ["C"]
+    report["dataset"]["validation_notes"] = ["class labels 'cep' (2 stars) read as 'CEP' (case and spaces ignored)"]
+    md = render_markdown(report)
+    assert "**warning**: the test set has no star of C: macro-F1 averages the other classes only" in md
+    assert "- note: class labels 'cep' (2 stars) read as 'CEP'" in md

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 
 import jax
@@ -184,7 +185,7 @@ def test_different_seed_differs(full_run, survey, config, real_generator, tmp_pa
     assert other.regulator.history[0]["train_step_loss"] != result.regulator.history[0]["train_step_loss"]
 
 
-def test_baseline_cli_and_evaluate_cli(survey, config, tmp_path):
+def test_baseline_cli_and_evaluate_cli(survey, config, tmp_path, capsys):
     from jaxpelsvae.cli import main
     from jaxpelsvae.data import LightCurveSet
     from jaxpelsvae.data.readers import write_standard
@@ -199,12 +200,14 @@ def test_baseline_cli_and_evaluate_cli(survey, config, tmp_path):
     assert rc == 0
     m = json.loads((wd / "metrics.json").read_text())
     assert m["mode"] == "baseline" and m["epochs"] == 2 and m["regenerations"] == 0
+    assert re.search(r"ROC-AUC ovo (\d\.\d{3}|n/a);", capsys.readouterr().out)  # 3 decimals, not 16
     assert all(h["synthetic"] is None for h in map(json.loads, (wd / "metrics.jsonl").read_text().splitlines()))
     ev = tmp_path / "eval"
     # the data holds the model's own training stars: refused unless overridden
     assert main(["evaluate", "--model", str(wd), str(data), "--workdir", str(ev)]) == 2
     rc = main(["evaluate", "--model", str(wd), str(data), "--workdir", str(ev), "--allow-overlap"])
     assert rc == 0
+    assert re.search(r"ROC-AUC ovo (\d\.\d{3}|n/a);", capsys.readouterr().out)
     e = json.loads((ev / "evaluation.json").read_text())
     assert set(e) >= {"macro_f1", "accuracy", "roc_auc_ovo", "roc_auc_ovr", "per_class", "confusion"}
     assert np.asarray(e["confusion"]).sum() == sum(len(s) for s in survey)
@@ -453,3 +456,36 @@ def test_vmapped_selfreg_seeds_equal_sequential_seeds(survey, config, real_gener
             clear = top2[:, 1] - top2[:, 0] > 6 * tol  # within tolerance, these cannot flip
             np.testing.assert_array_equal(prob_vm[clear].argmax(1), prob[clear].argmax(1))
     assert not np.allclose(together[0].logprobs_test, together[1].logprobs_test)  # the seeds differ
+
+
+def test_macro_f1_leaves_out_classes_without_true_stars():
+    # 3 classes; class "c" has no true star but is predicted once: averaging its F1 of 0 in would
+    # give (1 + 2/3 + 0) / 3 instead of the mean over the two classes the set holds.
+    y = np.array([0, 0, 1, 1])
+    p = np.eye(3)[[0, 0, 1, 2]]
+    m = metrics.classification_metrics(y, p, ["a", "b", "c"])
+    assert m["macro_f1"] == pytest.approx((1.0 + 2 / 3) / 2)
+    assert m["classes_absent"] == ["c"]
+    assert "c" in metrics.absent_classes_warning(m["classes_absent"])
+    assert metrics.classification_metrics(y, np.eye(3)[[0, 0, 1, 1]], ["a", "b", "c"])["macro_f1"] == 1.0
+
+
+@pytest.mark.parametrize("regenerated", [False, True])
+def test_learning_curves_title_and_whole_epoch_ticks(tmp_path, monkeypatch, regenerated):
+    from jaxpelsvae.selfreg import figures
+
+    shown = {}
+
+    def keep(fig, path, **kw):
+        fig.canvas.draw()
+        shown["title"] = fig._suptitle.get_text()  # noqa: SLF001
+        shown["ticks"] = [t for ax in fig.axes for t in ax.get_xticks() if 1 <= t <= 3]
+        return path
+
+    monkeypatch.setattr(figures, "save_figure", keep)
+    history = [{"epoch": e, "train": {"loss": 1.0 / e, "macro_f1": 0.5}, "val": {"loss": 1.2 / e, "macro_f1": 0.4},
+                "regenerated": regenerated and e == 1} for e in (1, 2, 3)]
+    figures.plot_learning_curves(history, tmp_path / "lc.png", title="baseline training")
+    # a baseline run has no synthetic set to regenerate; epochs are whole numbers
+    assert ("regenerated" in shown["title"]) == regenerated
+    assert shown["ticks"] and all(float(t).is_integer() for t in shown["ticks"])

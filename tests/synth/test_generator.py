@@ -152,3 +152,24 @@ def test_a_generator_on_target_donors_observes_at_the_target_cadences(generator)
         dt = np.round(np.diff(batch.time_NT[row][batch.mask_NT[row]].astype(np.float64)), 3)
         assert any(any(np.allclose(dt, d[k:k + dt.size], atol=2e-3) for k in range(d.size - dt.size + 1))
                    for d in target_dts)
+
+
+def test_synthetic_curves_name_their_donor_star(generator, tmp_path):
+    from jaxpelsvae.simulate import simulate_survey
+    from jaxpelsvae.synth.generator import Generator
+
+    lcs, gen = generator
+    out = gen.to_lightcurves(gen.generate(jax.random.key(3), {"CEP": 3, "ECL": 3}, 1.0))
+    donor_class = dict(zip(lcs.ids, lcs.meta["class"]))
+    assert all(donor_class[d] == c for d, c in zip(out.meta["donor"], out.meta["class"]))  # star ids, same class
+    back = Generator.load(gen.save(tmp_path / "g"))
+    np.testing.assert_array_equal(back.donor_ids, gen.donor_ids)
+    # on target donors: the target curve whose epochs the synthetic curve is observed at
+    target = simulate_survey({"RRLYR": 5}, cadence="gaia", seed=4)
+    moved = gen.with_donors(target, copies=2, seed=0)
+    out = moved.to_lightcurves(moved.generate(jax.random.key(1), {"CEP": 4}, 1.0))
+    for i, donor in enumerate(out.meta["donor"]):
+        t_target = target.curve(int(np.flatnonzero(target.ids == donor)[0]))[0]
+        dt = np.diff(out.curve(i)[0])
+        assert any(np.allclose(dt, np.diff(t_target)[k:k + dt.size], atol=2e-3)
+                   for k in range(t_target.size - dt.size))

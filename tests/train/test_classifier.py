@@ -170,6 +170,11 @@ def test_predict_gives_probabilities_without_reading_labels(gaia_like, tmp_path,
     assert main(["predict", str(test_dir), "--model", str(tmp_path / "run"), "--out", str(out),
                  "--workdir", str(tmp_path / "w")]) == 0
     assert len(pd.read_csv(out, dtype={"id": str})) == len(test)
+    (test_dir / "meta.csv").unlink()  # curves only: ids come from lightcurves.csv
+    assert main(["predict", str(test_dir), "--model", str(tmp_path / "run"), "--out", str(out),
+                 "--workdir", str(tmp_path / "w")]) == 0
+    np.testing.assert_allclose(pd.read_csv(out, dtype={"id": str})[classes].to_numpy(),
+                               labelled[classes].to_numpy(), atol=1e-5)
 
     # The period search recorded at training is the one predict runs on curves without a period.
     info_file = tmp_path / "run" / "model" / "model.json"
