@@ -47,7 +47,7 @@ import benchlib  # noqa: E402
 PHASES = ("generate", "synthetic pass", "real pass", "evaluate", "host metrics", "policy+ckpt")
 PATHS = ("per-step", "compiled")
 # `jaxpelsvae demo`'s survey (cli/demo.py DEMO_COUNTS) and the small preset's classifier settings.
-DEMO_COUNTS = {"CEP": 300, "DSCT": 200, "ECL": 700, "LPV": 600, "RRLYR": 700}
+from jaxpelsvae.cli.demo import DEMO_COUNTS  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -227,14 +227,22 @@ def eval_pass_fn(eval_step: Callable, num_classes: int, *, unroll: int | bool = 
     return eval_pass
 
 
+def eval_batch_size(n: int, batch_size: int) -> int:
+    """The evaluation batch for a set of ``n`` rows: ``batch_size``, or the power of two at or above
+    ``n`` where that is smaller, so that a small set (a validation part of 100 curves) is not padded
+    to a whole batch of 500 and evaluated five times over."""
+    return max(1, min(int(batch_size), 1 << max(int(n) - 1, 0).bit_length()))
+
+
 def padded_eval(eval_step: Callable, state, data: Any, batch_size: int) -> list[dict[str, Any]]:
     """``eval_step(state, batch)`` over fixed-size batches of ``data`` in order (last one padded at
-    weight 0, never dropped): one output a batch, on the device. `concat_rows` and `sum_outputs`
-    put them together."""
+    weight 0, never dropped; at most `eval_batch_size` rows): one output a batch, on the device.
+    `concat_rows` and `sum_outputs` put them together."""
     import jax
 
     n = len(jax.tree.leaves(data)[0])
-    return [eval_step(state, gather(data, idx, w)) for idx, w in batch_indices(n, batch_size)]
+    size = eval_batch_size(n, batch_size)
+    return [eval_step(state, gather(data, idx, w)) for idx, w in batch_indices(n, size)]
 
 
 def concat_rows(outs: list[Any], n: int, *, axis: int = 0):

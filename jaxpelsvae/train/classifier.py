@@ -306,7 +306,10 @@ def evaluate_set(evaluate_pass: Callable, state, data, y_N: np.ndarray, class_na
     need them), as `evaluate_split` does."""
     import jax
 
+    from jaxpelsvae.train import batching
+
     n = data.n
+    batch_size = batching.eval_batch_size(data.rows, batch_size)
     out = jax.device_get(evaluate_pass(state, data.data, *data.indices(batch_size)))
     batches = -(-n // batch_size)
     total = sum(float(x) for x in out["loss_sum"][:batches])

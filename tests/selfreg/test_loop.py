@@ -379,6 +379,13 @@ def test_one_program_evaluation_matches_the_per_batch_one():
     assert float(out["loss_sum"].sum() / out["weight_sum"].sum()) == pytest.approx(loss, rel=1e-5)
     # The program's own predictions (an argmax of the other path's near-ties could flip).
     np.testing.assert_array_equal(out["confusion"], confusion_matrix(data.y_N, out["logprobs"][:37].argmax(1), 3))
+    # A set smaller than the evaluation batch is evaluated in one batch of its own size's bucket.
+    assert batching.eval_batch_size(37, 500) == 64 and batching.eval_batch_size(37, 16) == 16
+    from jaxpelsvae.train.classifier import evaluate_set
+
+    whole = evaluate_set(steps.evaluate_pass, state, batching.DeviceSet.upload(data.arrays), data.y_N,
+                         ("a", "b", "c"), 500)
+    assert whole["loss"] == pytest.approx(loss, rel=1e-5)
 
 
 @pytest.mark.parametrize("synthetic_statistics", [False, True])
