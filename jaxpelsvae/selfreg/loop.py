@@ -153,6 +153,10 @@ def train_classifier(
     selfreg = config.mode == "selfreg"
     if selfreg and generator is None:
         raise ConfigError("self-regulated training needs a synthetic-curve generator")
+    if selfreg and hasattr(generator, "with_encoding"):
+        # Synthetic curves get the run's own encoding (L, order), as real ones: a generator fitted
+        # for another L still gives the same raw curves.
+        generator = generator.with_encoding(config.seq_length, config.encode_order)
     t_start = time.perf_counter()
     files = RunFiles.of(Path(workdir))
     files.root.mkdir(parents=True, exist_ok=True)

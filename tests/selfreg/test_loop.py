@@ -228,6 +228,30 @@ def test_train_cli_with_its_default_optimiser_does_not_diverge(survey, tmp_path)
     assert all(np.isfinite(h["val"]["loss"]) and h["val"]["loss"] < 5.0 for h in history), history
 
 
+def test_train_cli_encodes_synthetic_curves_at_its_own_length(survey, real_generator, tmp_path):
+    """A generator fitted for L = 32 serves a self-regulated run at another --seq-length: its raw curves
+    are encoded with the run's L, as the real ones."""
+    import pandas as pd
+
+    from jaxpelsvae.cli import main
+    from jaxpelsvae.data import LightCurveSet
+    from jaxpelsvae.data.readers import write_standard
+
+    data = write_standard(LightCurveSet.concatenate(list(survey)), tmp_path / "data")
+    split = tmp_path / "split.csv"
+    pd.DataFrame({"id": np.concatenate([s.ids for s in survey]),
+                  "part": np.repeat(["train", "val", "test"], [len(s) for s in survey])}).to_csv(split, index=False)
+    real_generator.save(tmp_path / "generator", fitted_ids=survey[0].ids)
+    other = 2 * L
+    wd = tmp_path / "run"
+    assert main(["train", str(data), "--mode", "selfreg", "--generator", str(tmp_path / "generator"), "--split",
+                 str(split), "--seq-length", str(other), "--layers", "2", "--epochs", "1", "--synthetic-per-class",
+                 "4", "--workdir", str(wd), "--no-progress"]) == 0
+    m = json.loads((wd / "metrics.json").read_text())
+    assert m["regenerations"] == 1 and json.loads((wd / "model" / "model.json").read_text())["config"]["seq_length"] == other
+    assert real_generator.with_encoding(L) is real_generator  # its own encoding: the same (compiled) generator
+
+
 def test_selfreg_cli_needs_generator(survey, tmp_path, capsys):
     from jaxpelsvae.cli import main
     from jaxpelsvae.data import LightCurveSet
