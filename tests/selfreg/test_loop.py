@@ -152,6 +152,14 @@ def test_best_model_is_restored(full_run):
     assert saved["macro_f1"] == m["macro_f1"] and saved["best_epoch"] == best
 
 
+def test_the_saved_model_records_its_training_and_validation_stars(full_run, survey):
+    from jaxpelsvae.data.provenance import read_record
+
+    record = read_record(full_run[2] / "model")
+    assert set(record["ids"]) == {*survey[0].ids, *survey[1].ids}
+    assert record["unknown"] == ["the synthetic-curve generator"]  # its stars are not known here
+
+
 @pytest.mark.parametrize("killed_after", [0, 1])  # resume with the current set / with a regeneration due
 def test_kill_and_resume_is_identical(full_run, survey, config, real_generator, tmp_path, killed_after):
     result, _, _ = full_run
