@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truncate", action="store_true", help="restrict sampled parameters to the prior boxes")
     parser.add_argument("--latent-model", choices=("auto", "rf", "mlp"), default=latent.model,
                         help="physics->latent model; auto = better held-out R^2")
-    parser.add_argument("--seq-length", type=int, default=gen.seq_length, help="classifier input length L of generated curves")
+    parser.add_argument("--seq-length", type=int, default=gen.seq_length, help="classifier input length L of generated curves (`train` encodes them "
+                             "with its own --seq-length)")
     parser.add_argument("--order", choices=("random", "time"), default=gen.order, help="encoding order of (dt, dm) pairs")
     parser.add_argument("--target-snr", type=float, default=gen.target_snr,
                         help="> 0: scale donor errors so amplitude / median error equals this")

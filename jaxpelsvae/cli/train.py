@@ -139,7 +139,6 @@ def _model_fitted_ids(train, val, generator_dir: Path | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from jaxpelsvae.data.provenance import write_provenance
     from jaxpelsvae.cli import load_data, print_notes
     from jaxpelsvae.selfreg.metrics import absent_classes_warning, fmt_metric
     from jaxpelsvae.data.readers import load_dataset
@@ -187,8 +186,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"synthetic curves observed at the cadences of {info['n_curves']} curves of {args.donors}"
                   + (" (transductive: test stars among them)" if info["transductive"] else ""))
     result = train_classifier(train, val, test, config, generator=generator, workdir=workdir, seed=args.seed,
-                              resume=not args.no_resume, progress=not args.no_progress, period_config=period_config)
-    write_provenance(Path(workdir) / "model", _model_fitted_ids(train, val, args.generator if generator else None))
+                              resume=not args.no_resume, progress=not args.no_progress, period_config=period_config,
+                              fitted_ids=_model_fitted_ids(train, val, args.generator if generator else None))
     m = result.metrics
     print(f"{config.mode}: best epoch {m['best_epoch']} of {m['epochs']}; test macro-F1 {fmt_metric(m['macro_f1'], 4)}, "
           f"accuracy {fmt_metric(m['accuracy'], 4)}, ROC-AUC ovo {fmt_metric(m['roc_auc_ovo'])}; written to {workdir}")

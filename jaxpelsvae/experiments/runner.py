@@ -359,7 +359,8 @@ def run_experiment(
                     s_enc = {**enc, "train": encode(s_train, tcfg, s, "train")}
                     timing["encode"] += time.perf_counter() - t_enc
                 entry = _one_run(mode, s, s_enc, classes, tcfg, generator, workdir, progress, resume, train_set=s_train,
-                                 period_config=config.period)
+                                 period_config=config.period,
+                                 fitted_ids=model_fitted_ids(s_train, val_set, train_set if mode == "selfreg" else None))
                 runs.append({**entry, **_train_record(s_train)})
         key = f"runs_{mode}" if clf == config.classifiers[0] else f"runs_{clf}_{mode}"
         timing[key] = timing.get(key, 0.0) + time.perf_counter() - t_mode
@@ -482,8 +483,16 @@ def _spans(lcs: LightCurveSet) -> np.ndarray:
     return last - first
 
 
+def model_fitted_ids(train: LightCurveSet, val: LightCurveSet, generator_pool: LightCurveSet | None) -> list[str]:
+    """The stars a run's saved model records (`model/fitted_ids.json`): its training and validation
+    stars and, self-regulated, those of the generator (fitted on the root seed's training set
+    `generator_pool`; its VAE on a subsample of it)."""
+    parts = (train, val) if generator_pool is None else (train, val, generator_pool)
+    return sorted({str(i) for part in parts for i in part.ids})
+
+
 def _one_run(mode, seed, enc, classes, tcfg, generator, workdir: Path, progress: bool, resume: bool,
-             train_set: LightCurveSet | None = None, period_config=None) -> dict:
+             train_set: LightCurveSet | None = None, period_config=None, fitted_ids=None) -> dict:
     from jaxpelsvae.selfreg.loop import train_classifier
 
     t0 = time.perf_counter()
@@ -492,7 +501,7 @@ def _one_run(mode, seed, enc, classes, tcfg, generator, workdir: Path, progress:
         generator=generator if mode == "selfreg" else None,
         workdir=_run_dir(workdir, tcfg.classifier, mode, seed), seed=seed, mode=mode, resume=resume,
         progress=progress, encoded=(enc["train"], enc["val"], enc["test"]), classes=classes,
-        period_config=period_config,
+        period_config=period_config, fitted_ids=fitted_ids,
     )
     entry = _run_entry(mode, seed, res.metrics, time.perf_counter() - t0, tcfg.classifier)
     _log(f"{tcfg.classifier} {mode} seed {seed}: test macro-F1 {entry['macro_f1']:.3f}, best epoch {entry['best_epoch']}/{entry['epochs']}", progress)

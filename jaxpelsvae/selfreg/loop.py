@@ -107,6 +107,18 @@ class _Split(NamedTuple):
         return cls(data, batching.DeviceSet.upload(data.arrays, bucket=bucket) if compiled else None)
 
 
+def default_fitted_ids(train_set, val_set, selfreg: bool):
+    """What a model trained on ``train_set`` and validated on ``val_set`` records without being told
+    (`train_classifier`'s ``fitted_ids``): their ids, with the generator's stars unknown when one
+    was used; None when either set is missing (only encodings were given)."""
+    from jaxpelsvae.data.provenance import Fitted
+
+    if train_set is None or val_set is None:
+        return None
+    ids = sorted({*map(str, train_set.ids), *map(str, val_set.ids)})
+    return Fitted(ids, ("the synthetic-curve generator",) if selfreg else ())
+
+
 def train_classifier(
     train_set,
     val_set,
@@ -123,6 +135,7 @@ def train_classifier(
     encoded: tuple[Encoded, Encoded, Encoded] | None = None,
     classes: Sequence[str] | None = None,
     period_config=None,
+    fitted_ids=None,
 ) -> TrainResult:
     """Train the CNN on ``train_set`` (LightCurveSets; the synthetic sets come from ``generator``),
     early-stop on ``val_set``, restore the best epoch and evaluate it on ``test_set``.
@@ -141,6 +154,10 @@ def train_classifier(
       with ``config.resample_pairs`` ``train_set`` must still be given (it is re-encoded every epoch).
     period_config: the `PeriodConfig` that found the periods the view folds with (period-aware
       classifiers); recorded in the saved model so that `predict` finds periods the same way.
+    fitted_ids: the stars the saved model records as fitted on (`model/fitted_ids.json`: ids or a
+      `data.provenance.Fitted`), so that `evaluate` refuses to score them; include the generator's.
+      None: the ids of ``train_set`` and ``val_set`` (validation picks the best epoch), the generator
+      marked as unrecorded in self-regulated mode; no record when they are not given.
     Returns a `TrainResult`.
     """
     import jax
@@ -153,6 +170,10 @@ def train_classifier(
     selfreg = config.mode == "selfreg"
     if selfreg and generator is None:
         raise ConfigError("self-regulated training needs a synthetic-curve generator")
+    if selfreg and hasattr(generator, "with_encoding"):
+        # Synthetic curves get the run's own encoding (L, order), as real ones: a generator fitted
+        # for another L still gives the same raw curves.
+        generator = generator.with_encoding(config.seq_length, config.encode_order)
     t_start = time.perf_counter()
     files = RunFiles.of(Path(workdir))
     files.root.mkdir(parents=True, exist_ok=True)
@@ -299,7 +320,10 @@ def train_classifier(
     # The best epoch's model (ORIGINAL.md §15.1 bug 1: the original reported the last epoch's).
     if best is None:
         raise DataError("no epoch produced a finite validation loss")
-    save_model(files.model, best[0], best[1], {**model_info, "best_epoch": regulator.best_epoch})
+    if fitted_ids is None:
+        fitted_ids = default_fitted_ids(train_set, val_set, selfreg)
+    save_model(files.model, best[0], best[1], {**model_info, "best_epoch": regulator.best_epoch},
+               fitted_ids=fitted_ids)
     best_state = state.replace(params=jax.device_put(best[0]), rest=jax.device_put(best[1]))
     splits = {"test": _Split.of(enc_test, compiled) if len(enc_test.y_N) else None, "val": val_split,
               "train": train_split, "synthetic": syn_split}

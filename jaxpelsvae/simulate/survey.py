@@ -104,7 +104,9 @@ def _simulate_class(cls: str, n: int, survey: cad.Survey, seed: int, config: Sim
         mags.append(mag[mask])
         errs.append(err[mask])
         lengths.append(mask.sum(axis=1))
-    meta = pd.DataFrame({"id": [f"SIM-{cls}-{i:07d}" for i in range(n)], "class": cls})
+    # Ids name the seed and the cadence: independently simulated surveys share no star id, so the
+    # fitted-star records (data.provenance) never take one survey's stars for another's.
+    meta = pd.DataFrame({"id": [f"SIM{seed}-{survey.name.upper()}-{cls}-{i:07d}" for i in range(n)], "class": cls})
     for name, values in params.items():
         meta[name] = values
     meta["band"] = survey.band
@@ -137,6 +139,8 @@ def simulate_survey(counts: dict[str, int] | None = None, cadence: str | None = 
       `config.n_stars`) split with the catalogue-like class balance `DEFAULT_FRACTIONS`.
     cadence: 'ogle' (I band, ~8 seasons, 300-1500 epochs) or 'gaia' (G band, ~1000 d, 20-150
       transits); None: `config.cadence`. seed: the same seed gives bit-identical output.
+    Star ids are ``SIM<seed>-<CADENCE>-<class>-<n>`` (e.g. ``SIM0-OGLE-CEP-0000000``): the same for
+      the same seed and cadence, different for another seed or cadence.
     config: `SimConfig` (extinction on/off, default number of stars, chunk size).
     Returns a `LightCurveSet` (N stars, times in days, magnitudes and errors in mag, classes in
     `CLASSES` order restricted to those simulated); meta columns: `META_COLUMNS`.

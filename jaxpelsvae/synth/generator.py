@@ -322,6 +322,16 @@ class Generator:
         return Generator(self.priors, self.latent, self.vae_model, self.vae_classes, bank, self.config,
                          vae_scaler=self.vae_scaler, report=report, donor_ids=ids)
 
+    def with_encoding(self, seq_length: int, order: str = "random") -> "Generator":
+        """The same generator encoding its raw synthetic curves into ``seq_length`` (Δt, Δm) pairs drawn
+        in ``order``: a classifier's own L and order, whatever L the generator was fitted for (the
+        raw curves do not depend on it). Returns ``self`` when they are already its own."""
+        if (self.config.seq_length, self.config.order) == (int(seq_length), order):
+            return self
+        config = dataclasses.replace(self.config, seq_length=int(seq_length), order=order)
+        return Generator(self.priors, self.latent, self.vae_model, self.vae_classes, self.bank_host, config,
+                         vae_scaler=self.vae_scaler, report=self.report)
+
     # -- persistence ------------------------------------------------------------------------------
 
     def save(self, folder: str | Path, fitted_ids=None) -> Path:

@@ -143,7 +143,7 @@ def test_help_shows_each_default_once():
             assert len(_DEFAULT_STATED.findall(text)) == 1, f"{where}: {text}"
     full = subprocess.run([sys.executable, "-m", "jaxpelsvae", "train", "--help"], capture_output=True,
                           text=True).stdout
-    assert "(default: None)" not in full and "(default 500)" in " ".join(full.split())
+    assert "(default: None)" not in full and "(default 40)" in " ".join(full.split())
 
 
 def test_defaults_written_in_help_are_the_real_ones():

@@ -183,6 +183,24 @@ def test_tiny_experiment_runs_end_to_end(tiny_experiment):
     assert (workdir / "hardness.csv").is_file() and (workdir / "rejected.csv").is_file()
 
 
+def test_every_model_of_an_experiment_records_its_stars_and_evaluate_refuses_them(tiny_experiment, tmp_path, capsys):
+    from jaxpelsvae.cli import main
+    from jaxpelsvae.data.provenance import read_provenance
+    from jaxpelsvae.data.readers import write_standard
+
+    splits = tiny_experiment.splits
+    fitted = {str(i) for part in ("train", "val") for i in splits[part].ids}  # the generator's: train stars
+    models = sorted((tiny_experiment.workdir / "runs").glob("*/model"))
+    assert [m.parent.name for m in models] == ["baseline_seed0", "selfreg_seed0"]
+    for model in models:
+        assert read_provenance(model) == fitted, model
+    own = write_standard(splits["train"], tmp_path / "own")
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(models[0]), str(own), "--workdir", str(tmp_path / "eval")]) == 2
+    assert f"{len(splits['train'])} of the {len(splits['train'])} stars scored are stars the classifier" in (
+        capsys.readouterr().err)
+
+
 def test_seed_variation_names_pairs_only_for_the_pair_cnn():
     small = preset("small")
     folded_only = runner.seed_variation(small.replace(classifiers=("multifold",)), 280, 280)

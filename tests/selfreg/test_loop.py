@@ -153,6 +153,14 @@ def test_best_model_is_restored(full_run):
     assert saved["macro_f1"] == m["macro_f1"] and saved["best_epoch"] == best
 
 
+def test_the_saved_model_records_its_training_and_validation_stars(full_run, survey):
+    from jaxpelsvae.data.provenance import read_record
+
+    record = read_record(full_run[2] / "model")
+    assert set(record["ids"]) == {*survey[0].ids, *survey[1].ids}
+    assert record["unknown"] == ["the synthetic-curve generator"]  # its stars are not known here
+
+
 @pytest.mark.parametrize("killed_after", [0, 1])  # resume with the current set / with a regeneration due
 def test_kill_and_resume_is_identical(full_run, survey, config, real_generator, tmp_path, killed_after):
     result, _, _ = full_run
@@ -212,6 +220,47 @@ def test_baseline_cli_and_evaluate_cli(survey, config, tmp_path, capsys):
     assert set(e) >= {"macro_f1", "accuracy", "roc_auc_ovo", "roc_auc_ovr", "per_class", "confusion"}
     assert np.asarray(e["confusion"]).sum() == sum(len(s) for s in survey)
     assert (ev / "confusion.png").stat().st_size > 0
+
+
+def test_train_cli_with_its_default_optimiser_does_not_diverge(survey, tmp_path):
+    """`train` with the optimiser settings it defaults to (lr, batch, ...): the validation loss stays
+    near the loss of a uniform guess (the original's lr 0.1 gave hundreds here, ~24,000 at L 300)."""
+    from jaxpelsvae.cli import main
+    from jaxpelsvae.data import LightCurveSet
+    from jaxpelsvae.data.readers import write_standard
+
+    data = write_standard(LightCurveSet.concatenate(list(survey)), tmp_path / "data")
+    wd = tmp_path / "run"
+    # a short L and 2 blocks only to compile fast; every optimisation setting is the command's default
+    assert main(["train", str(data), "--mode", "baseline", "--epochs", "3", "--seq-length", str(L), "--layers", "2",
+                 "--workdir", str(wd), "--no-progress"]) == 0
+    history = [json.loads(line) for line in (wd / "metrics.jsonl").read_text().splitlines()]
+    assert len(history) == 3
+    assert all(np.isfinite(h["val"]["loss"]) and h["val"]["loss"] < 5.0 for h in history), history
+
+
+def test_train_cli_encodes_synthetic_curves_at_its_own_length(survey, real_generator, tmp_path):
+    """A generator fitted for L = 32 serves a self-regulated run at another --seq-length: its raw curves
+    are encoded with the run's L, as the real ones."""
+    import pandas as pd
+
+    from jaxpelsvae.cli import main
+    from jaxpelsvae.data import LightCurveSet
+    from jaxpelsvae.data.readers import write_standard
+
+    data = write_standard(LightCurveSet.concatenate(list(survey)), tmp_path / "data")
+    split = tmp_path / "split.csv"
+    pd.DataFrame({"id": np.concatenate([s.ids for s in survey]),
+                  "part": np.repeat(["train", "val", "test"], [len(s) for s in survey])}).to_csv(split, index=False)
+    real_generator.save(tmp_path / "generator", fitted_ids=survey[0].ids)
+    other = 2 * L
+    wd = tmp_path / "run"
+    assert main(["train", str(data), "--mode", "selfreg", "--generator", str(tmp_path / "generator"), "--split",
+                 str(split), "--seq-length", str(other), "--layers", "2", "--epochs", "1", "--synthetic-per-class",
+                 "4", "--workdir", str(wd), "--no-progress"]) == 0
+    m = json.loads((wd / "metrics.json").read_text())
+    assert m["regenerations"] == 1 and json.loads((wd / "model" / "model.json").read_text())["config"]["seq_length"] == other
+    assert real_generator.with_encoding(L) is real_generator  # its own encoding: the same (compiled) generator
 
 
 def test_selfreg_cli_needs_generator(survey, tmp_path, capsys):

@@ -44,6 +44,10 @@ def test_same_seed_same_survey_other_seed_differs(gaia_small):
     pd.testing.assert_frame_equal(gaia_small.meta, again.meta)
     other = simulate_survey(SMALL, cadence="gaia", seed=12)
     assert not np.array_equal(other.meta["period"].to_numpy(), gaia_small.meta["period"].to_numpy())
+    # other stars, other ids: a record of the stars a model was fitted on never matches another survey
+    assert not set(other.ids) & set(gaia_small.ids)
+    assert not set(simulate_survey(SMALL, cadence="ogle", seed=11).ids) & set(gaia_small.ids)
+    assert gaia_small.ids[0] == "SIM11-GAIA-CEP-0000000"
 
 
 def test_a_class_does_not_depend_on_the_other_counts(gaia_small):

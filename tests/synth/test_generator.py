@@ -69,6 +69,16 @@ def test_same_key_same_batch_and_no_recompile(generator):
     assert len(gen._compiled) == n_programs and prog._cache_size() == size  # noqa: SLF001
 
 
+def test_with_encoding_gives_the_same_raw_curves_encoded_at_another_length(generator):
+    _, gen = generator
+    other = gen.with_encoding(48)
+    assert gen.with_encoding(32) is gen and gen.config.seq_length == 32  # the original is left as it was
+    a, b = (g.generate(jax.random.key(6), [2, 2, 2, 2, 2], 1.0) for g in (gen, other))
+    chex.assert_shape(b.x_NL2, (32, 48, 2))
+    for name in ("time_NT", "mag_NT", "err_NT", "mask_NT", "y_N", "period_N"):
+        np.testing.assert_array_equal(np.asarray(getattr(a, name)), np.asarray(getattr(b, name)), err_msg=name)
+
+
 def test_repeats_decode_once_and_fold_each_copy_on_its_own_donor(generator):
     _, gen = generator
     R = 3

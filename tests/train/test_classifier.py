@@ -36,6 +36,23 @@ def _synth_batch(lcs: LightCurveSet):
     return type("Batch", (), fields)()
 
 
+def test_train_config_defaults_are_the_small_presets_tested_cnn_run():
+    """`TrainConfig()` (and so `jaxpelsvae train`) trains as the `small` preset's cnn runs do; the
+    original's lr 0.1, batch 125 and 500 epochs stay in `paper`."""
+    from jaxpelsvae.experiments.config import ExperimentConfig, preset
+
+    default = TrainConfig()
+    small_cnn = preset("small").train_config(default.seq_length, default.mode, "cnn")
+    # fresh pairs every epoch are the experiment's choice (ExperimentConfig.resample_pairs), not the library's
+    assert dataclasses.replace(small_cnn, resample_pairs=False) == default
+    assert (default.learning_rate, default.batch_size, default.regulator.epochs) == (3e-3, 64, 40)
+    paper = preset("paper").train_config(300, "selfreg")
+    assert (paper.learning_rate, paper.batch_size, paper.regulator.epochs, paper.regulator.n_oversampling) == (
+        0.1, 125, 500, 10)
+    base = ExperimentConfig()  # the experiment's own defaults (the README's table) are unchanged
+    assert (base.train.learning_rate, base.train.batch_size, base.regulator.epochs) == (1e-3, 125, 30)
+
+
 def test_real_and_synthetic_curves_go_through_the_same_view(gaia_like):
     config = TrainConfig(classifier="folded", synthetic_periods="true")
     real = view_inputs(gaia_like, config, seed=0, stream=13)
