@@ -12,3 +12,7 @@ class DataError(JaxPelsVaeError, ValueError):
 
 class ConfigError(JaxPelsVaeError, ValueError):
     """A configuration value is out of range or inconsistent."""
+
+
+class CheckpointError(JaxPelsVaeError, ValueError):
+    """A checkpoint cannot be read back (truncated, corrupted or of another model)."""
