@@ -12,3 +12,12 @@ class DataError(JaxPelsVaeError, ValueError):
 
 class ConfigError(JaxPelsVaeError, ValueError):
     """A configuration value is out of range or inconsistent."""
+
+
+class CheckpointError(JaxPelsVaeError, ValueError):
+    """A checkpoint cannot be read back (truncated, corrupted or of another model)."""
+
+
+class OutputError(JaxPelsVaeError, ValueError):
+    """An output folder or file cannot be written (a file where a folder is wanted, no write
+    permission) or is in use by another command."""

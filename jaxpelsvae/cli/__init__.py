@@ -1,17 +1,23 @@
 """The `jaxpelsvae` command line: one sub-command per module in this package, shared options here.
 
 Each command module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
-Heavy imports (JAX, models) live inside `run` so that `--help` stays fast.
+Heavy imports (JAX, models) live inside `run` so that `--help` stays fast. Optional: `OUT_KIND`
+("file" or "dir": what its `--out` names) and `uses_workdir(args) -> bool` (default: it writes into
+--workdir). Before `run`, `main` checks that every output can be written and locks the workdir.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
+import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
-from jaxpelsvae.errors import JaxPelsVaeError
+from jaxpelsvae.errors import JaxPelsVaeError, OutputError
 
 # Order in which commands are listed by `jaxpelsvae --help`; names map to modules in this package.
 # Every one must import: a command that fails to load is an error, never a silently shorter tool.
@@ -77,6 +83,77 @@ def load_data(args: argparse.Namespace):
     return workdir, lcs, rejected
 
 
+def _unwritable(folder: Path) -> str | None:
+    """Why a file cannot be written in ``folder`` (created if missing), or None when it can."""
+    if folder.exists() and not folder.is_dir():
+        return "it is a file, not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        # A parent that is a file: ENOTDIR or EEXIST; no permission or a read-only file system: EACCES,
+        # EROFS, EPERM (a read-only mount stops root as well).
+        return "a parent of it is a file" if err.errno in (errno.ENOTDIR, errno.EEXIST) else err.strerror
+    return None
+
+
+def check_out_dir(path: Path, option: str) -> Path:
+    """Create the output folder ``path`` (of ``option``) and make sure a file can be written in it,
+    so that a bad path stops the command before any work, with a message instead of a traceback."""
+    path = Path(path)
+    reason = _unwritable(path)
+    if reason is not None:
+        raise OutputError(f"{option} {path} cannot be written: {reason}")
+    return path
+
+
+def check_out_file(path: Path, option: str) -> Path:
+    """Make sure the output file ``path`` (of ``option``) can be written (its folder created)."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{option} {path} is a folder; give a file name")
+    reason = _unwritable(path.parent)
+    if reason is not None:
+        raise OutputError(f"{option} {path} cannot be written: its folder {path.parent}: {reason}")
+    return path
+
+
+@contextlib.contextmanager
+def workdir_lock(workdir: Path):
+    """Hold an exclusive lock on ``workdir`` (WORKDIR/.lock) for the block: a second command into the
+    same workdir stops at once. The lock is the open file's, so the system frees it when the process
+    ends, however it ends (a killed run leaves no stale lock)."""
+    import fcntl
+
+    path = check_out_dir(workdir, "--workdir") / ".lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            raise OutputError(f"--workdir {workdir} is in use by another jaxpelsvae command"
+                              f"{f' (process {holder})' if holder.isdigit() else ''}; wait for it to "
+                              "finish or use another --workdir") from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+def _claim_outputs(args: argparse.Namespace, module) -> contextlib.AbstractContextManager:
+    """Check the command's --out and lock its --workdir (when it writes there); the lock is held
+    by the returned context."""
+    out_kind = getattr(module, "OUT_KIND", None)
+    if out_kind is not None and getattr(args, "out", None) is not None:
+        (check_out_file if out_kind == "file" else check_out_dir)(args.out, "--out")
+    uses_workdir = getattr(module, "uses_workdir", None)
+    if uses_workdir is None or uses_workdir(args):
+        return workdir_lock(args.workdir)
+    return contextlib.nullcontext()
+
+
 def _load(name: str):
     return importlib.import_module(f"jaxpelsvae.cli.{name}")
 
@@ -106,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="folder for outputs, checkpoints and logs",
         )
         module.add_arguments(cmd)
-        cmd.set_defaults(_run=module.run)
+        cmd.set_defaults(_run=module.run, _module=module)
     return parser
 
 
@@ -116,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
 
     compile_cache.enable()  # every command compiles the same programs again: load them instead
     try:
-        return int(args._run(args) or 0)
+        with _claim_outputs(args, args._module):
+            return int(args._run(args) or 0)
     except (JaxPelsVaeError, FileNotFoundError) as err:
         print(f"jaxpelsvae {args.command}: error: {err}", file=sys.stderr)
         return 2

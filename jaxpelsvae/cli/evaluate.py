@@ -39,12 +39,12 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.selfreg.figures import plot_confusion
     from jaxpelsvae.json_io import json_safe
     from jaxpelsvae.selfreg.metrics import absent_classes_warning, fmt_metric
-    from jaxpelsvae.train.classifier import evaluate_saved_model
+    from jaxpelsvae.train.classifier import evaluate_saved_model, load_model
 
     from jaxpelsvae.cli.predict import resolve_model_dir
 
     model_dir = resolve_model_dir(Path(args.model))
-    classes = json.loads((model_dir / "model.json").read_text())["classes"]
+    classes = load_model(model_dir)[3]["classes"]  # a broken model stops here, before the data are read
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points)

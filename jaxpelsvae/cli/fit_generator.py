@@ -7,6 +7,7 @@ from pathlib import Path
 from jaxpelsvae.cli import add_min_points
 
 HELP = "fit the synthetic-curve generator (physics priors, physics->latent model, donor cadences) on DATA"
+OUT_KIND = "dir"  # --out names a folder
 DESCRIPTION = (
     "Read DATA, reject bad stars (rejected.csv), find periods where missing (Lomb-Scargle), fit one "
     "Bayesian Gaussian mixture per class over the physical parameters (one component per prior box of "

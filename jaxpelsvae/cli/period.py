@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 HELP = "find every star's period with a batched Lomb-Scargle periodogram (CSV id,period,power)"
+OUT_KIND = "file"  # --out names a file
 DESCRIPTION = (
     "Find the period of every star of a dataset with a batched generalised (floating-mean, "
     "error-weighted) Lomb-Scargle periodogram in JAX on one shared frequency grid, optionally "

@@ -7,6 +7,7 @@ from pathlib import Path
 from jaxpelsvae.cli import add_min_points
 
 HELP = "class probabilities of (unlabelled) light curves from a trained classifier"
+OUT_KIND = "file"  # --out names a file
 DESCRIPTION = (
     "Classify every star of DATA (labels, if any, are ignored) with the classifier saved by `jaxpelsvae "
     "train` or `experiment` (a run's model/ folder). Stars without a period get one from the same "
@@ -39,9 +40,10 @@ def resolve_model_dir(path: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.cli import print_notes
     from jaxpelsvae.data.readers import load_dataset
-    from jaxpelsvae.train.classifier import predict_saved_model
+    from jaxpelsvae.train.classifier import load_model, predict_saved_model
 
     model_dir = resolve_model_dir(args.model)
+    load_model(model_dir)  # a broken model stops here, before the data are read and classified
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     # The curves to classify need no class column (any class given is never read).

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 HELP = "simulate a survey of variable stars (OGLE- or Gaia-like) and write it in the standard layout"
+OUT_KIND = "dir"  # --out names a folder
 DESCRIPTION = (
     "Simulate periodic variable stars (CEP, DSCT, ECL, LPV, RRLYR) with physically tied parameters "
     "(period-luminosity and pulsation relations, Stefan-Boltzmann, logg from mass and radius, "
@@ -38,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no interstellar extinction (by default A_V grows with distance, 0.2-1.5 mag/kpc)")
     parser.add_argument("--format", dest="fmt", choices=("csv.gz", "csv", "parquet"), default="csv.gz",
                         help="file format of the light-curve table")
+
+
+def uses_workdir(args: argparse.Namespace) -> bool:
+    """Only the default --out (WORKDIR/simulated) is in the workdir."""
+    return args.out is None
 
 
 def run(args: argparse.Namespace) -> int:

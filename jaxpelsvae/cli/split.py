@@ -8,6 +8,7 @@ from jaxpelsvae.cli import add_min_points
 from jaxpelsvae.experiments.config import PRESETS
 
 HELP = "split a dataset once into train / val / test (CSV id,part) for the other commands' --split"
+OUT_KIND = "file"  # --out names a file
 DESCRIPTION = (
     "Read and validate DATA (rejected stars go to rejected.csv), find periods where missing (the hardness "
     "features use them; searched within each class's period limits, as `experiment` does), and partition "

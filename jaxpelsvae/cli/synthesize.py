@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 HELP = "generate synthetic light curves with a fitted generator and write them in the standard layout"
+OUT_KIND = "dir"  # --out names a folder
 DESCRIPTION = (
     "Sample physical parameters per class at temperature --b (draws from p^b), map them to the VAE's "
     "latent space, decode folded templates, reverse-fold them onto real same-class cadences with the "
@@ -44,6 +45,11 @@ def _counts(text: str, classes) -> dict:
         except ValueError:
             raise ConfigError(f"--counts: bad entry {part!r} (expected CLASS=N)") from None
     return out
+
+
+def uses_workdir(args: argparse.Namespace) -> bool:
+    """Everything goes to --out."""
+    return False
 
 
 def run(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
@@ -45,7 +46,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from jaxpelsvae.config import to_dict
-from jaxpelsvae.errors import ConfigError, DataError
+from jaxpelsvae.errors import CheckpointError, ConfigError, DataError
 from jaxpelsvae import seeds as streams
 from jaxpelsvae.selfreg import policies
 from jaxpelsvae.json_io import json_safe
@@ -363,15 +364,29 @@ def _save(store, loop_state: _LoopState, run_id: dict[str, Any]) -> None:
 
 
 def _resume(store, files: RunFiles, run_id: dict[str, Any], fresh_state, enc_train_x) -> _LoopState | None:
-    """The loop state of the latest checkpoint in ``store`` (None when there is none); its run must
-    be ``run_id``. ``metrics.jsonl`` is rewritten from the restored history: epochs logged after
-    the checkpoint are run again."""
+    """The loop state of the latest readable checkpoint in ``store`` (None when there is none); its
+    run must be ``run_id``. A checkpoint that cannot be read (cut short by a crash or a full disk)
+    is passed over for the one before it; when none can be read the run stops with a message.
+    ``metrics.jsonl`` is rewritten from the restored history: epochs logged after the checkpoint
+    are run again."""
+    steps = sorted(store.all_steps(), reverse=True)
+    for step in steps:
+        try:
+            return _restore_step(store, step, files, run_id, fresh_state, enc_train_x)
+        except CheckpointError as err:
+            print(f"warning: {err}; trying the checkpoint before it", file=sys.stderr)
+    if steps:
+        raise CheckpointError(f"{files.checkpoints}: no checkpoint can be read (truncated or corrupted); "
+                              "start afresh with --no-resume (resume=False) or use another --workdir")
+    return None
+
+
+def _restore_step(store, step: int, files: RunFiles, run_id: dict[str, Any], fresh_state,
+                  enc_train_x) -> _LoopState:
+    """The loop state saved at ``step`` (see `_resume`)."""
     import jax
     import jax.numpy as jnp
 
-    step = store.latest_step()
-    if step is None:
-        return None
     info = store.restore_json(step)
     if info.get("run") != run_id:
         raise ConfigError(f"{files.checkpoints}: holds a run with another configuration, seed or "

@@ -392,6 +392,23 @@ def save_model(path: Path, params, rest, info: dict[str, Any], fitted_ids: Seque
     write_provenance(path, fitted_ids)  # the stars it was fitted or selected on (None: removes a stale record)
 
 
+def read_model_info(path: Path) -> dict[str, Any]:
+    """The ``model.json`` of the classifier saved in the folder ``path``, checked: valid JSON with a
+    ``config`` object and a list of ``classes`` (a hand-edited or cut-short file is a `DataError`)."""
+    info_file = Path(path) / "model.json"
+    if not info_file.is_file():
+        raise DataError(f"{path}: not a saved classifier (no model.json)")
+    try:
+        info = json.loads(info_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"{info_file}: not valid JSON ({err})") from None
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict) or \
+            not isinstance(info.get("classes"), list) or not info["classes"]:
+        raise DataError(f"{info_file}: not a classifier description (needs a 'config' object and a "
+                        "non-empty 'classes' list)")
+    return info
+
+
 def load_model(path: Path):
     """(graphdef, params, rest, info) of a classifier saved by `save_model` (a run's ``model/``)."""
     import jax
@@ -400,10 +417,7 @@ def load_model(path: Path):
     from jaxpelsvae.train.state import split_model
 
     path = Path(path).absolute()
-    info_file = path / "model.json"
-    if not info_file.is_file():
-        raise DataError(f"{path}: not a saved classifier (no model.json)")
-    info = json.loads(info_file.read_text())
+    info = read_model_info(path)
     config = TrainConfig.from_dict(info["config"])
     model = build_model(len(info["classes"]), config, jax.random.key(0))
     graphdef, params, rest = split_model(model)

@@ -545,3 +545,109 @@ def test_learning_curves_title_and_whole_epoch_ticks(tmp_path, monkeypatch, rege
     # a baseline run has no synthetic set to regenerate; epochs are whole numbers
     assert ("regenerated" in shown["title"]) == regenerated
     assert shown["ticks"] and all(float(t).is_integer() for t in shown["ticks"])
+
+
+# ------------------------------------------------------------------ killed mid-checkpoint (a real SIGKILL)
+
+# Runs `jaxpelsvae ARGS...` and SIGKILLs itself inside a checkpoint write, at the rename that
+# completes the save whose folder matches KILL_AT ("before:checkpoints/2": the step's files are all
+# written in its temporary folder; "after:variables/*": the step is complete, orbax has not returned).
+KILLING_DRIVER = '''
+import fnmatch, os, signal, sys
+import jax
+jax.config.update("jax_num_cpu_devices", 4)  # as the test process (tests/conftest.py)
+from orbax.checkpoint._src.path import async_path
+from jaxpelsvae.cli import main
+
+when, pattern = os.environ["KILL_AT"].split(":")
+rename = async_path.rename
+
+async def killing_rename(src, dst):
+    hit = fnmatch.fnmatch(f"{dst.parent.name}/{dst.name}", pattern)
+    if hit and when == "before":
+        os.kill(os.getpid(), signal.SIGKILL)
+    result = await rename(src, dst)
+    if hit:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+
+async_path.rename = killing_rename
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.fixture(scope="module")
+def cli_run(survey, config, tmp_path_factory):
+    """(train arguments without --workdir, the workdir of an uninterrupted 3-epoch baseline run)."""
+    from jaxpelsvae.cli import main
+    from jaxpelsvae.data import LightCurveSet
+    from jaxpelsvae.data.readers import write_standard
+
+    root = tmp_path_factory.mktemp("cli_run")
+    data = write_standard(LightCurveSet.concatenate(list(survey)), root / "data")
+    (root / "cfg.json").write_text(json.dumps(dataclasses.replace(config, mode="baseline").to_dict()))
+    args = ["train", str(data), "--mode", "baseline", "--config", str(root / "cfg.json"), "--epochs", "3",
+            "--no-progress"]
+    assert main([*args, "--workdir", str(root / "full")]) == 0
+    return args, root / "full"
+
+
+def _same_run(workdir, reference):
+    a, b = (json.loads((w / "metrics.json").read_text()) for w in (workdir, reference))
+    assert _same_metrics(a, b)
+    assert len((workdir / "metrics.jsonl").read_text().splitlines()) == a["epochs"] == 3
+
+
+def test_killed_during_checkpoint_writes_resumes(cli_run, tmp_path):
+    """A SIGKILL inside a save leaves a half-written checkpoint; the same command again resumes from
+    the last complete one and is killed in turn right as its model's checkpoint completes; the
+    third start cleans up and ends as the uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from jaxpelsvae.cli import main
+
+    args, reference = cli_run
+    driver = tmp_path / "driver.py"
+    driver.write_text(KILLING_DRIVER)
+    wd = tmp_path / "run"
+    for kill_at in ("before:checkpoints/2", "after:variables/*"):
+        env = {**os.environ, "KILL_AT": kill_at, "PYTHONPATH": str(Path(loop.__file__).parents[2])}
+        killed = subprocess.run([sys.executable, str(driver), *args, "--workdir", str(wd)], env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        assert not (wd / "metrics.json").exists()
+        if kill_at.startswith("before"):
+            assert (wd / "checkpoints" / "2.orbax-checkpoint-tmp").is_dir()
+    assert main([*args, "--workdir", str(wd)]) == 0
+    _same_run(wd, reference)
+    assert not [p for p in wd.rglob("*") if ".orbax-checkpoint-tmp" in p.name]
+
+
+def test_unreadable_latest_checkpoint_falls_back_to_the_one_before(cli_run, tmp_path, capsys):
+    """A checkpoint cut short is passed over for the previous one (the lost epoch runs again); when
+    none can be read the command stops with a message."""
+    import shutil
+
+    from jaxpelsvae.cli import main
+
+    args, reference = cli_run
+    wd = tmp_path / "run"
+    shutil.copytree(reference, wd)
+    (wd / "metrics.json").unlink()
+    latest = max(int(p.name) for p in (wd / "checkpoints").iterdir())
+    for f in (wd / "checkpoints" / str(latest) / "loop").rglob("*"):
+        if f.is_file() and f.name != "commit_success.txt":
+            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    assert main([*args, "--workdir", str(wd)]) == 0
+    assert "checkpoint cannot be read" in capsys.readouterr().err
+    _same_run(wd, reference)
+
+    for step in (wd / "checkpoints").iterdir():
+        shutil.rmtree(step / "loop")
+    assert main([*args, "--workdir", str(wd)]) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint can be read" in err and "--no-resume" in err and "Traceback" not in err

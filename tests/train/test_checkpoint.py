@@ -65,3 +65,41 @@ def test_one_shot_functions_and_missing_checkpoint(tmp_path):
     assert loop == {"epoch": 0} and int(restored.step) == 0
     for a, b in zip(jax.tree.leaves(_host(restored)), jax.tree.leaves(_host(state))):
         np.testing.assert_array_equal(a, b)
+
+
+def _truncate(folder):
+    """Cut every data file of a saved step to half its length (a crash or a full disk)."""
+    for f in folder.rglob("*"):
+        if f.is_file() and f.name != "commit_success.txt":
+            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
+
+def test_opening_for_writing_clears_unfinished_saves_and_a_step_saves_again(tmp_path):
+    import shutil
+
+    _, state = _fresh()
+    directory = tmp_path / "ckpt"
+    save(directory, 1, state, {"epoch": 1})
+    # What a process killed mid-save leaves: the step's temporary folder, here a complete-looking one.
+    shutil.copytree(directory / "1", directory / "2.orbax-checkpoint-tmp")
+    (directory / "3.orbax-checkpoint-tmp-1700000000").mkdir()
+    assert restore(directory, _fresh(seed=3)[1])[1] == {"epoch": 1}  # reading leaves the folder as it is
+    assert (directory / "2.orbax-checkpoint-tmp").exists()
+    with CheckpointStore(directory, max_to_keep=3) as store:
+        assert sorted(p.name for p in directory.iterdir()) == ["1"]
+        assert store.latest_step() == 1
+        store.save(2, state, {"epoch": 2}, force=True)
+        store.save(1, state, {"epoch": "again"}, force=True)  # a step saved before a kill, saved again
+    assert restore(directory, _fresh(seed=3)[1], step=1)[1] == {"epoch": "again"}
+    assert restore(directory, _fresh(seed=3)[1])[1] == {"epoch": 2}
+
+
+@pytest.mark.parametrize("part", ["state", "loop"])
+def test_truncated_checkpoint_is_a_checkpoint_error(tmp_path, part):
+    from jaxpelsvae.errors import CheckpointError
+
+    _, state = _fresh()
+    save(tmp_path / "ckpt", 4, state, {"epoch": 4})
+    _truncate(tmp_path / "ckpt" / "4" / part)
+    with pytest.raises(CheckpointError, match=r"ckpt/4: checkpoint cannot be read \(truncated or corrupted"):
+        restore(tmp_path / "ckpt", _fresh(seed=3)[1])
