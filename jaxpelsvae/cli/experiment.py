@@ -62,9 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "cnn (the original, on (Δt, Δm) pairs), folded, hybrid, multifold (default: the preset's)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="draw augmented training views every epoch (period-aware classifiers) (default: the preset's)")
-    parser.add_argument("--synthetic-periods", choices=("found", "true"), default=None,
+    parser.add_argument("--synthetic-periods", choices=("auto", "found", "true"), default=None,
                         help="period a synthetic curve is folded at: found by the same label-free search as real "
-                             "curves, or the true sampled one (default: the preset's)")
+                             "curves, the true sampled one, or auto: true when every training star has a catalogue "
+                             "period, else found (default: the preset's)")
     parser.add_argument("--donors", default=None, metavar="DIR",
                         help="unlabelled curves (e.g. of the survey the classifier is for) whose times and errors "
                              "observe the synthetic curves; their labels are never read (default: training stars)")

@@ -72,9 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="prior of the label-free period search, density f^-X per unit frequency "
                              "(PeriodConfig.period_prior; 1 = log-uniform in period, 0 = plain Lomb-Scargle) "
                              f"(default {PeriodConfig().period_prior}); recorded in the model for `predict`")
-    parser.add_argument("--synthetic-periods", choices=("found", "true"), default=None,
-                        help="period a synthetic curve is folded at: found label-free as for real curves, or the "
-                             f"sampled one (default {train.synthetic_periods})")
+    parser.add_argument("--synthetic-periods", choices=("auto", "found", "true"), default=None,
+                        help="period a synthetic curve is folded at: found label-free as for real curves, the "
+                             "sampled one, or auto: the sampled one when every training star has a catalogue "
+                             f"period, else found (default {train.synthetic_periods})")
     parser.add_argument("--donors", type=Path, default=None, metavar="DIR",
                         help="unlabelled curves whose times and errors observe the generator's synthetic curves "
                              "(e.g. of the survey the classifier is for); labels are never read")

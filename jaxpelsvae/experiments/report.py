@@ -275,11 +275,20 @@ def _classifier_lines(cfg: Mapping) -> str:
         train = cfg.get("train") or cfg  # report.json of earlier versions held the classifier settings flat
         lines.append(f"- view settings {dict(train.get('view_overrides') or {}) or 'default'}; training-view "
                      f"augmentation {'on' if cfg.get('augment') else 'off'}; synthetic curves folded at their "
-                     f"{'found (label-free Lomb-Scargle)' if train.get('synthetic_periods') == 'found' else 'true'} periods")
+                     f"{_synthetic_periods_text(cfg.get('synthetic_periods_used') or train.get('synthetic_periods'))}")
     donors = cfg.get("donors")
     lines.append(f"- synthetic cadences and errors: {donors}" if donors else
                  "- synthetic cadences and errors: donors from the training stars of the same class")
     return "\n".join(lines)
+
+
+def _synthetic_periods_text(choice: str | None) -> str:
+    """How report.md names the period synthetic curves were folded at (TrainConfig.synthetic_periods)."""
+    if choice == "found":
+        return "found (label-free Lomb-Scargle) periods"
+    if choice == "true":
+        return "true (sampled) periods"
+    return "sampled periods where every training star has a catalogue period, else found ones"
 
 
 def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:

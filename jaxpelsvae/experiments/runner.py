@@ -30,6 +30,7 @@ from jaxpelsvae.data.validate import validation_notes
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.experiments.config import ExperimentConfig
 from jaxpelsvae.pipeline import check_donors, encode, load_donors
+from jaxpelsvae.train.classifier import resolve_synthetic_periods
 from jaxpelsvae.selfreg.metrics import absent_classes_warning
 
 MAX_AUTO_SEQ_LENGTH = 300
@@ -406,7 +407,8 @@ def run_experiment(
            "donors": (f"{donor_info['n_curves']} unlabelled curves of `{donor_info['path']}` (times and errors only"
                       + (f"; {donor_info['n_test_stars']} are test stars: transductive" if donor_info["transductive"] else "")
                       + ")") if donor_info else None,
-           "train_config": {m: config.train_config(seq_length, m).to_dict() for m in config.modes}}
+           "train_config": {m: config.train_config(seq_length, m).to_dict() for m in config.modes},
+           "synthetic_periods_used": resolve_synthetic_periods(config.train, train_set)}
     timing["total"] = time.perf_counter() - t_start
     report = report_lib.build_report(
         dataset=dataset_info, split=split_info, runs=runs, generator=gen_report, config=cfg,

@@ -41,7 +41,8 @@ def period_sources(lcs: LightCurveSet) -> np.ndarray:
     periods = lcs.periods
     valid = np.zeros(len(lcs), bool) if periods is None else _valid(periods)
     if "period_source" in lcs.meta.columns:
-        raw = lcs.meta["period_source"].astype(str).str.strip().to_numpy(dtype=object)
+        # fillna first: pandas 3's str dtype keeps a missing source (a concatenated set) as NaN
+        raw = lcs.meta["period_source"].fillna("").astype(str).str.strip().to_numpy(dtype=object)
         src = np.array([CATALOGUE if s.lower() in _CATALOGUE_ALIASES else s for s in raw], dtype=object)
     else:
         src = np.full(len(lcs), CATALOGUE, dtype=object)

@@ -62,6 +62,7 @@ from jaxpelsvae.train.classifier import (
     evaluate_split,
     init_train_state,
     resample_split,
+    resolve_synthetic_periods,
     save_model,
     write_atomic,
 )
@@ -171,6 +172,8 @@ def train_classifier(
     selfreg = config.mode == "selfreg"
     if selfreg and generator is None:
         raise ConfigError("self-regulated training needs a synthetic-curve generator")
+    if config.reads_period and config.synthetic_periods == "auto":
+        config = dataclasses.replace(config, synthetic_periods=resolve_synthetic_periods(config, train_set))
     if selfreg and hasattr(generator, "with_encoding"):
         # Synthetic curves get the run's own encoding (L, order), as real ones: a generator fitted
         # for another L still gives the same raw curves.

@@ -65,7 +65,7 @@ def _synthetic_views(out, keep: np.ndarray, config: TrainConfig, key, period_con
 
     time, mag, err, mask = (np.asarray(a) for a in (out.time_NT, out.mag_NT, out.err_NT, out.mask_NT))
     periods = np.asarray(out.period_N, np.float64)
-    if config.synthetic_periods == "found":
+    if config.synthetic_periods != "true":  # "auto" unresolved (no training set known here): "found"
         periods = periods.copy()
         periods[keep] = synthetic_found_periods(time[keep], mag[keep], err[keep], mask[keep], period_config)
     # The view runs on every slot of the batch, whose shape is fixed by the generator's capacity,

@@ -27,7 +27,7 @@ from jaxpelsvae.seeds import ENCODE_STREAMS, KEY_MODEL, KEY_TRAIN, RESAMPLE_STRE
 from jaxpelsvae.selfreg.state import RegulatorConfig
 
 MODES = ("baseline", "selfreg")
-SYNTHETIC_PERIODS = ("found", "true")
+SYNTHETIC_PERIODS = ("auto", "found", "true")
 # Seed streams (jaxpelsvae.seeds): a saved model encodes new stars on the "test" stream.
 
 # The regulator of `TrainConfig()`: the `small` preset's budget (minutes on a CPU, not the original's
@@ -59,8 +59,9 @@ class TrainConfig:
     augment: training views drawn afresh every epoch with the view's augmentation (point dropout,
         phase jitter); validation, test and synthetic views never augment. Not for "cnn".
     synthetic_periods: the period a synthetic curve's view folds with: "found" (the same
-        label-free Lomb-Scargle search as real curves, so aliases look alike) or "true" (the
-        sampled period; cheaper).
+        label-free Lomb-Scargle search as real curves, so aliases look alike), "true" (the
+        sampled period; cheaper) or "auto" (the default): as the real training curves are folded,
+        "true" when every one has a catalogue period, else "found" (`resolve_synthetic_periods`).
     compiled_epoch: sets live on the device and each pass over a set (training or evaluation) is
         one compiled program (`train.batching.make_epoch_pass` / `make_eval_pass`); False drives
         one jitted step a batch from Python. Same batch order; equal within float tolerance.
@@ -86,7 +87,7 @@ class TrainConfig:
     view_overrides: tuple[tuple[str, Any], ...] = ()
     backbone_overrides: tuple[tuple[str, Any], ...] = ()
     augment: bool = False
-    synthetic_periods: str = "found"
+    synthetic_periods: str = "auto"
     compiled_epoch: bool = True
     checkpoint_every: int = 1
 
@@ -362,6 +363,22 @@ def encode_split(lcs, classes: Sequence[str], config: TrainConfig, seed: int, st
         raise DataError(f"classes {unknown} are not among the training classes {list(classes)}")
     lcs = lcs.with_classes(classes)
     return Encoded(view_inputs(lcs, config, seed, stream, augment=augment), np.asarray(lcs.labels, np.int32))
+
+
+def resolve_synthetic_periods(config: TrainConfig, train_set) -> str:
+    """"found" or "true" for ``config.synthetic_periods`` "auto": synthetic curves are folded the way
+    the real training curves are, at their true (sampled) period when every training star has a
+    catalogue period, else at the period the label-free search finds on them. A search on every
+    synthetic curve at every regeneration costs more than the rest of a run on dense cadences
+    (OGLE: ~0.4 s a curve), and where real curves fold at catalogue periods it only adds aliases
+    that real curves do not show."""
+    if config.synthetic_periods != "auto":
+        return config.synthetic_periods
+    from jaxpelsvae.period.fill import CATALOGUE, period_sources
+
+    if train_set is not None and len(train_set) and bool(np.all(period_sources(train_set) == CATALOGUE)):
+        return "true"
+    return "found"
 
 
 def resample_split(lcs, classes: Sequence[str], config: TrainConfig, seed: int, epoch: int) -> Encoded:

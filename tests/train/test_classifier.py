@@ -93,6 +93,20 @@ def test_synthetic_views_of_kept_slots_equal_those_of_the_kept_curves_alone(gaia
         np.testing.assert_allclose(got[name], alone[name], atol=2e-5)
 
 
+def test_auto_synthetic_periods_fold_synthetic_curves_as_the_training_curves_are(gaia_like):
+    from jaxpelsvae.train.classifier import resolve_synthetic_periods
+
+    auto = TrainConfig(classifier="folded")
+    assert auto.synthetic_periods == "auto"
+    catalogued = simulate_survey({"CEP": 3, "ECL": 3}, cadence="gaia", seed=1)  # simulated periods: catalogue
+    assert resolve_synthetic_periods(auto, catalogued) == "true"
+    assert resolve_synthetic_periods(auto, gaia_like) == "found"  # periods found by the search
+    mixed = LightCurveSet.concatenate([catalogued, gaia_like.select(np.arange(2))])
+    assert resolve_synthetic_periods(auto, mixed) == "found"
+    for fixed in ("found", "true"):
+        assert resolve_synthetic_periods(TrainConfig(classifier="folded", synthetic_periods=fixed), catalogued) == fixed
+
+
 def test_views_do_not_depend_on_labels_or_chunking(gaia_like, monkeypatch):
     config = TrainConfig(classifier="hybrid")
     a = view_inputs(gaia_like, config, seed=1, stream=13)
