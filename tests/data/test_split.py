@@ -214,6 +214,8 @@ def test_evaluate_refuses_stars_the_model_saw(survey, tmp_path, capsys, monkeypa
                 "classes": list(classes)}
 
     monkeypatch.setattr(classifier, "evaluate_saved_model", fake_evaluate)
+    # evaluate loads the model before the data (a broken one stops there); this one has no weights
+    monkeypatch.setattr(classifier, "load_model", lambda path: (None, None, None, {"classes": list(classes)}))
     work = ["--workdir", str(tmp_path / "eval")]
     capsys.readouterr()
     assert main(["evaluate", "--model", str(model), str(survey), *work]) == 2
