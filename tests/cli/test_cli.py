@@ -195,3 +195,15 @@ def test_fit_generator_lines_agree_in_number():
     assert mixture_line("CEP", {"n_fit": 1, "n_components": 1, "imputed": {"teff": 0}}) == \
         "CEP: 1 star in the mixture (1 component); imputed none"
     assert "12 stars in the mixture (3 components)" in mixture_line("ECL", {"n_fit": 12, "n_components": 3, "imputed": {}})
+
+
+def test_demo_shows_the_main_classifier_on_a_survey_sized_for_minutes():
+    # The demo runs in minutes on 2 cores: the preset's main classifier only, on 1,000 stars; the
+    # original CNN is an option (--classifier folded,cnn).
+    from jaxpelsvae.cli.demo import DEMO_COUNTS, demo_counts
+    from jaxpelsvae.experiments.config import preset
+
+    args = build_parser().parse_args(["demo"])
+    assert args.classifier == preset("small").classifiers[0] == "folded"
+    assert sum(demo_counts(None).values()) == sum(DEMO_COUNTS.values()) == 1000
+    assert build_parser().parse_args(["demo", "--classifier", "folded,cnn"]).classifier == "folded,cnn"
