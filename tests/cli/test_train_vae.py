@@ -48,3 +48,18 @@ def test_cli_train_vae_end_to_end(tmp_path, capsys):
     loaded = load_vae(wd / "vae")
     assert loaded.classes == ("CEP", "ECL", "RRLYR") and loaded.config.seq_len == 600
     assert loaded.scaler.names == ("period", "teff", "abs_gmag")
+
+
+def test_train_vae_defaults_are_the_small_presets_tested_vae():
+    # A new user's `train-vae DATA` trains the VAE the experiments use (minutes on a CPU), not the
+    # original's size, which learns class averages from a few hundred curves.
+    from jaxpelsvae.cli import build_parser
+    from jaxpelsvae.experiments.config import preset
+
+    args = build_parser().parse_args(["train-vae", "data"])
+    small = preset("small")
+    assert (args.units, args.levels, args.kernel, args.latent, args.dropout, args.residual_init, args.beta) == (
+        small.vae.units, small.vae.levels, small.vae.kernel_size, small.vae.latent_dim, small.vae.dropout,
+        small.vae.residual_init, small.vae.beta)
+    assert (args.epochs, args.batch_size, args.lr, args.patience) == (
+        small.vae_train.epochs, small.vae_train.batch_size, small.vae_train.lr, small.vae_train.patience)
