@@ -4,8 +4,8 @@ DESIGN.md principle 9 (a generator is judged like a forger). For `per_class` syn
 class and the real held-out stars, the same features are computed the same way (periods of both
 searched label-free, `find_periods_label_free`; FEATURES below), then:
   * two-sample AUC: a forest tells synthetic from real, out-of-fold over a stratified k-fold; ROC-AUC
-    over all curves and, with a forest of its own, within each class (0.5: indistinguishable, 1: told
-    apart every time). `real_vs_real_auc` is the same test between two random halves of the real
+    of its scores over all curves and within each class (the class's real and synthetic curves ranked
+    by the same out-of-fold scores; 0.5: indistinguishable, 1: told apart every time). `real_vs_real_auc` is the same test between two random halves of the real
     stars: what "indistinguishable" looks like at this sample size;
   * label fidelity: a forest fitted on all the real stars predicts the class of every synthetic
     curve; the fraction given its own class, per class. The synthetic curves are never in that
@@ -114,15 +114,28 @@ def _oof_predict(X: np.ndarray, y: np.ndarray, seed: int, method: str):
     return cross_val_predict(_forest(seed), X, y, cv=StratifiedKFold(k, shuffle=True, random_state=seed), method=method)
 
 
-def two_sample_auc(real_X: np.ndarray, synth_X: np.ndarray, seed: int = 0) -> float | None:
-    """Out-of-fold ROC-AUC of a forest telling `synth_X` rows from `real_X` rows (0.5:
-    indistinguishable); None when either side has fewer than 2 rows."""
+def _auc(is_synth: np.ndarray, score: np.ndarray) -> float | None:
     from sklearn.metrics import roc_auc_score
 
+    n_synth = int(is_synth.sum())
+    return float(roc_auc_score(is_synth, score)) if 0 < n_synth < is_synth.size else None
+
+
+def two_sample_scores(real_X: np.ndarray, synth_X: np.ndarray, seed: int = 0) -> np.ndarray | None:
+    """(N_real + N_synth,) out-of-fold probability that each row (real rows first) is synthetic, from a
+    forest telling `synth_X` rows from `real_X` rows; None when either side has fewer than 2 rows."""
     X = np.concatenate([real_X, synth_X]).astype(np.float64)
     y = np.concatenate([np.zeros(len(real_X), int), np.ones(len(synth_X), int)])
     proba = _oof_predict(X, y, seed, "predict_proba")
-    return None if proba is None else float(roc_auc_score(y, proba[:, 1]))
+    return None if proba is None else proba[:, 1]
+
+
+def two_sample_auc(real_X: np.ndarray, synth_X: np.ndarray, seed: int = 0) -> float | None:
+    """Out-of-fold ROC-AUC of a forest telling `synth_X` rows from `real_X` rows (0.5:
+    indistinguishable); None when either side has fewer than 2 rows."""
+    score = two_sample_scores(real_X, synth_X, seed)
+    is_synth = np.r_[np.zeros(len(real_X), bool), np.ones(len(synth_X), bool)]
+    return None if score is None else _auc(is_synth, score)
 
 
 def _halves(y: np.ndarray, seed: int) -> np.ndarray:
@@ -146,14 +159,19 @@ def realism_scores(sets: RealismSets, classes, *, seed: int = 0, notes=()) -> di
     per_class = {c: {"n_real": int((real_y == c).sum()), "n_synthetic": int((synth_y == c).sum()), "auc": None,
                      "label_fidelity": None, "real_recall": None, "tstr_f1": None} for c in classes}
     out = {"features": list(FEATURES), "protocol": PROTOCOL, "seed": int(seed), "n_real": int(len(real_y)),
-           "n_synthetic": int(len(synth_y)), "auc": two_sample_auc(real_X, synth_X, seed)}
+           "n_synthetic": int(len(synth_y))}
+    # one forest for every class; a class's AUC ranks its own rows by that forest's out-of-fold scores
+    score = two_sample_scores(real_X, synth_X, seed)
+    is_synth = np.r_[np.zeros(len(real_y), bool), np.ones(len(synth_y), bool)]
+    y = np.r_[real_y, synth_y]
+    out["auc"] = None if score is None else _auc(is_synth, score)
     half = _halves(real_y, seed)
     out["real_vs_real_auc"] = two_sample_auc(real_X[half], real_X[~half], seed)
     for c, row in per_class.items():
-        row["auc"] = two_sample_auc(real_X[real_y == c], synth_X[synth_y == c], seed)
-        if row["auc"] is None:
-            notes.append(f"{c}: no two-sample AUC ({row['n_real']} real and {row['n_synthetic']} synthetic curves; "
-                         "at least 2 of each needed)")
+        if score is not None and row["n_real"] and row["n_synthetic"]:
+            row["auc"] = _auc(is_synth[y == c], score[y == c])
+        else:
+            notes.append(f"{c}: no two-sample AUC ({row['n_real']} real and {row['n_synthetic']} synthetic curves)")
 
     real_classes = [c for c in classes if (real_y == c).any()]
     # label fidelity: a forest fitted on every real star; the synthetic curves are never in its training set
@@ -215,4 +233,4 @@ def realism_lines(report: dict) -> list[str]:
 
 
 __all__ = ["FEATURES", "RealismSets", "realism_features", "realism_lines", "realism_report", "realism_scores",
-           "realism_sets", "two_sample_auc"]
+           "realism_sets", "two_sample_auc", "two_sample_scores"]
