@@ -134,7 +134,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"VAE reconstruction MSE {rep['vae_recon_mse']:.5g}; generator: {out}")
     if args.split is not None and args.realism_per_class > 0:
         from jaxpelsvae.cli.check_generator import write_realism
-
         from jaxpelsvae.errors import JaxPelsVaeError
 
         try:  # judged on the val part: stars neither the generator nor (checked above) its VAE saw

@@ -599,14 +599,16 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
 def _realism(generator, val_set: LightCurveSet, config: ExperimentConfig, seed: int):
     """(the realism report of the generator on the validation set, its RealismSets for the figure);
     the validation stars were never seen by the generator, and the report only reports (it picks
-    nothing). `synthetic_samples_by_class` curves per class: the size of the loop's synthetic sets, a
-    program already compiled. A report that cannot be made is recorded as {"error": ...}: it must not
-    fail the experiment."""
-    from jaxpelsvae.synth.realism import realism_report
+    nothing). `synthetic_samples_by_class` curves per class: the size of the loop's synthetic sets, so
+    the loop reuses the generation program compiled here when it draws one curve per template. A
+    report that cannot be made is recorded as {"error": ...}: it must not fail the experiment."""
+    from jaxpelsvae.synth.realism import realism_lines, realism_report
 
     try:
-        return realism_report(generator, val_set, per_class=config.regulator.synthetic_samples_by_class, seed=seed,
-                              period_config=config.period, return_sets=True)
+        report, sets = realism_report(generator, val_set, per_class=config.regulator.synthetic_samples_by_class,
+                                      seed=seed, period_config=config.period, return_sets=True)
+        _log(realism_lines(report)[0], config.progress)
+        return report, sets
     except Exception as err:  # noqa: BLE001 -- a report of the generator must not fail the experiment
         print(f"warning: no realism report of the generator: {type(err).__name__}: {err}", file=sys.stderr)
         return {"error": f"{type(err).__name__}: {err}"}, None

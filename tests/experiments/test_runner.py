@@ -12,7 +12,6 @@ from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.experiments import runner
 from jaxpelsvae.experiments.config import preset
 from jaxpelsvae.experiments.report import validate_report
-from jaxpelsvae.synth import realism
 
 def _config(**changes):
     base = preset("tiny").replace(shift=ShiftConfig(scenario="random", test_fraction=0.3), figures=False, seeds=2)
@@ -34,7 +33,7 @@ def test_nothing_is_fitted_on_validation_or_test_stars(survey, trained, tmp_path
         seen["vae_generator"] = set(train_set.ids)
         return object(), {}  # a generator the recorded runs never call
 
-    def spy_realism(generator, real, **_):
+    def spy_realism(generator, real, config, seed):
         judged["realism"] = set(real.ids)
         return {}, None
 
@@ -49,7 +48,7 @@ def test_nothing_is_fitted_on_validation_or_test_stars(survey, trained, tmp_path
         return []
 
     judged = {}
-    monkeypatch.setattr(realism, "realism_report", spy_realism)
+    monkeypatch.setattr(runner, "_realism", spy_realism)
     monkeypatch.setattr(runner, "choose_seq_length", spy_choose)
     monkeypatch.setattr(runner, "_figures", spy_figures)
     result = runner.run_experiment(survey, _config(figures=True), tmp_path, seed=0, vae_generator_fn=spy_vae_generator)
