@@ -25,4 +25,5 @@ VAE_SUBSAMPLE_STREAM = 0x7AE  # the curves the VAE trains on (vae_max_stars)
 # ---- device keys of one-off synthetic sets: jax.random.fold_in(jax.random.key(seed), stream)
 SYNTHETIC_TRAIN_KEY = 1  # experiments/synthetic_only.py: the synthetic training set
 SYNTHETIC_VAL_KEY = 2  # experiments/synthetic_only.py: the synthetic validation set
+REALISM_KEY = 3  # synth/realism.py: the synthetic curves of a generator's realism report
 FIGURE_KEY_OFFSET = 7919  # report figures: synthetic curves drawn with jax.random.key(seed + 7919)

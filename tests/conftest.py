@@ -77,3 +77,31 @@ def make_toy_set():
 def toy():
     """Three overlapping classes of sinusoids, 40 stars each."""
     return toy_set()
+
+
+def tiny_generator(lcs: LightCurveSet):
+    """A generator fitted in seconds on `lcs` (an untrained tiny VAE, a small MLP latent model): for
+    tests of what is built around a generator, never of its curves' quality."""
+    from flax import nnx
+
+    from jaxpelsvae.models.vae import PelsVAE, VAEConfig
+    from jaxpelsvae.physics.latent import LatentConfig
+    from jaxpelsvae.physics.priors import PriorConfig
+    from jaxpelsvae.synth.fit import fit_generator
+    from jaxpelsvae.synth.generator import GeneratorConfig
+    from jaxpelsvae.train.vae_train import LoadedVAE
+
+    cfg = VAEConfig(latent_dim=2, units=8, levels=7, kernel_size=4, num_classes=len(lcs.classes), phys_dim=0)
+    vae = LoadedVAE(PelsVAE(cfg, rngs=nnx.Rngs(0)), cfg, None, tuple(lcs.classes), {})
+    return fit_generator(
+        lcs, vae,
+        priors_config=PriorConfig(max_iter=100, truncate=True),
+        latent_config=LatentConfig(model="mlp", rf_trees=4, max_epochs=5, hidden=(8,)),
+        config=GeneratorConfig(seq_length=32, capacity_multiple=32, donor_max_len=64),
+    )
+
+
+@pytest.fixture(scope="session")
+def make_tiny_generator():
+    """The tiny-generator factory: `make_tiny_generator(lcs)` fits one on `lcs`."""
+    return tiny_generator

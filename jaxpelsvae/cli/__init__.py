@@ -28,6 +28,7 @@ COMMANDS = (
     "period",
     "train_vae",
     "fit_generator",
+    "check_generator",
     "synthesize",
     "train",
     "evaluate",

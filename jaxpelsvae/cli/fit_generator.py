@@ -14,7 +14,8 @@ DESCRIPTION = (
     "--priors; missing values imputed per class), encode every curve with the PELS-VAE of --vae, fit the "
     "physics -> latent random forest and JAX conditional network (held-out R^2 and NLL of both; the "
     "better is used), and keep the real cadences as reverse-folding donors. Writes --out (default "
-    "WORKDIR/generator) for `jaxpelsvae synthesize --generator`, and generator_report.json."
+    "WORKDIR/generator) for `jaxpelsvae synthesize --generator`, and generator_report.json; with --split, "
+    "also the generator's realism report on the val part (realism.json, realism.png in --out)."
 )
 
 
@@ -48,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "observe the synthetic curves; labels are never read (default: the training stars)")
     parser.add_argument("--donor-copies", type=int, default=4,
                         help="target cadences drawn for each training donor with --donors")
+    parser.add_argument("--realism-per-class", type=int, default=40,
+                        help="with --split: synthetic curves per class of the realism report on the split's val "
+                             "part (realism.json in the generator folder, as `jaxpelsvae check-generator`); 0: no report")
 
 
 def _vae_dir(path: Path) -> Path:
@@ -91,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
 
     vae_dir = _vae_dir(Path(args.vae))
     workdir, lcs, rejected = load_data(args)
+    if args.realism_per_class == 1 or args.realism_per_class < 0:
+        from jaxpelsvae.errors import ConfigError
+
+        raise ConfigError(f"--realism-per-class must be 0 or at least 2, got {args.realism_per_class}")
     if args.split is not None:
         from jaxpelsvae.data.provenance import check_overlap
         from jaxpelsvae.data.split import parts_from_file
@@ -124,4 +132,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"physics->latent held-out R^2: rf {r2['rf']:.3f}, mlp {r2['mlp']:.3f}; NLL rf {nll['rf']:.3f}, "
           f"mlp {nll['mlp']:.3f}; using {rep['chosen']}")
     print(f"VAE reconstruction MSE {rep['vae_recon_mse']:.5g}; generator: {out}")
+    if args.split is not None and args.realism_per_class > 0:
+        from jaxpelsvae.cli.check_generator import write_realism
+        from jaxpelsvae.errors import JaxPelsVaeError
+
+        try:  # judged on the val part: stars neither the generator nor (checked above) its VAE saw
+            write_realism(gen, val, out, per_class=args.realism_per_class, seed=args.seed)
+        except JaxPelsVaeError as err:  # the generator is saved: a report that cannot be made is a note
+            print(f"note: no realism report: {err}")
     return 0

@@ -98,6 +98,20 @@ def _fourier(lcs: LightCurveSet, period_N: np.ndarray, ridge: float = 1e-6):
     return amp, phase
 
 
+def beyond_one_std(lcs: LightCurveSet) -> np.ndarray:
+    """(N,) fraction of each star's points farther than one standard deviation from its mean magnitude
+    (FATS' Beyond1Std, unweighted); MISSING for stars with fewer than two points or a constant curve.
+    Kept out of FEATURE_NAMES so that the hardness-bias split's forest keeps its inputs."""
+    n = len(lcs)
+    star = lcs.star_index
+    n_i = lcs.lengths.astype(np.float64)
+    safe_n = np.maximum(n_i, 1.0)
+    dev = lcs.mag - (_segment_sum(lcs.mag, star, n) / safe_n)[star]
+    std = np.sqrt(_segment_sum(dev**2, star, n) / safe_n)
+    frac = _segment_sum((np.abs(dev) > std[star]).astype(np.float64), star, n) / safe_n
+    return np.where((n_i >= 2) & (std > 0), frac, MISSING)
+
+
 def light_curve_features(lcs: LightCurveSet, periods: np.ndarray | None = None) -> pd.DataFrame:
     """Feature table, one row per star (index = star ids), columns FEATURE_NAMES, float64.
 

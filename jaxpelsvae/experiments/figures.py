@@ -1,5 +1,5 @@
 """Figures of an experiment report: confusion per mode, per-class F1, macro-F1 over seeds,
-synthetic versus real curves, physical-parameter samples versus real ones (matplotlib Agg, files only)."""
+synthetic versus real curves, physical-parameter samples versus real ones, the realism report (matplotlib Agg, files only)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -135,3 +135,59 @@ def report_figures(report: Mapping, folder: Path) -> list[str]:
         plot_macro_f1_distribution(report, folder / "macro_f1_seeds.png"),
     ]
     return [str(p.relative_to(folder.parent)) if p.is_relative_to(folder.parent) else str(p) for p in out]
+
+
+def _folded(lcs, periods: np.ndarray, rows: np.ndarray):
+    """(phase, magnitude minus the curve's median) of each star in `rows`, folded at `periods` (time from the
+    first epoch where a period is missing)."""
+    out = []
+    for i in rows:
+        t, m, _ = lcs.curve(int(i))
+        p = periods[i]
+        x = ((t - t[0]) / p) % 1.0 if np.isfinite(p) and p > 0 else t - t[0]
+        out.append((x, m - np.median(m)))
+    return out
+
+
+def plot_realism(sets, report: Mapping, path: Path, *, curves: int = 4) -> Path:
+    """One row per class: `curves` real held-out curves and as many synthetic ones folded at their
+    label-free periods (magnitude minus the median), then each realism feature's distribution, real
+    and synthetic overlaid; row titles give the class's two-sample AUC (`synth.realism`)."""
+    from jaxpelsvae.data.features import MISSING
+    from jaxpelsvae.synth.realism import FEATURES
+
+    plt = pyplot()
+    classes = list(report["per_class"])
+    n_col = 2 + len(FEATURES)
+    fig, axes = plt.subplots(len(classes), n_col, figsize=(1.9 * n_col, 1.9 * len(classes) + 0.4), squeeze=False)
+    sides = ((sets.real, sets.real_X, sets.real_y, "real"), (sets.synthetic, sets.synth_X, sets.synth_y, "synthetic"))
+    for r, c in enumerate(classes):
+        auc = report["per_class"][c]["auc"]
+        for col, (lcs, table, y, label) in enumerate(sides):
+            ax = axes[r, col]
+            rows = np.flatnonzero(y == c)[:curves]
+            for x, m in _folded(lcs, table["period"].to_numpy(), rows):
+                ax.plot(x, m, ".", ms=2)
+            ax.invert_yaxis()
+            ax.set_title(f"{c}: {label}" + (f" (AUC {auc:.2f})" if col == 0 and auc is not None else ""), fontsize=7)
+            ax.tick_params(labelsize=6)
+        for j, name in enumerate(FEATURES):
+            ax = axes[r, 2 + j]
+            values = [t.loc[y == c, name].to_numpy() for _, t, y, _ in sides]
+            values = [v[v != MISSING] for v in values]  # a placeholder, not a value of the distribution
+            both = np.concatenate(values)
+            if both.size:
+                bins = np.histogram_bin_edges(both, bins=12)
+                for v, label in zip(values, ("real", "synthetic")):
+                    ax.hist(v, bins=bins, density=True, alpha=0.5, label=label)
+            ax.set_title(name, fontsize=7)
+            ax.tick_params(labelsize=6)
+    axes[0, 2].legend(fontsize=6)
+    fig.suptitle(f"realism: two-sample AUC {_num(report.get('auc'))} (real vs real {_num(report.get('real_vs_real_auc'))}), "
+                 f"label fidelity {_num(report.get('label_fidelity'))}, TSTR macro-F1 {_num(report.get('tstr_macro_f1'))}",
+                 fontsize=9)
+    return _save(fig, path)
+
+
+def _num(v) -> str:
+    return "–" if v is None else f"{v:.3f}"

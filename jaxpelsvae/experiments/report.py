@@ -9,7 +9,8 @@ All metrics are fractions in [0, 1] (the paper's tables use percent). Layout of 
   summary   {mode: {macro_f1_mean, macro_f1_std, macro_f1_min, macro_f1_max, roc_auc_ovo_mean, ...}}
             of the main classifier (config.classifier, the first of config.classifiers)
   summary_by_classifier {classifier: {mode: the same}} for every classifier of the report
-  generator {vae_recon_mse, latent_r2_heldout, ...}
+  generator {vae_recon_mse, latent_r2_heldout, ..., realism (synth.realism: two-sample AUC, label
+            fidelity, TSTR on the validation stars; {error} when it could not be made)}
   config    the run's configuration (plain JSON)
   versions  {jaxpelsvae, python, jax, flax, optax, numpy, platform, devices}
 """
@@ -291,6 +292,27 @@ def _synthetic_periods_text(choice: str | None) -> str:
     return "sampled periods where every training star has a catalogue period, else found ones"
 
 
+def realism_markdown(realism: Mapping) -> list[str]:
+    """report.md's lines for generator.realism (`synth.realism`): the headline, then one row per class."""
+    out = ["## Generator realism (validation stars)", ""]
+    if realism.get("error"):
+        return out + [f"- not computed: {realism['error']}", ""]
+    out += [f"Random forests on {', '.join(realism['features'])} of {realism['n_real']} real validation stars (never "
+            f"seen by the generator) and {realism['n_synthetic']} synthetic curves. Two-sample AUC: can a forest tell "
+            f"synthetic from real (0.5: no; real vs real here: {_fmt(realism.get('real_vs_real_auc'))}). Label fidelity: "
+            "synthetic curves given their class by a forest fitted on the real stars (those real stars, out of fold: "
+            "real recall). TSTR: F1 on the real stars of a forest fitted on synthetic curves only "
+            f"(macro {_fmt(realism.get('tstr_macro_f1'))}; fitted on real stars, out of fold: "
+            f"{_fmt(realism.get('trtr_macro_f1'))}).", ""]
+    rows = [["all", realism["n_real"], realism["n_synthetic"], realism.get("auc"), realism.get("label_fidelity"), None,
+             realism.get("tstr_macro_f1")]]
+    rows += [[c, r["n_real"], r["n_synthetic"], r["auc"], r["label_fidelity"], r["real_recall"], r["tstr_f1"]]
+             for c, r in realism["per_class"].items()]
+    out += [_table(["class", "real", "synthetic", "two-sample AUC", "label fidelity", "real recall", "TSTR F1"], rows), ""]
+    out += [f"- note: {n}" for n in realism.get("notes") or []]
+    return out + ([""] if realism.get("notes") else [])
+
+
 def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
     """report.md: summary per mode, per-class F1, dataset and split, generator quality, timing,
     the chosen sequence length and why, figures."""
@@ -355,6 +377,8 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
 
     out += ["## Generator quality", ""]
     out += [_table(["quantity", "value"], [[k, v] for k, v in gen.items() if not isinstance(v, (dict, list))]), ""]
+    if gen.get("realism"):
+        out += realism_markdown(gen["realism"])
 
     rows = [[r.get("classifier", "cnn"), r["mode"], r["seed"], r["macro_f1"], r.get("roc_auc_ovo"), r["best_epoch"],
              r["epochs"], r["wall_s"]] for r in runs]

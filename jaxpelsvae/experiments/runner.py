@@ -4,8 +4,8 @@ Stages (each timed, each writing into the workdir):
   read + validate (rejected.csv) → periods where missing (Lomb-Scargle) → data-shift split
   (hardness.csv) → train/validation split of the training pool → choose L on the train part →
   quality cuts → subsamples (split.csv) → encode → PELS-VAE (vae/) and generator (generator/) on
-  the train part → baseline and self-regulated runs over seeds (runs/<mode>_seed<k>/) →
-  report.json, report.md, figures/.
+  the train part → its realism report on the validation set (generator.realism) → baseline and
+  self-regulated runs over seeds (runs/<mode>_seed<k>/) → report.json, report.md, figures/.
 Nothing is fitted on validation or test stars. Validation and test encodings are shared by every
 run; the training set and its pairs too unless `redraw_per_seed`, so seeds differ only in the
 initialisation, the batch order, (self-regulated) the synthetic curves and, when redrawn, the
@@ -325,11 +325,14 @@ def run_experiment(
     t0 = lap("encode", t0)
 
     # ---- VAE + generator, fitted once on the root seed's training set (train part only)
-    generator, gen_report = None, {}
+    generator, gen_report, realism_sets = None, {}, None
     if "selfreg" in config.modes:
         fn = vae_generator_fn or fit_vae_and_generator
         generator, gen_report = fn(train_set, dataclasses.replace(config, seq_length=seq_length), seed, workdir)
         t0 = lap("vae_generator", t0)
+        if generator is not None:
+            gen_report["realism"], realism_sets = _realism(generator, val_set, config, seed)
+            t0 = lap("realism", t0)
 
     # ---- runs
     run_seeds = [seed + k for k in range(config.seeds)]
@@ -416,7 +419,8 @@ def run_experiment(
     )
     figures = []
     if config.figures:
-        figures = _figures(report, workdir, generator, train_set, classes, seed, config.regulator.synthetic_samples_by_class)
+        figures = _figures(report, workdir, generator, train_set, classes, seed, config.regulator.synthetic_samples_by_class,
+                           realism_sets)
     report["timing"].pop("total", None)
     report["timing"]["report"] = time.perf_counter() - t0
     report["timing"]["total"] = time.perf_counter() - t_start
@@ -592,10 +596,29 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     return generator, quality
 
 
+def _realism(generator, val_set: LightCurveSet, config: ExperimentConfig, seed: int):
+    """(the realism report of the generator on the validation set, its RealismSets for the figure);
+    the validation stars were never seen by the generator, and the report only reports (it picks
+    nothing). `synthetic_samples_by_class` curves per class: the size of the loop's synthetic sets, so
+    the loop reuses the generation program compiled here when it draws one curve per template. A
+    report that cannot be made is recorded as {"error": ...}: it must not fail the experiment."""
+    from jaxpelsvae.synth.realism import realism_lines, realism_report
+
+    try:
+        report, sets = realism_report(generator, val_set, per_class=config.regulator.synthetic_samples_by_class,
+                                      seed=seed, period_config=config.period, return_sets=True)
+        _log(realism_lines(report)[0], config.progress)
+        return report, sets
+    except Exception as err:  # noqa: BLE001 -- a report of the generator must not fail the experiment
+        print(f"warning: no realism report of the generator: {type(err).__name__}: {err}", file=sys.stderr)
+        return {"error": f"{type(err).__name__}: {err}"}, None
+
+
 # ------------------------------------------------------------------------------------ figures
 
 
-def _figures(report: dict, workdir: Path, generator, pool: LightCurveSet, classes, seed: int, per_class: int) -> list[str]:
+def _figures(report: dict, workdir: Path, generator, pool: LightCurveSet, classes, seed: int, per_class: int,
+             realism_sets=None) -> list[str]:
     from jaxpelsvae.experiments import figures as fig
 
     folder = workdir / "figures"
@@ -605,6 +628,12 @@ def _figures(report: dict, workdir: Path, generator, pool: LightCurveSet, classe
             out += _generator_figures(generator, pool, classes, seed, folder, workdir, per_class)
         except Exception as err:  # noqa: BLE001 -- a figure must never fail a finished experiment
             (folder / "generator_figures_error.txt").write_text(f"{type(err).__name__}: {err}\n")
+    if realism_sets is not None:
+        try:
+            path = fig.plot_realism(realism_sets, report["generator"]["realism"], folder / "realism.png")
+            out.append(str(path.relative_to(workdir)))
+        except Exception as err:  # noqa: BLE001 -- a figure must never fail a finished experiment
+            (folder / "realism_figure_error.txt").write_text(f"{type(err).__name__}: {err}\n")
     return out
 
 

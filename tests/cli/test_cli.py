@@ -14,7 +14,7 @@ from jaxpelsvae.cli import build_parser
 # The commands of the CLI contract (DESIGN.md) this checkout provides; extend it with each new command.
 CONTRACT_COMMANDS = (
     "simulate", "period", "train-vae", "fit-generator", "synthesize", "train", "evaluate", "predict", "experiment",
-    "demo", "split",
+    "demo", "split", "check-generator",
 )
 
 
@@ -65,10 +65,11 @@ def test_every_option_of_every_command_is_described():
                 assert action.help, f"{name}: {action.option_strings or action.dest} has no help text"
 
 
-def test_simulate_train_vae_fit_generator_synthesize_chain(tmp_path):
+def test_simulate_train_vae_fit_generator_synthesize_chain(tmp_path, capsys):
     """The generator's command chain end to end on one split's train part (each fit records its stars),
     with the synthesized set read back as a dataset."""
     import json
+    from unittest.mock import ANY
 
     import numpy as np
 
@@ -90,8 +91,20 @@ def test_simulate_train_vae_fit_generator_synthesize_chain(tmp_path):
                  "--epochs", "1", "--batch-size", "16", "--no-progress"]) == 0
     assert read_provenance(work / "vae") == train_ids
     assert main(["fit-generator", data, *common, "--split", split, "--vae", str(work), "--latent-model", "mlp",
-                 "--seq-length", "24"]) == 0
+                 "--seq-length", "24", "--realism-per-class", "4"]) == 0
     assert read_provenance(work / "generator") == train_ids
+    # the realism report of the generator on the split's val part, as check-generator writes it
+    val_ids = set(table.loc[table["part"] == "val", "id"])
+    realism = json.loads((work / "generator" / "realism.json").read_text())
+    assert realism["n_real"] == len(val_ids) and realism["n_synthetic"] == 12
+    check = tmp_path / "check"
+    assert main(["check-generator", data, "--generator", str(work), "--split", split, "--per-class", "4",
+                 "--workdir", str(check)]) == 0
+    assert json.loads((check / "realism.json").read_text()) == {**realism, "seconds": ANY}
+    assert (check / "realism.png").stat().st_size > 0
+    # every star of the dataset: the generator's own stars among them are refused
+    assert main(["check-generator", data, "--generator", str(work), "--per-class", "4", "--workdir", str(check)]) == 2
+    assert f"{len(train_ids)} of the 36 stars judged are stars the generator" in capsys.readouterr().err
     assert json.loads((work / "vae_summary.json").read_text())["n_stars"] == len(train_ids)
     out = tmp_path / "synth"
     assert main(["synthesize", *common, "--generator", str(work), "--out", str(out), "--counts", "CEP=2,RRLYR=3",

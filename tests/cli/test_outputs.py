@@ -19,6 +19,7 @@ WORKDIR_COMMANDS = {
     "split": ["data"],
     "train-vae": ["data"],
     "fit-generator": ["data", "--vae", "vae"],
+    "check-generator": ["data", "--generator", "gen"],
     "train": ["data"],
     "evaluate": ["data", "--model", "model"],
     "predict": ["data", "--model", "model", "--out", "p.csv"],

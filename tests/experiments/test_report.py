@@ -73,3 +73,17 @@ def test_report_md_warns_of_absent_test_classes_and_lists_validation_notes():
     md = render_markdown(report)
     assert "**warning**: the test set has no star of C: macro-F1 averages the other classes only" in md
     assert "- note: class labels 'cep' (2 stars) read as 'CEP'" in md
+
+
+def test_report_md_shows_the_generator_realism_and_why_it_is_missing():
+    report = _fake_report()
+    row = {"n_real": 5, "n_synthetic": 8, "auc": 0.75, "label_fidelity": 0.5, "real_recall": None, "tstr_f1": 0.25}
+    report["generator"]["realism"] = {
+        "features": ["ls_power", "std"], "n_real": 5, "n_synthetic": 8, "auc": 0.75, "real_vs_real_auc": 0.5,
+        "label_fidelity": 0.5, "tstr_macro_f1": 0.25, "trtr_macro_f1": None, "per_class": {"A": row},
+        "notes": ["no real-star yardstick"]}
+    md = render_markdown(json.loads(json.dumps(report)))
+    assert "## Generator realism (validation stars)" in md and "real vs real here: 0.500" in md
+    assert "| A | 5 | 8 | 0.750 | 0.500 | – | 0.250 |" in md and "- note: no real-star yardstick" in md
+    report["generator"]["realism"] = {"error": "DataError: no real star"}
+    assert "- not computed: DataError: no real star" in render_markdown(report)

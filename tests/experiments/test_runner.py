@@ -31,7 +31,11 @@ def test_nothing_is_fitted_on_validation_or_test_stars(survey, trained, tmp_path
 
     def spy_vae_generator(train_set, config, seed, workdir):
         seen["vae_generator"] = set(train_set.ids)
-        return None, {}
+        return object(), {}  # a generator the recorded runs never call
+
+    def spy_realism(generator, real, config, seed):
+        judged["realism"] = set(real.ids)
+        return {}, None
 
     choose = runner.choose_seq_length
 
@@ -43,6 +47,8 @@ def test_nothing_is_fitted_on_validation_or_test_stars(survey, trained, tmp_path
         seen["figures"] = set(pool.ids)
         return []
 
+    judged = {}
+    monkeypatch.setattr(runner, "_realism", spy_realism)
     monkeypatch.setattr(runner, "choose_seq_length", spy_choose)
     monkeypatch.setattr(runner, "_figures", spy_figures)
     result = runner.run_experiment(survey, _config(figures=True), tmp_path, seed=0, vae_generator_fn=spy_vae_generator)
@@ -56,6 +62,7 @@ def test_nothing_is_fitted_on_validation_or_test_stars(survey, trained, tmp_path
     parts = _parts(tmp_path)
     assert parts["val"] == val and parts["test"] == test and not parts["train"] & (val | test)
     assert seen["vae_generator"] <= parts["train"]
+    assert judged["realism"] == val  # the generator's realism is judged on stars it never saw
 
 
 # ------------------------------------------------------------------------------------ item: seeds
@@ -175,10 +182,13 @@ def test_tiny_experiment_runs_end_to_end(tiny_experiment):
     split = on_disk["split"]
     assert split["n_train"] + split["n_val"] + split["n_test"] == on_disk["dataset"]["n_stars"]
     assert on_disk["generator"]["vae_recon_mse"] > 0
+    real = on_disk["generator"]["realism"]
+    assert 0 <= real["auc"] <= 1 and 0 <= real["tstr_macro_f1"] <= 1 and real["n_real"] == split["n_val"]
+    assert set(real["per_class"]) == set(on_disk["dataset"]["classes"])
     assert on_disk["config"]["seq_length_choice"]["automatic"] is True
     md = (workdir / "report.md").read_text()
-    assert "Summary per mode" in md and "Sequence length" in md
-    for name in ("confusion.png", "per_class_f1.png", "macro_f1_seeds.png"):
+    assert "Summary per mode" in md and "Sequence length" in md and "## Generator realism" in md
+    for name in ("confusion.png", "per_class_f1.png", "macro_f1_seeds.png", "realism.png"):
         assert (workdir / "figures" / name).stat().st_size > 0
     assert (workdir / "hardness.csv").is_file() and (workdir / "rejected.csv").is_file()
 

@@ -1,0 +1,91 @@
+"""jaxpelsvae.synth.realism: the realism report of a generator (fields, missing parts, determinism, the two-sample test's scale)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxpelsvae.data.features import MISSING, beyond_one_std
+from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.synth.realism import FEATURES, realism_features, realism_report, two_sample_auc
+
+CLASSES = ("CEP", "ECL", "RRLYR")
+
+
+@pytest.fixture(scope="module")
+def fitted(make_tiny_generator):
+    from jaxpelsvae.simulate import simulate_survey
+
+    train = simulate_survey({c: 12 for c in CLASSES}, cadence="gaia", seed=1)
+    held_out = simulate_survey({c: 6 for c in CLASSES}, cadence="gaia", seed=2)
+    return make_tiny_generator(train), held_out
+
+
+def _in_unit(v):
+    return v is not None and 0.0 <= v <= 1.0
+
+
+def test_report_fields_and_ranges(fitted):
+    gen, real = fitted
+    rep = realism_report(gen, real, per_class=6, seed=0)
+    json.dumps(rep)  # JSON-ready as it is
+    assert rep["features"] == list(FEATURES) and rep["n_real"] == 18 and rep["n_synthetic"] == 18
+    for key in ("auc", "real_vs_real_auc", "label_fidelity", "tstr_macro_f1", "trtr_macro_f1"):
+        assert _in_unit(rep[key]), key
+    assert list(rep["per_class"]) == list(CLASSES)
+    for row in rep["per_class"].values():
+        assert row["n_real"] == 6 and row["n_synthetic"] == 6
+        for key in ("auc", "label_fidelity", "real_recall", "tstr_f1"):
+            assert _in_unit(row[key]), key
+    assert rep["notes"] == []
+
+
+def test_same_inputs_give_the_same_numbers(fitted):
+    gen, real = fitted
+    a, b = (realism_report(gen, real, per_class=6, seed=3) for _ in range(2))
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b
+
+
+def test_what_cannot_be_computed_is_none_with_a_reason(fitted):
+    gen, real = fitted
+    cls = real.meta["class"].to_numpy(dtype=str)
+    keep = np.flatnonzero((cls == "CEP") | (np.arange(len(real)) == np.flatnonzero(cls == "ECL")[0]))
+    rep = realism_report(gen, real.select(keep), per_class=6, seed=0)  # CEP 6, ECL 1, RRLYR none
+    rows = rep["per_class"]
+    assert [rows[c]["n_real"] for c in CLASSES] == [6, 1, 0]
+    assert rows["RRLYR"]["auc"] is None and rows["RRLYR"]["tstr_f1"] is None
+    assert _in_unit(rows["ECL"]["auc"]) and _in_unit(rep["auc"]) and _in_unit(rows["RRLYR"]["label_fidelity"])
+    assert rep["trtr_macro_f1"] is None and rows["CEP"]["real_recall"] is None  # ECL: one star, no fold
+    assert _in_unit(rep["tstr_macro_f1"])
+    assert any(n.startswith("RRLYR: no two-sample AUC") for n in rep["notes"])
+    assert any("real-star yardstick" in n for n in rep["notes"])
+
+
+def test_two_sample_auc_is_half_for_one_distribution_and_one_for_far_apart_ones():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(300, 4))
+    same = rng.normal(size=(300, 4))  # an independent draw of the same distribution
+    assert abs(two_sample_auc(real, same, seed=0) - 0.5) < 0.1
+    assert two_sample_auc(real, real + 20.0, seed=0) == 1.0  # 20 standard deviations apart
+    assert two_sample_auc(real[:1], same, seed=0) is None  # one row cannot be cross-validated
+
+
+def test_real_curves_are_told_from_pure_noise():
+    from jaxpelsvae.simulate import simulate_survey
+
+    real = simulate_survey({c: 8 for c in CLASSES}, cadence="gaia", seed=5)
+    rng = np.random.default_rng(1)
+    noise = LightCurveSet(real.ids, real.time, 15.0 + rng.normal(0, 1e-3, real.mag.shape), np.full(real.err.shape, 1e-3),
+                          real.offsets, real.meta.drop(columns=["period"], errors="ignore"), real.classes)
+    a, b = realism_features(real), realism_features(noise)
+    assert list(a.columns) == [*FEATURES, "period"] and np.isfinite(a.to_numpy()).all()
+    assert two_sample_auc(a[list(FEATURES)].to_numpy(), b[list(FEATURES)].to_numpy(), seed=0) > 0.95
+
+
+def test_beyond_one_std():
+    t = np.arange(10.0)
+    lcs = LightCurveSet.from_arrays(["a", "flat"], [t, t], [np.r_[np.zeros(8), 5.0, -5.0], np.ones(10)],
+                                    [np.ones(10), np.ones(10)])
+    assert beyond_one_std(lcs).tolist() == [0.2, MISSING]
