@@ -331,7 +331,7 @@ def run_experiment(
         generator, gen_report = fn(train_set, dataclasses.replace(config, seq_length=seq_length), seed, workdir)
         t0 = lap("vae_generator", t0)
         if generator is not None:
-            gen_report["realism"], realism_sets = _realism(generator, val_set, config, seed)
+            gen_report["realism"], realism_sets = _realism(generator, val_set, train_set, config, seed)
             t0 = lap("realism", t0)
 
     # ---- runs
@@ -596,7 +596,7 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
     return generator, quality
 
 
-def _realism(generator, val_set: LightCurveSet, config: ExperimentConfig, seed: int):
+def _realism(generator, val_set: LightCurveSet, train_set: LightCurveSet, config: ExperimentConfig, seed: int):
     """(the realism report of the generator on the validation set, its RealismSets for the figure);
     the validation stars were never seen by the generator, and the report only reports (it picks
     nothing). `synthetic_samples_by_class` curves per class: the size of the loop's synthetic sets, so
@@ -605,8 +605,11 @@ def _realism(generator, val_set: LightCurveSet, config: ExperimentConfig, seed: 
     from jaxpelsvae.synth.realism import realism_lines, realism_report
 
     try:
+        # Periods as the classifier folds the curves: searched on both sets, or, where every
+        # training star has a catalogue period, the real stars' and the sampled ones.
+        periods = "given" if resolve_synthetic_periods(config.train, train_set) == "true" else "found"
         report, sets = realism_report(generator, val_set, per_class=config.regulator.synthetic_samples_by_class,
-                                      seed=seed, period_config=config.period, return_sets=True)
+                                      seed=seed, period_config=config.period, periods=periods, return_sets=True)
         _log(realism_lines(report)[0], config.progress)
         return report, sets
     except Exception as err:  # noqa: BLE001 -- a report of the generator must not fail the experiment

@@ -33,7 +33,7 @@ def test_nothing_is_fitted_on_validation_or_test_stars(survey, trained, tmp_path
         seen["vae_generator"] = set(train_set.ids)
         return object(), {}  # a generator the recorded runs never call
 
-    def spy_realism(generator, real, config, seed):
+    def spy_realism(generator, real, train_set, config, seed):
         judged["realism"] = set(real.ids)
         return {}, None
 

@@ -89,3 +89,34 @@ def test_beyond_one_std():
     lcs = LightCurveSet.from_arrays(["a", "flat"], [t, t], [np.r_[np.zeros(8), 5.0, -5.0], np.ones(10)],
                                     [np.ones(10), np.ones(10)])
     assert beyond_one_std(lcs).tolist() == [0.2, MISSING]
+
+
+def test_power_at_a_period_is_the_searchs_power_at_its_peak():
+    # `periods="given"` scores each curve at its own period with no search: the power there must be
+    # the one-term periodogram the search reports at its peak, so both paths mean the same thing.
+    from jaxpelsvae.period.search import find_periods
+    from jaxpelsvae.synth.realism import power_at
+
+    rng = np.random.default_rng(4)
+    ids, times, mags, errs = [], [], [], []
+    for i, p in enumerate((0.37, 2.9, 41.0)):
+        t = np.sort(rng.uniform(0, 700, 120))
+        ids.append(f"s{i}")
+        times.append(t)
+        mags.append(15 + 0.3 * np.sin(2 * np.pi * t / p + i) + rng.normal(0, 0.05, t.size))
+        errs.append(rng.uniform(0.03, 0.07, t.size))
+    lcs = LightCurveSet.from_arrays(ids, times, mags, errs)
+    found = find_periods(lcs, progress=False, period_prior=0.0, double_test="off")
+    np.testing.assert_allclose(power_at(lcs, found["period"].to_numpy()), found["power"].to_numpy(), atol=2e-3)
+    assert np.isnan(power_at(lcs, np.array([np.nan, 1.0, -1.0]))[[0, 2]]).all()
+
+
+def test_given_periods_score_real_stars_at_theirs_and_synthetic_curves_at_the_sampled_ones(fitted):
+    gen, real = fitted
+    rep, sets = realism_report(gen, real, per_class=6, seed=0, periods="given", return_sets=True)
+    assert rep["periods"] == "given" and _in_unit(rep["auc"]) and _in_unit(rep["tstr_macro_f1"])
+    np.testing.assert_array_equal(sets.real_X["period"].to_numpy(), real.periods)
+    np.testing.assert_array_equal(sets.synth_X["period"].to_numpy(), sets.synthetic.meta["period"].to_numpy())
+    unknown = real.with_meta(real.meta.assign(period=np.nan))  # no period to give: searched, and said so
+    rep = realism_report(gen, unknown, per_class=6, seed=0, periods="given")
+    assert rep["periods"] == "found" and any("periods searched" in n for n in rep["notes"])
