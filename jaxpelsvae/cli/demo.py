@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "simulate an OGLE-like survey and run the whole experiment on it (about 3 minutes on 2 CPU cores)"
+HELP = "simulate an OGLE-like survey and run the whole experiment on it (about 4 minutes on 2 CPU cores)"
 DESCRIPTION = (
     "Simulate a survey of periodic variable stars with OGLE-III-like cadence (jaxpelsvae simulate), "
     "write it in the standard layout into WORKDIR/survey, then run `jaxpelsvae experiment` on it with "
