@@ -2,8 +2,8 @@
 
 Each command runs in its own process with an empty compilation cache (a new user's first run;
 `--warm` keeps one cache for both runs of each command and reports the second) and is timed from
-start to exit. The stages come from the command's report.json (`timing`, the generator's
-`vae_seconds` / `generator_seconds`) and each run's metrics.jsonl (per-epoch generate / train /
+start to exit. The stages come from the command's report.json (`timing`, with the generator's realism
+report; the generator's `vae_seconds`) and each run's metrics.jsonl (per-epoch generate / train /
 evaluate seconds; what a run took beyond its epochs is the best model's saving and final
 evaluation).
 
@@ -27,7 +27,7 @@ JOBS = {
     "demo": ["demo"],
     "gaia": ["experiment", str(GAIA), "--classifier", "multifold"],
 }
-STAGES = ("read_validate", "periods", "split", "encode", "vae", "generator", "epochs: synthetic sets",
+STAGES = ("read_validate", "periods", "split", "encode", "vae", "generator", "realism", "epochs: synthetic sets",
           "epochs: training", "epochs: evaluation", "best model: save + test", "report", "other", "total")
 
 
@@ -44,7 +44,7 @@ def stage_table(workdir: Path, wall_s: float) -> dict[str, float]:
     """Seconds per stage (STAGES) of a finished experiment in `workdir`."""
     report = json.loads((workdir / "report.json").read_text())
     timing, gen = report["timing"], report.get("generator") or {}
-    out = {k: float(timing.get(k, 0.0)) for k in ("read_validate", "periods", "split", "encode", "report")}
+    out = {k: float(timing.get(k, 0.0)) for k in ("read_validate", "periods", "split", "encode", "realism", "report")}
     out["vae"] = float(gen.get("vae_seconds", 0.0))
     out["generator"] = float(timing.get("vae_generator", 0.0)) - out["vae"]
     parts = {"generate": 0.0, "train": 0.0, "evaluate": 0.0}
