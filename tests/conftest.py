@@ -79,9 +79,10 @@ def toy():
     return toy_set()
 
 
-def tiny_generator(lcs: LightCurveSet):
-    """A generator fitted in seconds on `lcs` (an untrained tiny VAE, a small MLP latent model): for
-    tests of what is built around a generator, never of its curves' quality."""
+def tiny_generator(lcs: LightCurveSet, seq_length: int = 32):
+    """A generator fitted in seconds on `lcs` (an untrained tiny VAE, a small MLP latent model), its
+    curves encoded at `seq_length`: for tests of what is built around a generator, never of its
+    curves' quality."""
     from flax import nnx
 
     from jaxpelsvae.models.vae import PelsVAE, VAEConfig
@@ -97,7 +98,7 @@ def tiny_generator(lcs: LightCurveSet):
         lcs, vae,
         priors_config=PriorConfig(max_iter=100, truncate=True),
         latent_config=LatentConfig(model="mlp", rf_trees=4, max_epochs=5, hidden=(8,)),
-        config=GeneratorConfig(seq_length=32, capacity_multiple=32, donor_max_len=64),
+        config=GeneratorConfig(seq_length=seq_length, capacity_multiple=32, donor_max_len=64),
     )
 
 

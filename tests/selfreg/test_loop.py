@@ -71,26 +71,9 @@ def survey():
 
 
 @pytest.fixture(scope="module")
-def real_generator(survey):
+def real_generator(survey, make_tiny_generator):
     """The project's generator fitted on the training split, with a tiny untrained VAE (fast)."""
-    from flax import nnx
-
-    from jaxpelsvae.models.vae import PelsVAE, VAEConfig
-    from jaxpelsvae.physics.latent import LatentConfig
-    from jaxpelsvae.physics.priors import PriorConfig
-    from jaxpelsvae.synth.fit import fit_generator
-    from jaxpelsvae.synth.generator import GeneratorConfig
-    from jaxpelsvae.train.vae_train import LoadedVAE
-
-    train = survey[0]
-    cfg = VAEConfig(latent_dim=2, units=8, levels=7, kernel_size=4, num_classes=len(train.classes), phys_dim=0)
-    vae = LoadedVAE(PelsVAE(cfg, rngs=nnx.Rngs(0)), cfg, None, tuple(train.classes), {})
-    return fit_generator(
-        train, vae,
-        priors_config=PriorConfig(max_iter=100, truncate=True),
-        latent_config=LatentConfig(model="mlp", rf_trees=4, max_epochs=5, hidden=(8,)),
-        config=GeneratorConfig(seq_length=L, capacity_multiple=32, donor_max_len=64),
-    )
+    return make_tiny_generator(survey[0], seq_length=L)
 
 
 @pytest.fixture(scope="module")
