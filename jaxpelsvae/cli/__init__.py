@@ -192,9 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from jaxpelsvae import compile_cache
 
-    compile_cache.enable()  # every command compiles the same programs again: load them instead
     try:
-        with _claim_outputs(args, args._module):
+        with _claim_outputs(args, args._module):  # before importing JAX: a busy or bad output stops at once
+            compile_cache.enable()  # every command compiles the same programs again: load them instead
             return int(args._run(args) or 0)
     except (JaxPelsVaeError, FileNotFoundError) as err:
         print(f"jaxpelsvae {args.command}: error: {err}", file=sys.stderr)
