@@ -62,10 +62,12 @@ class VAEFit(NamedTuple):
 def fit_vae(lcs: LightCurveSet, config: VAEConfig, train_config: VAETrainConfig, *, seed: int,
             workdir: str | Path | None = None, phys_names: Sequence[str] = DEFAULT_PHYS, strict: bool = False,
             source: str = "training pool") -> VAEFit:
-    """Fold every curve of `lcs` (periods in meta: `fitting_periods`) onto the two-cycle phase grid,
-    min-max scale its physical parameters (`phys_names`; `strict`: every named one must exist) and
+    """Fold every curve of `lcs` (periods in meta: `fitting_periods`) into its template on the
+    two-cycle phase grid (`data.template.fold_templates`; each curve weighs in the loss by its
+    fold's coherence), min-max scale its physical parameters (`phys_names`; `strict`: every named one must exist) and
     train the PELS-VAE. `config`'s seq_len, num_classes and phys_dim are set from the data."""
-    from jaxpelsvae.data.fold import fold_for_vae
+    from jaxpelsvae.data.fold import vae_input
+    from jaxpelsvae.data.template import fold_templates
     from jaxpelsvae.models.vae_inputs import one_hot, physical_parameters
     from jaxpelsvae.train.vae_train import train_vae
 
@@ -73,10 +75,11 @@ def fit_vae(lcs: LightCurveSet, config: VAEConfig, train_config: VAETrainConfig,
     labels = lcs.labels
     phys = physical_parameters(lcs.meta, labels, phys_names, periods_N=lcs.periods, strict=strict, source=source)
     scaler = PhysScaler.fit(phys.values, phys.names, columns=phys.columns, transforms=phys.transforms)
-    x = fold_for_vae(lcs, lcs.periods)
+    templates = fold_templates(lcs, lcs.periods)
+    x = vae_input(templates.folded)
     config = dataclasses.replace(config, seq_len=x.shape[1], num_classes=len(classes), phys_dim=len(phys.names))
     model, history = train_vae(x, one_hot(labels, len(classes)), scaler.transform(phys.values), config, train_config,
-                               seed=seed, workdir=workdir)
+                               seed=seed, workdir=workdir, coherence_N=templates.coherence)
     return VAEFit(model, config, scaler, classes, phys, history)
 
 

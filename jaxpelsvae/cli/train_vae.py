@@ -138,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         "val_mse": history["best_val_mse"],
         "val_mse_class_mean": history["val_mse_class_mean"],
         "val_mse_mean_curve": history["val_mse_mean_curve"],
+        "coherence_mean": history["coherence_mean"],
+        "n_incoherent": history["n_incoherent"],
         "history": {k: history[k] for k in ("train_loss", "train_mse", "val_loss", "val_mse", "lr")},
         "model": str(model_dir),
         "figure": str(workdir / "vae_loss.png"),
@@ -149,5 +151,7 @@ def run(args: argparse.Namespace) -> int:
           f"best epoch {history['best_epoch'] + 1} of {len(history['epoch'])}, {history['n_val']} curves); "
           f"class-average curves give {history['val_mse_class_mean']:.6g}, the mean curve "
           f"{history['val_mse_mean_curve']:.6g}")
+    print(f"{history['n_incoherent']} of {history['n_train'] + history['n_val']} folds weighted down as not periodic "
+          f"at their period (coherence < 0.5; mean weight {history['coherence_mean']:.2f})")
     print(f"model: {model_dir}; summary: {workdir / 'vae_summary.json'}")
     return 0

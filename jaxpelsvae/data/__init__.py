@@ -8,7 +8,6 @@ from jaxpelsvae.data.fold import (
     Folded,
     fold_batch,
     fold_curve,
-    fold_for_vae,
     fold_phased_batch,
     fold_phased_curve,
     fold_set,
@@ -17,6 +16,7 @@ from jaxpelsvae.data.fold import (
     vae_input,
 )
 from jaxpelsvae.data.lightcurves import LightCurveSet, PaddedCurves
+from jaxpelsvae.data.template import Templates, fold_for_vae, fold_templates
 from jaxpelsvae.data.readers import (
     load_dataset,
     read_dataset,
@@ -41,6 +41,8 @@ __all__ = [
     "fold_batch",
     "fold_curve",
     "fold_for_vae",
+    "fold_templates",
+    "Templates",
     "fold_phased_batch",
     "fold_phased_curve",
     "fold_set",

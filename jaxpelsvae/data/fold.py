@@ -15,7 +15,7 @@ N_PHASE = 2 * BINS_PER_CYCLE
 # Bin centres of 300 equal phase bins, repeated for a second cycle: (600,) in (0, 2).
 PHASE_GRID = ((np.arange(N_PHASE) + 0.5) / BINS_PER_CYCLE).astype(np.float32)
 SCALE_LO, SCALE_HI = 1e-4, 0.9999  # the original's normalize_each scale_to
-_SPAN = SCALE_HI - SCALE_LO  # 0.9998
+SCALE_SPAN = SCALE_HI - SCALE_LO  # 0.9998
 
 
 def phase_to_vae_time(phase):
@@ -23,7 +23,7 @@ def phase_to_vae_time(phase):
     (φ − φ_min)/(φ_max − φ_min)·0.9998 + 1e-4 with φ_min/φ_max the ends of PHASE_GRID, so
     PHASE_GRID maps onto [1e-4, 0.9999]. Works on numpy or jax arrays."""
     lo, hi = float(PHASE_GRID[0]), float(PHASE_GRID[-1])
-    return (phase - lo) / (hi - lo) * _SPAN + SCALE_LO
+    return (phase - lo) / (hi - lo) * SCALE_SPAN + SCALE_LO
 
 
 PHASE_GRID_VAE = phase_to_vae_time(PHASE_GRID.astype(np.float64)).astype(np.float32)
@@ -46,7 +46,7 @@ class Folded(NamedTuple):
     filled: jax.Array
 
 
-def _circular_fill(value_B, filled_B):
+def circular_fill(value_B, filled_B):
     """Fill empty bins by linear interpolation between the nearest filled bins on a circle."""
     n_bins = value_B.shape[0]
     idx = jnp.arange(2 * n_bins)
@@ -84,16 +84,16 @@ def fold_phased_curve(phase_T, mag_T, err_T, mask_T, *, align: bool = False) -> 
     sum_e = jax.ops.segment_sum(jnp.where(mask, err_T, 0.0), b, num_segments=BINS_PER_CYCLE)
     filled = count > 0
     safe = jnp.maximum(count, 1.0)
-    mag_B = _circular_fill(sum_m / safe, filled)
-    err_B = _circular_fill(sum_e / safe, filled)
+    mag_B = circular_fill(sum_m / safe, filled)
+    err_B = circular_fill(sum_e / safe, filled)
     if align:
         shift = -jnp.argmin(jnp.where(jnp.any(filled), mag_B, 0.0))
         mag_B, err_B, filled = (jnp.roll(a, shift) for a in (mag_B, err_B, filled))
     mag_min, mag_max = jnp.min(mag_B), jnp.max(mag_B)
     rng = mag_max - mag_min
     rng = jnp.where(rng > 0, rng, 1.0)  # a flat curve normalises to 1e-4 instead of dividing by 0
-    mag_n = (mag_B - mag_min) / rng * _SPAN + SCALE_LO
-    err_n = err_B / rng * _SPAN
+    mag_n = (mag_B - mag_min) / rng * SCALE_SPAN + SCALE_LO
+    err_n = err_B / rng * SCALE_SPAN
     two = lambda a: jnp.concatenate([a, a])  # noqa: E731
     return Folded(two(mag_n).astype(jnp.float32), two(err_n).astype(jnp.float32),
                   mag_min.astype(jnp.float32), mag_max.astype(jnp.float32), two(filled))
@@ -149,6 +149,25 @@ def host_phases(lcs: LightCurveSet, periods: np.ndarray, t_ref: np.ndarray | Non
     return np.mod((lcs.time - np.asarray(t_ref, np.float64)[star]) / np.asarray(periods, np.float64)[star], 1.0)
 
 
+def checked_periods(lcs: LightCurveSet, periods: np.ndarray | None, what: str) -> np.ndarray:
+    """(N,) float64 periods [d] for folding `lcs`: `periods`, or meta['period'] when None; DataError
+    when absent, misshapen, non-finite or <= 0 for any star."""
+    n = len(lcs)
+    if periods is None:
+        periods = lcs.periods
+        if periods is None:
+            raise DataError(f"{what}: no periods given and the meta table has no `period` column; "
+                            "find them with `jaxpelsvae period` / jaxpelsvae.period.find_periods")
+    periods = np.asarray(periods, np.float64).reshape(-1)
+    if periods.shape != (n,):
+        raise DataError(f"{what}: periods must have shape ({n},), got {periods.shape}")
+    bad = ~(np.isfinite(periods) & (periods > 0))
+    if bad.any():
+        raise DataError(f"{what}: {int(bad.sum())} stars have no valid period (finite, > 0), e.g. star "
+                        f"{lcs.ids[np.flatnonzero(bad)[0]]!r}; find periods first (rule: missing period)")
+    return periods
+
+
 def fold_set(
     lcs: LightCurveSet,
     periods: np.ndarray | None = None,
@@ -163,18 +182,7 @@ def fold_set(
     Returns Folded of numpy arrays: mag/err (N, 600) float32, mag_min/mag_max (N,), filled (N, 600).
     """
     n = len(lcs)
-    if periods is None:
-        periods = lcs.periods
-        if periods is None:
-            raise DataError("fold_set: no periods given and the meta table has no `period` column; "
-                            "find them with `jaxpelsvae period` / jaxpelsvae.period.find_periods")
-    periods = np.asarray(periods, np.float64).reshape(-1)
-    if periods.shape != (n,):
-        raise DataError(f"fold_set: periods must have shape ({n},), got {periods.shape}")
-    bad = ~(np.isfinite(periods) & (periods > 0))
-    if bad.any():
-        raise DataError(f"fold_set: {int(bad.sum())} stars have no valid period (finite, > 0), e.g. star "
-                        f"{lcs.ids[np.flatnonzero(bad)[0]]!r}; find periods first (rule: missing period)")
+    periods = checked_periods(lcs, periods, "fold_set")
     phase_M = host_phases(lcs, periods, t_ref)
     outs = []
     for idx, padded in lcs.padded_chunks(chunk):
@@ -205,23 +213,11 @@ def vae_input(folded: Folded) -> np.ndarray:
     return np.stack([phase, mag, err], axis=-1)
 
 
-def fold_for_vae(lcs, periods=None) -> np.ndarray:
-    """The PELS-VAE's input (N, 600, 3) for a LightCurveSet: `fold_set` with the brightest bin rolled
-    to phase 0, then `vae_input`.
-
-    Alignment removes the arbitrary epoch of each curve, a nuisance the latent space would otherwise
-    have to encode (the original relied on 65k augmented curves for that); synthetic curves get
-    their phase back from the random offset of `synth.reverse_fold`. Training, latent fitting and
-    generation all fold through this function so they agree.
-    """
-    return vae_input(fold_set(lcs, periods, align=True))
-
-
 def unnormalise(folded: Folded) -> tuple[np.ndarray, np.ndarray]:
     """(mag, err) in magnitudes, (N, 600) each, undoing the per-curve min-max normalisation."""
     lo = np.asarray(folded.mag_min)[..., None]
     rng = np.asarray(folded.mag_max)[..., None] - lo
     rng = np.where(rng > 0, rng, 1.0)
-    mag = (np.asarray(folded.mag) - SCALE_LO) / _SPAN * rng + lo
-    err = np.asarray(folded.err) / _SPAN * rng
+    mag = (np.asarray(folded.mag) - SCALE_LO) / SCALE_SPAN * rng + lo
+    err = np.asarray(folded.err) / SCALE_SPAN * rng
     return mag, err

@@ -15,6 +15,7 @@ from jaxpelsvae.physics.latent import LatentConfig, fit_latent
 from jaxpelsvae.physics.priors import PriorConfig, class_period_limits, fit_priors, physics_table
 from jaxpelsvae.synth.generator import Generator, GeneratorConfig
 from jaxpelsvae.synth.reverse_fold import build_donor_bank, donor_ids, retarget_donor_bank, retargeted_donor_ids
+from jaxpelsvae.synth.stars import build_star_bank
 
 
 def complete_periods(lcs, periods=None, *, class_limits: dict | None = None,
@@ -43,6 +44,13 @@ def complete_periods(lcs, periods=None, *, class_limits: dict | None = None,
 
 def vae_latents(model, x_NT3, onehot_NK, phys_NP, *, batch: int = 256):
     """Encoder means mu (N, Z) and per-star reconstruction MSE (N,) with z = mu (evaluation mode)."""
+    mu, _, xhat = vae_posteriors(model, x_NT3, onehot_NK, phys_NP, batch=batch)
+    return mu, np.mean((xhat - x_NT3[..., 1]) ** 2, axis=-1)
+
+
+def vae_posteriors(model, x_NT3, onehot_NK, phys_NP, *, batch: int = 256):
+    """Encoder posteriors (mu (N, Z), logvar (N, Z)) and the reconstructions (N, T) decoded from
+    z = mu (evaluation mode)."""
     from flax import nnx
 
     graphdef, state = nnx.split(model)
@@ -50,25 +58,25 @@ def vae_latents(model, x_NT3, onehot_NK, phys_NP, *, batch: int = 256):
     @jax.jit
     def fwd(state, x, oh, pp):
         m = nnx.merge(graphdef, state)
-        mu, _ = m.encode(x, oh, pp)
+        mu, logvar = m.encode(x, oh, pp)
         xhat = m.decode(mu, oh, x[..., 0], pp)
-        return mu, jnp.mean((xhat - x[..., 1]) ** 2, axis=-1)
+        return mu, logvar, xhat
 
     n = len(x_NT3)
     bs = int(min(batch, max(n, 1)))
-    mus, mses = [], []
+    parts = []
     for a in range(0, n, bs):  # fixed batch shape (last one padded): one compilation
         idx = np.arange(a, a + bs) % n
-        mu, mse = fwd(state, jnp.asarray(x_NT3[idx]), jnp.asarray(onehot_NK[idx]), jnp.asarray(phys_NP[idx]))
-        keep = min(bs, n - a)
-        mus.append(np.asarray(mu)[:keep])
-        mses.append(np.asarray(mse)[:keep])
-    return np.concatenate(mus), np.concatenate(mses)
+        out = fwd(state, jnp.asarray(x_NT3[idx]), jnp.asarray(onehot_NK[idx]), jnp.asarray(phys_NP[idx]))
+        parts.append([np.asarray(o)[: min(bs, n - a)] for o in out])
+    return tuple(np.concatenate(p) for p in zip(*parts))
 
 
-def vae_inputs_for(lcs, vae, periods):
-    """(x_NT3, onehot_NK, phys_NP scaled) for the VAE from curves + periods, as train-vae builds them."""
-    from jaxpelsvae.data.fold import fold_for_vae
+def vae_inputs_for(lcs, vae, periods, *, with_templates: bool = False):
+    """(x_NT3, onehot_NK, phys_NP scaled) for the VAE from curves + periods, as train-vae builds them
+    (with_templates: and the `data.template.Templates` x was made from, as a fourth item)."""
+    from jaxpelsvae.data.fold import vae_input
+    from jaxpelsvae.data.template import fold_templates
     from jaxpelsvae.models.vae_inputs import physical_parameters
 
     vae_classes = tuple(vae.classes) or tuple(lcs.classes)
@@ -77,7 +85,8 @@ def vae_inputs_for(lcs, vae, periods):
         raise ConfigError(f"classes {missing} of the data are not among the VAE's classes {vae_classes}")
     to_vae = np.array([vae_classes.index(c) for c in lcs.classes])
     onehot = np.eye(vae.config.num_classes, dtype=np.float32)[to_vae[lcs.labels]]
-    x = fold_for_vae(lcs, periods)
+    templates = fold_templates(lcs, periods)
+    x = vae_input(templates.folded)
     if vae.config.phys_dim:
         if vae.scaler is None:
             raise ConfigError("the VAE uses physical parameters but was saved without its scaler")
@@ -85,6 +94,8 @@ def vae_inputs_for(lcs, vae, periods):
         pp = vae.scaler.transform(phys.values)
     else:
         pp = np.zeros((len(lcs), 0), np.float32)
+    if with_templates:
+        return x, onehot, pp.astype(np.float32), templates
     return x, onehot, pp.astype(np.float32)
 
 
@@ -121,8 +132,9 @@ def fit_generator(
     priors = fit_priors(meta, tuple(lcs.classes), priors_config)
     t_priors = time.perf_counter()
 
-    x, onehot, pp = vae_inputs_for(lcs, vae, periods)
-    mu, mse = vae_latents(vae.model, x, onehot, pp)
+    x, onehot, pp, templates = vae_inputs_for(lcs, vae, periods, with_templates=True)
+    mu, logvar, xhat = vae_posteriors(vae.model, x, onehot, pp)
+    mse = np.mean((xhat - x[..., 1]) ** 2, axis=-1)
     t_vae = time.perf_counter()
 
     labels = np.asarray(lcs.labels)
@@ -138,6 +150,10 @@ def fit_generator(
         ids = retargeted_donor_ids(len(ids), donors, copies=donor_copies, seed=seed)
         donor_info = {"source": "target curves (cadences and errors only)", "n_curves": len(donors),
                       "copies_per_training_donor": int(donor_copies)}
+    # each training star's own bank row, so that it never donates the cadence of its own curve
+    rows = {star_id: d for d, star_id in enumerate(ids)} if donors is None else {}
+    stars = build_star_bank(mu, logvar, labels, phys, templates, [rows.get(i, -1) for i in lcs.ids],
+                            detail_SG=x[..., 1] - xhat)
     counts = np.bincount(bank.label_D, minlength=len(lcs.classes))
     report = {
         "latent_r2_heldout": latent.report["latent_r2_heldout"],
@@ -154,7 +170,7 @@ def fit_generator(
                     "total": time.perf_counter() - t0},
     }
     return Generator(priors, latent, vae.model, tuple(vae.classes) or tuple(lcs.classes), bank, config,
-                     vae_scaler=vae.scaler, report=report, donor_ids=ids)
+                     vae_scaler=vae.scaler, report=report, donor_ids=ids, stars=stars, star_ids=lcs.ids)
 
 
 def dataclasses_replace_seed(config: LatentConfig, seed: int) -> LatentConfig:

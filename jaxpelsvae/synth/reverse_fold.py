@@ -13,10 +13,13 @@ spans ~1e5 cycles, so t/P in float32 would lose ~0.01 cycle. The host splits t (
 t_hi = float32(t) and t_lo = float32(t - t_hi); the kernel computes t_hi - floor(t_hi / P) P from
 exact partial products (`_remainder`: error ~1e-7 d), adds t_lo, and only then divides by P.
 
-Amplitude and mean come from the donor star (a same-class star with a nearby period): the 2nd-98th
-percentile range of its magnitudes with the part due to noise removed (range^2 - (4.1 median err)^2,
-at least half the observed range), and its 2nd percentile as the bright level. The template is
-scaled so that its 1st and 99th percentiles map to 0 and 1 (the original's `revert_light_curve`).
+Amplitude and level are never stretched: the decoded template is in the normalised units of the
+VAE's folds (`data.template`: 1e-4 at the fold's brightest point, 0.9999 at its faintest), and it is
+mapped back with a real star's own fold range and bright level (`amplitude`, `mag_lo`: the exact
+inverse of the normalisation), so a flat template stays flat. The star is the one whose latent code
+was decoded (the generator's posterior mode) or the donor (prior mode). Stars that are not periodic
+at one period (`data.template`'s red_sigma) get that wander back as a damped random walk with a
+time scale of one period (`red_noise`).
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpelsvae.data.fold import SCALE_LO, SCALE_SPAN
+from jaxpelsvae.data.template import fold_templates
 from jaxpelsvae.errors import ConfigError, DataError
 
 
@@ -88,51 +93,25 @@ def second_cycle(template_G):
     return template_G[..., template_G.shape[-1] // 2:]
 
 
-def tail_quantiles(x_G, q_lo: float, q_hi: float):
-    """jnp.quantile(x, [q_lo, q_hi]) (linear interpolation) for static q_lo <= 0.5 <= q_hi, from the
-    few smallest and largest values instead of a full sort, which on a CPU cost more than the rest
-    of the reverse fold for the 1st/99th percentiles of a 600-point template. Meant for tails:
-    the work grows with q_lo * G and (1 - q_hi) * G."""
-    n = x_G.shape[-1]
-
-    def from_order(pos: float, smallest: jax.Array) -> jax.Array:
-        # smallest[j] is the j-th order statistic counted from the relevant end
-        j = int(np.floor(pos))
-        frac = pos - j
-        return smallest[j] if frac == 0.0 or j + 1 >= n else smallest[j] * (1.0 - frac) + smallest[j + 1] * frac
-
-    pos_lo = q_lo * (n - 1)
-    pos_hi = (1.0 - q_hi) * (n - 1)  # the same position counted from the top
-    k_lo = min(int(np.floor(pos_lo)) + 2, n)
-    k_hi = min(int(np.floor(pos_hi)) + 2, n)
-    low = _k_largest(-x_G, k_lo) * -1.0  # ascending smallest values
-    high = _k_largest(x_G, k_hi)  # descending largest values
-    return from_order(pos_lo, low), from_order(pos_hi, high)
+def unit_template(template_G):
+    """A decoded template in units of its fold's range: 0 at the bright end, 1 at the faint end of the
+    real folds the VAE learned (`data.fold` normalisation inverted, no stretching)."""
+    return (jnp.asarray(template_G, jnp.float32) - SCALE_LO) / SCALE_SPAN
 
 
-def _k_largest(x_G, k: int):
-    """The k largest values of x in descending order (ties kept), by k max-and-remove passes: for a
-    small static k this beats `lax.top_k`, which XLA:CPU lowers to a full sort."""
-    idx_G = jnp.arange(x_G.shape[-1])
-    out = []
-    n = x_G.shape[-1]
-    for _ in range(k):
-        m = jnp.max(x_G)
-        out.append(m)
-        # remove one occurrence only (ties stay); plain max/min reductions vectorise, argmax does not
-        first = jnp.min(jnp.where(x_G == m, idx_G, n))
-        x_G = jnp.where(idx_G == first, -jnp.inf, x_G)
-    return jnp.stack(out)
+def red_noise(key, time_T, sigma, tau):
+    """A damped random walk (Ornstein-Uhlenbeck process) of stationary std `sigma` [mag] and time
+    scale `tau` [d] at the times time_T (ascending; padding repeats a time or is masked later):
+    x_t = a_t x_(t-1) + sigma sqrt(1 - a_t^2) e_t with a_t = exp(-dt / tau), as a parallel scan."""
+    e_T = jax.random.normal(key, time_T.shape, jnp.float32)
+    dt_T = jnp.maximum(jnp.diff(time_T, prepend=time_T[:1]), 0.0)
+    a_T = jnp.exp(-dt_T / jnp.maximum(tau, 1e-6)).at[0].set(0.0)  # the first value is stationary
+    b_T = sigma * jnp.sqrt(jnp.maximum(1.0 - a_T**2, 0.0)) * e_T
 
+    def combine(left, right):
+        return right[0] * left[0], right[0] * left[1] + right[1]
 
-def scale_template(template_G):
-    """The original's robust scaling (`revert_light_curve`): the 1st and 99th percentiles map to 0
-    and 1 (values may leave [0, 1]). The percentiles are those of the second cycle, the part that is
-    read: the decoder's warm-up in the first cycle must not set the amplitude (with it, a decoder
-    whose warm-up overshoots gave synthetic curves a few percent of the donor's amplitude)."""
-    t = jnp.asarray(template_G, jnp.float32)
-    q01, q99 = tail_quantiles(second_cycle(t), 0.01, 0.99)
-    return (t - q01) / jnp.maximum(q99 - q01, 1e-6)
+    return jax.lax.associative_scan(combine, (a_T, b_T))[1]
 
 
 def snr_noise_scale(amplitude, err_T, mask_T, target_snr):
@@ -156,23 +135,27 @@ def reverse_fold(
     mag_lo=0.0,
     donor_time_lo_T=None,
     noise_scale=1.0,
-    scaled: bool = False,
+    red_sigma=0.0,
+    red_key=None,
 ):
     """Magnitudes (T,) float32 of ONE synthetic curve at the donor's times (0 where masked).
 
     template_G: decoded normalised magnitude on phase_grid_G (cycles, two cycles; see `template_at`),
-    rescaled by its 1st-99th percentiles (`scale_template`; scaled=True: already done). period_days: the
-    sampled period [d]. donor_time_T: float32 days since the donor's first epoch (hi part);
-    donor_time_lo_T: the float32 remainder t - hi (optional, for full precision). donor_err_T: the
-    donor's errors [mag]. phase_offset: cycles added to every phase (random epoch). amplitude,
-    mag_lo: peak-to-peak amplitude and bright level [mag]. noise_scale: factor on the errors
-    (see `snr_noise_scale`). key: Gaussian noise.
+    in the units of the VAE's folds (`unit_template`). period_days: the sampled period [d].
+    donor_time_T: float32 days since the donor's first epoch (hi part); donor_time_lo_T: the float32
+    remainder t - hi (optional, for full precision). donor_err_T: the donor's errors [mag].
+    phase_offset: cycles added to every phase (random epoch). amplitude, mag_lo: the fold range and
+    bright level [mag] of the star the template stands for. noise_scale: factor on the errors (see
+    `snr_noise_scale`). red_sigma: std [mag] of a damped random walk of time scale one period
+    added to the curve (`red_noise`, drawn from red_key). key: Gaussian noise.
     """
-    u_G = jnp.asarray(template_G, jnp.float32) if scaled else scale_template(template_G)
+    u_G = unit_template(template_G)
     phase_T = fold_phase(donor_time_T, period_days, donor_time_lo_T, phase_offset)
     u_T = template_at(u_G, phase_grid_G, phase_T)
     noise_T = jax.random.normal(key, donor_time_T.shape, jnp.float32) * donor_err_T * noise_scale
     mag_T = mag_lo + amplitude * u_T + noise_T
+    if red_key is not None:
+        mag_T = mag_T + red_noise(red_key, donor_time_T, red_sigma, period_days)
     return jnp.where(donor_mask_T, mag_T, 0.0).astype(jnp.float32)
 
 
@@ -185,9 +168,12 @@ class DonorBank(NamedTuple):
 
     time_hi_DT / time_lo_DT: float32 days since each donor's first epoch, split hi + lo (see module
     docstring); err_DT float32 [mag] (padding 1); mask_DT bool; log10_period_D float32 [log10 d];
-    label_D int32 class index; amplitude_D, mag_lo_D float32 [mag]; pair_ok_DT bool or None: the
-    observations that pair with their predecessor (the donor's `LightCurveSet.pair_ok`, so a
-    synthetic curve encodes the same pairs as its donor; None: every consecutive pair).
+    label_D int32 class index; amplitude_D, mag_lo_D float32 [mag]: the range and bright level of
+    the donor's fold (`data.template.fold_templates`: mag_max - mag_min, mag_min); pair_ok_DT bool
+    or None: the observations that pair with their predecessor (the donor's `LightCurveSet.pair_ok`,
+    so a synthetic curve encodes the same pairs as its donor; None: every consecutive pair);
+    red_sigma_D, white_sigma_D float32 [mag]: the donor's scatter that is not periodic, and its white
+    scatter beyond its errors (`data.template`; None: 0).
     """
 
     time_hi_DT: np.ndarray
@@ -199,6 +185,8 @@ class DonorBank(NamedTuple):
     amplitude_D: np.ndarray
     mag_lo_D: np.ndarray
     pair_ok_DT: np.ndarray | None = None
+    red_sigma_D: np.ndarray | None = None
+    white_sigma_D: np.ndarray | None = None
 
 
 def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int = 0) -> DonorBank:
@@ -208,8 +196,9 @@ def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int
     random start (host numpy RNG seeded by `seed`): the donor's cadence stays its own, while a
     random subset would stretch every Δt by length / max_len (a 1,500-point donor thinned to 1,000
     gave synthetic curves 1.5x the real Δt, which a classifier can tell apart). The pairs the
-    quality cuts kept (`lcs.pair_ok`) travel with the cadence. Stars without a finite positive
-    period are left out (counted in the error if none remain).
+    quality cuts kept (`lcs.pair_ok`) travel with the cadence. Amplitude, level and red scatter come
+    from each donor's fold (see `DonorBank`). Stars without a finite positive period are left out
+    (counted in the error if none remain).
     """
     idx, periods = _donor_index(lcs, periods)
     lengths = lcs.lengths[idx]
@@ -218,18 +207,12 @@ def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int
         raise DataError(f"donor bank: max_len must be >= 2, got {max_len}")
     rng = np.random.default_rng([seed, 7])
     hi, lo, err, mask, pair_ok = _cadence_rows(lcs, idx, T, rng)
-    amp = np.zeros(len(idx), np.float32)
-    mag_lo = np.zeros(len(idx), np.float32)
+    tpl = fold_templates(lcs.select(idx), periods[idx])
+    amp = (tpl.folded.mag_max - tpl.folded.mag_min).astype(np.float32)
     labels = np.asarray(lcs.labels)[idx]
-    for d, i in enumerate(idx):  # host-side, once per fit (not a hot path)
-        _, m, e = lcs.curve(int(i))
-        q02, q98 = np.percentile(m, [2, 98])
-        rng_obs = q98 - q02
-        noise = 4.1 * float(np.median(e))
-        amp[d] = np.sqrt(max(rng_obs**2 - noise**2, 0.25 * rng_obs**2))
-        mag_lo[d] = q02
-    return DonorBank(hi, lo, err, mask, np.log10(periods[idx]).astype(np.float32), labels.astype(np.int32), amp, mag_lo,
-                     pair_ok)
+    return DonorBank(hi, lo, err, mask, np.log10(periods[idx]).astype(np.float32), labels.astype(np.int32), amp,
+                     tpl.folded.mag_min.astype(np.float32), pair_ok, tpl.red_sigma.astype(np.float32),
+                     tpl.white_sigma.astype(np.float32))
 
 
 def _donor_index(lcs, periods=None) -> tuple[np.ndarray, np.ndarray]:
@@ -294,8 +277,9 @@ def retarget_donor_bank(bank: DonorBank, target, *, copies: int = 4, max_len: in
     longest = int(target.lengths[target.lengths >= 2].max())
     T = longest if max_len is None else min(int(max_len), longest)
     hi, lo, err, mask, pair_ok = _cadence_rows(target, pick, T, rng)
+    red, white = (None if a is None else np.asarray(a)[src] for a in (bank.red_sigma_D, bank.white_sigma_D))
     return DonorBank(hi, lo, err, mask, np.asarray(bank.log10_period_D)[src], np.asarray(bank.label_D)[src],
-                     np.asarray(bank.amplitude_D)[src], np.asarray(bank.mag_lo_D)[src], pair_ok)
+                     np.asarray(bank.amplitude_D)[src], np.asarray(bank.mag_lo_D)[src], pair_ok, red, white)
 
 
 def _retarget_picks(n_donors: int, target, copies: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -324,13 +308,18 @@ def check_bank_classes(bank: DonorBank, num_classes: int, classes=None) -> None:
         raise ConfigError(f"donor bank: no donor star for class(es) {names} (rule: each class needs a real star with a period)")
 
 
-def select_donor(key, label_D, log10_period_D, c, log10_period, k: int):
+def select_donor(key, label_D, log10_period_D, c, log10_period, k: int, exclude=-1):
     """Index of a donor of class c among its k nearest in log10 period (uniform among them).
 
-    The class must have at least one donor (`check_bank_classes`); with fewer than k, only the
-    class's own donors can be drawn.
+    exclude: a bank row never drawn (the star the synthetic curve is made from: a star does not
+    donate the cadence of its own synthetic curve), unless it is its class's only donor. The class
+    must have at least one donor (`check_bank_classes`); with fewer than k, only the class's own
+    donors can be drawn.
     """
+    idx_D = jnp.arange(label_D.shape[0])
     dist_D = jnp.where(label_D == c, jnp.abs(log10_period_D - log10_period), jnp.inf)
+    others_D = jnp.where(idx_D == exclude, jnp.inf, dist_D)
+    dist_D = jnp.where(jnp.any(jnp.isfinite(others_D)), others_D, dist_D)
     k = min(k, label_D.shape[0])
     neg_k, idx_k = jax.lax.top_k(-dist_D, k)
     logits_k = jnp.where(jnp.isfinite(neg_k), 0.0, -jnp.inf)
@@ -349,32 +338,53 @@ class SynthCurves(NamedTuple):
     pair_ok: jax.Array | None = None
 
 
-def synthesize_one(key, template_G, log10_period, c, bank: DonorBank, phase_grid_G, *, k_nearest: int = 5,
-                   target_snr=0.0, scaled: bool = False):
-    """One raw synthetic curve: pick a same-class donor near the period, reverse-fold, add its noise.
+class Source(NamedTuple):
+    """What the star a template stands for brings to its curve (the generator's posterior mode),
+    per curve: amplitude, mag_lo [mag] (its fold's range and bright level), red_sigma, white_sigma
+    [mag], and exclude, its own bank row (-1: none). None fields come from the donor."""
 
-    scaled: the template is already `scale_template`d (else it is scaled here)."""
-    k_donor, k_phase, k_noise = jax.random.split(key, 3)
-    d = select_donor(k_donor, bank.label_D, bank.log10_period_D, c, log10_period, k_nearest)
+    amplitude: jax.Array | None = None
+    mag_lo: jax.Array | None = None
+    red_sigma: jax.Array | None = None
+    white_sigma: jax.Array | None = None
+    exclude: jax.Array | int = -1
+
+
+def synthesize_one(key, template_G, log10_period, c, bank: DonorBank, phase_grid_G, *, k_nearest: int = 5,
+                   target_snr=0.0, source: Source = Source()):
+    """One raw synthetic curve: pick a same-class donor near the period (never `source.exclude`),
+    reverse-fold, add its noise and the red scatter. Amplitude, level and red scatter are the
+    source's, or the donor's where the source gives none."""
+    k_donor, k_phase, k_noise, k_red = jax.random.split(key, 4)
+    d = select_donor(k_donor, bank.label_D, bank.log10_period_D, c, log10_period, k_nearest, source.exclude)
     period = jnp.power(10.0, log10_period)
     err_T, mask_T = bank.err_DT[d], bank.mask_DT[d]
-    amplitude = bank.amplitude_D[d]
+    amplitude = bank.amplitude_D[d] if source.amplitude is None else source.amplitude
+    mag_lo = bank.mag_lo_D[d] if source.mag_lo is None else source.mag_lo
+    red, white = source.red_sigma, source.white_sigma
+    if red is None:
+        red = 0.0 if bank.red_sigma_D is None else bank.red_sigma_D[d]
+    if white is None:
+        white = 0.0 if bank.white_sigma_D is None else bank.white_sigma_D[d]
     scale = snr_noise_scale(amplitude, err_T, mask_T, target_snr)
+    # the star's white scatter beyond its errors joins the donor's errors in the noise drawn (in
+    # quadrature); the curve still states the donor's errors, as the real star states its own
+    noise_err_T = jnp.sqrt(err_T**2 + white**2)
     mag_T = reverse_fold(
-        template_G, period, bank.time_hi_DT[d], mask_T, err_T, jax.random.uniform(k_phase), k_noise,
-        phase_grid_G=phase_grid_G, amplitude=amplitude, mag_lo=bank.mag_lo_D[d],
-        donor_time_lo_T=bank.time_lo_DT[d], noise_scale=scale, scaled=scaled,
+        template_G, period, bank.time_hi_DT[d], mask_T, noise_err_T, jax.random.uniform(k_phase), k_noise,
+        phase_grid_G=phase_grid_G, amplitude=amplitude, mag_lo=mag_lo, donor_time_lo_T=bank.time_lo_DT[d],
+        noise_scale=scale, red_sigma=red, red_key=k_red,
     )
     pair_ok_T = mask_T if bank.pair_ok_DT is None else bank.pair_ok_DT[d]
     return SynthCurves(bank.time_hi_DT[d], mag_T, jnp.where(mask_T, err_T * scale, 1.0), mask_T, d, pair_ok_T)
 
 
 def synthesize_batch(key, template_NG, log10_period_N, label_N, bank: DonorBank, phase_grid_G, *,
-                     k_nearest: int = 5, target_snr=0.0, repeats: int = 1) -> SynthCurves:
+                     k_nearest: int = 5, target_snr=0.0, repeats: int = 1, source: Source = Source()) -> SynthCurves:
     """vmap of `synthesize_one` over N templates x `repeats` curves each (one key per curve).
 
     (N, G) templates -> SynthCurves (N * repeats, T); rows i*R ... i*R+R-1 come from template i,
-    each with its own donor draw, phase and noise. Each template is scaled once.
+    each with its own donor draw, phase and noise. source: per-template (N,) fields (see `Source`).
     """
     if template_NG.shape[-1] != phase_grid_G.shape[-1]:
         raise ConfigError(f"template length {template_NG.shape[-1]} != phase grid length {phase_grid_G.shape[-1]}")
@@ -382,9 +392,12 @@ def synthesize_batch(key, template_NG, log10_period_N, label_N, bank: DonorBank,
         raise ConfigError(f"synthesize_batch: repeats must be >= 1, got {repeats}")
     n, r = template_NG.shape[0], int(repeats)
     keys = jax.random.split(key, n * r)
-    u_NG = jax.vmap(scale_template)(template_NG)
     src_M = jnp.arange(n * r) // r  # template of each output row
-    return jax.vmap(
-        lambda kk, i: synthesize_one(kk, u_NG[i], log10_period_N[i], label_N[i], bank, phase_grid_G,
-                                     k_nearest=k_nearest, target_snr=target_snr, scaled=True)
-    )(keys, src_M)
+    exclude_N = jnp.broadcast_to(jnp.asarray(source.exclude, jnp.int32), (n,))
+
+    def one(kk, i):
+        pick = Source(*(None if a is None else a[i] for a in source[:4]), exclude_N[i])
+        return synthesize_one(kk, template_NG[i], log10_period_N[i], label_N[i], bank, phase_grid_G,
+                              k_nearest=k_nearest, target_snr=target_snr, source=pick)
+
+    return jax.vmap(one)(keys, src_M)

@@ -34,6 +34,7 @@ from jaxpelsvae.train.state import TrainState, create_train_state, make_optimize
 from jaxpelsvae.train.steps import make_eval_step, make_train_step
 
 SAVE_FORMAT = 1
+INCOHERENT = 0.5  # curves with a lower coherence weight count as "weighted down" in the history
 CONFIG_FILE = "vae.json"
 PARAMS_DIR = "params"
 
@@ -87,12 +88,14 @@ def cosine_annealing_per_epoch(lr: float, steps_per_epoch: int, t_max: int, eta_
 def vae_loss_fn(beta: float, kl_scale: float):
     """`loss_fn(model, batch, key)` for `make_train_step`: dropout and sampled z from `key`.
 
-    batch: x (B, T, 3), onehot (B, K), phys (B, P), weight (B,) (0 for padding rows).
+    batch: x (B, T, 3), onehot (B, K), phys (B, P), coherence (B,) (the star's weight), weight (B,)
+    (0 for padding rows).
     """
 
     def loss_fn(model, batch, key):
         out = model(batch["x"], batch["onehot"], batch["phys"], key=key)
-        loss, metrics = vae_loss(out, batch["x"], beta=beta, kl_scale=kl_scale, weights_B=batch["weight"])
+        loss, metrics = vae_loss(out, batch["x"], beta=beta, kl_scale=kl_scale,
+                                 weights_B=batch["weight"] * batch["coherence"])
         return loss, {"mse": metrics["mse"], "kl": metrics["kl"]}
 
     return loss_fn
@@ -103,7 +106,7 @@ def vae_eval_fn(beta: float, kl_scale: float):
 
     def eval_fn(model, batch):
         out = model(batch["x"], batch["onehot"], batch["phys"], key=None)
-        w_B = batch["weight"]
+        w_B = batch["weight"] * batch["coherence"]
         mse_B = jnp.mean((out.xhat - batch["x"][..., 1]) ** 2, axis=-1)
         kl_B = kl_divergence(out.mu, out.logvar)
         return {
@@ -116,8 +119,13 @@ def vae_eval_fn(beta: float, kl_scale: float):
     return eval_fn
 
 
-def _check_inputs(x_NT3, onehot_NK, phys_NP, config: VAEConfig) -> dict[str, np.ndarray]:
+def _check_inputs(x_NT3, onehot_NK, phys_NP, config: VAEConfig, coherence_N=None) -> dict[str, np.ndarray]:
     x = np.asarray(x_NT3, np.float32)
+    coherence = np.ones(len(x), np.float32) if coherence_N is None else np.asarray(coherence_N, np.float32).reshape(-1)
+    if coherence.shape != (len(x),) or not (np.isfinite(coherence) & (coherence >= 0) & (coherence <= 1)).all():
+        raise DataError(f"coherence weights must be (N,) = ({len(x)},) values in [0, 1]")
+    if not coherence.any():
+        raise DataError("coherence weights: every curve has weight 0")
     onehot = np.asarray(onehot_NK, np.float32)
     phys = np.zeros((len(x), 0), np.float32) if phys_NP is None else np.asarray(phys_NP, np.float32)
     if phys.ndim == 1:
@@ -132,7 +140,7 @@ def _check_inputs(x_NT3, onehot_NK, phys_NP, config: VAEConfig) -> dict[str, np.
         bad = ~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
         if bad.any():
             raise DataError(f"{name}: {int(bad.sum())} rows hold non-finite values (first row {int(np.argmax(bad))})")
-    return {"x": x, "onehot": onehot, "phys": phys}
+    return {"x": x, "onehot": onehot, "phys": phys, "coherence": coherence}
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -145,25 +153,29 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
 
 
 def reference_mse(mag_NT: np.ndarray, labels_N: np.ndarray, train_idx: np.ndarray,
-                  val_idx: np.ndarray) -> dict[str, float]:
+                  val_idx: np.ndarray, weight_N: np.ndarray | None = None) -> dict[str, float]:
     """Validation MSE of two shape-blind predictors fitted on the training rows, the yardsticks of
     the VAE's reconstruction MSE: "mean_curve" (the mean training curve, per phase) and
     "class_mean" (the mean training curve of the star's class; the mean curve where the training
-    rows hold none of that class). A VAE no better than class_mean has learned class averages only."""
+    rows hold none of that class). A VAE no better than class_mean has learned class averages only.
+    weight_N: each curve's weight in the validation mean (as in the VAE's loss; default 1)."""
     mag_NT = np.asarray(mag_NT, np.float64)
+    w_va = np.ones(len(val_idx)) if weight_N is None else np.asarray(weight_N, np.float64)[val_idx]
+    w_va = w_va / w_va.sum() if w_va.sum() > 0 else np.full(len(val_idx), 1.0 / max(len(val_idx), 1))
     labels_N = np.asarray(labels_N)
     tr, va = mag_NT[train_idx], mag_NT[val_idx]
     mean_T = tr.mean(axis=0)
     class_T = {k: tr[labels_N[train_idx] == k].mean(axis=0) for k in np.unique(labels_N[train_idx])}
     pred = np.stack([class_T.get(k, mean_T) for k in labels_N[val_idx]]) if len(va) else va
-    return {"mean_curve": float(np.mean((va - mean_T) ** 2)), "class_mean": float(np.mean((va - pred) ** 2))}
+    return {"mean_curve": float(w_va @ np.mean((va - mean_T) ** 2, axis=1)),
+            "class_mean": float(w_va @ np.mean((va - pred) ** 2, axis=1))}
 
 
 def evaluate_vae(eval_step, state: TrainState, data: dict[str, np.ndarray], batch_size: int) -> dict[str, float]:
     """Mean validation loss, reconstruction MSE and KL over all rows (deterministic pass)."""
     outs = batching.padded_eval(eval_step, state, data, batch_size)
     sums = jax.device_get(batching.sum_outputs(outs, ("loss_sum", "mse_sum", "kl_sum", "weight_sum")))
-    w = max(float(sums["weight_sum"]), 1.0)
+    w = float(sums["weight_sum"]) or 1.0
     return {"loss": float(sums["loss_sum"]) / w, "mse": float(sums["mse_sum"]) / w, "kl": float(sums["kl_sum"]) / w}
 
 
@@ -176,19 +188,22 @@ def train_vae(
     *,
     seed: int = 0,
     workdir: str | Path | None = None,
+    coherence_N: np.ndarray | None = None,
 ) -> tuple[PelsVAE, dict[str, Any]]:
     """Train a PELS-VAE on folded curves; returns (model with the best-by-validation weights, history).
 
     x_NT3: (N, T, 3) float (normalised phase, normalised magnitude, normalised error); onehot_NK
     (N, K); phys_NP (N, P) physical parameters already min-max scaled (`PhysScaler`), or None when
-    config.phys_dim == 0. The validation split is drawn from `seed`; so are init, dropout and z.
+    config.phys_dim == 0. coherence_N (N,) in [0, 1]: each curve's weight in the loss (`data.template`'s
+    coherence: a fold that is not periodic at its period teaches noise; None: all 1). The validation
+    split is drawn from `seed`; so are init, dropout and z.
     history: per-epoch lists (epoch, lr, train_loss, train_mse, train_kl, val_loss, val_mse,
     val_kl, wall_s) plus best_epoch, best_val_loss, best_val_mse (validation reconstruction MSE
     at the best epoch), val_mse_mean_curve and val_mse_class_mean (`reference_mse`: best_val_mse
     should lie well below the class-mean one), stopped_early, n_train, n_val, steps_per_epoch.
     With a workdir, writes `vae_loss.png` there.
     """
-    data = _check_inputs(x_NT3, onehot_NK, phys_NP, config)
+    data = _check_inputs(x_NT3, onehot_NK, phys_NP, config, coherence_N)
     tc = train_config
     train_idx, val_idx = split_indices(len(data["x"]), tc.val_fraction, seed)
     train_data = {k: v[train_idx] for k, v in data.items()}
@@ -246,8 +261,10 @@ def train_vae(
         best_val_loss=float(history["val_loss"][best_epoch]),
         best_val_mse=float(history["val_mse"][best_epoch]),
         **{f"val_mse_{k}": v for k, v in reference_mse(
-            data["x"][..., 1], np.argmax(data["onehot"], axis=1), train_idx, val_idx).items()},
+            data["x"][..., 1], np.argmax(data["onehot"], axis=1), train_idx, val_idx, data["coherence"]).items()},
         stopped_early=stopped_early,
+        coherence_mean=float(np.mean(data["coherence"])),
+        n_incoherent=int(np.sum(data["coherence"] < INCOHERENT)),
         n_train=int(n_train),
         n_val=int(len(val_idx)),
         steps_per_epoch=int(steps_per_epoch),

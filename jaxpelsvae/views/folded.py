@@ -6,7 +6,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from jaxpelsvae.data.fold import _circular_fill, phase_of
+from jaxpelsvae.data.fold import circular_fill, phase_of
 from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.views.stats import MIN_SCALE, harmonic_r2, robust_standardise
 
@@ -59,7 +59,7 @@ def bin_cycle(phase_T, y_T, mask_T, bins: int):
     count = jax.ops.segment_sum(w, b, num_segments=bins)
     total = jax.ops.segment_sum(y_T * w, b, num_segments=bins)
     filled = count > 0
-    return _circular_fill(total / jnp.maximum(count, 1.0), filled), filled
+    return circular_fill(total / jnp.maximum(count, 1.0), filled), filled
 
 
 def check_fold_settings(config) -> None:

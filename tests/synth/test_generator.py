@@ -1,6 +1,8 @@
 """jaxpelsvae.synth.generator: the generator end to end (tiny untrained VAE, tiny data), saved and on target donors."""
 from __future__ import annotations
 
+import dataclasses
+
 import chex
 import jax
 import numpy as np
@@ -132,7 +134,8 @@ def test_random_forest_latent_runs_between_two_jitted_stages(generator):
     rf = fit_latent(rng.normal(size=(60, 6)), np.arange(60) % 5, rng.normal(size=(60, 2)), 5,
                     LatentConfig(model="rf", rf_trees=3, max_epochs=1, hidden=(4,)))
     assert rf.kind == "rf"
-    gen_rf = Generator(gen.priors, rf, gen.vae_model, gen.vae_classes, gen.bank_host, gen.config)
+    prior_mode = dataclasses.replace(gen.config, latent_source="prior")
+    gen_rf = Generator(gen.priors, rf, gen.vae_model, gen.vae_classes, gen.bank_host, prior_mode)
     a = gen_rf.generate(jax.random.key(2), [4, 0, 3, 0, 1], 1.0)
     b = gen_rf.generate(jax.random.key(2), [4, 0, 3, 0, 1], 1.0)
     assert len(gen_rf._programs(32, 1)) == 2  # noqa: SLF001
@@ -183,3 +186,51 @@ def test_synthetic_curves_name_their_donor_star(generator, tmp_path):
         dt = np.diff(out.curve(i)[0])
         assert any(np.allclose(dt, np.diff(t_target)[k:k + dt.size], atol=2e-3)
                    for k in range(t_target.size - dt.size))
+
+
+def test_a_star_never_donates_the_cadence_of_its_own_curve(generator):
+    _, gen = generator
+    stars = gen.stars
+    assert gen.config.latent_source == "posterior" and (stars.donor_S >= 0).all()
+    got = gen.generate(jax.random.key(5), 30, 1.0).trim()  # 150 curves from 80 stars, 16 per class
+    assert (got.star_N >= 0).all()
+    np.testing.assert_array_equal(stars.label_S[got.star_N], got.y_N)
+    assert not (got.donor_N == stars.donor_S[got.star_N]).any()
+    # the code is drawn around the star's own posterior mean, and its period is the star's, jittered
+    from jaxpelsvae.synth.stars import PERIOD_JITTER_DEX
+
+    assert (np.abs(got.phys_NP[:, 0] - stars.phys_SP[got.star_N, 0]) < 6 * PERIOD_JITTER_DEX).all()
+
+
+def test_star_weights_focus_the_draw_on_chosen_stars(generator):
+    _, gen = generator
+    stars = gen.stars
+    w = np.zeros(len(stars.label_S))
+    chosen = [int(np.flatnonzero(stars.label_S == k)[0]) for k in range(len(gen.classes))]
+    w[chosen] = 1.0
+    got = gen.generate(jax.random.key(2), 6, 1.0, star_weights=w).trim()
+    assert set(got.star_N.tolist()) == set(chosen)
+    w[chosen[0]] = 0.0
+    with pytest.raises(ConfigError, match="zero total weight"):
+        gen.generate(jax.random.key(2), 6, 1.0, star_weights=w)
+
+
+def test_generation_from_python_decode_given_stars_and_a_pure_function(generator):
+    _, gen = generator
+    stars = gen.stars
+    # decode given latents: the posterior means of three stars
+    pick = np.array([0, 20, 40])
+    templates = np.asarray(gen.decode(stars.mu_SZ[pick], stars.label_S[pick]))
+    assert templates.shape == (3, 600) and np.isfinite(templates).all()
+    # generate from given stars (by id), in the order asked
+    got = gen.generate_from_stars(jax.random.key(0), gen.star_ids[[40, 0, 0]]).trim()
+    np.testing.assert_array_equal(got.star_N, [40, 0, 0])
+    np.testing.assert_array_equal(got.y_N, stars.label_S[[40, 0, 0]])
+    with pytest.raises(ConfigError, match="unknown stars"):
+        gen.generate_from_stars(jax.random.key(0), ["no-such-star"])
+    # a pure function inside the caller's own jit gives the method's batch for the same key
+    params, generate = gen.functional(32)
+    counts = gen.counts_array([2, 1, 0, 3, 1])
+    inside = jax.jit(generate)(params, jax.random.key(9), counts, 1.0)
+    outside = gen.generate(jax.random.key(9), counts, 1.0, capacity=32)
+    chex.assert_trees_all_close(inside, outside, atol=1e-5)

@@ -7,10 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxpelsvae.data.fold import PHASE_GRID
+from jaxpelsvae.data.fold import PHASE_GRID, SCALE_LO, SCALE_SPAN
 from jaxpelsvae.synth.reverse_fold import (
     DonorBank,
     fold_phase,
+    red_noise,
     reverse_fold,
     select_donor,
     synthesize_batch,
@@ -38,8 +39,8 @@ class TestKernel(chex.TestCase):
             phase_grid_G=GRID, amplitude=amp, mag_lo=base, donor_time_lo_T=t_lo))
         mag = np.asarray(fn(_sinusoid_template(), period, hi, lo, offset))
         phase = np.mod(t64 / np.float64(period) + offset, 1.0)
-        t_min, t_max = np.quantile(np.asarray(_sinusoid_template()), [0.01, 0.99])
-        expected = base + amp * ((0.5 + 0.5 * np.sin(2 * np.pi * phase)) - t_min) / (t_max - t_min)
+        # the template's normalised units map back with the star's fold range: no stretching
+        expected = base + amp * ((0.5 + 0.5 * np.sin(2 * np.pi * phase)) - SCALE_LO) / SCALE_SPAN
         np.testing.assert_allclose(mag, expected, atol=2e-3 * amp)
 
     @chex.variants(with_jit=True, without_jit=True)
@@ -78,26 +79,47 @@ def test_fold_phase_matches_float64_over_the_period_range():
     assert ((got >= 0) & (got < 1)).all()
 
 
-def test_tail_quantiles_equal_jnp_quantile():
-    from jaxpelsvae.synth.reverse_fold import scale_template, tail_quantiles
-
-    x = jnp.asarray(np.random.default_rng(3).normal(size=(20, 600)), jnp.float32)
-    x = x.at[0, :50].set(1.0)  # ties in the tail
-    for q in ((0.01, 0.99), (0.05, 0.9), (0.0, 1.0)):
-        got = jax.vmap(lambda v: jnp.stack(tail_quantiles(v, *q)))(x)
-        np.testing.assert_allclose(got, jnp.quantile(x, jnp.asarray(q), axis=1).T, atol=2e-6)
-    u = jax.vmap(scale_template)(x)[:, 300:]  # the second cycle, which is the part read
-    np.testing.assert_allclose(jnp.quantile(u, jnp.asarray([0.01, 0.99]), axis=1).T, [[0.0, 1.0]] * 20, atol=1e-5)
-
-
-def test_decoder_warm_up_in_the_first_cycle_does_not_shrink_the_amplitude():
-    # a decoder's first-cycle warm-up overshoots; the second cycle holds a small sinusoid
-    tmpl = 0.5 + 0.01 * jnp.sin(2 * jnp.pi * GRID)
-    tmpl = tmpl.at[:40].set(jnp.linspace(0.0, 1.0, 40))
+def test_a_flat_template_stays_flat_and_a_full_one_spans_the_star_amplitude():
     t = jnp.asarray(np.sort(np.random.default_rng(0).uniform(0, 50, 400)), jnp.float32)
-    mag = reverse_fold(tmpl, 0.7, t, jnp.ones(400, bool), jnp.zeros(400), 0.0, jax.random.key(0),
-                       phase_grid_G=GRID, amplitude=0.8, mag_lo=15.0)
-    assert 0.75 < float(jnp.ptp(mag)) <= 0.8 * 1.03
+
+    def fold(tmpl):
+        return np.asarray(reverse_fold(tmpl, 0.7, t, jnp.ones(400, bool), jnp.zeros(400), 0.0, jax.random.key(0),
+                                       phase_grid_G=GRID, amplitude=0.8, mag_lo=15.0))
+
+    # a nearly flat template (a decoder's class average) keeps its small range: 0.02 of the fold's
+    small = fold(0.5 + 0.01 * jnp.sin(2 * jnp.pi * GRID))
+    assert float(np.ptp(small)) <= 0.8 * 0.02 * 1.001
+    np.testing.assert_allclose(small.mean(), 15.0 + 0.8 * (0.5 - SCALE_LO) / SCALE_SPAN, atol=2e-3)
+    # a template spanning the normalised range [1e-4, 0.9999] spans the star's fold range from its bright level
+    full = fold(SCALE_LO + SCALE_SPAN * (0.5 + 0.5 * jnp.sin(2 * jnp.pi * GRID)))
+    assert 15.0 - 1e-4 <= full.min() < 15.0 + 0.01 and 15.8 - 0.01 < full.max() <= 15.8 + 1e-4
+    # the first cycle (the decoder's warm-up) is never read
+    warm = (SCALE_LO + SCALE_SPAN * (0.5 + 0.5 * jnp.sin(2 * jnp.pi * GRID))).at[:40].set(5.0)
+    np.testing.assert_array_equal(fold(warm), full)
+
+
+def test_red_noise_is_a_damped_random_walk():
+    t = jnp.asarray(np.sort(np.random.default_rng(1).uniform(0, 100, 300)), jnp.float32)
+    key = jax.random.key(3)
+    base = np.asarray(red_noise(key, t, 1.0, 1e9))  # a time scale far beyond the baseline: one constant
+    np.testing.assert_allclose(base, base[0], atol=1e-4)
+    # linear in sigma for the same draw; zero sigma adds nothing
+    np.testing.assert_allclose(np.asarray(red_noise(key, t, 0.3, 5.0)), 0.3 * np.asarray(red_noise(key, t, 1.0, 5.0)),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(red_noise(key, t, 0.0, 5.0)), 0.0)
+
+
+def test_a_star_is_not_the_donor_of_its_own_curve_unless_it_is_its_class_only_one(bank):
+    label_D, lp_D = bank.label_D, bank.log10_period_D
+    keys = jax.random.split(jax.random.key(0), 200)
+    pick = jax.jit(jax.vmap(lambda k, c, p, ex: select_donor(k, label_D, lp_D, c, p, 1, ex)))
+    own = 3  # a class-0 star, its own nearest donor in period (k = 1)
+    got = np.asarray(pick(keys, jnp.zeros(200, jnp.int32), jnp.full(200, lp_D[own]), jnp.full(200, own)))
+    assert not (got == own).any() and (np.asarray(label_D)[got] == 0).all()
+    assert (np.asarray(pick(keys, jnp.zeros(200, jnp.int32), jnp.full(200, lp_D[own]), jnp.full(200, -1))) == own).all()
+    lonely = _bank(np.random.default_rng(0), per_class=(3, 1))  # class 1 has one donor: row 3
+    got = jax.vmap(lambda k: select_donor(k, lonely.label_D, lonely.log10_period_D, 1, 0.0, 4, 3))(keys[:5])
+    np.testing.assert_array_equal(np.asarray(got), 3)
 
 
 def _bank(rng, per_class=(6, 2, 9), T=40):

@@ -39,7 +39,7 @@ def test_vae_learns_curve_shapes_beyond_the_class_averages():
     better than their class's mean curve within 300 steps. Phases are thinned 4x (150) to keep the
     test ~15 s. With the original residual init the same run stays at the class average (1.06 of
     it, against 0.52 with "identity")."""
-    from jaxpelsvae.data.fold import fold_for_vae
+    from jaxpelsvae.data.template import fold_for_vae
     from jaxpelsvae.simulate import simulate_survey
 
     lcs = simulate_survey({c: 40 for c in ("CEP", "DSCT", "ECL", "LPV", "RRLYR")}, cadence="ogle", seed=0)

@@ -1,0 +1,186 @@
+"""The VAE's targets: light curves folded into smooth, class-aligned phase templates, with how coherent each fold is.
+
+Shape letters: N stars, T observations of a padded curve, B = 300 phase bins of one cycle.
+
+A Gaia or EROS curve holds 20-150 points; binned into 300 phases and linearly interpolated, its fold
+is mostly straight segments between single noisy points, and rolled by its brightest bin an
+eclipsing binary's eclipse lands anywhere: targets an MSE decoder can only average away. Here each
+cycle is a Gaussian-kernel mean of the observations (inverse-variance weighted) with a bandwidth
+sized to the data (`KERNEL_POINTS` / number of points, within [`MIN_WIDTH`, `MAX_WIDTH`] cycles),
+and the cycle is rolled so that a fixed feature sits at phase 0: the primary minimum (faintest
+point) for eclipsing classes (`ECLIPSING`), maximum light for the others, the pulsators' convention.
+
+Each fold also says how much of the curve is not periodic at its period: `red_sigma` [mag] is the
+scatter about the fold that observations close in time share (see `template_curve`), the wander a
+generator must add back (semi-regular long-period variables), and `coherence` = 1 - red_sigma^2 /
+variance, low for such stars and for folds at a wrong period, ~1 for strictly periodic stars
+however sparse or noisy their curves. `white_sigma` [mag] is the uncorrelated scatter about the fold
+beyond the stated errors (errors that are too small are common), which a generator adds as noise.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpelsvae.data.fold import (BINS_PER_CYCLE, N_PHASE, SCALE_LO, Folded, SCALE_SPAN, circular_fill, host_phases,
+                                  vae_input)
+
+# Classes whose fold is aligned on the primary minimum; every other class on maximum light.
+ECLIPSING = frozenset({"ECL", "EB", "EA", "EW", "EB_EW", "ELL", "BINARY"})
+LAG_CYCLES = 0.05  # consecutive observations closer than this many periods count as a pair
+KERNEL_POINTS = 0.5  # kernel width in units of the mean phase spacing of the points (1 / n)
+MIN_WIDTH, MAX_WIDTH = 0.004, 0.05  # kernel width limits [cycles]
+_BIN_CENTRES = ((np.arange(BINS_PER_CYCLE) + 0.5) / BINS_PER_CYCLE).astype(np.float32)
+
+
+class Templates(NamedTuple):
+    """Folded templates of N curves: `folded` (as `data.fold.Folded`: (N, 600) normalised magnitude
+    and error, mag_min / mag_max, filled = bins within half a kernel width of an observation);
+    coherence (N,) in [0, 1]; red_sigma, white_sigma (N,) [mag] (see the module docstring)."""
+
+    folded: Folded
+    coherence: np.ndarray
+    red_sigma: np.ndarray
+    white_sigma: np.ndarray
+
+
+def kernel_width(n_points):
+    """Kernel width [cycles] for a fold of n_points observations (see module docstring)."""
+    return jnp.clip(KERNEL_POINTS / jnp.maximum(n_points, 1.0), MIN_WIDTH, MAX_WIDTH)
+
+
+def _circ(d):
+    """Signed circular phase difference in [-0.5, 0.5)."""
+    return d - jnp.floor(d + 0.5)
+
+
+def template_curve(phase_T, time_T, mag_T, err_T, mask_T, period, faintest_first):
+    """ONE curve -> (smoothed cycle (B,), error (B,), near (B,), coherence (), red and white variance ()
+    [mag^2]).
+
+    time_T: days in time order (padding last); period: () days; faintest_first: () bool, roll the
+    faintest bin (rather than the brightest) to phase 0.
+    """
+    mask = mask_T & jnp.isfinite(phase_T)
+    n = jnp.sum(mask)
+    h = kernel_width(n.astype(jnp.float32))
+    ivar_T = jnp.where(mask, 1.0 / jnp.maximum(err_T, 1e-3) ** 2, 0.0)
+    m_T = jnp.where(mask, mag_T, 0.0)
+    ph_T = jnp.where(mask, phase_T, 0.0)
+    d_BT = _circ(jnp.asarray(_BIN_CENTRES)[:, None] - ph_T[None, :]) / h
+    k_BT = jnp.exp(-0.5 * d_BT**2) * ivar_T[None, :]
+    den_B = jnp.sum(k_BT, axis=1)
+    num_B = k_BT @ m_T
+    enum_B = k_BT @ jnp.where(mask, err_T, 0.0)
+    # bins beyond ~13 widths of every point get no weight in float32: interpolate them instead
+    filled_B = den_B > 1e-12 * jnp.max(den_B)
+    safe = jnp.maximum(den_B, 1e-30)
+    cyc_B = circular_fill(jnp.where(filled_B, num_B / safe, 0.0), filled_B)
+    ecyc_B = circular_fill(jnp.where(filled_B, enum_B / safe, 0.0), filled_B)
+    near_B = jnp.min(jnp.abs(d_BT) + jnp.where(mask, 0.0, jnp.inf)[None, :], axis=1) <= 0.5
+
+    # Residuals about the fold, each observation predicted by the others (leave-one-out), then
+    # their covariance over pairs of consecutive observations less than LAG_CYCLES periods apart:
+    # white noise and the misfit of a sparse eclipse are uncorrelated between two such points, a
+    # wander that is not periodic at P (a semi-regular LPV; the fold at a wrong period) is not.
+    d_TT = _circ(ph_T[:, None] - ph_T[None, :]) / h
+    off = 1.0 - jnp.eye(phase_T.shape[0], dtype=jnp.float32)
+    k_TT = jnp.exp(-0.5 * d_TT**2) * ivar_T[None, :] * off
+    den_T = jnp.sum(k_TT, axis=1)
+    ok_T = mask & (den_T > 1e-6 * ivar_T)
+    r_T = jnp.where(ok_T, m_T - (k_TT @ m_T) / jnp.maximum(den_T, 1e-30), 0.0)
+    close = ok_T[1:] & ok_T[:-1] & (jnp.abs(time_T[1:] - time_T[:-1]) < LAG_CYCLES * period)
+    n_pairs = jnp.sum(close)
+    red_var = jnp.where(n_pairs >= 3, jnp.maximum(jnp.sum(jnp.where(close, r_T[1:] * r_T[:-1], 0.0)), 0.0)
+                        / jnp.maximum(n_pairs, 1), 0.0)
+    n_ok = jnp.maximum(jnp.sum(mask), 1)
+    mean = jnp.sum(m_T) / n_ok
+    var = jnp.sum(jnp.where(mask, (m_T - mean) ** 2, 0.0)) / n_ok
+    coherence = jnp.where(var > 0, jnp.clip(1.0 - red_var / jnp.maximum(var, 1e-30), 0.0, 1.0), 1.0)
+    # White scatter beyond the stated errors (errors too small, flickering), from the median absolute
+    # residual, which the few points in a sparsely sampled eclipse do not move; the leave-one-out
+    # mean carries the errors of ~sqrt(2 pi) h n neighbours besides the point's own.
+    big = jnp.float32(3e38)
+    mad = _masked_median(jnp.abs(r_T), ok_T, big)
+    err2 = _masked_median(err_T**2, ok_T, big)
+    n_eff = jnp.maximum(jnp.sqrt(2.0 * jnp.pi) * h * n, 1.0)
+    white_var = jnp.maximum((1.4826 * mad) ** 2 - err2 * (1.0 + 1.0 / n_eff) - red_var, 0.0)
+    white_var = jnp.where(jnp.sum(ok_T) >= 4, white_var, 0.0)
+
+    shift = -jnp.where(faintest_first, jnp.argmax(cyc_B), jnp.argmin(cyc_B))
+    cyc_B, ecyc_B, near_B = (jnp.roll(a, shift) for a in (cyc_B, ecyc_B, near_B))
+    return cyc_B, ecyc_B, near_B, coherence, red_var, white_var
+
+
+def _masked_median(x_T, mask_T, big):
+    """Median of x over mask (lower middle value for an even count; `big` must exceed every x)."""
+    srt = jnp.sort(jnp.where(mask_T, x_T, big))
+    k = jnp.maximum(jnp.sum(mask_T) - 1, 0) // 2
+    return jnp.where(jnp.any(mask_T), srt[k], 0.0)
+
+
+@jax.jit
+def template_batch(phase_NT, time_NT, mag_NT, err_NT, mask_NT, period_N, faintest_N):
+    """`template_curve` vmapped over N curves, normalised and repeated into two cycles as `Folded`;
+    returns (Folded (N, 600), coherence (N,), red variance (N,), white variance (N,) [mag^2])."""
+    cyc, ecyc, near, coherence, red_var, white_var = jax.vmap(template_curve)(phase_NT, time_NT, mag_NT, err_NT, mask_NT,
+                                                                   period_N, faintest_N)
+    lo, hi = jnp.min(cyc, axis=1), jnp.max(cyc, axis=1)
+    rng = jnp.where(hi > lo, hi - lo, 1.0)[:, None]
+    mag = (cyc - lo[:, None]) / rng * SCALE_SPAN + SCALE_LO
+    err = ecyc / rng * SCALE_SPAN
+    two = lambda a: jnp.concatenate([a, a], axis=1)  # noqa: E731
+    return Folded(two(mag), two(err), lo, hi, two(near)), coherence, red_var, white_var
+
+
+def faintest_first(lcs) -> np.ndarray:
+    """(N,) bool: the stars whose fold is aligned on the primary minimum (class in `ECLIPSING`)."""
+    if "class" not in lcs.meta.columns:
+        return np.zeros(len(lcs), bool)
+    return lcs.meta["class"].astype(str).str.upper().isin(ECLIPSING).to_numpy()
+
+
+def fold_templates(lcs, periods=None, *, chunk: int = 64) -> Templates:
+    """Templates (see `Templates`) of every curve of `lcs` at `periods` [d] (default meta['period']).
+
+    Phases in float64 on the host (as `fold_set`), smoothing on device in chunks of `chunk` curves
+    (the leave-one-out pass holds a T x T kernel per curve).
+    """
+    from jaxpelsvae.data.fold import _rows_of, checked_periods
+
+    periods = checked_periods(lcs, periods, "fold_templates")
+    phase_M = host_phases(lcs, periods)
+    first = faintest_first(lcs)
+    parts = []
+    for idx, padded in lcs.padded_chunks(chunk, min_rows=chunk):
+        rows, t_len = padded.time.shape
+        phase = np.zeros((rows, t_len), np.float32)
+        phase[: idx.size] = lcs.select(idx).pad_values(_rows_of(lcs, idx, phase_M), max_len=t_len)
+        flags = np.zeros(rows, bool)
+        flags[: idx.size] = first[idx]
+        per = np.ones(rows, np.float32)
+        per[: idx.size] = periods[idx]
+        out = template_batch(phase, padded.time, padded.mag, padded.err, padded.mask, per, flags)
+        parts.append(jax.tree.map(lambda a: np.asarray(a)[: idx.size], out))
+    if not parts:
+        empty = Folded(np.zeros((0, N_PHASE), np.float32), np.zeros((0, N_PHASE), np.float32),
+                       np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, N_PHASE), bool))
+        return Templates(empty, np.zeros(0), np.zeros(0), np.zeros(0))
+    folded = Folded(*(np.concatenate([p[0][i] for p in parts]) for i in range(5)))
+    coherence = np.concatenate([p[1] for p in parts]).astype(np.float64)
+    red, white = (np.sqrt(np.concatenate([p[i] for p in parts]).astype(np.float64)) for i in (2, 3))
+    return Templates(folded, coherence, red, white)
+
+
+def fold_for_vae(lcs, periods=None) -> np.ndarray:
+    """The PELS-VAE's input (N, 600, 3) for a LightCurveSet: `fold_templates`, then `data.fold.vae_input`.
+
+    The alignment removes the arbitrary epoch of each curve, a nuisance the latent space would
+    otherwise have to encode (the original relied on 65k augmented curves for that); synthetic
+    curves get their phase back from the random offset of `synth.reverse_fold`. Training, latent
+    fitting and generation all fold through `fold_templates` so they agree.
+    """
+    return vae_input(fold_templates(lcs, periods).folded)

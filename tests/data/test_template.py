@@ -1,0 +1,59 @@
+"""jaxpelsvae.data.template: smoothed, class-aligned VAE templates and the coherence of each fold."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.data.template import fold_templates
+
+
+@pytest.fixture(scope="module")
+def survey():
+    from jaxpelsvae.simulate import simulate_survey
+
+    return simulate_survey({"ECL": 4, "RRLYR": 4}, cadence="ogle", seed=2)
+
+
+def _shifted(lcs: LightCurveSet, fraction: float) -> LightCurveSet:
+    """The same curves observed from an epoch `fraction` of a period later (times shifted)."""
+    star = lcs.star_index
+    time = lcs.time + fraction * lcs.periods[star]
+    curves = [(time[a:b], lcs.mag[a:b], lcs.err[a:b]) for a, b in zip(lcs.offsets[:-1], lcs.offsets[1:])]
+    return LightCurveSet.from_arrays(lcs.ids, *zip(*curves), star_class=lcs.meta["class"], period=lcs.periods)
+
+
+def test_eclipses_are_aligned_on_the_primary_minimum_and_pulsators_on_maximum_light(survey):
+    tpl = fold_templates(survey).folded
+    ecl = survey.meta["class"].to_numpy() == "ECL"
+    cycle = np.asarray(tpl.mag)[:, :300]
+    # normalised magnitude: the faintest bin (primary minimum) of an eclipsing binary at phase 0,
+    # the brightest bin of a pulsator
+    np.testing.assert_array_equal(np.argmax(cycle[ecl], axis=1), 0)
+    np.testing.assert_array_equal(np.argmin(cycle[~ecl], axis=1), 0)
+    # whatever the epoch of the observations, the eclipse lands at the same phase
+    again = np.asarray(fold_templates(_shifted(survey, 0.37)).folded.mag)[:, :300]
+    assert np.abs(again - cycle).max() < 0.1
+    # the two cycles repeat
+    np.testing.assert_array_equal(np.asarray(tpl.mag)[:, 300:], cycle)
+
+
+def test_coherence_separates_a_periodic_star_from_one_that_wanders():
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 1000, 120))
+    t = np.concatenate([t, t + 0.07])  # pairs of visits a few hours apart, as Gaia's scans
+    t.sort()
+    period = 5.3  # a Cepheid: visit pairs 0.07 d apart are well within LAG_CYCLES of a period
+    periodic = 15 + 0.4 * np.sin(2 * np.pi * t / period) + rng.normal(0, 0.02, t.size)
+    # the same star plus a slow wander of 0.3 mag (a random walk over ~100 d steps)
+    walk = np.interp(t, np.arange(0, 1100, 100), rng.normal(0, 0.3, 11))
+    lcs = LightCurveSet.from_arrays(["p", "w"], [t, t], [periodic, periodic + walk], [np.full(t.size, 0.02)] * 2,
+                                    star_class=["CEP", "CEP"], period=[period, period])
+    tpl = fold_templates(lcs)
+    assert tpl.coherence[0] > 0.9 and tpl.red_sigma[0] < 0.05
+    assert tpl.coherence[1] < 0.5 and tpl.red_sigma[1] > 0.15
+    # white scatter beyond the stated errors: the same periodic star with errors stated 4x too small
+    small = LightCurveSet.from_arrays(["s"], [t], [15 + 0.4 * np.sin(2 * np.pi * t / period)
+                                                   + rng.normal(0, 0.08, t.size)], [np.full(t.size, 0.02)],
+                                      star_class=["CEP"], period=[period])
+    assert tpl.white_sigma[0] < 0.02 < 0.05 < fold_templates(small).white_sigma[0]
