@@ -420,7 +420,7 @@ def run_experiment(
     figures = []
     if config.figures:
         figures = _figures(report, workdir, generator, train_set, classes, seed, config.regulator.synthetic_samples_by_class,
-                           realism_sets)
+                           realism_sets, _synthetic_capacity(config, len(classes)))
     report["timing"].pop("total", None)
     report["timing"]["report"] = time.perf_counter() - t0
     report["timing"]["total"] = time.perf_counter() - t_start
@@ -599,9 +599,10 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
 def _realism(generator, val_set: LightCurveSet, train_set: LightCurveSet, config: ExperimentConfig, seed: int):
     """(the realism report of the generator on the validation set, its RealismSets for the figure);
     the validation stars were never seen by the generator, and the report only reports (it picks
-    nothing). `synthetic_samples_by_class` curves per class: the size of the loop's synthetic sets, so
-    the loop reuses the generation program compiled here when it draws one curve per template. A
-    report that cannot be made is recorded as {"error": ...}: it must not fail the experiment."""
+    nothing). `synthetic_samples_by_class` curves per class in the loop's capacity
+    (`_synthetic_capacity`), so the loop reuses the generation program compiled here when it draws
+    one curve per template. A report that cannot be made is recorded as {"error": ...}: it must not
+    fail the experiment."""
     from jaxpelsvae.synth.realism import realism_lines, realism_report
 
     try:
@@ -609,7 +610,8 @@ def _realism(generator, val_set: LightCurveSet, train_set: LightCurveSet, config
         # training star has a catalogue period, the real stars' and the sampled ones.
         periods = "given" if resolve_synthetic_periods(config.train, train_set) == "true" else "found"
         report, sets = realism_report(generator, val_set, per_class=config.regulator.synthetic_samples_by_class,
-                                      seed=seed, period_config=config.period, periods=periods, return_sets=True)
+                                      seed=seed, period_config=config.period, periods=periods, return_sets=True,
+                                      capacity=_synthetic_capacity(config, len(generator.classes)))
         _log(realism_lines(report)[0], config.progress)
         return report, sets
     except Exception as err:  # noqa: BLE001 -- a report of the generator must not fail the experiment
@@ -617,18 +619,27 @@ def _realism(generator, val_set: LightCurveSet, train_set: LightCurveSet, config
         return {"error": f"{type(err).__name__}: {err}"}, None
 
 
+def _synthetic_capacity(config: ExperimentConfig, num_classes: int) -> int:
+    """Template slots of the self-regulated loop's generation program (`policies.max_synthetic_total`):
+    the realism report and the figures generate in the same slots, so that the three share one
+    compiled program (XLA:CPU takes seconds per compilation) where the loop draws one curve per template."""
+    from jaxpelsvae.selfreg.policies import max_synthetic_total
+
+    return max_synthetic_total(config.regulator, num_classes)
+
+
 # ------------------------------------------------------------------------------------ figures
 
 
 def _figures(report: dict, workdir: Path, generator, pool: LightCurveSet, classes, seed: int, per_class: int,
-             realism_sets=None) -> list[str]:
+             realism_sets=None, capacity: int | None = None) -> list[str]:
     from jaxpelsvae.experiments import figures as fig
 
     folder = workdir / "figures"
     out = fig.report_figures(report, folder)
     if generator is not None:
         try:
-            out += _generator_figures(generator, pool, classes, seed, folder, workdir, per_class)
+            out += _generator_figures(generator, pool, classes, seed, folder, workdir, per_class, capacity)
         except Exception as err:  # noqa: BLE001 -- a figure must never fail a finished experiment
             (folder / "generator_figures_error.txt").write_text(f"{type(err).__name__}: {err}\n")
     if realism_sets is not None:
@@ -641,13 +652,14 @@ def _figures(report: dict, workdir: Path, generator, pool: LightCurveSet, classe
 
 
 def _generator_figures(generator, pool: LightCurveSet, classes, seed: int, folder: Path, workdir: Path,
-                       per_class: int) -> list[str]:
+                       per_class: int, capacity: int | None = None) -> list[str]:
     import jax
 
     from jaxpelsvae.experiments import figures as fig
 
-    # The loop's first synthetic set has `per_class` curves per class: same size, no new compilation.
-    batch = generator.generate(jax.random.key(seed + seeds.FIGURE_KEY_OFFSET), {c: per_class for c in classes}, 1.0).trim()
+    # The loop's first synthetic set: `per_class` curves per class in its `capacity`, no new compilation.
+    batch = generator.generate(jax.random.key(seed + seeds.FIGURE_KEY_OFFSET), {c: per_class for c in classes}, 1.0,
+                               capacity=capacity).trim()
     real, synth = [], []
     labels = pool.labels
     periods = pool.periods if pool.periods is not None else np.full(len(pool), np.nan)

@@ -96,12 +96,14 @@ def realism_features(lcs: LightCurveSet, period_config=None, periods: np.ndarray
 
 
 def realism_sets(generator, real: LightCurveSet, *, per_class: int = 40, seed: int = 0,
-                 period_config=None, periods: str = "found") -> tuple[RealismSets, list[str]]:
+                 period_config=None, periods: str = "found", capacity: int | None = None) -> tuple[RealismSets, list[str]]:
     """Generate `per_class` curves per generator class and compute both feature tables. Real stars
     of classes the generator does not know are left out (a note says so). periods: "found" (both
     sets searched label-free) or "given" (real stars at their meta periods, synthetic curves at their
     sampled ones: how a classifier folds them where every training star has a catalogue period, and
-    no search, which costs ~0.4 s a curve on dense cadences). Returns (sets, notes)."""
+    no search, which costs ~0.4 s a curve on dense cadences). capacity: template slots of the
+    generation program (`Generator.generate`; None: the total rounded up), for a caller whose other
+    sets use one compiled program of that size. Returns (sets, notes)."""
     if periods not in ("found", "given"):
         raise DataError(f"realism report: periods must be 'found' or 'given', got {periods!r}")
     import jax
@@ -123,7 +125,8 @@ def realism_sets(generator, real: LightCurveSet, *, per_class: int = 40, seed: i
     if len(real) == 0:
         raise DataError("realism report: no real star of a class the generator knows")
     key = jax.random.fold_in(jax.random.key(seed), seeds.REALISM_KEY)
-    batch = generator.generate(key, {c: per_class for c in generator.classes}, 1.0)
+    counts = {c: per_class for c in generator.classes}
+    batch = generator.generate(key, counts, 1.0, **({} if capacity is None else {"capacity": capacity}))
     synthetic = generator.to_lightcurves(batch)
     real_periods = synth_periods = None
     if periods == "given":
@@ -249,13 +252,13 @@ def realism_scores(sets: RealismSets, classes, *, seed: int = 0, notes=()) -> di
 
 
 def realism_report(generator, real: LightCurveSet, *, per_class: int = 40, seed: int = 0, period_config=None,
-                   periods: str = "found", return_sets: bool = False):
+                   periods: str = "found", return_sets: bool = False, capacity: int | None = None):
     """The realism report (a JSON-ready dict, module docstring) of `generator` against the real
     stars `real`, which must be stars it was not fitted on (the caller checks). Deterministic for a
-    seed. periods: see `realism_sets`. With `return_sets`, returns (report, RealismSets) for the figure."""
+    seed. periods, capacity: see `realism_sets`. With `return_sets`, returns (report, RealismSets) for the figure."""
     t0 = time.perf_counter()
     sets, notes = realism_sets(generator, real, per_class=per_class, seed=seed, period_config=period_config,
-                               periods=periods)
+                               periods=periods, capacity=capacity)
     report = {**realism_scores(sets, generator.classes, seed=seed, notes=notes), "per_class_requested": int(per_class),
               "periods": periods if not any(n.startswith("periods searched") for n in notes) else "found"}
     report["seconds"] = time.perf_counter() - t0

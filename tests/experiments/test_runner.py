@@ -193,6 +193,17 @@ def test_tiny_experiment_runs_end_to_end(tiny_experiment):
     assert (workdir / "hardness.csv").is_file() and (workdir / "rejected.csv").is_file()
 
 
+def test_loop_realism_and_figures_share_one_generation_program(tiny_experiment):
+    """The realism report and the figures generate in the self-regulated loop's slots: one compiled
+    program for the three (XLA:CPU takes seconds per compilation)."""
+    from jaxpelsvae.selfreg.policies import max_synthetic_total
+
+    cfg = preset("tiny")
+    capacity = max_synthetic_total(cfg.regulator, len(tiny_experiment.generator.classes))
+    assert capacity > cfg.regulator.synthetic_samples_by_class * len(tiny_experiment.generator.classes)
+    assert list(tiny_experiment.generator._compiled) == [(capacity, 1)]  # noqa: SLF001
+
+
 def test_every_model_of_an_experiment_records_its_stars_and_evaluate_refuses_them(tiny_experiment, tmp_path, capsys):
     from jaxpelsvae.cli import main
     from jaxpelsvae.data.provenance import read_provenance
