@@ -13,7 +13,8 @@ DESCRIPTION = (
     "Bayesian Gaussian mixture per class over the physical parameters (one component per prior box of "
     "--priors; missing values imputed per class), encode every curve with the PELS-VAE of --vae, fit the "
     "physics -> latent random forest and JAX conditional network (held-out R^2 and NLL of both; the "
-    "better is used), and keep the real cadences as reverse-folding donors. Writes --out (default "
+    "better is used with --latent-source prior; by default codes come from the training stars' own "
+    "encoder posteriors), and keep the real cadences as reverse-folding donors. Writes --out (default "
     "WORKDIR/generator) for `jaxpelsvae synthesize --generator`, and generator_report.json; with --split, "
     "also the generator's realism report on the val part (realism.json, realism.png in --out)."
 )
@@ -21,7 +22,7 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from jaxpelsvae.physics.latent import LatentConfig
-    from jaxpelsvae.synth.generator import GeneratorConfig
+    from jaxpelsvae.synth.generator import LATENT_SOURCES, GeneratorConfig
 
     gen, latent = GeneratorConfig(), LatentConfig()  # the options' defaults are the configs'
     parser.add_argument("data", type=Path, help="training dataset (standard layout, OGLE .dat, ...)")
@@ -36,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--priors", default="default",
                         help="prior boxes (priors.yaml format); 'default' = the original's boxes; 'none' = no boxes")
     parser.add_argument("--truncate", action="store_true", help="restrict sampled parameters to the prior boxes")
+    parser.add_argument("--latent-source", choices=LATENT_SOURCES, default=gen.latent_source,
+                        help="posterior: codes from the encoder posteriors of training stars of the class, decoded "
+                             "with the star's fold detail, period, amplitude and scatter; prior: physics sampled from "
+                             "the priors, mapped to codes by the physics->latent model (the original's path)")
     parser.add_argument("--latent-model", choices=("auto", "rf", "mlp"), default=latent.model,
                         help="physics->latent model; auto = better held-out R^2")
     parser.add_argument("--seq-length", type=int, default=gen.seq_length, help="classifier input length L of generated curves (`train` encodes them "
@@ -119,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         lcs, vae,
         priors_config=PriorConfig(prior_boxes=priors, truncate=args.truncate),
         latent_config=LatentConfig(model=args.latent_model),
-        config=GeneratorConfig(seq_length=args.seq_length, order=args.order, target_snr=args.target_snr),
+        config=GeneratorConfig(seq_length=args.seq_length, order=args.order, target_snr=args.target_snr,
+                               latent_source=args.latent_source),
         seed=args.seed, donors=donors, donor_copies=args.donor_copies,
     )
     out = gen.save(args.out if args.out is not None else workdir / "generator",
@@ -129,8 +135,14 @@ def run(args: argparse.Namespace) -> int:
     for cls, info in rep["priors"]["per_class"].items():
         print(mixture_line(cls, info))
     r2, nll = rep["latent_r2_heldout"], rep["latent_nll_heldout"]
+    used = (f"codes from the training stars' posteriors (latent source posterior)" if rep["latent_source"] == "posterior"
+            else f"using {rep['chosen']}")
     print(f"physics->latent held-out R^2: rf {r2['rf']:.3f}, mlp {r2['mlp']:.3f}; NLL rf {nll['rf']:.3f}, "
-          f"mlp {nll['mlp']:.3f}; using {rep['chosen']}")
+          f"mlp {nll['mlp']:.3f}; {used}")
+    within = {c: v for c, v in rep["latent_r2_within_class"].items() if v is not None}
+    if within:
+        print("  within a class, physics vs the class alone (held-out R^2): " + ", ".join(
+            f"{c} {max(v['rf'], v['mlp']):.2f} vs {v['class_mean']:.2f}" for c, v in within.items()))
     print(f"VAE reconstruction MSE {rep['vae_recon_mse']:.5g}; generator: {out}")
     if args.split is not None and args.realism_per_class > 0:
         from jaxpelsvae.cli.check_generator import write_realism

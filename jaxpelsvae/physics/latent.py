@@ -229,12 +229,29 @@ class LatentModel:
         return cls(doc["kind"], stats, params or None, rf, sigma, doc["report"])
 
 
+def _within_class_r2(z_NZ, labels_N, tr, te, preds: dict) -> dict:
+    """{class index: {model: held-out R² within the class, "class_mean": that of predicting the
+    class's training mean}}: whether physics says more about a star's code than its class does
+    (None under 2 held-out stars)."""
+    out = {}
+    for k in np.unique(labels_N[te]):
+        rows = labels_N[te] == k
+        if rows.sum() < 2 or not (labels_N[tr] == k).any():
+            out[int(k)] = None
+            continue
+        z_k = z_NZ[te][rows]
+        mean_k = np.broadcast_to(z_NZ[tr][labels_N[tr] == k].mean(0), z_k.shape)
+        out[int(k)] = {**{m: _r2(z_k, p[rows]) for m, p in preds.items()}, "class_mean": _r2(z_k, mean_k)}
+    return out
+
+
 def fit_latent(phys_NP, labels_N, z_NZ, num_classes: int, config: LatentConfig = LatentConfig()) -> LatentModel:
     """Fit the random forest and the MLP on (physics, class) -> z; score both on a held-out split.
 
     phys_NP: (N, P) model-space physics without NaN (impute first); labels_N: class indices;
-    z_NZ: encoder means of the VAE. Report keys: latent_r2_heldout {rf, mlp}, latent_nll_heldout
-    {rf, mlp} (nats per star), n_train, n_heldout, mlp_epochs, chosen.
+    z_NZ: encoder means of the VAE. Report keys: latent_r2_heldout {rf, mlp}, latent_r2_within_class
+    (per class index: rf, mlp and the class-mean baseline), latent_nll_heldout {rf, mlp} (nats per
+    star), n_train, n_heldout, mlp_epochs, chosen.
     """
     from sklearn.ensemble import RandomForestRegressor
 
@@ -280,6 +297,7 @@ def fit_latent(phys_NP, labels_N, z_NZ, num_classes: int, config: LatentConfig =
     kind = config.model if config.model != "auto" else ("mlp" if r2["mlp"] >= r2["rf"] else "rf")
     report = {
         "latent_r2_heldout": r2,
+        "latent_r2_within_class": _within_class_r2(z_NZ, labels_N, tr, te, {"rf": rf_pred, "mlp": mlp_pred}),
         "latent_nll_heldout": nll,
         "n_train": int(len(tr)),
         "n_heldout": int(len(te)),

@@ -157,6 +157,10 @@ def fit_generator(
     counts = np.bincount(bank.label_D, minlength=len(lcs.classes))
     report = {
         "latent_r2_heldout": latent.report["latent_r2_heldout"],
+        # physics -> latent against the class alone, per class: why the posterior mode is the default
+        "latent_r2_within_class": {lcs.classes[k]: v for k, v in latent.report["latent_r2_within_class"].items()},
+        "latent_source": config.latent_source,
+        "templates": _template_report(templates, labels, lcs.classes),
         "latent_nll_heldout": latent.report["latent_nll_heldout"],
         "vae_recon_mse": float(np.mean(mse)),
         "chosen": latent.kind,
@@ -171,6 +175,21 @@ def fit_generator(
     }
     return Generator(priors, latent, vae.model, tuple(vae.classes) or tuple(lcs.classes), bank, config,
                      vae_scaler=vae.scaler, report=report, donor_ids=ids, stars=stars, star_ids=lcs.ids)
+
+
+def _template_report(templates, labels, classes) -> dict:
+    """Per class: stars, how many folds the VAE weighted down (coherence < 0.5), median red and white
+    scatter [mag]."""
+    from jaxpelsvae.train.vae_train import INCOHERENT
+
+    out = {}
+    for k, c in enumerate(classes):
+        rows = labels == k
+        if rows.any():
+            out[c] = {"n": int(rows.sum()), "n_incoherent": int((templates.coherence[rows] < INCOHERENT).sum()),
+                      "red_sigma_median": float(np.median(templates.red_sigma[rows])),
+                      "white_sigma_median": float(np.median(templates.white_sigma[rows]))}
+    return out
 
 
 def dataclasses_replace_seed(config: LatentConfig, seed: int) -> LatentConfig:

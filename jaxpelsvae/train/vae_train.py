@@ -88,14 +88,14 @@ def cosine_annealing_per_epoch(lr: float, steps_per_epoch: int, t_max: int, eta_
 def vae_loss_fn(beta: float, kl_scale: float):
     """`loss_fn(model, batch, key)` for `make_train_step`: dropout and sampled z from `key`.
 
-    batch: x (B, T, 3), onehot (B, K), phys (B, P), coherence (B,) (the star's weight), weight (B,)
-    (0 for padding rows).
+    batch: x (B, T, 3), onehot (B, K), phys (B, P), weight (B,) (0 for padding rows), and optionally
+    coherence (B,) (each star's weight; `train_vae` always passes it).
     """
 
     def loss_fn(model, batch, key):
         out = model(batch["x"], batch["onehot"], batch["phys"], key=key)
         loss, metrics = vae_loss(out, batch["x"], beta=beta, kl_scale=kl_scale,
-                                 weights_B=batch["weight"] * batch["coherence"])
+                                 weights_B=batch["weight"] * batch.get("coherence", 1.0))
         return loss, {"mse": metrics["mse"], "kl": metrics["kl"]}
 
     return loss_fn
@@ -106,7 +106,7 @@ def vae_eval_fn(beta: float, kl_scale: float):
 
     def eval_fn(model, batch):
         out = model(batch["x"], batch["onehot"], batch["phys"], key=None)
-        w_B = batch["weight"] * batch["coherence"]
+        w_B = batch["weight"] * batch.get("coherence", 1.0)
         mse_B = jnp.mean((out.xhat - batch["x"][..., 1]) ** 2, axis=-1)
         kl_B = kl_divergence(out.mu, out.logvar)
         return {
