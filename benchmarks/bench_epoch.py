@@ -3,7 +3,8 @@
 The epoch is assembled from the loop's own pieces (`train.classifier`: `build_steps`,
 `init_train_state`, `evaluate_set`, `predict`; `train.batching`; `selfreg.synthetic.generate_set`;
 `selfreg.metrics`; `policies.update`; `train.checkpoint.CheckpointStore`), in the order of
-`selfreg.loop.train_classifier`, once per path on the same data, generator and seed:
+`selfreg.epoch.run_epoch` (the library's epoch, which `train_classifier` drives) but cut into timed
+phases, once per path on the same data, generator and seed:
 
   per-step   one jitted step a batch driven from Python, the batch gathered on the host
              (`batching.train_pass`), one jitted eval step a batch (`classifier.predict`);

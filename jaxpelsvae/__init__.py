@@ -16,7 +16,8 @@ The public API, importable from the top level (resolved lazily so `import jaxpel
 - generator: `fit_priors`, `sample_physics`, `fit_latent`, `reverse_fold`, `Generator`,
   `fit_generator`, `load_generator`
 - self-regulation: `RegulatorConfig`, `RegulatorState`, `update`, `rank_classes`, `temperature`,
-  `TrainConfig`, `train_classifier`, `classification_metrics`
+  `TrainConfig`, `train_classifier`, `prepare_epochs`, `run_epoch` (one epoch inside a loop of
+  your own), `classification_metrics`
 - experiments: `ExperimentConfig`, `preset`, `run_experiment`, `validate_report`
 """
 from __future__ import annotations
@@ -50,6 +51,7 @@ _EXPORTS = {
                            "classification_metrics"),
     "jaxpelsvae.train.classifier": ("TrainConfig",),
     "jaxpelsvae.selfreg.loop": ("train_classifier",),
+    "jaxpelsvae.selfreg.epoch": ("prepare_epochs", "run_epoch"),
     "jaxpelsvae.experiments.config": ("ExperimentConfig", "preset"),
     "jaxpelsvae.experiments.runner": ("run_experiment",),
     "jaxpelsvae.experiments.report": ("validate_report",),

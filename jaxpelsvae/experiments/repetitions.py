@@ -16,7 +16,9 @@ within float tolerance (tests/experiments/test_repetitions.py). `vmap=False` run
 seed, without the loop's per-epoch bookkeeping: the reference of benchmarks/bench_vmap_seeds.py.
 
 The self-regulated mode has its vmapped counterpart, `train_selfreg_seeds`: stacked states and
-synthetic sets, one compiled program a pass, each seed's regulator on the host.
+synthetic sets, one compiled program a pass, each seed's regulator on the host. Its epoch is
+`selfreg.epoch.run_epoch`'s parts: the same regeneration and record + policy update per seed on the
+host, and the same device part (`train_passes`) handed the vmapped pass programs.
 
 Shape letters: S seeds, N examples, B batch, L sequence length, K classes.
 """
@@ -262,7 +264,7 @@ def train_selfreg_seeds(
     `PeriodConfig` of the real curves' periods, for the synthetic curves' (period-aware classifiers).
     """
     from jaxpelsvae.selfreg import policies
-    from jaxpelsvae.selfreg.synthetic import generate_set
+    from jaxpelsvae.selfreg.epoch import close_epoch, epoch_rngs, generate_requested, train_passes
     from jaxpelsvae.train import steps as steps_lib
     from jaxpelsvae.train.classifier import TrainConfig, build_steps, init_train_state
     from jaxpelsvae.train.losses import class_weights_alpha
@@ -313,37 +315,40 @@ def train_selfreg_seeds(
             break
         t_epoch = time.perf_counter()
         regenerated = [False] * count
+        temperature_used: list = [None] * count
         for i in range(count):
-            if active[i] and regs[i].pending_counts is not None:
-                synthetic[i] = generate_set(generator, jax.random.fold_in(gen_keys[i], regs[i].regenerations),
-                                            regs[i].pending_counts, regs[i].temperature, classes,
-                                            config.seq_length, rcfg.n_oversampling, capacity, config,
-                                            period_config)
-                regs[i] = policies.after_generation(regs[i], rcfg)
-                regenerated[i] = True
+            if active[i]:
+                regs[i], new_set, temperature_used[i] = generate_requested(
+                    generator, gen_keys[i], regs[i], classes, config, capacity, period_config)
+                if new_set is not None:
+                    synthetic[i], regenerated[i] = new_set, True
         if any(regenerated):  # one stacked device set, every seed's padded to the largest bucket
             n_max = max(len(s.y_N) for s in synthetic)
             rows = 1 << max(n_max - 1, 0).bit_length()
             syn_data = jax.device_put(_stack([_padded(s.arrays, rows) for s in synthetic]))
         n_syn = [len(s.y_N) for s in synthetic]
+        t_gen = time.perf_counter() - t_epoch
 
-        def stacked(n_of, batch, stream=None, rows_=None):
-            per = [batching.pass_indices(n_of[i], batch, None if stream is None else
-                                         batching.epoch_rng(seeds[i], epoch, stream), rows=rows_)
+        def stacked(n_of, batch, rngs=None, rows_=None):
+            per = [batching.pass_indices(n_of[i], batch, None if rngs is None else rngs[i], rows=rows_)
                    for i in range(count)]
             return np.stack([p[0] for p in per]), np.stack([p[1] for p in per])
 
-        syn_loss = None
-        for r in range(rcfg.repetitions):
-            state, syn_loss = syn_pass(state, syn_data, *stacked(n_syn, config.synthetic_batch_size,
-                                                                 streams.SYNTH_STREAM + r, rows))
-        state, real_loss = real_pass(state, train_dev.data, *stacked([train_dev.n] * count, config.batch_size,
-                                                                     streams.REAL_STREAM))
+        # The device part of the epoch, every pass one vmapped program over the stacked seeds.
+        rngs = [epoch_rngs(s, epoch, rcfg.repetitions) for s in seeds]
+        syn_orders = [stacked(n_syn, config.synthetic_batch_size, [r[0][rep] for r in rngs], rows)
+                      for rep in range(rcfg.repetitions)]
+        real_order = stacked([train_dev.n] * count, config.batch_size, [r[1] for r in rngs])
+        state, syn_loss, real_loss = train_passes(syn_pass, real_pass, state, syn_data, syn_orders,
+                                                  train_dev.data, real_order)
+        jax.block_until_ready(state)
+        t_train = time.perf_counter() - t_epoch - t_gen
         eb = config.eval_batch_size
         outs = {"train": jax.device_get(eval_shared(state, train_dev.data, *train_dev.indices(eb))),
                 "val": jax.device_get(eval_shared(state, val_dev.data, *val_dev.indices(eb))),
                 "synthetic": jax.device_get(eval_own(state, syn_data, *stacked(n_syn, eb, None, rows)))}
         losses = jax.device_get((real_loss, syn_loss))
+        t_eval = time.perf_counter() - t_epoch - t_gen - t_train
         improved = []
         for i in range(count):
             if not active[i]:
@@ -351,14 +356,10 @@ def train_selfreg_seeds(
             m = {"train": _metrics_of(outs["train"], i, train_dev.n, eb, enc_train.y_N, classes),
                  "val": _metrics_of(outs["val"], i, val_dev.n, eb, enc_val.y_N, classes),
                  "synthetic": _metrics_of(outs["synthetic"], i, n_syn[i], eb, synthetic[i].y_N, classes)}
-            record = {name: {key: v[key] for key in ("n", "loss", "accuracy", "macro_f1", "confusion")}
-                      for name, v in m.items()}
-            record.update(train_step_loss=float(losses[0][i]), synthetic_step_loss=float(losses[1][i]),
-                          regenerated=regenerated[i])
-            report = policies.EpochReport(epoch=epoch, val_loss=m["val"]["loss"],
-                                          train_confusion_KK=np.asarray(m["train"]["confusion"]),
-                                          synthetic_accuracy=m["synthetic"]["accuracy"], record=record)
-            regs[i], actions = policies.update(regs[i], report, rcfg)
+            regs[i], actions = close_epoch(
+                rcfg, regs[i], m, losses[0][i], None if losses[1] is None else losses[1][i],
+                regenerated=regenerated[i], temperature_used=temperature_used[i],
+                wall_s={"generate": t_gen, "train": t_train, "evaluate": t_eval})
             if actions.new_best:
                 improved.append(i)
         if improved:  # host copies of the improved seeds' variables (the state is donated next pass)

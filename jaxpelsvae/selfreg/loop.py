@@ -3,7 +3,7 @@
 Shape letters: N examples, B batch, L encoded sequence length, K classes.
 
 One epoch of the self-regulated mode (ORIGINAL.md §7.2, with the §15.1 fixes listed in
-`selfreg.state`):
+`selfreg.state`) is `selfreg.epoch.run_epoch`:
 1. if the policy asked for it, the generator creates a synthetic set with the requested per-class
    counts and temperature b (key ``fold_in(key(seed) → generator stream, regeneration index)``);
 2. ``repetitions`` passes over the synthetic set with the synthetic optimiser (lr × scaling_factor)
@@ -13,9 +13,10 @@ One epoch of the self-regulated mode (ORIGINAL.md §7.2, with the §15.1 fixes l
 3. one pass over the real training set with the real optimiser on the masked subset;
 4. evaluation in eval mode of the real training, validation and synthetic sets (loss, accuracy,
    macro-F1, ROC-AUC OvO/OvR, confusion); the policy (`policies.update`) decides regeneration
-   (ranking on the training confusion) and early stopping;
-5. a JSON line in ``metrics.jsonl`` and, every ``checkpoint_every`` epochs, on a new best
-   validation loss and at the end, one asynchronous checkpoint of the loop state.
+   (ranking on the training confusion) and early stopping.
+This loop drives it: resumption, then after each epoch a JSON line in ``metrics.jsonl`` and, every
+``checkpoint_every`` epochs, on a new best validation loss and at the end, one asynchronous
+checkpoint of the loop state.
 The baseline mode runs step 3 with one optimiser over all parameters. At the end the best model
 (by validation loss) is restored and evaluated on the test set.
 
@@ -23,7 +24,7 @@ The loop state is everything that carries from one epoch to the next: the TrainS
 RegulatorState, the current synthetic set and the best epoch's parameters; it is saved as one
 orbax checkpoint (arrays + a JSON item naming the run). The configuration, the model and its
 compiled steps and passes live in `train.classifier`, the batching in `train.batching`, the
-synthetic set's creation in `selfreg.synthetic`.
+synthetic set's creation in `selfreg.synthetic`, the epoch in `selfreg.epoch`.
 
 With ``TrainConfig.compiled_epoch`` (the default) the sets live on the device, uploaded once, and
 each pass over a set (training or evaluation) is one compiled program; otherwise one jitted step
@@ -50,18 +51,14 @@ from jaxpelsvae.errors import CheckpointError, ConfigError, DataError
 from jaxpelsvae import seeds as streams
 from jaxpelsvae.selfreg import policies
 from jaxpelsvae.json_io import json_safe
+from jaxpelsvae.selfreg.epoch import Split, evaluate, prepare_epochs, run_epoch
 from jaxpelsvae.selfreg.state import RegulatorState
-from jaxpelsvae.selfreg.synthetic import generate_set
-from jaxpelsvae.train import batching
 from jaxpelsvae.train.classifier import (
     Encoded,
     TrainConfig,
     build_steps,
     encode_split,
-    evaluate_set,
-    evaluate_split,
     init_train_state,
-    resample_split,
     resolve_synthetic_periods,
     save_model,
     write_atomic,
@@ -96,17 +93,6 @@ class RunFiles(NamedTuple):
         root = Path(workdir).absolute()
         return cls(root, root / "checkpoints", root / "model", root / "metrics.jsonl",
                    root / "metrics.json", root / "figures")
-
-
-class _Split(NamedTuple):
-    """One set as the epoch reads it: host arrays, and their device copy on the compiled path."""
-
-    host: Encoded
-    device: batching.DeviceSet | None
-
-    @classmethod
-    def of(cls, data: Encoded, compiled: bool, *, bucket: bool | int = False) -> "_Split":
-        return cls(data, batching.DeviceSet.upload(data.arrays, bucket=bucket) if compiled else None)
 
 
 def default_fitted_ids(train_set, val_set, selfreg: bool):
@@ -174,10 +160,6 @@ def train_classifier(
         raise ConfigError("self-regulated training needs a synthetic-curve generator")
     if config.reads_period and config.synthetic_periods == "auto":
         config = dataclasses.replace(config, synthetic_periods=resolve_synthetic_periods(config, train_set))
-    if selfreg and hasattr(generator, "with_encoding"):
-        # Synthetic curves get the run's own encoding (L, order), as real ones: a generator fitted
-        # for another L still gives the same raw curves.
-        generator = generator.with_encoding(config.seq_length, config.encode_order)
     t_start = time.perf_counter()
     files = RunFiles.of(Path(workdir))
     files.root.mkdir(parents=True, exist_ok=True)
@@ -225,28 +207,12 @@ def train_classifier(
         loop_state = _LoopState(fresh, policies.init(rcfg, k, selfreg=selfreg)[0], None, None)
     state, regulator, synthetic, best = loop_state
 
-    root = jax.random.key(seed)
-    gen_key = jax.random.fold_in(root, streams.KEY_GENERATOR)
     model_info = {**run_id, "mode": config.mode, "alpha": [float(a) for a in alpha]}
     if config.reads_period and period_config is not None:
         model_info["period"] = to_dict(period_config)
-    capacity = policies.max_synthetic_total(rcfg, k)  # templates; generate_set scales it if needed
-    # Sets on the device once; every synthetic set padded to the rows of the largest one the
-    # policy can ask for, so that each regeneration reuses the compiled passes.
-    syn_rows = capacity * rcfg.n_oversampling
-    train_split, val_split = _Split.of(enc_train, compiled), _Split.of(enc_val, compiled)
-    syn_split = None if synthetic is None else _Split.of(synthetic, compiled, bucket=syn_rows)
-
-    def train_pass(program, step, state, split: _Split, batch_size: int, rng):
-        if split.device is None:
-            return batching.train_pass(step, state, split.host.arrays, batch_size, rng)
-        return program(state, split.device.data, *split.device.indices(batch_size, rng))
-
-    def evaluate(state, split: _Split) -> dict[str, Any]:
-        if split.device is None:
-            return evaluate_split(steps.evaluate, state, split.host, classes, config.eval_batch_size)
-        return evaluate_set(steps.evaluate_pass, state, split.device, split.host.y_N, classes,
-                            config.eval_batch_size)
+    setup = prepare_epochs(config, classes, enc_train, enc_val, seed, generator=generator, steps=steps,
+                           train_set=train_set, period_config=period_config)
+    syn_split = None if synthetic is None else Split.of(synthetic, compiled, bucket=setup.syn_rows)
 
     bar = None
     if progress:
@@ -257,52 +223,8 @@ def train_classifier(
     try:
         while not regulator.stopped:
             epoch = regulator.epoch
-            t0 = time.perf_counter()
-            regenerated, temperature_used = False, None
-            if regulator.pending_counts is not None:
-                temperature_used = regulator.temperature
-                synthetic = generate_set(generator, jax.random.fold_in(gen_key, regulator.regenerations),
-                                         regulator.pending_counts, regulator.temperature, classes,
-                                         config.seq_length, rcfg.n_oversampling, capacity, config,
-                                         period_config)
-                syn_split = _Split.of(synthetic, compiled, bucket=syn_rows)
-                regulator = policies.after_generation(regulator, rcfg)
-                regenerated = True
-            t_gen = time.perf_counter() - t0
-
-            syn_train_loss = None
-            if selfreg:
-                for r in range(rcfg.repetitions):
-                    rng = batching.epoch_rng(seed, epoch, streams.SYNTH_STREAM + r)
-                    state, syn_train_loss = train_pass(steps.synthetic_pass, steps.train_synthetic, state,
-                                                       syn_split, config.synthetic_batch_size, rng)
-            epoch_split = (_Split.of(resample_split(train_set, classes, config, seed, epoch), compiled)
-                           if config.redraws_train_views else train_split)
-            rng = batching.epoch_rng(seed, epoch, streams.REAL_STREAM)
-            state, real_train_loss = train_pass(steps.real_pass, steps.train_real, state, epoch_split,
-                                                config.batch_size, rng)
-            jax.block_until_ready(state)
-            t_train = time.perf_counter() - t0 - t_gen
-
-            m_train, m_val = evaluate(state, epoch_split), evaluate(state, val_split)
-            m_syn = evaluate(state, syn_split) if selfreg else None
-            t_eval = time.perf_counter() - t0 - t_gen - t_train
-            record = {
-                "train": _summary(m_train),
-                "val": _summary(m_val),
-                "synthetic": None if m_syn is None else _summary(m_syn),
-                "train_step_loss": float(real_train_loss),
-                "synthetic_step_loss": None if syn_train_loss is None else float(syn_train_loss),
-                "regenerated": regenerated,
-                "temperature_used": temperature_used,
-                "weighted_f1": (rcfg.weight_synthetic_f1 * m_syn["macro_f1"]
-                                + (1 - rcfg.weight_synthetic_f1) * m_val["macro_f1"]) if m_syn else m_val["macro_f1"],
-                "wall_s": {"generate": t_gen, "train": t_train, "evaluate": t_eval},
-            }
-            report = policies.EpochReport(
-                epoch=epoch, val_loss=m_val["loss"], train_confusion_KK=np.asarray(m_train["confusion"]),
-                synthetic_accuracy=None if m_syn is None else m_syn["accuracy"], record=record)
-            regulator, actions = policies.update(regulator, report, rcfg)
+            state, regulator, syn_split, actions, m = run_epoch(setup, state, regulator, syn_split)
+            synthetic = None if syn_split is None else syn_split.host
             if actions.new_best:
                 best = jax.device_get((state.params, state.rest))
             if (regulator.epoch % config.checkpoint_every == 0 or actions.new_best or regulator.stopped):
@@ -311,7 +233,7 @@ def train_classifier(
                 f.write(_log_line(regulator.history[-1]) + "\n")
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(val_loss=f"{m_val['loss']:.3f}", val_f1=f"{m_val['macro_f1']:.3f}",
+                bar.set_postfix(val_loss=f"{m['val']['loss']:.3f}", val_f1=f"{m['val']['macro_f1']:.3f}",
                                 best=regulator.best_epoch)
             if callback is not None:
                 store.wait_until_finished()
@@ -329,9 +251,9 @@ def train_classifier(
     save_model(files.model, best[0], best[1], {**model_info, "best_epoch": regulator.best_epoch},
                fitted_ids=fitted_ids)
     best_state = state.replace(params=jax.device_put(best[0]), rest=jax.device_put(best[1]))
-    splits = {"test": _Split.of(enc_test, compiled) if len(enc_test.y_N) else None, "val": val_split,
-              "train": train_split, "synthetic": syn_split}
-    final = {name: evaluate(best_state, split) for name, split in splits.items()
+    splits = {"test": Split.of(enc_test, compiled) if len(enc_test.y_N) else None, "val": setup.val,
+              "train": setup.train, "synthetic": syn_split}
+    final = {name: evaluate(setup, best_state, split) for name, split in splits.items()
              if split is not None and len(split.host.y_N)}
     metrics = _final_metrics(final, regulator, config, seed, classes, time.perf_counter() - t_start)
     write_atomic(files.metrics_json, json.dumps(json_safe(metrics), indent=1))
@@ -459,11 +381,6 @@ def _leaves(x) -> list[np.ndarray]:
 
 def _log_line(record: dict[str, Any]) -> str:
     return json.dumps(json_safe(record), allow_nan=False)
-
-
-def _summary(m: dict[str, Any]) -> dict[str, Any]:
-    keep = ("n", "loss", "accuracy", "macro_f1", "roc_auc_ovo", "roc_auc_ovr", "confusion")
-    return {k: m[k] for k in keep if k in m}
 
 
 def _final_metrics(final: dict[str, dict], regulator: RegulatorState, config: TrainConfig, seed: int,

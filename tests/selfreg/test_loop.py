@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from jaxpelsvae.selfreg import epoch as epoch_lib
 from jaxpelsvae.selfreg import loop, metrics, policies
 from jaxpelsvae.selfreg.loop import Interrupted
 from jaxpelsvae.selfreg.state import RegulatorConfig
@@ -166,6 +167,32 @@ def test_kill_and_resume_is_identical(full_run, survey, config, real_generator, 
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 4
 
 
+def test_run_epoch_is_the_first_epoch_of_train_classifier(survey, config, real_generator, tmp_path):
+    """`run_epoch` called from a loop of one's own gives, bit for bit, the state and record of
+    `train_classifier`'s first epoch with the same seed (here its only epoch, so its saved model)."""
+    from jaxpelsvae import prepare_epochs, run_epoch
+    from jaxpelsvae.seeds import ENCODE_STREAMS
+    from jaxpelsvae.train.classifier import encode_split, init_train_state
+
+    one = dataclasses.replace(config, regulator=dataclasses.replace(config.regulator, epochs=1))
+    run = loop.train_classifier(*survey, one, generator=real_generator, workdir=tmp_path, seed=0, progress=False)
+    classes = tuple(survey[0].classes)
+    train, val = (encode_split(s, classes, one, 0, ENCODE_STREAMS[name])
+                  for name, s in zip(("train", "val"), survey))
+    setup = prepare_epochs(one, classes, train, val, seed=0, generator=real_generator)
+    regulator, _ = policies.init(one.regulator, len(classes), selfreg=True)
+    state = init_train_state(len(classes), one, setup.steps, 0)
+    state, regulator, synthetic, actions, m = run_epoch(setup, state, regulator)
+    assert actions.new_best and actions.stop and regulator.epoch == 1 and regulator.regenerations == 1
+    assert len(synthetic.host.y_N) == len(classes) * one.regulator.synthetic_samples_by_class
+    expected = run.regulator.history[0]
+    assert {k: v for k, v in regulator.history[0].items() if k != "wall_s"} == \
+        {k: v for k, v in expected.items() if k != "wall_s"}
+    assert m["val"]["loss"] == expected["val_loss"] and m["synthetic"]["n"] == expected["synthetic"]["n"]
+    for a, b in zip(jax.tree.leaves((state.params, state.rest)), _params(run), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_different_seed_differs(full_run, survey, config, real_generator, tmp_path):
     # Same seed, same run: covered by the kill-and-resume test (an independent seed-0 run).
     result, _, _ = full_run
@@ -307,13 +334,13 @@ def test_resample_pairs_draws_per_epoch_and_resumes_identically(survey, config, 
     reg = dataclasses.replace(config.regulator, epochs=2)
     cfg = dataclasses.replace(config, mode="baseline", resample_pairs=True, regulator=reg)
     seen = []
-    real_resample = loop.resample_split
+    real_resample = epoch_lib.resample_split
 
     def spy(*args, **kwargs):
         seen.append(np.array(real_resample(*args, **kwargs).x_NL2))
         return real_resample(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "resample_split", spy)
+    monkeypatch.setattr(epoch_lib, "resample_split", spy)
     full = loop.train_classifier(*survey, cfg, workdir=tmp_path / "full", seed=0, progress=False)
     assert len(seen) == 2 and seen[0].shape == seen[1].shape
     assert not np.array_equal(seen[0], seen[1])  # a fresh draw of pairs each epoch
