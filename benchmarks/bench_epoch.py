@@ -2,7 +2,7 @@
 
 The epoch is assembled from the loop's own pieces (`train.classifier`: `build_steps`,
 `init_train_state`, `evaluate_set`, `predict`; `train.batching`; `selfreg.synthetic.generate_set`;
-`selfreg.metrics`; `policies.update`; `train.checkpoint.CheckpointStore`), in the order of
+`train.metrics`; `policies.update`; `train.checkpoint.CheckpointStore`), in the order of
 `selfreg.epoch.run_epoch` (the library's epoch, which `train_classifier` drives) but cut into timed
 phases, once per path on the same data, generator and seed:
 
@@ -151,7 +151,7 @@ def run_epoch(s: Setup, epoch: int, seed: int, store=None) -> dict[str, float]:
 
     from jaxpelsvae import seeds as streams
     from jaxpelsvae.selfreg import policies
-    from jaxpelsvae.selfreg.metrics import classification_metrics
+    from jaxpelsvae.train.metrics import classification_metrics
     from jaxpelsvae.selfreg.synthetic import generate_set
     from jaxpelsvae.train import batching, classifier
 

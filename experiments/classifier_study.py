@@ -86,7 +86,7 @@ def split(lcs, periods, fractions, seed):
 
 
 def macro_f1(y, pred, k):
-    from jaxpelsvae.selfreg.metrics import confusion_matrix, per_class_scores
+    from jaxpelsvae.train.metrics import confusion_matrix, per_class_scores
 
     cm = confusion_matrix(np.asarray(y), np.asarray(pred), k)
     _, _, f1 = per_class_scores(cm)

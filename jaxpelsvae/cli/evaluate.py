@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.errors import DataError
     from jaxpelsvae.selfreg.figures import plot_confusion
     from jaxpelsvae.json_io import json_safe
-    from jaxpelsvae.selfreg.metrics import absent_classes_warning, fmt_metric
+    from jaxpelsvae.train.metrics import absent_classes_warning, fmt_metric
     from jaxpelsvae.train.classifier import evaluate_saved_model, load_model
 
     from jaxpelsvae.cli.predict import resolve_model_dir

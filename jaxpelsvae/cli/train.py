@@ -141,7 +141,7 @@ def _model_fitted_ids(train, val, generator_dir: Path | None):
 
 def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.cli import load_data, print_notes
-    from jaxpelsvae.selfreg.metrics import absent_classes_warning, fmt_metric
+    from jaxpelsvae.train.metrics import absent_classes_warning, fmt_metric
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.errors import ConfigError
     from jaxpelsvae.period.search import PeriodConfig

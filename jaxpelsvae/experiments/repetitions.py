@@ -230,7 +230,7 @@ def _padded(arrays: dict, rows: int) -> dict:
 def _metrics_of(out: dict, i: int, n: int, batch: int, y_N, classes):
     """The loop's per-set metrics (`classifier.evaluate_set`) from seed ``i``'s slice of a vmapped
     evaluation program's output (host arrays)."""
-    from jaxpelsvae.selfreg.metrics import classification_metrics
+    from jaxpelsvae.train.metrics import classification_metrics
 
     nb = -(-n // batch)
     total = sum(float(x) for x in out["loss_sum"][i][:nb])

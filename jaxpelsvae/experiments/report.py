@@ -361,7 +361,7 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
     if sp.get("class_mismatch"):
         out += [f"- **warning**: {sp['class_mismatch']}"]
     if sp.get("classes_without_test_stars"):
-        from jaxpelsvae.selfreg.metrics import absent_classes_warning
+        from jaxpelsvae.train.metrics import absent_classes_warning
 
         out += [f"- **warning**: {absent_classes_warning(sp['classes_without_test_stars'])}"]
     for key, pool in (("quality_cuts", "training pool"), ("quality_cuts_test", "test pool")):

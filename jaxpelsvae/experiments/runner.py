@@ -31,7 +31,7 @@ from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.experiments.config import ExperimentConfig
 from jaxpelsvae.pipeline import check_donors, encode, load_donors
 from jaxpelsvae.train.classifier import resolve_synthetic_periods
-from jaxpelsvae.selfreg.metrics import absent_classes_warning
+from jaxpelsvae.train.metrics import absent_classes_warning
 
 MAX_AUTO_SEQ_LENGTH = 300
 
@@ -516,7 +516,7 @@ def _one_run(mode, seed, enc, classes, tcfg, generator, workdir: Path, progress:
 
 def _vmapped_baseline(enc, classes, seeds, tcfg, progress: bool) -> list[dict]:
     from jaxpelsvae.experiments.repetitions import train_baseline_seeds
-    from jaxpelsvae.selfreg.metrics import classification_metrics
+    from jaxpelsvae.train.metrics import classification_metrics
 
     t0 = time.perf_counter()
     results = train_baseline_seeds(

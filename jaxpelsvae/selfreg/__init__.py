@@ -1,10 +1,12 @@
-"""Self-regulated training: policy state and pure policies, metrics, and the epoch loop.
+"""Self-regulated training: policy state and pure policies, and the epoch loop.
 
 The loop module imports JAX and the models lazily, so the policies can be used on their own.
+`RegulatorConfig` (`train.regulator_config`) and `classification_metrics` (`train.metrics`) live
+below this package, so that baseline training needs none of it; they are re-exported here.
 """
 from __future__ import annotations
 
-from jaxpelsvae.selfreg.metrics import classification_metrics
+from jaxpelsvae.train.metrics import classification_metrics
 from jaxpelsvae.selfreg.policies import (
     Actions,
     EpochReport,

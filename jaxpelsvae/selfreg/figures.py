@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from jaxpelsvae.selfreg.metrics import normalise_rows
+from jaxpelsvae.train.metrics import normalise_rows
 
 
 def pyplot():

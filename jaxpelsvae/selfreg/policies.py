@@ -17,7 +17,7 @@ import numpy as np
 
 from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.json_io import json_safe
-from jaxpelsvae.selfreg.metrics import normalise_rows
+from jaxpelsvae.train.metrics import normalise_rows
 from jaxpelsvae.selfreg.state import RegulatorConfig, RegulatorState
 
 

@@ -21,10 +21,10 @@ import numpy as np
 from jaxpelsvae.data.provenance import write_provenance
 from jaxpelsvae import config as config_io
 from jaxpelsvae.errors import ConfigError, DataError
-from jaxpelsvae.selfreg.metrics import classification_metrics
 from jaxpelsvae.json_io import json_safe
 from jaxpelsvae.seeds import ENCODE_STREAMS, KEY_MODEL, KEY_TRAIN, RESAMPLE_STREAM
-from jaxpelsvae.selfreg.state import RegulatorConfig
+from jaxpelsvae.train.metrics import classification_metrics
+from jaxpelsvae.train.regulator_config import RegulatorConfig
 
 MODES = ("baseline", "selfreg")
 SYNTHETIC_PERIODS = ("auto", "found", "true")

@@ -22,7 +22,7 @@ def trained(monkeypatch):
     records its mode, seed, config, training curves and encoded training inputs, and returns
     metrics of fixed random predictions."""
     from jaxpelsvae.selfreg import loop
-    from jaxpelsvae.selfreg.metrics import classification_metrics
+    from jaxpelsvae.train.metrics import classification_metrics
 
     calls = []
 

@@ -14,11 +14,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from jaxpelsvae.selfreg import epoch as epoch_lib
-from jaxpelsvae.selfreg import loop, metrics, policies
+from jaxpelsvae.selfreg import loop, policies
 from jaxpelsvae.selfreg.loop import Interrupted
 from jaxpelsvae.selfreg.state import RegulatorConfig
 from jaxpelsvae.selfreg.synthetic import generate_set
-from jaxpelsvae.train import batching
+from jaxpelsvae.train import batching, metrics
 from jaxpelsvae.train.classifier import TrainConfig, resample_split
 
 L = 32
@@ -418,7 +418,7 @@ def test_checkpoint_cadence_and_resume_from_an_earlier_checkpoint(full_run, surv
 def test_one_program_evaluation_matches_the_per_batch_one():
     """`Steps.evaluate_pass` over a device set (padded to a bucket of rows) gives the per-batch
     path's log-probabilities and loss, and a confusion matrix equal to the host's."""
-    from jaxpelsvae.selfreg.metrics import confusion_matrix
+    from jaxpelsvae.train.metrics import confusion_matrix
     from jaxpelsvae.train.classifier import Encoded, build_steps, init_train_state, predict
 
     cfg = TrainConfig(mode="baseline", seq_length=L, layers=2, eval_batch_size=16)
