@@ -33,14 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_min_points(parser)
 
 
-def generator_folder(path: Path) -> Path:
-    """The generator's own folder (where fitted_ids.json is) of `path` or of the workdir `path`."""
-    path = Path(path)
-    if not (path / "generator.json").is_file() and (path / "generator" / "generator.json").is_file():
-        return path / "generator"
-    return path
-
-
 def write_realism(generator, real, folder: Path, *, per_class: int, seed: int, period_config=None) -> dict:
     """Compute the realism report of `generator` on `real` (unseen stars: the caller checks), write
     folder/realism.json and folder/realism.png (a figure that fails leaves a note, never an error), and
@@ -69,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.cli import load_data
     from jaxpelsvae.data.provenance import check_overlap
     from jaxpelsvae.errors import ConfigError
-    from jaxpelsvae.synth.generator import load_generator
+    from jaxpelsvae.synth.generator import generator_folder, load_generator
 
     if args.per_class < 2:
         raise ConfigError(f"--per-class must be at least 2, got {args.per_class}")

@@ -520,9 +520,14 @@ class Generator:
                    vae_scaler=vae.scaler, report=doc["report"], donor_ids=ids, stars=stars, star_ids=star_ids)
 
 
-def load_generator(path: str | Path) -> Generator:
-    """A generator saved by `Generator.save` / `jaxpelsvae fit-generator`: its folder, or a workdir holding generator/."""
+def generator_folder(path: str | Path) -> Path:
+    """The generator's own folder (generator.json, fitted_ids.json) of `path` or of the workdir `path`."""
     path = Path(path)
     if not (path / "generator.json").is_file() and (path / "generator" / "generator.json").is_file():
-        path = path / "generator"
-    return Generator.load(path)
+        return path / "generator"
+    return path
+
+
+def load_generator(path: str | Path) -> Generator:
+    """A generator saved by `Generator.save` / `jaxpelsvae fit-generator`: its folder, or a workdir holding generator/."""
+    return Generator.load(generator_folder(path))
