@@ -89,6 +89,12 @@ def fold_phased_curve(phase_T, mag_T, err_T, mask_T, *, align: bool = False) -> 
     if align:
         shift = -jnp.argmin(jnp.where(jnp.any(filled), mag_B, 0.0))
         mag_B, err_B, filled = (jnp.roll(a, shift) for a in (mag_B, err_B, filled))
+    return normalised_cycles(mag_B, err_B, filled)
+
+
+def normalised_cycles(mag_B, err_B, filled_B) -> Folded:
+    """ONE binned cycle (B,) of magnitudes, errors and filled flags -> `Folded`: min-max normalised
+    (see `Folded`) and repeated into two cycles."""
     mag_min, mag_max = jnp.min(mag_B), jnp.max(mag_B)
     rng = mag_max - mag_min
     rng = jnp.where(rng > 0, rng, 1.0)  # a flat curve normalises to 1e-4 instead of dividing by 0
@@ -96,7 +102,13 @@ def fold_phased_curve(phase_T, mag_T, err_T, mask_T, *, align: bool = False) -> 
     err_n = err_B / rng * SCALE_SPAN
     two = lambda a: jnp.concatenate([a, a])  # noqa: E731
     return Folded(two(mag_n).astype(jnp.float32), two(err_n).astype(jnp.float32),
-                  mag_min.astype(jnp.float32), mag_max.astype(jnp.float32), two(filled))
+                  mag_min.astype(jnp.float32), mag_max.astype(jnp.float32), two(filled_B))
+
+
+def empty_folded() -> Folded:
+    """`Folded` of no curve (numpy arrays with a leading axis of 0)."""
+    return Folded(np.zeros((0, N_PHASE), np.float32), np.zeros((0, N_PHASE), np.float32),
+                  np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, N_PHASE), bool))
 
 
 def phase_of(time_T, period):
@@ -188,16 +200,15 @@ def fold_set(
     for idx, padded in lcs.padded_chunks(chunk):
         t_len, rows = padded.time.shape[1], padded.time.shape[0]
         phase = np.zeros((rows, t_len), np.float32)
-        phase[: idx.size] = lcs.select(idx).pad_values(_rows_of(lcs, idx, phase_M), max_len=t_len)
+        phase[: idx.size] = lcs.select(idx).pad_values(rows_of(lcs, idx, phase_M), max_len=t_len)
         out = fold_phased_batch(phase, padded.mag, padded.err, padded.mask, align)
         outs.append(jax.tree.map(lambda a: np.asarray(a)[: idx.size], out))
     if not outs:
-        return Folded(np.zeros((0, N_PHASE), np.float32), np.zeros((0, N_PHASE), np.float32),
-                      np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, N_PHASE), bool))
+        return empty_folded()
     return Folded(*(np.concatenate(parts) for parts in zip(*outs)))
 
 
-def _rows_of(lcs: LightCurveSet, idx: np.ndarray, values_M: np.ndarray) -> np.ndarray:
+def rows_of(lcs: LightCurveSet, idx: np.ndarray, values_M: np.ndarray) -> np.ndarray:
     """Concatenated per-observation values of stars idx (in order), without a loop over stars."""
     lengths = lcs.lengths[idx]
     within = np.arange(lengths.sum(), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)

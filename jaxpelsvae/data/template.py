@@ -25,12 +25,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpelsvae.data.fold import (BINS_PER_CYCLE, N_PHASE, SCALE_LO, Folded, SCALE_SPAN, circular_fill, host_phases,
-                                  vae_input)
+from jaxpelsvae.data.fold import (BINS_PER_CYCLE, Folded, circular_fill, empty_folded, host_phases,
+                                  normalised_cycles, vae_input)
 
 # Classes whose fold is aligned on the primary minimum; every other class on maximum light.
 ECLIPSING = frozenset({"ECL", "EB", "EA", "EW", "EB_EW", "ELL", "BINARY"})
 LAG_CYCLES = 0.05  # consecutive observations closer than this many periods count as a pair
+KERNEL_BUDGET = 1 << 26  # T x T kernel entries held at once by `fold_templates` (256 MB in float32)
 KERNEL_POINTS = 0.5  # kernel width in units of the mean phase spacing of the points (1 / n)
 MIN_WIDTH, MAX_WIDTH = 0.004, 0.05  # kernel width limits [cycles]
 _BIN_CENTRES = ((np.arange(BINS_PER_CYCLE) + 0.5) / BINS_PER_CYCLE).astype(np.float32)
@@ -58,8 +59,7 @@ def _circ(d):
 
 
 def template_curve(phase_T, time_T, mag_T, err_T, mask_T, period, faintest_first):
-    """ONE curve -> (smoothed cycle (B,), error (B,), near (B,), coherence (), red and white variance ()
-    [mag^2]).
+    """ONE curve -> (its template as `Folded` (600,), coherence (), red and white variance () [mag^2]).
 
     time_T: days in time order (padding last); period: () days; faintest_first: () bool, roll the
     faintest bin (rather than the brightest) to phase 0.
@@ -112,7 +112,7 @@ def template_curve(phase_T, time_T, mag_T, err_T, mask_T, period, faintest_first
 
     shift = -jnp.where(faintest_first, jnp.argmax(cyc_B), jnp.argmin(cyc_B))
     cyc_B, ecyc_B, near_B = (jnp.roll(a, shift) for a in (cyc_B, ecyc_B, near_B))
-    return cyc_B, ecyc_B, near_B, coherence, red_var, white_var
+    return normalised_cycles(cyc_B, ecyc_B, near_B), coherence, red_var, white_var
 
 
 def _masked_median(x_T, mask_T, big):
@@ -124,16 +124,9 @@ def _masked_median(x_T, mask_T, big):
 
 @jax.jit
 def template_batch(phase_NT, time_NT, mag_NT, err_NT, mask_NT, period_N, faintest_N):
-    """`template_curve` vmapped over N curves, normalised and repeated into two cycles as `Folded`;
+    """`template_curve` vmapped over N curves;
     returns (Folded (N, 600), coherence (N,), red variance (N,), white variance (N,) [mag^2])."""
-    cyc, ecyc, near, coherence, red_var, white_var = jax.vmap(template_curve)(phase_NT, time_NT, mag_NT, err_NT, mask_NT,
-                                                                   period_N, faintest_N)
-    lo, hi = jnp.min(cyc, axis=1), jnp.max(cyc, axis=1)
-    rng = jnp.where(hi > lo, hi - lo, 1.0)[:, None]
-    mag = (cyc - lo[:, None]) / rng * SCALE_SPAN + SCALE_LO
-    err = ecyc / rng * SCALE_SPAN
-    two = lambda a: jnp.concatenate([a, a], axis=1)  # noqa: E731
-    return Folded(two(mag), two(err), lo, hi, two(near)), coherence, red_var, white_var
+    return jax.vmap(template_curve)(phase_NT, time_NT, mag_NT, err_NT, mask_NT, period_N, faintest_N)
 
 
 def faintest_first(lcs) -> np.ndarray:
@@ -146,19 +139,23 @@ def faintest_first(lcs) -> np.ndarray:
 def fold_templates(lcs, periods=None, *, chunk: int = 64) -> Templates:
     """Templates (see `Templates`) of every curve of `lcs` at `periods` [d] (default meta['period']).
 
-    Phases in float64 on the host (as `fold_set`), smoothing on device in chunks of `chunk` curves
-    (the leave-one-out pass holds a T x T kernel per curve).
+    Phases in float64 on the host (as `fold_set`), smoothing on device in chunks of at most `chunk`
+    curves. The leave-one-out pass holds a T x T kernel per curve, so chunks of long curves are
+    smaller: at most `KERNEL_BUDGET` kernel entries at once (64 curves of 1,024 points; 4 of 4,096).
     """
-    from jaxpelsvae.data.fold import _rows_of, checked_periods
+    from jaxpelsvae.data.fold import checked_periods, rows_of
+    from jaxpelsvae.data.lightcurves import bucket_size
 
     periods = checked_periods(lcs, periods, "fold_templates")
+    longest = bucket_size(int(lcs.lengths.max()) if len(lcs) else 1, 64)
+    chunk = int(max(1, min(chunk, KERNEL_BUDGET // longest**2)))
     phase_M = host_phases(lcs, periods)
     first = faintest_first(lcs)
     parts = []
     for idx, padded in lcs.padded_chunks(chunk, min_rows=chunk):
         rows, t_len = padded.time.shape
         phase = np.zeros((rows, t_len), np.float32)
-        phase[: idx.size] = lcs.select(idx).pad_values(_rows_of(lcs, idx, phase_M), max_len=t_len)
+        phase[: idx.size] = lcs.select(idx).pad_values(rows_of(lcs, idx, phase_M), max_len=t_len)
         flags = np.zeros(rows, bool)
         flags[: idx.size] = first[idx]
         per = np.ones(rows, np.float32)
@@ -166,9 +163,7 @@ def fold_templates(lcs, periods=None, *, chunk: int = 64) -> Templates:
         out = template_batch(phase, padded.time, padded.mag, padded.err, padded.mask, per, flags)
         parts.append(jax.tree.map(lambda a: np.asarray(a)[: idx.size], out))
     if not parts:
-        empty = Folded(np.zeros((0, N_PHASE), np.float32), np.zeros((0, N_PHASE), np.float32),
-                       np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, N_PHASE), bool))
-        return Templates(empty, np.zeros(0), np.zeros(0), np.zeros(0))
+        return Templates(empty_folded(), np.zeros(0), np.zeros(0), np.zeros(0))
     folded = Folded(*(np.concatenate([p[0][i] for p in parts]) for i in range(5)))
     coherence = np.concatenate([p[1] for p in parts]).astype(np.float64)
     red, white = (np.sqrt(np.concatenate([p[i] for p in parts]).astype(np.float64)) for i in (2, 3))
