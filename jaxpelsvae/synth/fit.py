@@ -142,7 +142,7 @@ def fit_generator(
     latent = fit_latent(phys, labels, mu, len(lcs.classes), dataclasses_replace_seed(latent_config, seed))
     t_latent = time.perf_counter()
 
-    bank = build_donor_bank(lcs, periods, max_len=config.donor_max_len, seed=seed)
+    bank = build_donor_bank(lcs, periods, max_len=config.donor_max_len, seed=seed, templates=templates)
     ids = donor_ids(lcs, periods)
     donor_info = {"source": "training stars", "n_curves": int(len(bank.label_D))}
     if donors is not None:

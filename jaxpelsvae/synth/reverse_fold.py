@@ -202,7 +202,7 @@ class DonorBank(NamedTuple):
     white_sigma_D: np.ndarray | None = None
 
 
-def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int = 0) -> DonorBank:
+def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int = 0, templates=None) -> DonorBank:
     """Donor bank from a LightCurveSet with periods (meta `period` [d] or `periods` (N,)).
 
     Curves longer than max_len keep a contiguous window of max_len consecutive observations at a
@@ -210,8 +210,9 @@ def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int
     random subset would stretch every Δt by length / max_len (a 1,500-point donor thinned to 1,000
     gave synthetic curves 1.5x the real Δt, which a classifier can tell apart). The pairs the
     quality cuts kept (`lcs.pair_ok`) travel with the cadence. Amplitude, level and red scatter come
-    from each donor's fold (see `DonorBank`). Stars without a finite positive period are left out
-    (counted in the error if none remain).
+    from each donor's fold (see `DonorBank`; `templates`: the `data.template.fold_templates` of every
+    star of `lcs` at these periods, when the caller has them, else they are folded here). Stars
+    without a finite positive period are left out (counted in the error if none remain).
     """
     idx, periods = _donor_index(lcs, periods)
     lengths = lcs.lengths[idx]
@@ -220,12 +221,18 @@ def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int
         raise DataError(f"donor bank: max_len must be >= 2, got {max_len}")
     rng = np.random.default_rng([seed, 7])
     hi, lo, err, mask, pair_ok = _cadence_rows(lcs, idx, T, rng)
-    tpl = fold_templates(lcs.select(idx), periods[idx])
-    amp = (tpl.folded.mag_max - tpl.folded.mag_min).astype(np.float32)
+    if templates is None:
+        templates = fold_templates(lcs.select(idx), periods[idx])
+        idx_t = np.arange(len(idx))
+    else:
+        idx_t = idx
+    folded = templates.folded
+    amp = (np.asarray(folded.mag_max)[idx_t] - np.asarray(folded.mag_min)[idx_t]).astype(np.float32)
     labels = np.asarray(lcs.labels)[idx]
     return DonorBank(hi, lo, err, mask, np.log10(periods[idx]).astype(np.float32), labels.astype(np.int32), amp,
-                     tpl.folded.mag_min.astype(np.float32), pair_ok, tpl.red_sigma.astype(np.float32),
-                     tpl.white_sigma.astype(np.float32))
+                     np.asarray(folded.mag_min)[idx_t].astype(np.float32), pair_ok,
+                     np.asarray(templates.red_sigma)[idx_t].astype(np.float32),
+                     np.asarray(templates.white_sigma)[idx_t].astype(np.float32))
 
 
 def _donor_index(lcs, periods=None) -> tuple[np.ndarray, np.ndarray]:
