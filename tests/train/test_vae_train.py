@@ -51,3 +51,19 @@ def test_vae_learns_curve_shapes_beyond_the_class_averages():
     assert hist["n_train"] * 30 // 16 <= 300
     assert hist["val_mse_class_mean"] < hist["val_mse_mean_curve"]  # the class average is a real yardstick
     assert hist["best_val_mse"] < 0.75 * hist["val_mse_class_mean"], hist["val_mse"]
+
+
+@pytest.mark.parametrize("coherence, message", [
+    (np.full(3, 0.5), r"\(N,\) = \(4,\)"),
+    (np.array([0.5, 1.5, 1.0, 1.0]), "in \\[0, 1\\]"),
+    (np.array([0.5, np.nan, 1.0, 1.0]), "in \\[0, 1\\]"),
+    (np.zeros(4), "every curve has weight 0"),
+])
+def test_bad_coherence_weights_stop_before_training(coherence, message):
+    from jaxpelsvae.errors import DataError
+
+    cfg = VAEConfig(latent_dim=2, units=8, levels=7, num_classes=2, phys_dim=0)
+    x = np.zeros((4, 600, 3), np.float32)
+    onehot = np.eye(2, dtype=np.float32)[[0, 1, 0, 1]]
+    with pytest.raises(DataError, match=message):
+        train_vae(x, onehot, None, cfg, coherence_N=coherence)
