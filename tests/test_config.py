@@ -20,7 +20,7 @@ def test_generic_from_dict_roundtrips_every_frozen_config():
     for cfg in (TrainConfig(classifier="folded", view_overrides={"bins": 32},
                             regulator=RegulatorConfig(proportion_range=(4, 9), epochs=3)),
                 VAEConfig(units=16), LatentConfig(hidden=(8, 8)), PeriodConfig(double_classes=("ECL", "RRLYR")),
-                ShiftConfig(scenario="snr", snr_threshold=3.0)):
+                ShiftConfig(scenario="random", test_fraction=0.4)):
         d = json.loads(json.dumps(to_dict(cfg)))
         assert from_dict(type(cfg), d) == cfg
     assert to_dict(TrainConfig(view_overrides={"bins": 32}))["view_overrides"] == {"bins": 32}

@@ -64,3 +64,35 @@ def test_load_donors_reads_curves_without_a_class(make_toy_set, tmp_path):
     meta.drop(columns=["class"]).to_csv(tmp_path / "donors" / "meta.csv", index=False)
     donors = load_donors(tmp_path / "donors")
     assert len(donors) == 12 and "class" not in donors.meta.columns
+
+
+def test_quality_cuts_cut_every_set_record_the_rejected_and_refuse_an_emptied_set(toy, tmp_path):
+    from jaxpelsvae.data.validate import original_cuts
+    from jaxpelsvae.pipeline import quality_cuts
+
+    half = len(toy) // 2
+    sets = {"train_part": toy.select(np.arange(half)), "val_part": toy.select(np.arange(half, len(toy)))}
+    length = int(np.median(toy.lengths))  # about half of the stars have more points than L
+    kept, info = quality_cuts(sets, seq_length=length, snr_threshold=0.0, folder=tmp_path / "cuts")
+    for name, lcs in sets.items():
+        expected, _ = original_cuts(lcs, seq_length=length, snr_threshold=0.0)
+        assert list(kept[name].ids) == list(expected.ids)
+        assert info[f"{name}_after"] == expected.class_counts()
+    n_cut = len(toy) - sum(len(s) for s in kept.values())
+    assert n_cut > 0 and info["n_rejected"] == n_cut
+    assert len((tmp_path / "cuts" / "rejected.csv").read_text().splitlines()) == n_cut + 1
+    with pytest.raises(DataError, match="train_part"):
+        quality_cuts({"train_part": toy, "val_part": sets["val_part"]}, seq_length=int(toy.lengths.max()) + 1,
+                     snr_threshold=0.0, folder=tmp_path / "none")
+
+
+def test_training_sets_share_the_sample_size_between_the_parts(toy):
+    from jaxpelsvae.pipeline import training_sets
+
+    half = len(toy) // 2
+    train_part, val_part = toy.select(np.arange(half)), toy.select(np.arange(half, len(toy)))
+    train, val = training_sets(train_part, val_part, sample_size=10, val_fraction=0.3, seed=0)
+    assert len(train) >= 7 and len(val) >= 3  # 7 and 3 in proportion, and every class keeps a star
+    assert set(train.ids) <= set(train_part.ids) and set(val.ids) <= set(val_part.ids)
+    same = training_sets(train_part, val_part, sample_size=None, val_fraction=0.3, seed=0)
+    assert len(same[0]) == len(train_part) and len(same[1]) == len(val_part)

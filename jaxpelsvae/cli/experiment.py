@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=None, help="repetitions per mode (default: the preset's)")
     parser.add_argument("--modes", default=None, help="comma-separated training modes (baseline,selfreg) (default: the preset's)")
     parser.add_argument("--scenario", choices=("hardness", "random", "snr", "seq_length"), default=None,
-                        help="data-shift scenario (ignored with --test) (default: the preset's)")
+                        help="data-shift scenario (ignored with --test); snr and seq_length are the hardness split "
+                             "with --quality-cuts (--snr-threshold, --seq-length) (default: the preset's)")
     parser.add_argument("--temperature", type=float, default=None, help="hardness-bias temperature T (Bias 2: 3) (default: the preset's)")
     parser.add_argument("--in-sample-hardness", action=argparse.BooleanOptionalAction, default=None,
                         help="hardness from in-sample forest probabilities (the paper) instead of out-of-fold (default: the preset's)")
@@ -80,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args):
     """(ExperimentConfig, Sweep or None) from --preset, --config and the explicit options (the
     options change the base of a sweep)."""
+    from jaxpelsvae.data.shift import CUT_SCENARIOS
     from jaxpelsvae.experiments.config import preset
     from jaxpelsvae.experiments.configs import Sweep, load_config
 
@@ -108,9 +110,9 @@ def config_from_args(args):
     if args.modes:
         changes["modes"] = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     shift = {"scenario": args.scenario, "temperature": args.temperature, "in_sample": args.in_sample_hardness}
-    if args.scenario in ("snr", "seq_length"):
-        shift["snr_threshold"] = args.snr_threshold if args.snr_threshold is not None else cfg.snr_threshold
-        shift["seq_length"] = args.seq_length or cfg.seq_length or 1
+    if args.scenario in CUT_SCENARIOS:  # one route for the cuts: the quality_cuts setting
+        shift["scenario"] = "hardness"
+        changes["quality_cuts"] = True
     changes.update({f"shift.{k}": v for k, v in shift.items() if v is not None})
     if args.no_figures:
         changes["figures"] = False

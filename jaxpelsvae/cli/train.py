@@ -127,16 +127,15 @@ def _check_generator(folder: Path, val, test, allow: bool) -> None:
 
 
 def _model_fitted_ids(train, val, generator_dir: Path | None):
-    """The classifier's stars: train and validation (the best epoch), and the generator's."""
-    from jaxpelsvae.data.provenance import Fitted, read_record
+    """The classifier's stars: train and validation (the best epoch), and the generator's as its
+    folder records them."""
+    from jaxpelsvae.data.provenance import classifier_fitted, read_record
 
-    ids = {*train.ids.astype(str), *val.ids.astype(str)}
-    if generator_dir is None:
-        return Fitted(sorted(ids))
-    record = read_record(generator_dir)
-    if record is None:
-        return Fitted(sorted(ids), (f"the generator {generator_dir}",))
-    return Fitted(sorted(ids | set(record["ids"])), tuple(record["unknown"]))
+    record = read_record(generator_dir) if generator_dir is not None else None
+    if generator_dir is not None and record is None:
+        return classifier_fitted(train.ids, val.ids, generator_unknown=(f"the generator {generator_dir}",))
+    return classifier_fitted(train.ids, val.ids, generator_ids=record["ids"] if record else None,
+                             generator_unknown=record["unknown"] if record else ())
 
 
 def run(args: argparse.Namespace) -> int:

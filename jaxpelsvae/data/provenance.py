@@ -38,6 +38,15 @@ def ids_digest(ids: Iterable) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def classifier_fitted(train_ids: Iterable, val_ids: Iterable, *, generator_ids: Iterable | None = None,
+                      generator_unknown: Iterable[str] = ()) -> Fitted:
+    """What a classifier's saved model records: the stars it trained on, those that picked its best
+    epoch, and (self-regulated) the stars of the generator whose curves it trained on, as ids
+    (`generator_ids`) or as parts whose stars are not known (`generator_unknown`)."""
+    ids = {*map(str, train_ids), *map(str, val_ids), *map(str, generator_ids if generator_ids is not None else ())}
+    return Fitted(sorted(ids), tuple(generator_unknown))
+
+
 def write_provenance(folder: str | Path, ids: Iterable | Fitted | None, *, unknown: Iterable[str] = ()) -> Path | None:
     """Record `ids` as the stars the artefact in `folder` was fitted on; returns the file.
 

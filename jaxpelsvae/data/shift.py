@@ -1,8 +1,10 @@
-"""Data-shift scenarios: hardness bias, random split, SNR / sequence-length cuts, cross-dataset.
+"""Data-shift scenarios: hardness bias, random split, cross-dataset.
 
 Each scenario turns one labelled LightCurveSet (or two, for cross-dataset) into a training pool and
 a test pool, deterministically for a seed, and says what it did in a JSON-able `info` dict that
-goes into report.json's `split` entry.
+goes into report.json's `split` entry. The original's quality cuts (SNR, sequence length) of the
+paper's sweeps are not a scenario: they apply after any split (`pipeline.quality_cuts`,
+`ExperimentConfig.quality_cuts`).
 
 Hardness bias (Pérez-Galarce et al. 2021; ORIGINAL.md §12.2): a random forest on simple light-curve
 features gives every star class probabilities p; its Gini impurity h = 1 − Σ_c p_c² measures how
@@ -23,7 +25,9 @@ from jaxpelsvae.data.features import light_curve_features
 from jaxpelsvae.data.lightcurves import LightCurveSet
 from jaxpelsvae.errors import ConfigError, DataError
 
-SCENARIOS = ("hardness", "random", "snr", "seq_length", "cross")
+SCENARIOS = ("hardness", "random", "cross")
+# Scenarios of earlier versions: the hardness split with the quality cuts of the training pool.
+CUT_SCENARIOS = ("snr", "seq_length")
 _HARDNESS_STREAM = 0x4A2D
 _RANDOM_STREAM = 0x2A11
 
@@ -32,9 +36,7 @@ _RANDOM_STREAM = 0x2A11
 class ShiftConfig:
     """How to split a dataset into a training pool and a (shifted) test pool.
 
-    scenario: one of SCENARIOS. "snr" and "seq_length" are the hardness split followed by the
-        original quality cuts (`snr_threshold`, `seq_length`) on the training pool only; "cross"
-        needs a second dataset (train on one, test on the other).
+    scenario: one of SCENARIOS; "cross" needs a second dataset (train on one, test on the other).
     temperature: T of the hardness bias (Bias 2: 3; Bias 1: 4). T = 0 sends nothing to test.
     in_sample: hardness from in-sample forest probabilities as the paper (True), or out-of-fold
         (`n_folds`-fold, better for small datasets where an in-sample forest memorises everything).
@@ -48,20 +50,18 @@ class ShiftConfig:
     n_estimators: int = 100
     n_folds: int = 5
     test_fraction: float = 0.3
-    snr_threshold: float | None = None
-    seq_length: int | None = None
 
     def __post_init__(self):
+        if self.scenario in CUT_SCENARIOS:
+            raise ConfigError(f"ShiftConfig.scenario {self.scenario!r} is the hardness split with the original "
+                              "quality cuts of the training pool: set ExperimentConfig quality_cuts=True with "
+                              "snr_threshold (and seq_length), or pass --quality-cuts --snr-threshold X")
         if self.scenario not in SCENARIOS:
             raise ConfigError(f"ShiftConfig.scenario must be one of {SCENARIOS}, got {self.scenario!r}")
         if self.temperature < 0:
             raise ConfigError(f"ShiftConfig.temperature must be >= 0, got {self.temperature}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ConfigError(f"ShiftConfig.test_fraction must be in (0, 1), got {self.test_fraction}")
-        if self.scenario == "snr" and self.snr_threshold is None:
-            raise ConfigError("ShiftConfig: scenario 'snr' needs snr_threshold")
-        if self.scenario == "seq_length" and self.seq_length is None:
-            raise ConfigError("ShiftConfig: scenario 'seq_length' needs seq_length")
 
 
 class SplitResult(NamedTuple):
@@ -194,40 +194,6 @@ def random_split(lcs: LightCurveSet, test_fraction: float = 0.3, seed: int = 0) 
     return SplitResult(train_set, test_set, info)
 
 
-def quality_cut(lcs: LightCurveSet, *, seq_length: int, snr_threshold: float, **kw) -> tuple[LightCurveSet, pd.DataFrame]:
-    """The original's quality cuts (ORIGINAL.md §4.2) with the given L and SNR threshold.
-
-    Thin wrapper around `jaxpelsvae.data.validate.original_cuts`, returning (kept set, rejected
-    DataFrame[id, reason]).
-    """
-    from jaxpelsvae.data.validate import original_cuts
-
-    out = original_cuts(lcs, seq_length=int(seq_length), snr_threshold=float(snr_threshold), **kw)
-    if isinstance(out, tuple):
-        kept, rejected = out[0], out[1]
-    else:  # a set only
-        kept = out
-        rejected = pd.DataFrame({"id": np.setdiff1d(lcs.ids, kept.ids), "reason": "original cuts"})
-    return kept, rejected
-
-
-def cut_training_pool(split: SplitResult, *, seq_length: int, snr_threshold: float) -> SplitResult:
-    """Apply the original quality cuts to the training pool only (SNR and sequence-length sweeps);
-    the test pool stays as it is, so the sweep changes what the classifier learns from, not what
-    it is judged on."""
-    kept, rejected = quality_cut(split.train, seq_length=seq_length, snr_threshold=snr_threshold)
-    if len(kept) == 0:
-        raise DataError(
-            f"quality cuts (seq_length={seq_length}, snr_threshold={snr_threshold}) left no training star"
-        )
-    info = dict(split.info)
-    info["training_cuts"] = {
-        "seq_length": int(seq_length), "snr_threshold": float(snr_threshold),
-        "n_rejected": int(len(rejected)), "train_pool_after": _counts(kept),
-    }
-    return SplitResult(kept, split.test, info)
-
-
 def match_classes(train: LightCurveSet, test: LightCurveSet) -> SplitResult:
     """Cross-dataset evaluation: train on `train`, test on `test`, classes matched by name.
 
@@ -276,15 +242,7 @@ def make_split(
         return match_classes(lcs, test_lcs)
     if config.scenario == "random":
         return random_split(lcs, config.test_fraction, seed)
-    split = hardness_split(
+    return hardness_split(
         lcs, config.temperature, seed, features=features, in_sample=config.in_sample,
         max_depth=config.max_depth, n_estimators=config.n_estimators, n_folds=config.n_folds,
     )
-    if config.scenario in ("snr", "seq_length"):
-        split = cut_training_pool(
-            split,
-            seq_length=int(config.seq_length or 1),
-            snr_threshold=float(config.snr_threshold if config.snr_threshold is not None else 0.0),
-        )
-        split.info["method"] = config.scenario
-    return split

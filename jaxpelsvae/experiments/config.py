@@ -62,6 +62,19 @@ def nest_flat_names(changes: dict[str, Any]) -> dict[str, Any]:
             out.update({f"{path}.{k}": v for k, v in value.items()})
         else:
             out[path or key] = value
+    return _without_empty_cut_settings(out)
+
+
+# ShiftConfig settings of earlier versions, when the cuts were also a scenario: files state them as null.
+_EARLIER_SHIFT = ("snr_threshold", "seq_length")
+
+
+def _without_empty_cut_settings(changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` without the null `shift.snr_threshold` / `shift.seq_length` of earlier files (the
+    cuts are ExperimentConfig.quality_cuts now); a value that is set still reaches ShiftConfig, which refuses it."""
+    out = {k: v for k, v in changes.items() if not (k in {f"shift.{n}" for n in _EARLIER_SHIFT} and v is None)}
+    if isinstance(out.get("shift"), dict):
+        out["shift"] = {k: v for k, v in out["shift"].items() if not (k in _EARLIER_SHIFT and v is None)}
     return out
 
 

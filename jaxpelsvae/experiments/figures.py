@@ -191,3 +191,54 @@ def plot_realism(sets, report: Mapping, path: Path, *, curves: int = 4) -> Path:
 
 def _num(v) -> str:
     return "–" if v is None else f"{v:.3f}"
+
+
+def generator_figures(generator, pool, classes, seed: int, folder: Path, per_class: int,
+                      capacity: int | None = None) -> list[Path]:
+    """The generator's first synthetic curve of each class beside a real training star of the class
+    (synthetic_vs_real.png) and its sampled physics over the real stars' (physics_samples_vs_real.png)."""
+    import jax
+
+    from jaxpelsvae import seeds
+
+    # The loop's first synthetic set: `per_class` curves per class in its `capacity`, no new compilation.
+    batch = generator.generate(jax.random.key(seed + seeds.FIGURE_KEY_OFFSET), {c: per_class for c in classes}, 1.0,
+                               capacity=capacity).trim()
+    real, synth = [], []
+    labels = pool.labels
+    periods = pool.periods if pool.periods is not None else np.full(len(pool), np.nan)
+    for k, c in enumerate(classes):
+        idx = np.flatnonzero(labels == k)
+        if idx.size:
+            i = int(idx[0])
+            t, m, _ = pool.curve(i)
+            p = periods[i]
+            x = ((t - t[0]) / p) % 1.0 if np.isfinite(p) and p > 0 else t - t[0]
+            real.append((x, m, f"{c} ({pool.ids[i]})"))
+        j = np.flatnonzero(np.asarray(batch.y_N) == k)
+        if j.size:
+            j = int(j[0])
+            mask = np.asarray(batch.mask_NT[j], bool)
+            t = np.asarray(batch.time_NT[j])[mask]
+            p = float(batch.period_N[j])
+            synth.append((((t - t[0]) / p) % 1.0 if p > 0 else t, np.asarray(batch.mag_NT[j])[mask], f"{c}, P={p:.3g} d"))
+    out = [plot_curves(real, synth, folder / "synthetic_vs_real.png", xlabel="phase (real: meta/LS period)")]
+    pc = generator.priors.config
+    names = [f"log10 {n}" if n in pc.log10_params else n for n in pc.params]
+    real_pp = _real_physics(generator, pool)
+    if real_pp is not None and names:
+        out.append(plot_physics(real_pp[0], real_pp[1], np.asarray(batch.phys_NP),
+                                    np.asarray([classes[i] for i in np.asarray(batch.y_N)]), names,
+                                    folder / "physics_samples_vs_real.png"))
+    return out
+
+
+def _real_physics(generator, pool):
+    """(phys_NP in the generator's model space, class names) of the real training pool, or None."""
+    from jaxpelsvae.physics.priors import physics_table
+
+    pc = generator.priors.config
+    x = physics_table(pool.meta, pc.params, pc.log10_params)
+    cls = pool.meta["class"].astype(str).to_numpy()
+    ok = np.isfinite(x).all(axis=1)
+    return (x[ok], cls[ok]) if ok.any() else None

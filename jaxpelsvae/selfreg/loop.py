@@ -99,12 +99,12 @@ def default_fitted_ids(train_set, val_set, selfreg: bool):
     """What a model trained on ``train_set`` and validated on ``val_set`` records without being told
     (`train_classifier`'s ``fitted_ids``): their ids, with the generator's stars unknown when one
     was used; None when either set is missing (only encodings were given)."""
-    from jaxpelsvae.data.provenance import Fitted
+    from jaxpelsvae.data.provenance import classifier_fitted
 
     if train_set is None or val_set is None:
         return None
-    ids = sorted({*map(str, train_set.ids), *map(str, val_set.ids)})
-    return Fitted(ids, ("the synthetic-curve generator",) if selfreg else ())
+    return classifier_fitted(train_set.ids, val_set.ids,
+                             generator_unknown=("the synthetic-curve generator",) if selfreg else ())
 
 
 def train_classifier(

@@ -51,18 +51,19 @@ def _toy(ids, cls=None) -> LightCurveSet:
 
 @pytest.mark.parametrize("scenario, seed", [("hardness", 2), ("random", 5)])
 def test_split_command_gives_the_experiment_partition(survey, tmp_path, monkeypatch, scenario, seed):
-    from jaxpelsvae.experiments import runner
+    from jaxpelsvae.experiments import runs
     from jaxpelsvae.experiments.config import preset
     from jaxpelsvae.experiments.runner import run_experiment
 
-    def no_training(mode, s, enc, classes, *args, **kw):  # the partition is under test, not the CNN
+    def no_training(config, inputs, classifier, mode, s, *args, **kw):  # the partition is under test, not the CNN
+        classes = inputs.classes
         k = len(classes)
         metrics = {"macro_f1": 0.0, "accuracy": 0.0, "roc_auc_ovo": 0.5, "roc_auc_ovr": 0.5, "best_epoch": 0,
                    "epochs": 1, "confusion": np.zeros((k, k), int).tolist(),
                    "per_class": {c: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1} for c in classes}}
-        return runner._run_entry(mode, s, metrics, 0.0)
+        return runs.run_entry(mode, s, metrics, 0.0)
 
-    monkeypatch.setattr(runner, "_one_run", no_training)
+    monkeypatch.setattr(runs, "_seed_run", no_training)
     path = _split(survey, tmp_path / "s", "--preset", "tiny", "--scenario", scenario, seed=seed)
     table = read_split(path)
     cfg = preset("tiny").replace(shift_scenario=scenario, modes=("baseline",), epochs=1, figures=False)

@@ -39,16 +39,16 @@ def test_nothing_is_fitted_on_validation_or_test_stars(survey, trained, tmp_path
 
     choose = runner.choose_seq_length
 
-    def spy_choose(lcs, config):
+    def spy_choose(lcs, **kw):
         seen["seq_length"] = set(lcs.ids)
-        return choose(lcs, config)
+        return choose(lcs, **kw)
 
     def spy_figures(report, workdir, generator, pool, *args):
         seen["figures"] = set(pool.ids)
         return []
 
     judged = {}
-    monkeypatch.setattr(runner, "_realism", spy_realism)
+    monkeypatch.setattr(runner, "realism", spy_realism)
     monkeypatch.setattr(runner, "choose_seq_length", spy_choose)
     monkeypatch.setattr(runner, "_figures", spy_figures)
     result = runner.run_experiment(survey, _config(figures=True), tmp_path, seed=0, vae_generator_fn=spy_vae_generator)

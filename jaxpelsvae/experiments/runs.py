@@ -1,0 +1,149 @@
+"""The classifier runs of an experiment: every classifier × mode × seed, one after the other or vmapped, as report entries."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.data.provenance import classifier_fitted, ids_digest
+from jaxpelsvae.experiments.log import Log
+from jaxpelsvae.pipeline import encode, seed_train_set
+
+RUN_KEYS = ("macro_f1", "accuracy", "roc_auc_ovo", "roc_auc_ovr", "per_class", "confusion", "best_epoch", "epochs")
+
+
+@dataclasses.dataclass
+class RunInputs:
+    """What every run of an experiment shares: L, the encoded parts per classifier ({classifier:
+    {part: Encoded}}), the class names, the train part (a per-seed subsample of `n_train` stars is
+    drawn from it when `redraw_per_seed`), the root seed's training set, the validation set and the
+    generator."""
+
+    seq_length: int
+    encoded: dict[str, dict[str, Any]]
+    classes: tuple[str, ...]
+    train_part: LightCurveSet
+    n_train: int | None
+    train_set: LightCurveSet
+    val_set: LightCurveSet
+    generator: Any = None
+
+
+def run_dir(workdir: Path, classifier: str, mode: str, seed: int) -> Path:
+    """runs/<mode>_seed<k> for the cnn (as before classifiers were pluggable), runs/<name>_<mode>_seed<k> else."""
+    prefix = "" if classifier == "cnn" else f"{classifier}_"
+    return workdir / "runs" / f"{prefix}{mode}_seed{seed}"
+
+
+def run_entry(mode: str, seed: int, metrics: dict, wall_s: float, classifier: str = "cnn") -> dict:
+    """report.json's `runs` entry of one run from its test metrics (JSON types; NaN AUCs as null)."""
+    entry = {"mode": mode, "seed": int(seed), "classifier": classifier, **{k: metrics.get(k) for k in RUN_KEYS},
+             "wall_s": float(wall_s)}
+    for k in ("roc_auc_ovo", "roc_auc_ovr"):
+        v = entry[k]
+        entry[k] = None if v is None or not np.isfinite(v) else float(v)
+    entry["per_class"] = {c: {m: (int(v[m]) if m == "support" else float(v[m])) for m in ("precision", "recall", "f1", "support") if m in v}
+                          for c, v in entry["per_class"].items()}
+    for k in ("regenerations", "best_val_loss", "wall_s_per_epoch"):
+        if k in metrics:
+            entry[k] = metrics[k]
+    return entry
+
+
+def train_record(train_set: LightCurveSet) -> dict:
+    """Which stars a run trained on, in a few bytes (the first 16 hex digits of their ids' digest)."""
+    return {"n_train": len(train_set), "train_ids_digest": ids_digest(train_set.ids)[:16]}
+
+
+def run_all(config, inputs: RunInputs, *, seed: int, workdir: Path, resume: bool, timing: dict[str, float],
+            log: Log) -> list[dict]:
+    """Every classifier of `config` (an ExperimentConfig) in every mode over its seeds (seed + k):
+    the cnn's baseline seeds as one vmapped program when `vmap_seeds` allows it, the others one by
+    one (resuming from a checkpoint in their run folder). Adds each mode's wall time to `timing`
+    and the seeds' training encodings, when redrawn, to timing["encode"]. Returns the run entries."""
+    run_seeds = [seed + k for k in range(config.seeds)]
+    runs: list[dict] = []
+    for clf, mode in ((c, m) for c in config.classifiers for m in config.modes):
+        t_mode = time.perf_counter()
+        tcfg = config.train_config(inputs.seq_length, mode, clf)
+        if _vmappable(config, clf, mode, log):
+            runs += [{**e, **train_record(inputs.train_set)}
+                     for e in _vmapped_baseline(inputs.encoded[clf], inputs.classes, run_seeds, tcfg, log)]
+        else:
+            for s in run_seeds:
+                runs.append(_seed_run(config, inputs, clf, mode, s, seed, tcfg, workdir, resume, timing, log))
+        key = f"runs_{mode}" if clf == config.classifiers[0] else f"runs_{clf}_{mode}"
+        timing[key] = timing.get(key, 0.0) + time.perf_counter() - t_mode
+    return runs
+
+
+def _vmappable(config, classifier: str, mode: str, log) -> bool:
+    """Whether this classifier's seeds of this mode run as one vmapped program (the cnn's baseline
+    seeds, when every seed trains on the same fixed encoding)."""
+    if mode != "baseline" or not config.vmap_seeds:
+        return False
+    if classifier != "cnn":
+        log(f"vmap_seeds ignored for {classifier!r}: only the cnn's baseline seeds run as one vmapped program")
+        return False
+    if config.resample_pairs:
+        log("vmap_seeds ignored: resample_pairs re-encodes the training curves every epoch")
+        return False
+    if config.redraw_per_seed:
+        log("vmap_seeds ignored: redraw_per_seed gives every seed its own training set")
+        return False
+    return True
+
+
+def _seed_run(config, inputs: RunInputs, classifier: str, mode: str, seed: int, root_seed: int, tcfg,
+              workdir: Path, resume: bool, timing: dict[str, float], log) -> dict:
+    """One run (`train_classifier`) and its report entry; with `redraw_per_seed` a seed other than
+    the root trains on its own subsample of the train part."""
+    from jaxpelsvae.selfreg.loop import train_classifier
+
+    enc, train_set = inputs.encoded[classifier], inputs.train_set
+    if config.redraw_per_seed and seed != root_seed:
+        # Same draws for both modes of a seed: baseline and selfreg stay paired.
+        t_enc = time.perf_counter()
+        train_set = seed_train_set(inputs.train_part, inputs.n_train, seed)
+        enc = {**enc, "train": encode(train_set, tcfg, seed, "train")}
+        timing["encode"] += time.perf_counter() - t_enc
+    selfreg = mode == "selfreg"
+    t0 = time.perf_counter()
+    res = train_classifier(
+        train_set if tcfg.redraws_train_views else None, None, None, tcfg,
+        generator=inputs.generator if selfreg else None,
+        workdir=run_dir(workdir, classifier, mode, seed), seed=seed, mode=mode, resume=resume,
+        progress=config.progress, encoded=(enc["train"], enc["val"], enc["test"]), classes=inputs.classes,
+        period_config=config.period,
+        fitted_ids=classifier_fitted(train_set.ids, inputs.val_set.ids,
+                                     generator_ids=inputs.train_set.ids if selfreg else None),
+    )
+    entry = run_entry(mode, seed, res.metrics, time.perf_counter() - t0, classifier)
+    log(f"{classifier} {mode} seed {seed}: test macro-F1 {entry['macro_f1']:.3f}, best epoch "
+        f"{entry['best_epoch']}/{entry['epochs']}")
+    return {**entry, **train_record(train_set)}
+
+
+def _vmapped_baseline(enc, classes, seeds, tcfg, log) -> list[dict]:
+    from jaxpelsvae.experiments.repetitions import train_baseline_seeds
+    from jaxpelsvae.train.metrics import classification_metrics
+
+    t0 = time.perf_counter()
+    results = train_baseline_seeds(
+        enc["train"].x_NL2, enc["train"].y_N, enc["val"].x_NL2, enc["val"].y_N, enc["test"].x_NL2,
+        len(classes), seeds, tcfg, vmap=True, progress=log.enabled,
+    )
+    wall = (time.perf_counter() - t0) / len(seeds)
+    out = []
+    for r in results:
+        m = classification_metrics(enc["test"].y_N, np.exp(r.logprobs_test.astype(np.float64)), classes)
+        m.update(best_epoch=r.best_epoch, epochs=r.epochs, best_val_loss=min(r.val_loss))
+        entry = run_entry("baseline", r.seed, m, wall)
+        entry["vmapped"] = True
+        out.append(entry)
+        log(f"baseline seed {r.seed} (vmapped): test macro-F1 {entry['macro_f1']:.3f}")
+    return out
