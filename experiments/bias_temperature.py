@@ -1,5 +1,5 @@
 """Bias-temperature sweep: the hardness bias at T = 1, 2, 3 (Bias 2), 4 (Bias 1), baseline vs self-regulated."""
-from jaxpelsvae.experiments.configs import Sweep
+from jaxpelsvae.experiments.config_files import Sweep
 
 
 def get_config() -> Sweep:

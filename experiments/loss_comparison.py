@@ -1,5 +1,5 @@
 """Loss comparison: focal, weighted cross-entropy, NLL, unweighted cross-entropy for the baseline (paper table T7)."""
-from jaxpelsvae.experiments.configs import Sweep
+from jaxpelsvae.experiments.config_files import Sweep
 
 
 def get_config() -> Sweep:

@@ -1,5 +1,5 @@
 """Injection-policy comparison: the five ranking policies of the self-regulated loop (paper table T6)."""
-from jaxpelsvae.experiments.configs import Sweep
+from jaxpelsvae.experiments.config_files import Sweep
 
 
 def get_config() -> Sweep:

@@ -1,5 +1,5 @@
 """Sequence-length sweep: L = 50, 100, 150, 200 (Δt, Δm) pairs with the original cuts at SNR 6 (paper table T5)."""
-from jaxpelsvae.experiments.configs import Sweep
+from jaxpelsvae.experiments.config_files import Sweep
 
 
 def get_config() -> Sweep:

@@ -1,5 +1,5 @@
 """SNR sweep: the original quality cuts on the training pool with SNR thresholds 4, 6, 8, 10 (paper tables T2/T3)."""
-from jaxpelsvae.experiments.configs import Sweep
+from jaxpelsvae.experiments.config_files import Sweep
 
 
 def get_config() -> Sweep:

@@ -88,10 +88,12 @@ def from_dict(cls: type[C], d: Mapping[str, Any]) -> C:
 
 
 def get(config, path: str) -> Any:
-    """The value at a dotted path, e.g. get(cfg, "regulator.epochs")."""
+    """The value at a dotted path, e.g. get(cfg, "regulator.epochs") (a field, or a property that
+    names a setting where it lives, as ExperimentConfig.regulator does)."""
     value = config
     for name in path.split("."):
-        if not is_config(value) or name not in {f.name for f in dataclasses.fields(value)}:
+        named = name in {f.name for f in dataclasses.fields(value)} if is_config(value) else False
+        if not (named or (is_config(value) and isinstance(getattr(type(value), name, None), property))):
             raise ConfigError(f"{type(config).__name__} has no setting {path!r}")
         value = getattr(value, name)
     return value

@@ -83,7 +83,7 @@ def config_from_args(args):
     options change the base of a sweep)."""
     from jaxpelsvae.data.shift import CUT_SCENARIOS
     from jaxpelsvae.experiments.config import preset
-    from jaxpelsvae.experiments.configs import Sweep, load_config
+    from jaxpelsvae.experiments.config_files import Sweep, load_config
 
     cfg = preset(args.preset)
     sweep = None
@@ -140,7 +140,7 @@ def _key_values(items: list[str]) -> dict:
 
 
 def run(args) -> int:
-    from jaxpelsvae.experiments.configs import run_sweep
+    from jaxpelsvae.experiments.config_files import run_sweep
     from jaxpelsvae.experiments.report import summary_table
     from jaxpelsvae.experiments.runner import run_experiment
 

@@ -114,7 +114,10 @@ def config_from_args(args: argparse.Namespace):
         if getattr(args, opt, None) is not None:
             reg[field] = getattr(args, opt)
     base["regulator"] = reg
-    return from_dict(TrainConfig, base)
+    config = from_dict(TrainConfig, base)
+    if args.augment and not config.reads_period:
+        raise ConfigError("--augment applies to the period-aware classifiers; the cnn's counterpart is --resample-pairs")
+    return config
 
 
 def _check_generator(folder: Path, val, test, allow: bool) -> None:

@@ -21,8 +21,7 @@ PRESETS = ("tiny", "small", "paper")
 # own fields): a config that sets them is refused, and `to_dict` leaves them out.
 RUN_SET = {
     "train": {"mode": "ExperimentConfig.modes", "seq_length": "ExperimentConfig.seq_length (or the data)",
-              "classifier": "ExperimentConfig.classifiers", "regulator": "ExperimentConfig.regulator",
-              "augment": "ExperimentConfig.augment", "resample_pairs": "ExperimentConfig.resample_pairs"},
+              "classifier": "ExperimentConfig.classifiers"},
     "vae": {"seq_len": "the folded curves", "num_classes": "the training classes",
             "phys_dim": "the physical parameters found in the data"},
     "vae_train": {"progress": "ExperimentConfig.progress"},
@@ -44,6 +43,9 @@ FLAT_NAMES = {
 }
 # Earlier one-setting prefixes: shift_temperature -> shift.temperature, regulator_eps -> regulator.eps.
 FLAT_PREFIXES = ("shift", "regulator")
+# Settings of every run that live in `train` (TrainConfig) and are also named at the top, as the CLI,
+# the presets and earlier files do: "regulator.eps" is "train.regulator.eps".
+IN_TRAIN = ("regulator", "augment", "resample_pairs")
 
 
 def nest_flat_names(changes: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +64,13 @@ def nest_flat_names(changes: dict[str, Any]) -> dict[str, Any]:
             out.update({f"{path}.{k}": v for k, v in value.items()})
         else:
             out[path or key] = value
-    return _without_empty_cut_settings(out)
+    return _into_train(_without_empty_cut_settings(out))
+
+
+def _into_train(changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` with the IN_TRAIN names ("regulator", "regulator.eps", "augment", ...) as the paths
+    into `train` where those settings live."""
+    return {(f"train.{key}" if key.partition(".")[0] in IN_TRAIN else key): value for key, value in changes.items()}
 
 
 # ShiftConfig settings of earlier versions, when the cuts were also a scenario: files state them as null.
@@ -103,10 +111,12 @@ class ExperimentConfig:
     quality_cuts_test: apply the same cuts (same L and threshold) to the test pool, as the original.
     train: the classifier runs' settings (train.classifier.TrainConfig: learning_rate, layers,
         batch_size, synthetic_batch_size, loss, focal_gamma, view_overrides, backbone_overrides,
-        synthetic_periods, ...); its fields in RUN_SET (mode, seq_length, classifier, regulator,
-        augment, resample_pairs) are set per run and may not be given here.
-    regulator: the self-regulation policy of every run (selfreg.state.RegulatorConfig: epochs,
-        patience, ranking_method, synthetic_samples_by_class, eps, decay_parameter_2, ...).
+        synthetic_periods, ...), among them `regulator`, the self-regulation policy
+        (selfreg.state.RegulatorConfig: epochs, patience, ranking_method, synthetic_samples_by_class,
+        eps, decay_parameter_2, ...), `augment` (augmented views of the period-aware classifiers)
+        and `resample_pairs` (fresh (Δt, Δm) pairs of the "cnn"), each for the classifiers it
+        applies to; "regulator.eps", "augment" and "resample_pairs" name them too (`replace`). Its
+        fields in RUN_SET (mode, seq_length, classifier) are set per run and may not be given here.
     vae / vae_train: the PELS-VAE's architecture (models.vae.VAEConfig; seq_len, num_classes and
         phys_dim come from the data) and optimisation (train.vae_train.VAETrainConfig).
     vae_max_stars: stratified cap on the curves the VAE trains on (the generator is still fitted on
@@ -119,10 +129,6 @@ class ExperimentConfig:
     classifiers: registered classifiers (`jaxpelsvae.views.registry.names()`) trained in every mode;
         the first is the run's main classifier (report.json `summary`), each one's runs are in
         `summary_by_classifier`. "cnn" is the original (Δt, Δm) CNN.
-    augment / resample_pairs: a fresh training view every epoch, each for the classifiers it
-        applies to: augmented views (point dropout, random phase origin) of the period-aware
-        classifiers, fresh random (Δt, Δm) pairs of the "cnn" (TrainConfig.augment /
-        resample_pairs of those runs).
     donors: a dataset of unlabelled curves (e.g. of the survey the classifier is meant for) whose
         times and errors the generator observes synthetic curves with (labels are never read);
         None: the training stars' own cadences. donor_copies: target cadences per training donor.
@@ -146,8 +152,8 @@ class ExperimentConfig:
     snr_threshold: float = 4.0
     # The experiment's defaults where they differ from the nested configs' own (the original's, but for
     # TrainConfig's optimisation budget, which is the `small` preset's: the README's second table).
-    train: TrainConfig = TrainConfig(learning_rate=1e-3, batch_size=125)
-    regulator: RegulatorConfig = RegulatorConfig(epochs=30, patience=6, n_oversampling=1)
+    train: TrainConfig = TrainConfig(learning_rate=1e-3, batch_size=125,
+                                     regulator=RegulatorConfig(epochs=30, patience=6, n_oversampling=1))
     vae: VAEConfig = VAEConfig()
     vae_train: VAETrainConfig = VAETrainConfig(epochs=40, patience=8)
     vae_max_stars: int | None = None
@@ -157,8 +163,6 @@ class ExperimentConfig:
     period: PeriodConfig = PeriodConfig()
     vmap_seeds: bool = False
     classifiers: tuple[str, ...] = ("cnn",)
-    augment: bool = False
-    resample_pairs: bool = False
     donors: str | None = None
     donor_copies: int = 4
     transductive_donors: bool = False
@@ -196,13 +200,29 @@ class ExperimentConfig:
                     raise ConfigError(f"ExperimentConfig.{name}.{field} is set for each run from {source}; "
                                       "leave it out")
 
+    @property
+    def regulator(self) -> RegulatorConfig:
+        """The self-regulation policy of every run (it lives in `train`)."""
+        return self.train.regulator
+
+    @property
+    def augment(self) -> bool:
+        """Augmented training views of the period-aware classifiers (`train.augment`)."""
+        return self.train.augment
+
+    @property
+    def resample_pairs(self) -> bool:
+        """Fresh (Δt, Δm) pairs of the cnn every epoch (`train.resample_pairs`)."""
+        return self.train.resample_pairs
+
     def train_config(self, seq_length: int, mode: str, classifier: str | None = None):
-        """The TrainConfig of one run: `train` with the run's mode, L, classifier and regulator; the
-        cnn gets `resample_pairs` and no view settings, the period-aware classifiers `augment`."""
+        """The TrainConfig of one run: `train` with the run's mode, L and classifier, and only the
+        settings that apply to it: the cnn keeps `resample_pairs` and no view settings, the
+        period-aware classifiers `augment`."""
         classifier = classifier or self.classifiers[0]
         cnn = classifier == "cnn"
         return dataclasses.replace(
-            self.train, mode=mode, seq_length=seq_length, classifier=classifier, regulator=self.regulator,
+            self.train, mode=mode, seq_length=seq_length, classifier=classifier,
             resample_pairs=self.resample_pairs and cnn, augment=self.augment and not cnn,
             view_overrides=() if cnn else self.train.view_overrides,
             backbone_overrides=() if cnn else self.train.backbone_overrides,

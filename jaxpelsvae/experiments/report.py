@@ -275,7 +275,7 @@ def _classifier_lines(cfg: Mapping) -> str:
     if any(n != "cnn" for n in cfg.get("classifiers") or []):
         train = cfg.get("train") or cfg  # report.json of earlier versions held the classifier settings flat
         lines.append(f"- view settings {dict(train.get('view_overrides') or {}) or 'default'}; training-view "
-                     f"augmentation {'on' if cfg.get('augment') else 'off'}; synthetic curves folded at their "
+                     f"augmentation {'on' if train.get('augment', cfg.get('augment')) else 'off'}; synthetic curves folded at their "
                      f"{_synthetic_periods_text(cfg.get('synthetic_periods_used') or train.get('synthetic_periods'))}")
     donors = cfg.get("donors")
     lines.append(f"- synthetic cadences and errors: {donors}" if donors else

@@ -49,15 +49,18 @@ class TrainConfig:
     regulator: the policy settings (epochs, patience, ranking method, EPS, scaling factor, ...):
         `RegulatorConfig`'s (the original's) but for `TRAIN_REGULATOR` (40 epochs, patience 10, 32
         synthetic curves per class, one per decoded template), the `small` preset's.
-    resample_pairs: draw each real training curve's L (Δt, Δm) pairs afresh every epoch (key from
-        seed and epoch only, so resumption is unchanged) instead of once per run as the original;
-        validation and test encodings stay fixed. A cheap augmentation against over-fitting.
+    resample_pairs: the cnn's: draw each real training curve's L (Δt, Δm) pairs afresh every epoch
+        (key from seed and epoch only, so resumption is unchanged) instead of once per run as the
+        original; validation and test encodings stay fixed. A cheap augmentation against
+        over-fitting. The period-aware classifiers ignore it (their counterpart is `augment`).
     classifier: a registered view + backbone (`jaxpelsvae.views.registry.names()`); "cnn" is the
         original CNN on (Δt, Δm) pairs (``seq_length``, ``layers``), the others read the period.
     view_overrides / backbone_overrides: (field, value) pairs changing the classifier's view config
         (e.g. bins) and backbone keyword arguments (e.g. channels); ignored by "cnn".
-    augment: training views drawn afresh every epoch with the view's augmentation (point dropout,
-        phase jitter); validation, test and synthetic views never augment. Not for "cnn".
+    augment: the period-aware classifiers': training views drawn afresh every epoch with the view's
+        augmentation (point dropout, phase jitter); validation, test and synthetic views never
+        augment. The cnn ignores it (its counterpart is `resample_pairs`), so one TrainConfig can
+        serve every classifier of an experiment.
     synthetic_periods: the period a synthetic curve's view folds with: "found" (the same
         label-free Lomb-Scargle search as real curves, so aliases look alike), "true" (the
         sampled period; cheaper) or "auto" (the default): as the real training curves are folded,
@@ -101,8 +104,6 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, dict):  # JSON round trips and keyword calls give dicts
                 object.__setattr__(self, name, tuple(sorted(value.items())))
-        if self.augment and self.classifier == "cnn":
-            raise ConfigError("augment applies to period-aware views; the cnn uses resample_pairs")
         if self.synthetic_periods not in SYNTHETIC_PERIODS:
             raise ConfigError(f"synthetic_periods must be one of {SYNTHETIC_PERIODS}, got {self.synthetic_periods!r}")
         for name in ("seq_length", "layers", "batch_size", "synthetic_batch_size", "eval_batch_size",
@@ -121,9 +122,14 @@ class TrainConfig:
         return self.classifier != "cnn"
 
     @property
+    def augments(self) -> bool:
+        """Whether this run's training views are augmented (`augment`, period-aware classifiers only)."""
+        return self.augment and self.reads_period
+
+    @property
     def redraws_train_views(self) -> bool:
         """Whether the real training inputs are drawn afresh every epoch."""
-        return self.resample_pairs or self.augment
+        return self.augments or (self.resample_pairs and not self.reads_period)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -386,7 +392,7 @@ def resample_split(lcs, classes: Sequence[str], config: TrainConfig, seed: int, 
     fresh L random pairs ("cnn") or a fresh augmented view per curve, from a seed that depends only
     on (seed, epoch), so a resumed run draws the same inputs as an uninterrupted one."""
     draw = int(np.random.default_rng([int(seed), int(epoch), RESAMPLE_STREAM]).integers(2**20))
-    return encode_split(lcs, classes, config, draw, ENCODE_STREAMS["train"], augment=config.augment)
+    return encode_split(lcs, classes, config, draw, ENCODE_STREAMS["train"], augment=config.augments)
 
 
 def write_atomic(path: Path, text: str) -> None:

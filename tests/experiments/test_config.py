@@ -15,9 +15,11 @@ def test_experiment_config_nests_and_roundtrips_json(name):
     cfg = preset(name)
     d = json.loads(json.dumps(cfg.to_dict()))
     assert ExperimentConfig.from_dict(d) == cfg
-    assert d["regulator"]["epochs"] == cfg.regulator.epochs and d["train"]["learning_rate"] == cfg.train.learning_rate
+    assert d["train"]["regulator"]["epochs"] == cfg.regulator.epochs and d["train"]["learning_rate"] == cfg.train.learning_rate
+    # each setting in one place: the regulator and the view settings live in `train` only
+    assert not {"regulator", "augment", "resample_pairs"} & set(d)
     # what every run sets itself is not written: report.json's train_config holds the runs' values
-    assert "mode" not in d["train"] and "regulator" not in d["train"] and "num_classes" not in d["vae"]
+    assert "mode" not in d["train"] and "classifier" not in d["train"] and "num_classes" not in d["vae"]
     assert not any(key.endswith("_overrides") for key in d)
 
 
@@ -44,7 +46,7 @@ def test_flat_config_of_earlier_versions_maps_onto_the_nested_one():
 @pytest.mark.parametrize("changes, message", [
     ({"train": {"mode": "baseline"}}, "train.mode is set for each run"),
     ({"vae.num_classes": 3}, "vae.num_classes is set for each run"),
-    ({"train": {"regulator": {"epochs": 3}}}, "train.regulator is set for each run"),
+    ({"train": {"classifier": "folded"}}, "train.classifier is set for each run"),
     ({"regulator": {"nope": 1}}, r"unknown RegulatorConfig settings \['nope'\]"),
     ({"nope": 1}, r"unknown ExperimentConfig settings \['nope'\]"),
 ])
@@ -53,3 +55,16 @@ def test_experiment_config_refuses_unknown_and_per_run_settings(changes, message
 
     with pytest.raises(ConfigError, match=message):
         preset("tiny").replace(**changes)
+
+
+def test_the_run_settings_named_at_the_top_are_the_ones_in_train():
+    from jaxpelsvae.experiments.config import preset
+
+    tiny = preset("tiny")
+    assert tiny.replace(regulator={"epochs": 3}) == tiny.replace(train={"regulator": {"epochs": 3}})
+    assert tiny.replace(**{"regulator.eps": 0.2}).train.regulator.eps == 0.2
+    both = tiny.replace(augment=True, resample_pairs=True, classifiers=("folded", "cnn"))
+    assert both.train.augment and both.train.resample_pairs
+    folded, cnn = both.train_config(64, "baseline", "folded"), both.train_config(64, "baseline", "cnn")
+    assert folded.augment and not folded.resample_pairs  # each classifier's run keeps what applies to it
+    assert cnn.resample_pairs and not cnn.augment and cnn.view_overrides == ()

@@ -146,8 +146,8 @@ def test_regulator_settings_from_a_config_file_reach_the_runs(survey, trained, t
         assert getattr(reg, key) == value, key
     assert call.config.synthetic_batch_size == 48
     recorded = json.loads((tmp_path / "run" / "report.json").read_text())["config"]
-    assert {k: recorded["regulator"][k] for k in (*settings, "max_synthetic_age")} == {**settings, "max_synthetic_age": 5}
-    assert recorded["regulator"]["epochs"] == preset("tiny").regulator.epochs  # the preset's, not replaced
+    assert {k: recorded["train"]["regulator"][k] for k in (*settings, "max_synthetic_age")} == {**settings, "max_synthetic_age": 5}
+    assert recorded["train"]["regulator"]["epochs"] == preset("tiny").regulator.epochs  # the preset's, not replaced
     assert recorded["train_config"]["selfreg"]["regulator"]["decay_parameter_2"] == 0.46
     assert result.report["config"]["train"]["synthetic_batch_size"] == 48
 

@@ -128,8 +128,10 @@ def test_period_aware_views_need_periods_and_refuse_bad_settings(gaia_like):
         view_inputs(no_periods, TrainConfig(classifier="folded"), seed=0, stream=0)
     with pytest.raises(ConfigError, match="registered"):
         TrainConfig(classifier="no-such-classifier")
-    with pytest.raises(ConfigError, match="augment"):
-        TrainConfig(classifier="cnn", augment=True)
+    # augment is the period-aware classifiers' setting, resample_pairs the cnn's: each ignores the other's
+    assert not TrainConfig(classifier="cnn", augment=True).redraws_train_views
+    assert not TrainConfig(classifier="folded", resample_pairs=True).redraws_train_views
+    assert TrainConfig(classifier="folded", augment=True).augments
     cfg = TrainConfig(classifier="folded", view_overrides={"bins": 32})
     assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
 

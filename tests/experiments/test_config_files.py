@@ -1,4 +1,4 @@
-"""jaxpelsvae.experiments.configs: sweep files and config files of earlier versions."""
+"""jaxpelsvae.experiments.config_files: sweep files and config files of earlier versions."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ def test_scenario_configs_load_and_expand(name):
 
     from jaxpelsvae.config import get
     from jaxpelsvae.experiments.config import ExperimentConfig, preset
-    from jaxpelsvae.experiments.configs import Sweep, load_config
+    from jaxpelsvae.experiments.config_files import Sweep, load_config
 
     path = Path(__file__).resolve().parents[2] / "experiments" / f"{name}.py"
     sweep = load_config(path)
@@ -45,7 +45,7 @@ _FLAT_TINY = (
 
 def test_a_flat_config_file_of_earlier_versions_loads_as_the_same_config(tmp_path):
     from jaxpelsvae.experiments.config import ExperimentConfig, preset
-    from jaxpelsvae.experiments.configs import load_config
+    from jaxpelsvae.experiments.config_files import load_config
 
     path = tmp_path / "flat.json"
     path.write_text(_FLAT_TINY)
@@ -58,7 +58,7 @@ def test_noisy_target_config_sets_the_multifold_view():
     from pathlib import Path
 
     from jaxpelsvae.experiments.config import preset
-    from jaxpelsvae.experiments.configs import load_config
+    from jaxpelsvae.experiments.config_files import load_config
     from jaxpelsvae.views import registry
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "experiments" / "noisy_target.py", base=preset("small"))
@@ -67,3 +67,13 @@ def test_noisy_target_config_sets_the_multifold_view():
     assert dict(tcfg.view_overrides) == {"amplitude": False, "noise": 1.0}
     view_cfg = registry.view_config("multifold", **dict(tcfg.view_overrides))
     assert view_cfg.amplitude is False and view_cfg.noise == 1.0
+
+
+def test_a_config_file_importing_the_earlier_module_name_gets_a_message_naming_the_new_one(tmp_path):
+    from jaxpelsvae.errors import ConfigError
+    from jaxpelsvae.experiments.config_files import load_config
+
+    path = tmp_path / "old.py"
+    path.write_text("from jaxpelsvae.experiments.configs import Sweep\n\ndef get_config():\n    return {}\n")
+    with pytest.raises(ConfigError, match="config_files"):
+        load_config(path)

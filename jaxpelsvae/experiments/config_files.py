@@ -55,7 +55,14 @@ def load_config(path: str | Path, base: ExperimentConfig | None = None) -> Exper
         raise ConfigError(f"{path}: a config is a .py file with get_config() or a .json file")
     spec = importlib.util.spec_from_file_location(f"_jaxpelsvae_config_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ModuleNotFoundError as err:
+        if err.name != "jaxpelsvae.experiments.configs":
+            raise
+        # the module's name of earlier versions, one letter from `config`
+        raise ConfigError(f"{path}: jaxpelsvae.experiments.configs is now jaxpelsvae.experiments.config_files "
+                          "(`from jaxpelsvae.experiments.config_files import Sweep`)") from None
     if not hasattr(module, "get_config"):
         raise ConfigError(f"{path}: defines no get_config()")
     cfg = module.get_config()
