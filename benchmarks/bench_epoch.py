@@ -86,39 +86,47 @@ def parse_args(argv=None):
 
 
 class Setup:
-    """Everything built before the first epoch (not timed as part of an epoch)."""
+    """Everything built before the first epoch (not timed as part of an epoch): the encoded splits,
+    the steps, the generator; `start` then prepares one path."""
 
-    def __init__(self, args):
+    def __init__(self, train_lcs, val_lcs, generator, config, seed: int = 0):
         import numpy as np
 
-        from jaxpelsvae.selfreg.state import RegulatorConfig
         from jaxpelsvae.train import classifier
-        from jaxpelsvae.simulate.survey import CLASSES, simulate_survey
         from jaxpelsvae.train.losses import class_weights_alpha
+
+        self.generator, self.config, self.seed = generator, config, seed
+        self.classes = tuple(train_lcs.classes)
+        t0 = time.perf_counter()
+        self.enc_train = classifier.encode_split(train_lcs, self.classes, config, seed, 11)
+        self.enc_val = classifier.encode_split(val_lcs, self.classes, config, seed, 12)
+        self.t_encode = time.perf_counter() - t0
+        self.k = len(self.classes)
+        alpha = class_weights_alpha(np.concatenate([self.enc_train.y_N, self.enc_val.y_N]), self.k)
+        self.steps = classifier.build_steps(self.k, config, alpha)
+        self.start("per-step")
+
+    @classmethod
+    def from_args(cls, args) -> "Setup":
+        """The simulated survey, the generator and the configuration of the command line."""
+        from jaxpelsvae.selfreg.state import RegulatorConfig
+        from jaxpelsvae.simulate.survey import CLASSES, simulate_survey
+        from jaxpelsvae.train.classifier import TrainConfig
 
         t0 = time.perf_counter()
         counts = dict(DEMO_COUNTS) if args.demo else {c: args.stars_per_class for c in CLASSES}
         lcs = simulate_survey(counts, cadence=args.cadence, seed=args.seed)
-        self.train_lcs, val_lcs, _ = lcs.split((0.7, 0.15, 0.15), seed=args.seed)
-        self.t_simulate = time.perf_counter() - t0
+        train_lcs, val_lcs, _ = lcs.split((0.7, 0.15, 0.15), seed=args.seed)
+        t_simulate = time.perf_counter() - t0
         t0 = time.perf_counter()
-        self.generator = benchlib.make_generator(self.train_lcs, seq_length=args.seq_length, seed=args.seed)
-        self.t_fit = time.perf_counter() - t0
-        self.fit_seconds = self.generator.report.get("seconds", {})
-        self.classes = tuple(self.train_lcs.classes)
+        generator = benchlib.make_generator(train_lcs, seq_length=args.seq_length, seed=args.seed)
+        t_fit = time.perf_counter() - t0
         reg = RegulatorConfig(synthetic_samples_by_class=args.synthetic_per_class, n_oversampling=args.oversampling,
                               epochs=10_000, patience=10_000)
-        self.config = classifier.TrainConfig(mode="selfreg", seq_length=args.seq_length, regulator=reg,
-                                             batch_size=args.batch_size)
-        t0 = time.perf_counter()
-        self.enc_train = classifier.encode_split(self.train_lcs, self.classes, self.config, args.seed, 11)
-        self.enc_val = classifier.encode_split(val_lcs, self.classes, self.config, args.seed, 12)
-        self.t_encode = time.perf_counter() - t0
-        k = len(self.classes)
-        alpha = class_weights_alpha(np.concatenate([self.enc_train.y_N, self.enc_val.y_N]), k)
-        self.steps = classifier.build_steps(k, self.config, alpha)
-        self.k, self.seed = k, args.seed
-        self.start("per-step")
+        config = TrainConfig(mode="selfreg", seq_length=args.seq_length, regulator=reg, batch_size=args.batch_size)
+        s = cls(train_lcs, val_lcs, generator, config, args.seed)
+        s.t_simulate, s.t_fit, s.fit_seconds = t_simulate, t_fit, generator.report.get("seconds", {})
+        return s
 
     def start(self, path: str) -> None:
         """A fresh state and regulator for timing ``path`` (the same initial parameters each time), and
@@ -359,7 +367,7 @@ def main(argv=None) -> int:
     import jax
 
     t_start = time.perf_counter()
-    s = Setup(args)
+    s = Setup.from_args(args)
     print(f"set-up: simulate {s.t_simulate:.1f} s, fit generator {s.t_fit:.1f} s, encode {s.t_encode:.1f} s; "
           f"{len(s.enc_train.y_N)} training curves, {len(s.enc_val.y_N)} validation, L={args.seq_length}, "
           f"device {jax.devices()[0]}; fit: " + ", ".join(f"{k} {v:.1f} s" for k, v in s.fit_seconds.items()))
