@@ -1,24 +1,26 @@
 """Benchmark: one self-regulated epoch, today's per-step loop against the compiled epoch, timed by phase.
 
-The epoch is assembled from the loop's own pieces (`train.classifier`: `build_steps`,
-`init_train_state`, `evaluate_set`, `predict`; `train.batching`; `selfreg.synthetic.generate_set`;
-`train.metrics`; `policies.update`; `train.checkpoint.CheckpointStore`), in the order of
-`selfreg.epoch.run_epoch` (the library's epoch, which `train_classifier` drives) but cut into timed
-phases, once per path on the same data, generator and seed:
+The epoch is the library's (`selfreg.epoch`, the one `train_classifier` drives): its parts
+`generate_requested`, `epoch_passes` + `train_passes`, `evaluate` and `close_epoch` are called in
+the order of `selfreg.epoch.run_epoch` and timed one by one (the programs of `prepare_epochs`'s
+steps wrapped to count their launches; the passes and evaluation programs waited for), once per
+path on the same data, generator and seed (`TrainConfig.compiled_epoch`):
 
   per-step   one jitted step a batch driven from Python, the batch gathered on the host
              (`batching.train_pass`), one jitted eval step a batch (`classifier.predict`);
   compiled   the sets on the device (uploaded once; the synthetic set at each generation, padded
-             to a power of two of rows), one program a training pass (`lax.scan` over the epoch's
-             index array, state donated) and one program a set's evaluation (`evaluate_set`).
+             to the rows of the largest set the policy can ask for), one program a training pass
+             (`lax.scan` over the epoch's index array, state donated) and one program a set's
+             evaluation (`evaluate_set`).
 
 Phases:
   generate       the generator's jitted program and the synthetic set (+ its upload, compiled path)
   synthetic pass `repetitions` shuffled passes of the masked synthetic step
   real pass      one shuffled pass of the masked real step
-  evaluate       eval-mode passes over train, validation and synthetic sets + fetch
-  host metrics   accuracy, macro-F1, ROC-AUC, confusion on the host (numpy), three splits
-  policy+ckpt    `policies.update` and the epoch checkpoint (orbax, waited for)
+  evaluate       the eval-mode programs over train, validation and synthetic sets
+  host metrics   their fetch and accuracy, macro-F1, ROC-AUC, confusion on the host (numpy), three splits
+  policy+ckpt    `close_epoch` (the epoch's record, `policies.update`) and the epoch checkpoint (orbax,
+                 waited for)
 
 Both paths read the same batch order, so they end with the same parameters within float
 tolerance (printed). Reported per path: the steady epoch (median over the epochs after the
@@ -84,55 +86,72 @@ def parse_args(argv=None):
 
 
 class Setup:
-    """Everything built before the first epoch (not timed as part of an epoch)."""
+    """Everything built before the first epoch (not timed as part of an epoch): the encoded splits,
+    the steps, the generator; `start` then prepares one path."""
 
-    def __init__(self, args):
-        import jax
+    def __init__(self, train_lcs, val_lcs, generator, config, seed: int = 0):
         import numpy as np
 
-        from jaxpelsvae.selfreg.state import RegulatorConfig
         from jaxpelsvae.train import classifier
-        from jaxpelsvae.simulate.survey import CLASSES, simulate_survey
         from jaxpelsvae.train.losses import class_weights_alpha
+
+        self.generator, self.config, self.seed = generator, config, seed
+        self.classes = tuple(train_lcs.classes)
+        t0 = time.perf_counter()
+        self.enc_train = classifier.encode_split(train_lcs, self.classes, config, seed, 11)
+        self.enc_val = classifier.encode_split(val_lcs, self.classes, config, seed, 12)
+        self.t_encode = time.perf_counter() - t0
+        self.k = len(self.classes)
+        alpha = class_weights_alpha(np.concatenate([self.enc_train.y_N, self.enc_val.y_N]), self.k)
+        self.steps = classifier.build_steps(self.k, config, alpha)
+        self.start("per-step")
+
+    @classmethod
+    def from_args(cls, args) -> "Setup":
+        """The simulated survey, the generator and the configuration of the command line."""
+        from jaxpelsvae.selfreg.state import RegulatorConfig
+        from jaxpelsvae.simulate.survey import CLASSES, simulate_survey
+        from jaxpelsvae.train.classifier import TrainConfig
 
         t0 = time.perf_counter()
         counts = dict(DEMO_COUNTS) if args.demo else {c: args.stars_per_class for c in CLASSES}
         lcs = simulate_survey(counts, cadence=args.cadence, seed=args.seed)
-        self.train_lcs, val_lcs, _ = lcs.split((0.7, 0.15, 0.15), seed=args.seed)
-        self.t_simulate = time.perf_counter() - t0
+        train_lcs, val_lcs, _ = lcs.split((0.7, 0.15, 0.15), seed=args.seed)
+        t_simulate = time.perf_counter() - t0
         t0 = time.perf_counter()
-        self.generator = benchlib.make_generator(self.train_lcs, seq_length=args.seq_length, seed=args.seed)
-        self.t_fit = time.perf_counter() - t0
-        self.fit_seconds = self.generator.report.get("seconds", {})
-        self.classes = tuple(self.train_lcs.classes)
+        generator = benchlib.make_generator(train_lcs, seq_length=args.seq_length, seed=args.seed)
+        t_fit = time.perf_counter() - t0
         reg = RegulatorConfig(synthetic_samples_by_class=args.synthetic_per_class, n_oversampling=args.oversampling,
                               epochs=10_000, patience=10_000)
-        self.config = classifier.TrainConfig(mode="selfreg", seq_length=args.seq_length, regulator=reg,
-                                             batch_size=args.batch_size)
-        t0 = time.perf_counter()
-        self.enc_train = classifier.encode_split(self.train_lcs, self.classes, self.config, args.seed, 11)
-        self.enc_val = classifier.encode_split(val_lcs, self.classes, self.config, args.seed, 12)
-        self.t_encode = time.perf_counter() - t0
-        k = len(self.classes)
-        alpha = class_weights_alpha(np.concatenate([self.enc_train.y_N, self.enc_val.y_N]), k)
-        self.steps = classifier.build_steps(k, self.config, alpha)
-        self.k, self.seed = k, args.seed
-        self.gen_key = jax.random.fold_in(jax.random.key(args.seed), 2)
-        self.start("per-step")
+        config = TrainConfig(mode="selfreg", seq_length=args.seq_length, regulator=reg, batch_size=args.batch_size)
+        s = cls(train_lcs, val_lcs, generator, config, args.seed)
+        s.t_simulate, s.t_fit, s.fit_seconds = t_simulate, t_fit, generator.report.get("seconds", {})
+        return s
 
     def start(self, path: str) -> None:
-        """A fresh state and regulator for timing ``path`` (the same initial parameters each time)."""
+        """A fresh state and regulator for timing ``path`` (the same initial parameters each time), and
+        the library's epoch set-up (`prepare_epochs`) on that path, its programs counted and timed."""
+        import dataclasses
+
         from jaxpelsvae.selfreg import policies
-        from jaxpelsvae.train import batching, classifier
+        from jaxpelsvae.selfreg.epoch import prepare_epochs
+        from jaxpelsvae.train import classifier
 
         self.path = path
         self.state = classifier.init_train_state(self.k, self.config, self.steps, self.seed)
         self.regulator, _ = policies.init(self.config.regulator, self.k, selfreg=True)
         self.counts = self.regulator.pending_counts
-        compiled = path == "compiled"
-        self.dev_train = batching.DeviceSet.upload(self.enc_train.arrays) if compiled else None
-        self.dev_val = batching.DeviceSet.upload(self.enc_val.arrays) if compiled else None
-        self.dispatches = 0
+        self.dispatches, self.times = 0, defaultdict(float)
+        steps = self.steps
+        # Every program launch counted; the evaluation programs also waited for, so that "evaluate"
+        # (the programs) and "host metrics" (what the library does with their outputs) split exactly.
+        counted = steps._replace(**{name: self.count(getattr(steps, name))
+                                    for name in ("train_real", "train_synthetic", "real_pass", "synthetic_pass")},
+                                 **{name: self.timed(self.count(getattr(steps, name)), "evaluate")
+                                    for name in ("evaluate", "evaluate_pass")})
+        config = dataclasses.replace(self.config, compiled_epoch=path == "compiled")
+        self.setup = prepare_epochs(config, self.classes, self.enc_train, self.enc_val, self.seed,
+                                    generator=self.generator, steps=counted)
 
     def count(self, fn):
         """``fn`` counting its calls into ``self.dispatches`` (the host's program launches)."""
@@ -142,93 +161,70 @@ class Setup:
 
         return counted
 
+    def timed(self, fn, phase: str):
+        """``fn`` waited for and its seconds added to ``self.times[phase]``, under a trace annotation."""
+        import jax
 
-def run_epoch(s: Setup, epoch: int, seed: int, store=None) -> dict[str, float]:
-    """One self-regulated epoch on ``s`` along ``s.path`` (mutates its state and regulator); seconds
-    per phase and the epoch's program launches."""
+        def run(*args):
+            t0 = time.perf_counter()
+            with jax.profiler.TraceAnnotation(phase):
+                out = jax.block_until_ready(fn(*args))
+            self.times[phase] += time.perf_counter() - t0
+            return out
+
+        return run
+
+
+def run_epoch(s: Setup, store=None) -> dict[str, float]:
+    """One self-regulated epoch of the library (`selfreg.epoch`'s parts, as `run_epoch` calls them) on
+    ``s`` along ``s.path`` (mutates its state and regulator); seconds per phase and the epoch's
+    program launches."""
     import jax
-    import numpy as np
 
-    from jaxpelsvae import seeds as streams
-    from jaxpelsvae.selfreg import policies
-    from jaxpelsvae.train.metrics import classification_metrics
-    from jaxpelsvae.selfreg.synthetic import generate_set
-    from jaxpelsvae.train import batching, classifier
+    from jaxpelsvae.selfreg.epoch import Split, close_epoch, epoch_passes, evaluate, generate_requested, train_passes
 
-    rcfg, steps, compiled = s.config.regulator, s.steps, s.path == "compiled"
-    s.dispatches = 0
+    setup = s.setup
+    config = setup.config
+    s.dispatches, s.times = 0, defaultdict(float)
     t = {}
+    epoch = s.regulator.epoch
     t0 = time.perf_counter()
     with jax.profiler.TraceAnnotation("generate"):
-        synthetic = generate_set(s.generator, jax.random.fold_in(s.gen_key, epoch), s.counts,
-                                 s.regulator.temperature, s.classes, s.config.seq_length, rcfg.n_oversampling)
-        dev_syn = batching.DeviceSet.upload(synthetic.arrays, bucket=True) if compiled else None
-        jax.block_until_ready(dev_syn)
+        # Regenerated every epoch with the first epoch's counts: a steady state. (In the loop a new
+        # total, rounded up to the generator's capacity_multiple, compiles the generator's program
+        # again; see benchmarks/README.md.)
+        regulator = s.regulator.replace(pending_counts=s.counts)
+        regulator, new_set, temperature = generate_requested(setup.generator, setup.gen_key, regulator, setup.classes,
+                                                             config, setup.capacity, setup.period_config)
+        synthetic = Split.of(new_set, config.compiled_epoch, bucket=setup.syn_rows)
+        jax.block_until_ready(synthetic.device)
     t["generate"] = time.perf_counter() - t0
 
-    def train(program, step, state, host, dev, batch_size, rng):
-        if compiled:
-            return s.count(program)(state, dev.data, *dev.indices(batch_size, rng))
-        return batching.train_pass(s.count(step), state, host.arrays, batch_size, rng)
-
-    t0 = time.perf_counter()
-    state = s.state
-    with jax.profiler.TraceAnnotation("synthetic pass"):
-        for r in range(rcfg.repetitions):
-            rng = batching.epoch_rng(seed, epoch, streams.SYNTH_STREAM + r)
-            state, _ = train(steps.synthetic_pass, steps.train_synthetic, state, synthetic, dev_syn,
-                             s.config.synthetic_batch_size, rng)
-        jax.block_until_ready(state)
-    t["synthetic pass"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    with jax.profiler.TraceAnnotation("real pass"):
-        rng = batching.epoch_rng(seed, epoch, streams.REAL_STREAM)
-        state, real_loss = train(steps.real_pass, steps.train_real, state, s.enc_train, s.dev_train,
-                                 s.config.batch_size, rng)
-        jax.block_until_ready(state)
-    t["real pass"] = time.perf_counter() - t0
+    p = epoch_passes(setup, synthetic, setup.train, epoch)
+    state, syn_loss, real_loss = train_passes(s.timed(p.synthetic_pass, "synthetic pass"),
+                                              s.timed(p.real_pass, "real pass"), s.state, p.synthetic_data,
+                                              p.synthetic_orders, p.real_data, p.real_order)
     s.state = state
-
-    sets = {"train": (s.enc_train, s.dev_train), "val": (s.enc_val, s.dev_val), "synthetic": (synthetic, dev_syn)}
-    t0 = time.perf_counter()
-    with jax.profiler.TraceAnnotation("evaluate"):
-        if compiled:
-            outs = {name: (dev, jax.device_get(s.count(steps.evaluate_pass)(state, dev.data,
-                                                                            *dev.indices(s.config.eval_batch_size))))
-                    for name, (_, dev) in sets.items()}
-        else:
-            preds = {name: classifier.predict(s.count(steps.evaluate), state, host, s.config.eval_batch_size)
-                     for name, (host, _) in sets.items()}
-    t["evaluate"] = time.perf_counter() - t0
+    t["synthetic pass"], t["real pass"] = s.times["synthetic pass"], s.times["real pass"]
 
     t0 = time.perf_counter()
-    with jax.profiler.TraceAnnotation("host metrics"):
-        if compiled:  # what `classifier.evaluate_set` does after its program
-            preds = {}
-            for name, (dev, out) in outs.items():
-                nb = -(-dev.n // s.config.eval_batch_size)
-                preds[name] = (out["logprobs"][:dev.n], float(np.sum(out["loss_sum"][:nb])) /
-                               float(np.sum(out["weight_sum"][:nb])))
-        m = {name: classification_metrics(sets[name][0].y_N, np.exp(logp.astype(np.float64)), s.classes, loss=loss)
-             for name, (logp, loss) in preds.items()}
-    t["host metrics"] = time.perf_counter() - t0
+    metrics = {"train": evaluate(setup, state, setup.train), "val": evaluate(setup, state, setup.val),
+               "synthetic": evaluate(setup, state, synthetic)}
+    t["evaluate"] = s.times["evaluate"]
+    t["host metrics"] = time.perf_counter() - t0 - t["evaluate"]
+
     t0 = time.perf_counter()
     with jax.profiler.TraceAnnotation("policy+ckpt"):
-        report = policies.EpochReport(epoch=epoch, val_loss=m["val"]["loss"],
-                                      train_confusion_KK=np.asarray(m["train"]["confusion"]),
-                                      synthetic_accuracy=m["synthetic"]["accuracy"],
-                                      record={"train_step_loss": float(real_loss)})
-        s.regulator, _ = policies.update(s.regulator, report, rcfg)
-        # The benchmark regenerates every epoch with the first epoch's counts: a steady state. (In
-        # the loop a new total, rounded up to the generator's capacity_multiple, compiles the
-        # generator's program again; see benchmarks/README.md.)
+        s.regulator, _ = close_epoch(config.regulator, regulator, metrics, real_loss, syn_loss, regenerated=True,
+                                     temperature_used=temperature,
+                                     wall_s={"generate": t["generate"], "train": t["synthetic pass"] + t["real pass"],
+                                             "evaluate": t["evaluate"] + t["host metrics"]})
         if store is not None:
             store.save(epoch, {"state": state}, s.regulator.to_dict(), force=True)
             store.wait_until_finished()
     t["policy+ckpt"] = time.perf_counter() - t0
     t["total"] = sum(t[p] for p in PHASES)
-    t["n_synthetic"] = len(synthetic.y_N)
+    t["n_synthetic"] = synthetic.host.y_N.shape[0]
     t["dispatches"] = s.dispatches
     return t
 
@@ -288,7 +284,7 @@ def hlo_op_names(s: Setup, counts) -> dict[str, dict[str, str]]:
     import numpy as np
 
     texts = []
-    gen = s.generator
+    gen = s.setup.generator
     for cap, progs in list(gen._compiled.items()):  # noqa: SLF001 - the programs behind `generate`
         if len(progs) == 1:
             c = np.minimum(np.asarray(counts, np.int32), cap // max(len(counts), 1))
@@ -371,7 +367,7 @@ def main(argv=None) -> int:
     import jax
 
     t_start = time.perf_counter()
-    s = Setup(args)
+    s = Setup.from_args(args)
     print(f"set-up: simulate {s.t_simulate:.1f} s, fit generator {s.t_fit:.1f} s, encode {s.t_encode:.1f} s; "
           f"{len(s.enc_train.y_N)} training curves, {len(s.enc_val.y_N)} validation, L={args.seq_length}, "
           f"device {jax.devices()[0]}; fit: " + ", ".join(f"{k} {v:.1f} s" for k, v in s.fit_seconds.items()))
@@ -389,9 +385,9 @@ def main(argv=None) -> int:
                     if profile:
                         args.profile.mkdir(parents=True, exist_ok=True)
                         with jax.profiler.trace(str(args.profile), create_perfetto_trace=True):
-                            epochs.append(run_epoch(s, e, args.seed, store))
+                            epochs.append(run_epoch(s, store))
                     else:
-                        epochs.append(run_epoch(s, e, args.seed, store))
+                        epochs.append(run_epoch(s, store))
                     print(f"{path} epoch {e}: " + ", ".join(f"{p} {epochs[-1][p]:.2f} s" for p in PHASES)
                           + f"; total {epochs[-1]['total']:.2f} s ({epochs[-1]['n_synthetic']} synthetic curves, "
                           f"{epochs[-1]['dispatches']} dispatches)")

@@ -8,16 +8,23 @@ The public API, importable from the top level (resolved lazily so `import jaxpel
   `fold_set`, `PHASE_GRID`, `make_split`, `hardness_split`
 - periods: `find_periods`, `lomb_scargle_batch`
 - simulated survey: `simulate_survey`
-- models: `CNN`, `CNNConfig`, `cnn_from_torch_state`, `conv1d`, `max_pool1d`, `PelsVAE`, `VAEConfig`
+- views (a curve and its period to a model input; `register_classifier` adds a view + backbone):
+  `Classifier`, `register_classifier`, `get_classifier`, `classifier_names`, `view_config`,
+  `view_batch`, `view_set`, `view_synthetic`, `view_arrays`, `build_backbone`, `folded_view`,
+  `FoldedViewConfig`, `hybrid_view`, `HybridViewConfig`, `multifold_view`, `MultiFoldViewConfig`,
+  `pairs_view`, `scaled_pairs_view`, `PairsViewConfig`
+- models: `CNN`, `CNNConfig`, `cnn_from_torch_state`, `conv1d`, `max_pool1d`, `PelsVAE`, `VAEConfig`;
+  backbones of the folded views: `FoldedCNN`, `FoldedCNNConfig`, `HybridCNN`; `TemporalConvNet`
 - training: `TrainState`, `create_train_state`, `make_optimizer`, `make_train_step`, `make_eval_step`,
   `classifier_loss_fn`, `classifier_eval_fn`, `make_masks`, `focal_loss`, `weighted_cross_entropy`,
   `class_weights_alpha`, `CheckpointStore`, `data_mesh`, `shard_batch`, `make_sharded_train_step`,
-  `train_vae`, `save_vae`, `load_vae`
-- generator: `fit_priors`, `sample_physics`, `fit_latent`, `reverse_fold`, `Generator`,
-  `fit_generator`, `load_generator`
+  `train_vae`, `save_vae`, `load_vae`, `LoadedVAE`
+- generator: `fit_priors`, `PriorConfig`, `sample_physics`, `fit_latent`, `LatentConfig`,
+  `reverse_fold`, `Generator`, `GeneratorConfig`, `SynthBatch`, `fit_generator`, `load_generator`
 - self-regulation: `RegulatorConfig`, `RegulatorState`, `update`, `rank_classes`, `temperature`,
-  `TrainConfig`, `train_classifier`, `prepare_epochs`, `run_epoch` (one epoch inside a loop of
-  your own), `classification_metrics`
+  `TrainConfig`, `encode_split`, `init_train_state`, `train_classifier`, `prepare_epochs`,
+  `run_epoch` (one epoch inside a loop of your own), `EpochSetup`, `EpochResult`,
+  `classification_metrics`
 - experiments: `ExperimentConfig`, `preset`, `run_experiment`, `validate_report`
 """
 from __future__ import annotations
@@ -38,20 +45,28 @@ _EXPORTS = {
     "jaxpelsvae.models.convert": ("cnn_from_torch_state",),
     "jaxpelsvae.models.conv": ("conv1d", "max_pool1d"),
     "jaxpelsvae.models.vae": ("PelsVAE", "VAEConfig"),
+    "jaxpelsvae.models.folded_cnn": ("FoldedCNN", "FoldedCNNConfig", "HybridCNN"),
+    "jaxpelsvae.models.tcn": ("TemporalConvNet",),
+    "jaxpelsvae.views": ("folded_view", "FoldedViewConfig", "hybrid_view", "HybridViewConfig", "multifold_view",
+                         "MultiFoldViewConfig", "pairs_view", "scaled_pairs_view", "PairsViewConfig"),
+    "jaxpelsvae.views.registry": ("Classifier", "register_classifier", "get_classifier", "classifier_names",
+                                  "view_config", "view_batch", "build_backbone"),
+    "jaxpelsvae.views.apply": ("view_set", "view_synthetic", "view_arrays"),
     "jaxpelsvae.train.state": ("TrainState", "create_train_state", "make_optimizer"),
     "jaxpelsvae.train.steps": ("make_train_step", "make_eval_step", "classifier_loss_fn", "classifier_eval_fn"),
     "jaxpelsvae.train.masks": ("make_masks",),
     "jaxpelsvae.train.losses": ("focal_loss", "weighted_cross_entropy", "class_weights_alpha"),
     "jaxpelsvae.train.checkpoint": ("CheckpointStore",),
     "jaxpelsvae.train.sharding": ("data_mesh", "shard_batch", "make_sharded_train_step"),
-    "jaxpelsvae.train.vae_train": ("train_vae", "save_vae", "load_vae"),
-    "jaxpelsvae.physics": ("fit_priors", "sample_physics", "fit_latent"),
-    "jaxpelsvae.synth": ("reverse_fold", "Generator", "fit_generator", "load_generator"),
+    "jaxpelsvae.train.vae_train": ("train_vae", "save_vae", "load_vae", "LoadedVAE"),
+    "jaxpelsvae.physics": ("fit_priors", "PriorConfig", "sample_physics", "fit_latent", "LatentConfig"),
+    "jaxpelsvae.synth": ("reverse_fold", "Generator", "GeneratorConfig", "SynthBatch", "fit_generator",
+                         "load_generator"),
     "jaxpelsvae.selfreg": ("RegulatorConfig", "RegulatorState", "update", "rank_classes", "temperature",
                            "classification_metrics"),
-    "jaxpelsvae.train.classifier": ("TrainConfig",),
+    "jaxpelsvae.train.classifier": ("TrainConfig", "encode_split", "init_train_state"),
     "jaxpelsvae.selfreg.loop": ("train_classifier",),
-    "jaxpelsvae.selfreg.epoch": ("prepare_epochs", "run_epoch"),
+    "jaxpelsvae.selfreg.epoch": ("prepare_epochs", "run_epoch", "EpochSetup", "EpochResult"),
     "jaxpelsvae.experiments.config": ("ExperimentConfig", "preset"),
     "jaxpelsvae.experiments.runner": ("run_experiment",),
     "jaxpelsvae.experiments.report": ("validate_report",),

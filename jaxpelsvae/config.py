@@ -20,6 +20,15 @@ def is_config(value: Any) -> bool:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
+def require_positive(config, names, *, label: str = "") -> None:
+    """ConfigError for the first field of ``names`` of ``config`` below 1 (counts, sizes, lengths):
+    "{label}{name} must be >= 1, got {value}"."""
+    for name in names:
+        value = getattr(config, name)
+        if int(value) < 1:
+            raise ConfigError(f"{label}{name} must be >= 1, got {value}")
+
+
 def _is_pairs(field: dataclasses.Field) -> bool:
     # With `from __future__ import annotations` field.type is the annotation's text.
     return str(field.type).replace(" ", "").startswith("tuple[tuple[str,")

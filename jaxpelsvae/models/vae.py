@@ -75,9 +75,7 @@ class VAEConfig:
 
     def __post_init__(self):
         positive = ("latent_dim", "units", "kernel_size", "seq_len", "n_feats", "num_classes", "hidden_dense")
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"VAEConfig.{name} must be >= 1, got {getattr(self, name)}")
+        config_io.require_positive(self, positive, label="VAEConfig.")
         if self.levels < 3:
             raise ConfigError(f"VAEConfig.levels must be >= 3 (decoder ends with widths 32, 16, 8), got {self.levels}")
         if self.phys_dim < 0:

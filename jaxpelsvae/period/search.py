@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from jaxpelsvae.config import require_positive
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.period.grid import FrequencyGrid, auto_grid, phases_at
 from jaxpelsvae.period.harmonic import doubling_bic, doubling_harmonics, fourier_power_batch
@@ -82,9 +83,7 @@ class PeriodConfig:
             raise ConfigError(
                 f"PeriodConfig: nterms and double_nterms must be in 1..6, got {self.nterms}, {self.double_nterms}"
             )
-        for name in ("n_candidates", "batch_size", "block", "chunk", "min_points"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"PeriodConfig: {name} must be >= 1, got {getattr(self, name)}")
+        require_positive(self, ("n_candidates", "batch_size", "block", "chunk", "min_points"), label="PeriodConfig: ")
         if not (np.isfinite(self.period_prior) and self.period_prior >= 0):
             raise ConfigError(f"PeriodConfig: period_prior must be a finite number >= 0, got {self.period_prior}")
         if self.min_period is not None and self.max_period is not None and self.min_period >= self.max_period:

@@ -4,7 +4,8 @@
 `experiments.repetitions.train_selfreg_seeds` runs its parts for S stacked seeds: the host parts
 (`generate_requested`: the synthetic set the policy asked for; `close_epoch`: the epoch's record
 and the policy's update) and the device part (`train_passes`: the synthetic passes then the real
-pass, given the pass programs, so that the seeds hand it vmapped ones) are the same functions.
+pass, given the pass programs, so that the seeds hand it vmapped ones) are the same functions;
+`benchmarks/bench_epoch.py` times them (and `epoch_passes`, the passes of an epoch) one by one.
 
 One self-regulated epoch (ORIGINAL.md §7.2):
 1. if the policy asked for it, the generator creates a synthetic set with the requested per-class
@@ -137,7 +138,7 @@ def run_epoch(setup: EpochSetup, state, regulator: RegulatorState, synthetic: Sp
     The state passed in may be donated to the compiled passes: use the returned one."""
     import jax
 
-    config, steps = setup.config, setup.steps
+    config = setup.config
     epoch = regulator.epoch
     t0 = time.perf_counter()
     regulator, new_set, temperature_used = generate_requested(
@@ -148,19 +149,9 @@ def run_epoch(setup: EpochSetup, state, regulator: RegulatorState, synthetic: Sp
 
     real = (Split.of(resample_split(setup.train_set, setup.classes, config, setup.seed, epoch), config.compiled_epoch)
             if config.redraws_train_views else setup.train)
-    syn_rngs, real_rng = epoch_rngs(setup.seed, epoch, config.regulator.repetitions if setup.selfreg else 0)
-    if config.compiled_epoch:
-        passes = (steps.synthetic_pass, steps.real_pass)
-        syn_data = None if synthetic is None else synthetic.device.data
-        syn_orders = [synthetic.device.indices(config.synthetic_batch_size, rng) for rng in syn_rngs]
-        real_data, real_order = real.device.data, real.device.indices(config.batch_size, real_rng)
-    else:
-        passes = (_per_step(steps.train_synthetic, config.synthetic_batch_size),
-                  _per_step(steps.train_real, config.batch_size))
-        syn_data = None if synthetic is None else synthetic.host.arrays
-        syn_orders = [(rng,) for rng in syn_rngs]
-        real_data, real_order = real.host.arrays, (real_rng,)
-    state, syn_loss, real_loss = train_passes(*passes, state, syn_data, syn_orders, real_data, real_order)
+    p = epoch_passes(setup, synthetic, real, epoch)
+    state, syn_loss, real_loss = train_passes(p.synthetic_pass, p.real_pass, state, p.synthetic_data,
+                                              p.synthetic_orders, p.real_data, p.real_order)
     jax.block_until_ready(state)
     t_train = time.perf_counter() - t0 - t_gen
 
@@ -196,6 +187,34 @@ def epoch_rngs(seed: int, epoch: int, repetitions: int) -> tuple[list[np.random.
     """The data orders of an epoch: one generator per synthetic pass, and the real pass's."""
     return ([batching.epoch_rng(seed, epoch, streams.SYNTH_STREAM + r) for r in range(repetitions)],
             batching.epoch_rng(seed, epoch, streams.REAL_STREAM))
+
+
+class Passes(NamedTuple):
+    """An epoch's training passes and their inputs: `train_passes`'s arguments but the state."""
+
+    synthetic_pass: Callable | None
+    real_pass: Callable
+    synthetic_data: Any
+    synthetic_orders: list[tuple]
+    real_data: Any
+    real_order: tuple
+
+
+def epoch_passes(setup: EpochSetup, synthetic: Split | None, real: Split, epoch: int) -> Passes:
+    """The passes of epoch ``epoch`` over ``synthetic`` (``repetitions`` of them in self-regulated
+    mode, none in baseline mode) and ``real``: compiled programs over the device sets and their
+    index arrays (``config.compiled_epoch``), else per-step loops over the host sets in each pass's
+    rng order."""
+    config, steps = setup.config, setup.steps
+    syn_rngs, real_rng = epoch_rngs(setup.seed, epoch, config.regulator.repetitions if setup.selfreg else 0)
+    if config.compiled_epoch:
+        return Passes(steps.synthetic_pass, steps.real_pass, None if synthetic is None else synthetic.device.data,
+                      [synthetic.device.indices(config.synthetic_batch_size, rng) for rng in syn_rngs],
+                      real.device.data, real.device.indices(config.batch_size, real_rng))
+    return Passes(_per_step(steps.train_synthetic, config.synthetic_batch_size),
+                  _per_step(steps.train_real, config.batch_size),
+                  None if synthetic is None else synthetic.host.arrays, [(rng,) for rng in syn_rngs],
+                  real.host.arrays, (real_rng,))
 
 
 def train_passes(synthetic_pass: Callable, real_pass: Callable, state, synthetic_data, synthetic_orders,

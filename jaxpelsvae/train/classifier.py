@@ -106,10 +106,8 @@ class TrainConfig:
                 object.__setattr__(self, name, tuple(sorted(value.items())))
         if self.synthetic_periods not in SYNTHETIC_PERIODS:
             raise ConfigError(f"synthetic_periods must be one of {SYNTHETIC_PERIODS}, got {self.synthetic_periods!r}")
-        for name in ("seq_length", "layers", "batch_size", "synthetic_batch_size", "eval_batch_size",
-                     "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        config_io.require_positive(self, ("seq_length", "layers", "batch_size", "synthetic_batch_size",
+                                          "eval_batch_size", "checkpoint_every"))
         if self.learning_rate <= 0:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
 

@@ -44,10 +44,8 @@ class RegulatorConfig:
             raise ConfigError(
                 f"ranking_method {self.ranking_method!r} is not one of {', '.join(RANKING_METHODS)}"
             )
-        for name in ("synthetic_samples_by_class", "max_synthetic_age", "patience", "epochs",
-                     "repetitions"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        config_io.require_positive(self, ("synthetic_samples_by_class", "max_synthetic_age", "patience", "epochs",
+                                          "repetitions"))
         if not 0.0 <= self.eps < 1.0:
             raise ConfigError(f"eps must lie in [0, 1), got {self.eps}")
         if self.scaling_factor <= 0 or self.beta_initial <= 0:

@@ -96,6 +96,7 @@ def names() -> tuple[str, ...]:
 
 
 def get(name: str) -> Classifier:
+    """The classifier registered under ``name`` (ConfigError naming the registered ones if none)."""
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -155,3 +156,9 @@ def build_backbone(name: str, num_classes: int, rngs: nnx.Rngs, *, view_override
     other keyword arguments go to the module (e.g. layers=2 for "cnn", channels=(8, 16) for "folded")."""
     clf = get(name)
     return clf.build(num_classes, view_config(name, **(view_overrides or {})), rngs=rngs, **kw)
+
+
+# The names `jaxpelsvae` exports: "register", "get" and "names" say what they do only after "registry.".
+register_classifier = register
+get_classifier = get
+classifier_names = names

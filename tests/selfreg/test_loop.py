@@ -193,6 +193,34 @@ def test_run_epoch_is_the_first_epoch_of_train_classifier(survey, config, real_g
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_the_benchmarked_epoch_is_run_epoch(survey, config, real_generator):
+    """benchmarks/bench_epoch.py times the library's epoch, cut into phases: from the same start it
+    ends with the state and record (timings aside) of `run_epoch`."""
+    import importlib.util
+    from pathlib import Path
+
+    from jaxpelsvae import init_train_state, prepare_epochs, run_epoch
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_epoch.py"
+    spec = importlib.util.spec_from_file_location("bench_epoch", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    s = bench.Setup(survey[0], survey[1], real_generator, config, seed=0)
+    s.start("compiled")
+    times = bench.run_epoch(s)
+    assert times["dispatches"] == 5  # one program per pass (synthetic, real) and per evaluated set
+
+    k = len(s.classes)
+    setup = prepare_epochs(config, s.classes, s.enc_train, s.enc_val, 0, generator=real_generator)
+    regulator, _ = policies.init(config.regulator, k, selfreg=True)
+    result = run_epoch(setup, init_train_state(k, config, setup.steps, 0), regulator)
+    records = [{key: v for key, v in r.history[0].items() if key != "wall_s"} for r in (s.regulator, result.regulator)]
+    assert records[0] == records[1]
+    for a, b in zip(jax.tree.leaves((s.state.params, s.state.rest)),
+                    jax.tree.leaves((result.state.params, result.state.rest)), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_different_seed_differs(full_run, survey, config, real_generator, tmp_path):
     # Same seed, same run: covered by the kill-and-resume test (an independent seed-0 run).
     result, _, _ = full_run
