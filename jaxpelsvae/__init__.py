@@ -1,5 +1,39 @@
 """jaxpelsvae: self-regulated CNN classification of periodic variable stars with a PELS-VAE, in JAX.
 
+Shape suffixes: an array's name ends in its axes, one letter per axis (`x_NL2`: N stars, L steps,
+2 features; digits are literal sizes). Each letter has one meaning across the package:
+
+- A: components of a class's Gaussian mixture prior (padded to the largest class)
+- B: batch rows of one step
+- C: features per row or step: channels, columns of a design matrix
+- D: donor curves of a donor bank
+- E: runs trained together, one per seed
+- F: trial frequencies of a period search
+- G: phases of the two-cycle template grid (600) where a padded curve's T points are in play too
+- H: harmonics of a Fourier model
+- I: input channels of a convolution kernel (of one group)
+- J: knots of a red-noise walk
+- K: classes
+- L: steps of an encoded sequence (a CNN's input length)
+- M: observations of all stars together (ragged, CSR)
+- N: stars, examples, samples or generated slots (the rows of a data set)
+- O: output channels of a convolution kernel (of one group)
+- P: physical parameters
+- Q: phase bins of one folded cycle
+- R: candidates per row (periodogram peaks of a star, rejection draws of a sample)
+- S: training stars of a generator's star bank
+- T: points of one sequence: observations of a padded curve, time steps, the template grid's phases
+- U: frequency blocks of one chunk of a period search
+- V: boxes of a class prior (padded)
+- W: taps of a convolution kernel or pooling window
+- Y: output length of a convolution or pooling
+- Z: latent dimensions
+- n: batches of one epoch pass
+
+Public arguments named before this table keep their names: in `conv1d(w_KIO)`,
+`causal_conv1d(w_KIO)` and `filter_mask(kernel_KIO)` K counts kernel taps (W); in `phases_at(freqs_NK)`
+and `fourier_power_one(phase_KT)` / `fourier_power_batch(phase_NKT)` it counts candidates (R).
+
 The public API, importable from the top level (resolved lazily so `import jaxpelsvae` and the CLI's
 `--help` stay fast; `from jaxpelsvae import CNN` imports JAX and the model on first use):
 

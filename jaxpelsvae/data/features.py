@@ -62,8 +62,8 @@ def _sorted_percentiles(lcs: LightCurveSet, qs) -> np.ndarray:
 def _fourier(lcs: LightCurveSet, period_N: np.ndarray, ridge: float = 1e-6):
     """Least-squares harmonic fit mag ≈ a0 + Σ_k a_k cos(2πk t/P) + b_k sin(2πk t/P), k=1..3.
 
-    Returns (A_NK amplitudes, phi_NK phases); rows without a valid period or with fewer points than
-    2·K+2 are NaN. The normal equations of all stars are accumulated with segment sums and solved
+    Returns (A_NH amplitudes, phi_NH phases); rows without a valid period or with fewer points than
+    2·H+2 are NaN. The normal equations of all stars are accumulated with segment sums and solved
     as one batched solve.
     """
     n = len(lcs)

@@ -46,11 +46,11 @@ class Folded(NamedTuple):
     filled: jax.Array
 
 
-def circular_fill(value_B, filled_B):
+def circular_fill(value_Q, filled_Q):
     """Fill empty bins by linear interpolation between the nearest filled bins on a circle."""
-    n_bins = value_B.shape[0]
+    n_bins = value_Q.shape[0]
     idx = jnp.arange(2 * n_bins)
-    filled2 = jnp.concatenate([filled_B, filled_B])
+    filled2 = jnp.concatenate([filled_Q, filled_Q])
     prev2 = jax.lax.cummax(jnp.where(filled2, idx, -1), axis=0)
     next2 = jax.lax.cummin(jnp.where(filled2, idx, 4 * n_bins), axis=0, reverse=True)
     b = jnp.arange(n_bins)
@@ -58,10 +58,10 @@ def circular_fill(value_B, filled_B):
     nxt = next2[b]  # in [0, 2·n_bins): may wrap to the next cycle
     gap = nxt - prev
     w = jnp.where(gap > 0, (b - prev) / jnp.maximum(gap, 1), 0.0)
-    v_prev = value_B[jnp.mod(prev, n_bins)]
-    v_next = value_B[jnp.mod(nxt, n_bins)]
-    out = jnp.where(filled_B, value_B, v_prev + w * (v_next - v_prev))
-    return jnp.where(jnp.any(filled_B), out, 0.0)
+    v_prev = value_Q[jnp.mod(prev, n_bins)]
+    v_next = value_Q[jnp.mod(nxt, n_bins)]
+    out = jnp.where(filled_Q, value_Q, v_prev + w * (v_next - v_prev))
+    return jnp.where(jnp.any(filled_Q), out, 0.0)
 
 
 def fold_phased_curve(phase_T, mag_T, err_T, mask_T, *, align: bool = False) -> Folded:
@@ -84,25 +84,25 @@ def fold_phased_curve(phase_T, mag_T, err_T, mask_T, *, align: bool = False) -> 
     sum_e = jax.ops.segment_sum(jnp.where(mask, err_T, 0.0), b, num_segments=BINS_PER_CYCLE)
     filled = count > 0
     safe = jnp.maximum(count, 1.0)
-    mag_B = circular_fill(sum_m / safe, filled)
-    err_B = circular_fill(sum_e / safe, filled)
+    mag_Q = circular_fill(sum_m / safe, filled)
+    err_Q = circular_fill(sum_e / safe, filled)
     if align:
-        shift = -jnp.argmin(jnp.where(jnp.any(filled), mag_B, 0.0))
-        mag_B, err_B, filled = (jnp.roll(a, shift) for a in (mag_B, err_B, filled))
-    return normalised_cycles(mag_B, err_B, filled)
+        shift = -jnp.argmin(jnp.where(jnp.any(filled), mag_Q, 0.0))
+        mag_Q, err_Q, filled = (jnp.roll(a, shift) for a in (mag_Q, err_Q, filled))
+    return normalised_cycles(mag_Q, err_Q, filled)
 
 
-def normalised_cycles(mag_B, err_B, filled_B) -> Folded:
-    """ONE binned cycle (B,) of magnitudes, errors and filled flags -> `Folded`: min-max normalised
+def normalised_cycles(mag_Q, err_Q, filled_Q) -> Folded:
+    """ONE binned cycle (Q,) of magnitudes, errors and filled flags -> `Folded`: min-max normalised
     (see `Folded`) and repeated into two cycles."""
-    mag_min, mag_max = jnp.min(mag_B), jnp.max(mag_B)
+    mag_min, mag_max = jnp.min(mag_Q), jnp.max(mag_Q)
     rng = mag_max - mag_min
     rng = jnp.where(rng > 0, rng, 1.0)  # a flat curve normalises to 1e-4 instead of dividing by 0
-    mag_n = (mag_B - mag_min) / rng * SCALE_SPAN + SCALE_LO
-    err_n = err_B / rng * SCALE_SPAN
+    mag_n = (mag_Q - mag_min) / rng * SCALE_SPAN + SCALE_LO
+    err_n = err_Q / rng * SCALE_SPAN
     two = lambda a: jnp.concatenate([a, a])  # noqa: E731
     return Folded(two(mag_n).astype(jnp.float32), two(err_n).astype(jnp.float32),
-                  mag_min.astype(jnp.float32), mag_max.astype(jnp.float32), two(filled_B))
+                  mag_min.astype(jnp.float32), mag_max.astype(jnp.float32), two(filled_Q))
 
 
 def empty_folded() -> Folded:

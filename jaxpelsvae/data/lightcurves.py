@@ -1,7 +1,6 @@
 """LightCurveSet (ragged host-side light curves + meta table) and PaddedCurves (device-ready arrays).
 
-Shape letters used in this package: N stars, M observations of all stars together (ragged, CSR),
-T padded length of one curve, L encoded sequence length.
+Shape suffixes: see `jaxpelsvae` (package docstring).
 """
 from __future__ import annotations
 

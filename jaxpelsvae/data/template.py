@@ -1,6 +1,6 @@
 """The VAE's targets: light curves folded into smooth, class-aligned phase templates, with how coherent each fold is.
 
-Shape letters: N stars, T observations of a padded curve, B = 300 phase bins of one cycle.
+Shape suffixes: see `jaxpelsvae` (package docstring).
 
 A Gaia or EROS curve holds 20-150 points; binned into 300 phases and linearly interpolated, its fold
 is mostly straight segments between single noisy points, and rolled by its brightest bin an
@@ -70,17 +70,17 @@ def template_curve(phase_T, time_T, mag_T, err_T, mask_T, period, faintest_first
     ivar_T = jnp.where(mask, 1.0 / jnp.maximum(err_T, 1e-3) ** 2, 0.0)
     m_T = jnp.where(mask, mag_T, 0.0)
     ph_T = jnp.where(mask, phase_T, 0.0)
-    d_BT = _circ(jnp.asarray(_BIN_CENTRES)[:, None] - ph_T[None, :]) / h
-    k_BT = jnp.exp(-0.5 * d_BT**2) * ivar_T[None, :]
-    den_B = jnp.sum(k_BT, axis=1)
-    num_B = k_BT @ m_T
-    enum_B = k_BT @ jnp.where(mask, err_T, 0.0)
+    d_QT = _circ(jnp.asarray(_BIN_CENTRES)[:, None] - ph_T[None, :]) / h
+    k_QT = jnp.exp(-0.5 * d_QT**2) * ivar_T[None, :]
+    den_Q = jnp.sum(k_QT, axis=1)
+    num_Q = k_QT @ m_T
+    enum_Q = k_QT @ jnp.where(mask, err_T, 0.0)
     # bins beyond ~13 widths of every point get no weight in float32: interpolate them instead
-    filled_B = den_B > 1e-12 * jnp.max(den_B)
-    safe = jnp.maximum(den_B, 1e-30)
-    cyc_B = circular_fill(jnp.where(filled_B, num_B / safe, 0.0), filled_B)
-    ecyc_B = circular_fill(jnp.where(filled_B, enum_B / safe, 0.0), filled_B)
-    near_B = jnp.min(jnp.abs(d_BT) + jnp.where(mask, 0.0, jnp.inf)[None, :], axis=1) <= 0.5
+    filled_Q = den_Q > 1e-12 * jnp.max(den_Q)
+    safe = jnp.maximum(den_Q, 1e-30)
+    cyc_Q = circular_fill(jnp.where(filled_Q, num_Q / safe, 0.0), filled_Q)
+    ecyc_Q = circular_fill(jnp.where(filled_Q, enum_Q / safe, 0.0), filled_Q)
+    near_Q = jnp.min(jnp.abs(d_QT) + jnp.where(mask, 0.0, jnp.inf)[None, :], axis=1) <= 0.5
 
     # Residuals about the fold, each observation predicted by the others (leave-one-out), then
     # their covariance over pairs of consecutive observations less than LAG_CYCLES periods apart:
@@ -110,9 +110,9 @@ def template_curve(phase_T, time_T, mag_T, err_T, mask_T, period, faintest_first
     white_var = jnp.maximum((1.4826 * mad) ** 2 - err2 * (1.0 + 1.0 / n_eff) - red_var, 0.0)
     white_var = jnp.where(jnp.sum(ok_T) >= 4, white_var, 0.0)
 
-    shift = -jnp.where(faintest_first, jnp.argmax(cyc_B), jnp.argmin(cyc_B))
-    cyc_B, ecyc_B, near_B = (jnp.roll(a, shift) for a in (cyc_B, ecyc_B, near_B))
-    return normalised_cycles(cyc_B, ecyc_B, near_B), coherence, red_var, white_var
+    shift = -jnp.where(faintest_first, jnp.argmax(cyc_Q), jnp.argmin(cyc_Q))
+    cyc_Q, ecyc_Q, near_Q = (jnp.roll(a, shift) for a in (cyc_Q, ecyc_Q, near_Q))
+    return normalised_cycles(cyc_Q, ecyc_Q, near_Q), coherence, red_var, white_var
 
 
 def _masked_median(x_T, mask_T, big):

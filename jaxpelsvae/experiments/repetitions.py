@@ -1,10 +1,10 @@
-"""Repetitions over seeds as one program: S classifiers (baseline or self-regulated) trained together by `jax.vmap`.
+"""Repetitions over seeds as one program: E classifiers (baseline or self-regulated) trained together by `jax.vmap`.
 
-The paper ran 30–80 repetitions per cell. Here the S seeds of the baseline ("oneloss") mode share
+The paper ran 30–80 repetitions per cell. Here the E seeds of the baseline ("oneloss") mode share
 one encoded training set on the device; each seed has its own initialisation and its own batch
-order, so the S `TrainState`s are stacked along a leading axis and one jitted, vmapped step advances
-them all: `step(states_S, {"x": x_NL2, "y": y_N}, idx_SB, weight_SB)`. The batches are gathered on the device
-from per-seed index arrays, so the host ships (S, B) integers a step, not (S, B, L, 2) floats.
+order, so the E `TrainState`s are stacked along a leading axis and one jitted, vmapped step advances
+them all: `step(states_E, {"x": x_NL2, "y": y_N}, idx_EB, weight_EB)`. The batches are gathered on the device
+from per-seed index arrays, so the host ships (E, B) integers a step, not (E, B, L, 2) floats.
 
 Early stopping is per seed: every seed keeps its best state (by validation loss) and its patience
 counter; a seed whose patience ran out keeps its best state while the others go on (it still
@@ -20,7 +20,7 @@ synthetic sets, one compiled program a pass, each seed's regulator on the host. 
 `selfreg.epoch.run_epoch`'s parts: the same regeneration and record + policy update per seed on the
 host, and the same device part (`train_passes`) handed the vmapped pass programs.
 
-Shape letters: S seeds, N examples, B batch, L sequence length, K classes.
+Shape suffixes: see `jaxpelsvae` (package docstring).
 """
 from __future__ import annotations
 
@@ -162,12 +162,12 @@ def _fit_group(state, step, evaluate, group, vmap, train, val, x_test, cfg, n, p
                 state, _ = step(state, train, idx[b], w[b])
             else:
                 state, _ = step(state, train, idx[b, 0], w[b, 0])
-        val_S = np.atleast_1d(np.asarray(_evaluate(evaluate, state, val, cfg.eval_batch_size, vmap)))
+        val_E = np.atleast_1d(np.asarray(_evaluate(evaluate, state, val, cfg.eval_batch_size, vmap)))
         for i in range(s_count):
             if stopping.active[i]:
-                history[i].append(float(val_S[i]))
+                history[i].append(float(val_E[i]))
         # The loop's rule (policies.update): a finite loss below the best resets the patience.
-        improved = stopping.update(epoch, val_S)
+        improved = stopping.update(epoch, val_E)
         if improved.any():
             take = jnp.asarray(improved) if vmap else bool(improved[0])
 
@@ -182,7 +182,7 @@ def _fit_group(state, step, evaluate, group, vmap, train, val, x_test, cfg, n, p
         epoch_seconds.append(time.perf_counter() - t_epoch)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(val_loss=f"{np.nanmin(val_S):.3f}", active=int(stopping.active.sum()))
+            bar.set_postfix(val_loss=f"{np.nanmin(val_E):.3f}", active=int(stopping.active.sum()))
         if not stopping.active.any():
             break
     if bar is not None:

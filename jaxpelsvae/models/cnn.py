@@ -1,6 +1,6 @@
 """The original CNN-PELSVAE classifier (ORIGINAL.md §5) as a Flax NNX module, channels-last.
 
-Shape letters: B batch, L input length (time steps), T length after a block, C channels, K classes.
+Shape suffixes: see `jaxpelsvae` (package docstring).
 Input x_BL2: (Δt [days], Δmag) pairs; output log-probabilities (B, K).
 
 Blocks i = 1..layers: grouped Conv1d (kernel 6, 3 zeros each side, groups 2, channels 16·2^(i−1))

@@ -1,10 +1,10 @@
 """1-D convolution and max-pool kernels (channels-last), each in an "einsum" and an "xla" implementation.
 
-Shape letters: B batch, L input length, M output length, C input channels, O output channels,
-K kernel taps, G groups, I = C / G input channels per group, P = O / G output channels per group.
+Shape suffixes: see `jaxpelsvae` (package docstring); with G groups, I = C / G and O counts the output
+channels of one group where a function works group by group.
 
 Why two implementations: XLA:CPU differentiates `lax.conv_general_dilated` (grouped, k=6) and the
-`reduce_window` max-pool slowly. A convolution written as K shifted slices of the padded input
+`reduce_window` max-pool slowly. A convolution written as W shifted slices of the padded input
 (im2col) contracted with the kernel by one matmul per group, and a max-pool written as reshape +
 `max`, trains the original CNN several times faster on CPU (benchmarks/README.md). On GPU cuDNN may win,
 so the implementation is chosen per backend (`default_impl`) and can be forced per call, per module
@@ -13,7 +13,7 @@ Both implementations give the same outputs and gradients (tests/models/test_conv
 carry their own backward passes (custom VJPs below), which XLA:CPU runs faster than the
 automatic ones.
 
-Kernel layout is Flax's: `(K, C/G, O)`, output channels grouped contiguously (the first O/G
+Kernel layout is Flax's: `(W, C/G, O)`, output channels grouped contiguously (the first O/G
 outputs see the first C/G inputs), the same grouping as PyTorch's `groups=`.
 """
 from __future__ import annotations
@@ -92,12 +92,13 @@ def conv1d(
 ) -> jax.Array:
     """Stride-1 dilated, grouped 1-D convolution (cross-correlation, like PyTorch and Flax).
 
-    x_BLC (B, L, C); w_KIO (K, C/groups, O); bias_O (O,) or None. padding: int (both sides),
-    (left, right), or "causal" (= ((K-1)·dilation, 0): output t sees inputs <= t).
+    x_BLC (B, L, C); w_KIO (W, C/groups, O) (K in this public argument's name counts the taps, W);
+    bias_O (O,) or None. padding: int (both sides),
+    (left, right), or "causal" (= ((W-1)·dilation, 0): output t sees inputs <= t).
     padding_mode: "zeros", or "circular" (PyTorch's name): the padding wraps around the sequence,
     for periodic inputs such as a phase-folded curve, so the layer commutes with cyclic shifts.
-    Returns (B, M, O) with M = L + left + right - dilation·(K-1).
-    out[b, m, o] = bias[o] + sum_{k, i} x_pad[b, m + k·dilation, g·I + i] · w[k, i, o], g = o // P.
+    Returns (B, Y, O) with Y = L + left + right - dilation·(W-1).
+    out[b, y, o] = bias[o] + sum_{w, i} x_pad[b, y + w·dilation, g·I + i] · w[w, i, o], g = o // (O/groups).
     """
     k, i_per_group, o = w_KIO.shape
     c = x_BLC.shape[-1]
@@ -132,14 +133,14 @@ def conv1d(
     return y
 
 
-def _conv1d_einsum(x_BLC, w_KIO, *, groups, dilation, left, right):
-    k, i_per_group, _ = w_KIO.shape
+def _conv1d_einsum(x_BLC, w_WIO, *, groups, dilation, left, right):
+    k, i_per_group, _ = w_WIO.shape
     m = x_BLC.shape[1] + left + right - dilation * (k - 1)
     if m <= 0:
         raise ConfigError(f"conv1d: input length {x_BLC.shape[1]} too short for kernel {k}, dilation {dilation}")
     if i_per_group == 1:
-        return _conv_depthwise(x_BLC, w_KIO, groups, dilation, left, right)
-    return _conv_im2col(x_BLC, w_KIO, groups, dilation, left, right)
+        return _conv_depthwise(x_BLC, w_WIO, groups, dilation, left, right)
+    return _conv_im2col(x_BLC, w_WIO, groups, dilation, left, right)
 
 
 def _pad_time(x_BLC, left, right):
@@ -147,30 +148,30 @@ def _pad_time(x_BLC, left, right):
     return jax.lax.pad(x_BLC, jnp.zeros((), x_BLC.dtype), ((0, 0, 0), (left, right, 0), (0, 0, 0)))
 
 
-def _col2im(dpatches_BMKI, dilation, left, length):
+def _col2im(dpatches_BYWI, dilation, left, length):
     """Transpose of im2col: dx[t] = Σ_j dpatches[t + left − j·d, j], as one sum of shifted slices
-    (XLA fuses it into one loop; differentiated automatically, the stack's transpose became K
+    (XLA fuses it into one loop; differentiated automatically, the stack's transpose became W
     materialised slices, each padded and added separately)."""
-    _, m, k, _ = dpatches_BMKI.shape
+    _, m, k, _ = dpatches_BYWI.shape
     dx = None
     for j in range(k):
         lo = j * dilation - left
-        shifted = _pad_time(dpatches_BMKI[:, :, j, :], lo, length - m - lo)
+        shifted = _pad_time(dpatches_BYWI[:, :, j, :], lo, length - m - lo)
         dx = shifted if dx is None else dx + shifted
     return dx
 
 
 # Why custom VJPs: differentiated automatically, XLA:CPU spends more time in the copies around the
-# matmuls (col2im as K separate slice/pad/add passes, per-element masks) than in the matmuls
+# matmuls (col2im as W separate slice/pad/add passes, per-element masks) than in the matmuls
 # themselves; the backward passes below write those copies once (profile in benchmarks/README.md).
 # Both kernels give the outputs and gradients of `lax.conv_general_dilated` (tests/models/test_conv.py).
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
-def _conv_im2col(x_BLC, w_KIO, groups, dilation, left, right):
-    return _conv_im2col_fwd(x_BLC, w_KIO, groups, dilation, left, right)[0]
+def _conv_im2col(x_BLC, w_WIO, groups, dilation, left, right):
+    return _conv_im2col_fwd(x_BLC, w_WIO, groups, dilation, left, right)[0]
 
 
-def _conv_im2col_fwd(x_BLC, w_KIO, groups, dilation, left, right):
-    k, i_per_group, o = w_KIO.shape
+def _conv_im2col_fwd(x_BLC, w_WIO, groups, dilation, left, right):
+    k, i_per_group, o = w_WIO.shape
     b, length, _ = x_BLC.shape
     p_per_group = o // groups
     x_pad = _pad_time(x_BLC, left, right)
@@ -178,32 +179,32 @@ def _conv_im2col_fwd(x_BLC, w_KIO, groups, dilation, left, right):
     outputs, patches = [], []
     for g in range(groups):
         # im2col per group: tap j is the group's padded input shifted by j·dilation; taps and
-        # channels are merged into one contraction axis of depth K·I, so each group is one plain
-        # (B·M, K·I) @ (K·I, P) matmul. Measured on XLA:CPU (benchmarks/README.md): about 2x faster
+        # channels are merged into one contraction axis of depth W·I, so each group is one plain
+        # (B·Y, W·I) @ (W·I, O/G) matmul. Measured on XLA:CPU (benchmarks/README.md): about 2x faster
         # in training than a single einsum with the group as a batch axis, whose dot needs
         # transposes, and 3-4x faster than lax.conv_general_dilated's gradients.
         x_g = jax.lax.slice_in_dim(x_pad, g * i_per_group, (g + 1) * i_per_group, axis=2)
         taps = [jax.lax.slice_in_dim(x_g, j * dilation, j * dilation + m, axis=1) for j in range(k)]
-        patches_BMJ = jnp.stack(taps, axis=2).reshape(b, m, k * i_per_group)
-        w_JP = w_KIO[:, :, g * p_per_group : (g + 1) * p_per_group].reshape(k * i_per_group, p_per_group)
-        outputs.append(jnp.einsum("bmj,jp->bmp", patches_BMJ, w_JP))
-        patches.append(patches_BMJ)
+        patches_BYC = jnp.stack(taps, axis=2).reshape(b, m, k * i_per_group)
+        w_CO = w_WIO[:, :, g * p_per_group : (g + 1) * p_per_group].reshape(k * i_per_group, p_per_group)
+        outputs.append(jnp.einsum("bmj,jp->bmp", patches_BYC, w_CO))
+        patches.append(patches_BYC)
     y = outputs[0] if groups == 1 else jnp.concatenate(outputs, axis=-1)
     # The patches are kept for the kernel gradient rather than rebuilt.
-    return y, (patches, w_KIO, length)
+    return y, (patches, w_WIO, length)
 
 
-def _conv_im2col_bwd(groups, dilation, left, right, residuals, dy_BMO):
-    patches, w_KIO, length = residuals
-    k, i_per_group, o = w_KIO.shape
+def _conv_im2col_bwd(groups, dilation, left, right, residuals, dy_BYO):
+    patches, w_WIO, length = residuals
+    k, i_per_group, o = w_WIO.shape
     p_per_group = o // groups
-    b, m, _ = dy_BMO.shape
+    b, m, _ = dy_BYO.shape
     dw, dx = [], []
     for g in range(groups):
-        dy_g = jax.lax.slice_in_dim(dy_BMO, g * p_per_group, (g + 1) * p_per_group, axis=2)
-        w_JP = w_KIO[:, :, g * p_per_group : (g + 1) * p_per_group].reshape(k * i_per_group, p_per_group)
+        dy_g = jax.lax.slice_in_dim(dy_BYO, g * p_per_group, (g + 1) * p_per_group, axis=2)
+        w_CO = w_WIO[:, :, g * p_per_group : (g + 1) * p_per_group].reshape(k * i_per_group, p_per_group)
         dw.append(jnp.einsum("bmj,bmp->jp", patches[g], dy_g).reshape(k, i_per_group, p_per_group))
-        dpatches = jnp.einsum("bmp,jp->bmj", dy_g, w_JP).reshape(b, m, k, i_per_group)
+        dpatches = jnp.einsum("bmp,jp->bmj", dy_g, w_CO).reshape(b, m, k, i_per_group)
         dx.append(_col2im(dpatches, dilation, left, length))
     if groups == 1:
         return dx[0], dw[0]
@@ -213,42 +214,42 @@ def _conv_im2col_bwd(groups, dilation, left, right, residuals, dy_BMO):
 _conv_im2col.defvjp(_conv_im2col_fwd, _conv_im2col_bwd)
 
 
-# One input channel a group (the CNN's first block: 2 channels, groups 2): an im2col of K × 1
-# columns is a slow copy of single floats, while K broadcast multiply-adds over the output channels
+# One input channel a group (the CNN's first block: 2 channels, groups 2): an im2col of W × 1
+# columns is a slow copy of single floats, while W broadcast multiply-adds over the output channels
 # are one fused loop (about 5x faster forward on XLA:CPU).
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
-def _conv_depthwise(x_BLC, w_KIO, groups, dilation, left, right):
-    return _conv_depthwise_fwd(x_BLC, w_KIO, groups, dilation, left, right)[0]
+def _conv_depthwise(x_BLC, w_WIO, groups, dilation, left, right):
+    return _conv_depthwise_fwd(x_BLC, w_WIO, groups, dilation, left, right)[0]
 
 
-def _conv_depthwise_fwd(x_BLC, w_K1O, groups, dilation, left, right):
-    k, _, o = w_K1O.shape
+def _conv_depthwise_fwd(x_BLC, w_W1O, groups, dilation, left, right):
+    k, _, o = w_W1O.shape
     x_pad = _pad_time(x_BLC, left, right)
     m = x_pad.shape[1] - dilation * (k - 1)
-    x_rep = jnp.repeat(x_pad, o // groups, axis=2)  # output channel o reads input channel o // P
+    x_rep = jnp.repeat(x_pad, o // groups, axis=2)  # output channel o reads input channel o // (O/G)
     y = None
     for j in range(k):
-        term = jax.lax.slice_in_dim(x_rep, j * dilation, j * dilation + m, axis=1) * w_K1O[j, 0]
+        term = jax.lax.slice_in_dim(x_rep, j * dilation, j * dilation + m, axis=1) * w_W1O[j, 0]
         y = term if y is None else y + term
-    return y, (x_pad, w_K1O, x_BLC.shape[1])
+    return y, (x_pad, w_W1O, x_BLC.shape[1])
 
 
-def _conv_depthwise_bwd(groups, dilation, left, right, residuals, dy_BMO):
-    x_pad, w_K1O, length = residuals
-    k, _, o = w_K1O.shape
+def _conv_depthwise_bwd(groups, dilation, left, right, residuals, dy_BYO):
+    x_pad, w_W1O, length = residuals
+    k, _, o = w_W1O.shape
     p_per_group = o // groups
-    b, m, _ = dy_BMO.shape
+    b, m, _ = dy_BYO.shape
     dw = []
     for g in range(groups):
-        # A (B, M, K) im2col of one channel and one matmul: measured faster than K reductions.
+        # A (B, Y, W) im2col of one channel and one matmul: measured faster than W reductions.
         taps = [jax.lax.slice_in_dim(x_pad[:, :, g], j * dilation, j * dilation + m, axis=1) for j in range(k)]
-        dy_g = jax.lax.slice_in_dim(dy_BMO, g * p_per_group, (g + 1) * p_per_group, axis=2)
+        dy_g = jax.lax.slice_in_dim(dy_BYO, g * p_per_group, (g + 1) * p_per_group, axis=2)
         dw.append(jnp.einsum("bmk,bmp->kp", jnp.stack(taps, axis=-1), dy_g))
-    dw_K1O = jnp.concatenate(dw, axis=-1)[:, None, :]
-    # dpatches[b, m, j, g] = Σ_p dy[b, m, g·P + p] · w[j, 0, g·P + p]
-    dpatches = jnp.einsum("bmgp,kgp->bmkg", dy_BMO.reshape(b, m, groups, p_per_group),
-                          w_K1O[:, 0].reshape(k, groups, p_per_group))
-    return _col2im(dpatches, dilation, left, length), dw_K1O
+    dw_W1O = jnp.concatenate(dw, axis=-1)[:, None, :]
+    # dpatches[b, y, j, g] = Σ_p dy[b, y, g·(O/G) + p] · w[j, 0, g·(O/G) + p]
+    dpatches = jnp.einsum("bmgp,kgp->bmkg", dy_BYO.reshape(b, m, groups, p_per_group),
+                          w_W1O[:, 0].reshape(k, groups, p_per_group))
+    return _col2im(dpatches, dilation, left, length), dw_W1O
 
 
 _conv_depthwise.defvjp(_conv_depthwise_fwd, _conv_depthwise_bwd)
@@ -283,17 +284,17 @@ def _max_pool_fwd(x_BLC, window):
     return y, (x_BLC, y)
 
 
-def _max_pool_bwd(window, residuals, dy_BMC):
-    x_BLC, y_BMC = residuals
+def _max_pool_bwd(window, residuals, dy_BYC):
+    x_BLC, y_BYC = residuals
     b, length, c = x_BLC.shape
     m = length // window
-    x_BMWC = x_BLC[:, : m * window].reshape(b, m, window, c)
-    taken = jnp.zeros(y_BMC.shape, bool)
+    x_BYWC = x_BLC[:, : m * window].reshape(b, m, window, c)
+    taken = jnp.zeros(y_BYC.shape, bool)
     parts = []
     for j in range(window):
-        first = (x_BMWC[:, :, j] == y_BMC) & ~taken
+        first = (x_BYWC[:, :, j] == y_BYC) & ~taken
         taken = taken | first
-        parts.append(jnp.where(first, dy_BMC, 0.0))
+        parts.append(jnp.where(first, dy_BYC, 0.0))
     dx = jnp.stack(parts, axis=2).reshape(b, m * window, c)
     return (_pad_time(dx, 0, length - m * window),)
 
@@ -312,7 +313,7 @@ Initializer = Callable[..., jax.Array]
 class Conv1D(nnx.Module):
     """Grouped, dilated, zero- or circularly padded 1-D convolution layer over `conv1d` (channels-last).
 
-    Parameters: `kernel` (K, in_features/groups, out_features), `bias` (out_features,).
+    Parameters: `kernel` (W, in_features/groups, out_features), `bias` (out_features,).
     """
 
     def __init__(

@@ -1,6 +1,6 @@
 """Backbones on the folded view: a phase-shift-invariant CNN (circular padding, global pooling over phase) and a hybrid with a pair branch.
 
-Shape letters: B batch, F folds (period factors), N phase bins, C channels, S scalars, L pairs, K classes.
+Shape suffixes: see `jaxpelsvae` (package docstring); the towers run over L positions (phase bins or pairs).
 Both return log-probabilities (B, K), like the original CNN, so the same losses and steps apply.
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ class FoldedCNNConfig:
 class CircularTower(nnx.Module):
     """Conv blocks with circular padding over a periodic axis, then global mean and max pooling.
 
-    `tower(x_BNC, mask_B) -> (B, 2·C_last)`; mask_B (B,) excludes padding rows from BatchNorm.
+    `tower(x_BLC, mask_B) -> (B, 2·C_last)`; mask_B (B,) excludes padding rows from BatchNorm.
     """
 
     def __init__(self, in_channels: int, channels, kernel_size: int, pool: int, *, padding_mode: str = "circular",
@@ -70,29 +70,29 @@ class CircularTower(nnx.Module):
             c_in = c_out
         self.out_features = 2 * c_in
 
-    def __call__(self, x_BNC, mask_B=None, *, use_running_average=None, valid_BN=None):
-        """valid_BN: optional (B, N) bool; positions False are left out of the global pooling."""
+    def __call__(self, x_BLC, mask_B=None, *, use_running_average=None, valid_BL=None):
+        """valid_BL: optional (B, L) bool; positions False are left out of the global pooling."""
         bn_mask = None if mask_B is None else mask_B[:, None, None]
-        h = x_BNC
+        h = x_BLC
         for i in range(1, self.n_blocks + 1):
             h = getattr(self, f"conv{i}")(h)
             h = jax.nn.relu(getattr(self, f"bn{i}")(h, use_running_average, mask=bn_mask))
             if i < self.n_blocks:
                 h = max_pool1d(h, self.pool, impl=self.conv_impl)
-                if valid_BN is not None:  # a pooled position is valid if any of its inputs was
-                    b, n = valid_BN.shape
+                if valid_BL is not None:  # a pooled position is valid if any of its inputs was
+                    b, n = valid_BL.shape
                     m = n // self.pool
-                    valid_BN = valid_BN[:, : m * self.pool].reshape(b, m, self.pool).any(axis=-1)
-        if valid_BN is None:
+                    valid_BL = valid_BL[:, : m * self.pool].reshape(b, m, self.pool).any(axis=-1)
+        if valid_BL is None:
             return jnp.concatenate([h.mean(axis=1), h.max(axis=1)], axis=-1)
-        w = valid_BN[..., None].astype(h.dtype)
+        w = valid_BL[..., None].astype(h.dtype)
         mean = (h * w).sum(axis=1) / jnp.maximum(w.sum(axis=1), 1.0)
-        mx = jnp.where(valid_BN[..., None], h, 0.0).max(axis=1)  # h >= 0 after ReLU: 0 is a neutral floor
+        mx = jnp.where(valid_BL[..., None], h, 0.0).max(axis=1)  # h >= 0 after ReLU: 0 is a neutral floor
         return jnp.concatenate([mean, mx], axis=-1)
 
 
 class FoldedCNN(nnx.Module):
-    """CNN on the folded view: `model({"folded": (B, F, N, C), "scalars": (B, S)}, mask_B=None) -> (B, K)`.
+    """CNN on the folded view: `model({"folded": (B, folds, Q, C), "scalars": (B, scalars)}, mask_B=None) -> (B, K)`.
 
     One circular tower is shared by the F folds (a fold is a curve at another trial period: the same
     shapes matter), its pooled features are concatenated over folds, the scalars (after a BatchNorm:
@@ -114,7 +114,7 @@ class FoldedCNN(nnx.Module):
             self.fc2 = nnx.Linear(cfg.hidden, cfg.num_classes, rngs=rngs)
 
     def features(self, x, mask_B=None, use_running_average=None):
-        """(B, F·2·C_last + S) features before the head."""
+        """(B, folds·2·C_last + scalars) features before the head."""
         folded = x["folded"]
         b, f, n, c = folded.shape
         if (f, c) != (self.config.n_folds, self.config.in_channels):
@@ -134,7 +134,7 @@ class FoldedCNN(nnx.Module):
 class HybridCNN(nnx.Module):
     """Folded branch (as `FoldedCNN`) plus a (Δt, Δm) pair branch, joined before the dense head.
 
-    `model({"folded", "scalars", "pairs": (B, L, P), "valid": (B, L)}, mask_B=None) -> (B, K)`.
+    `model({"folded", "scalars", "pairs": (B, L, pair_features), "valid": (B, L)}, mask_B=None) -> (B, K)`.
     The pair branch is a zero-padded conv tower with masked global pooling over the pairs (their
     order is random, so position carries nothing).
     """
@@ -151,6 +151,6 @@ class HybridCNN(nnx.Module):
 
     def __call__(self, x, *, mask_B=None, use_running_average=None):
         h_fold = self.folded.features(x, mask_B, use_running_average)
-        h_pair = self.pairs(x["pairs"], mask_B, use_running_average=use_running_average, valid_BN=x["valid"])
+        h_pair = self.pairs(x["pairs"], mask_B, use_running_average=use_running_average, valid_BL=x["valid"])
         h = jax.nn.relu(self.fc1(jnp.concatenate([h_fold, h_pair], axis=-1)))
         return jax.nn.log_softmax(self.fc2(h), axis=-1)

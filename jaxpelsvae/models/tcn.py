@@ -1,7 +1,6 @@
 """Temporal convolutional network (Bai et al. 2018) with weight-normed causal dilated convolutions.
 
-Layout is channels-last. Shape letters: B batch, T time steps, I input channels, O output
-channels, K kernel taps, C channels.
+Layout is channels-last. Shape suffixes: see `jaxpelsvae` (package docstring).
 
 The PyTorch original (`tcn.TemporalConvNet`) pads both sides by (k-1)*d and chops the last
 (k-1)*d outputs; that is the same as padding (k-1)*d zeros on the left only, which is what we do.
@@ -27,9 +26,10 @@ RESIDUAL_INITS = ("original", "identity")
 
 
 def causal_conv1d(x_BTI: jax.Array, w_KIO: jax.Array, *, dilation: int = 1, impl: str = "auto") -> jax.Array:
-    """Causal dilated 1-D convolution: out[t] = sum_j w[j] . x[t - (K-1-j)*dilation] (zeros before t=0).
+    """Causal dilated 1-D convolution: out[t] = sum_j w[j] . x[t - (W-1-j)*dilation] (zeros before t=0).
 
-    x_BTI (B, T, I), w_KIO (K, I, O) -> (B, T, O). Output at t depends only on inputs at times <= t.
+    x_BTI (B, T, I), w_KIO (W, I, O) -> (B, T, O) (K in this public argument's name
+    counts the taps, W). Output at t depends only on inputs at times <= t.
     impl: "einsum" (shifted slices + einsum), "xla"/"lax" (`lax.conv_general_dilated`), or "auto"
     (per backend, `jaxpelsvae.models.conv.default_impl`).
     """
@@ -98,13 +98,13 @@ def _torch_conv_uniform(key: jax.Array, shape: tuple[int, ...], fan_in: int) -> 
 
 
 @jax.jit
-def _norm_O(v_KIO: jax.Array) -> jax.Array:
-    """Euclidean norm over (taps, inputs) per output channel: (K, I, O) -> (O,)."""
-    return jnp.sqrt(jnp.sum(v_KIO**2, axis=(0, 1)))
+def _norm_O(v_WIO: jax.Array) -> jax.Array:
+    """Euclidean norm over (taps, inputs) per output channel: (W, I, O) -> (O,)."""
+    return jnp.sqrt(jnp.sum(v_WIO**2, axis=(0, 1)))
 
 
 class WeightNormConv1d(nnx.Module):
-    """Causal dilated Conv1d with weight norm W = g * v / ||v||, the norm over (K, I) per output channel.
+    """Causal dilated Conv1d with weight norm W = g * v / ||v||, the norm over (W, I) per output channel.
 
     Initialisation follows PyTorch's `weight_norm(nn.Conv1d(...))`: v from the default Conv1d init and
     g = ||v|| (so W = v at init), bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)). (The original's N(0, 0.01)
@@ -114,15 +114,15 @@ class WeightNormConv1d(nnx.Module):
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int, *, dilation: int = 1,
                  impl: str = "auto", rngs: nnx.Rngs):
         fan_in = in_ch * kernel_size
-        v_KIO = _torch_conv_uniform(rngs.params(), (kernel_size, in_ch, out_ch), fan_in)
-        self.v = nnx.Param(v_KIO)
-        self.g = nnx.Param(_norm_O(v_KIO))
+        v_WIO = _torch_conv_uniform(rngs.params(), (kernel_size, in_ch, out_ch), fan_in)
+        self.v = nnx.Param(v_WIO)
+        self.g = nnx.Param(_norm_O(v_WIO))
         self.bias = nnx.Param(_torch_conv_uniform(rngs.params(), (out_ch,), fan_in))
         self.dilation = dilation
         self.impl = impl
 
     def weight(self) -> jax.Array:
-        """The effective kernel (K, I, O)."""
+        """The effective kernel (W, I, O)."""
         v = self.v[...]
         return v * (self.g[...] / _norm_O(v))
 

@@ -1,7 +1,7 @@
 """PELS-VAE: TCN encoder/decoder conditioned on class one-hot (both) and physical parameters (encoder).
 
-Shape letters: B batch, T phases (600 = the fixed two-cycle grid of `jaxpelsvae.data.fold`), K classes
-(one-hot width), P physical parameters, Z latent dimensions, H TCN width.
+Shape suffixes: see `jaxpelsvae` (package docstring). T counts the 600 phases of the fixed two-cycle grid of
+`jaxpelsvae.data.fold`; K is the one-hot width.
 
 Follows `VAE_TCN` of the original (ORIGINAL.md §9.2, PAPERS.md §1.3): the encoder reads
 (phase, magnitude, error) per step, keeps the TCN output at the last step, appends the one-hot label
@@ -36,7 +36,7 @@ from jaxpelsvae.models.tcn import (
 class VAEConfig:
     """Architecture and loss of the PELS-VAE; defaults are the original's `generative_main` run.
 
-    units is the TCN width H; levels the number of TemporalBlocks (>= 3: the last three decoder
+    units is the TCN width (its channels, C); levels the number of TemporalBlocks (>= 3: the last three decoder
     widths are 32, 16, 8); kl_scale the original's hard-coded 1/1e4 on the KL term; feed_pp also
     feeds the physical parameters to the decoder (off in every released run); conv_impl "auto"
     picks the convolution per backend at trace time (`conv.default_impl`: "einsum" on CPU, "xla"
@@ -51,7 +51,7 @@ class VAEConfig:
     independent of z and nearly flat in phase, and a small data set trains for many epochs at the
     mean curve: on ~400 folded curves (simulated OGLE and Gaia cadence, Gaia DR3), 150 steps of
     batch 32, validation MSE stayed at the class-average curves' (1.03-1.07 of it, two runs), where
-    "identity" reached 0.49-0.68 of it (three datasets, three seeds each). The original-size model (levels 9, H 48)
+    "identity" reached 0.49-0.68 of it (three datasets, three seeds each). The original-size model (levels 9, units 48)
     gained too (0.041 -> 0.030 against 0.036, one run); the original trained 65k curves for 150
     epochs, where this matters less. "identity" is the default; it changes only the starting
     point (parameter shapes and counts are the original's, and released weights load as they are).
@@ -152,7 +152,7 @@ class PelsVAE(nnx.Module):
         res = c.residual_init
         self.enc_tcn = TemporalConvNet(c.n_feats, c.encoder_channels, c.kernel_size, c.dropout, impl=impl,
                                        residual_init=res, rngs=rngs)
-        # The original uses H here; the encoder's last width equals H whenever levels >= 4.
+        # The original uses `units` here; the encoder's last width equals it whenever levels >= 4.
         self.enc_linear = _torch_linear(c.encoder_channels[-1] + c.num_classes + c.phys_dim, c.hidden_dense, rngs)
         self.mu_head = _torch_linear(c.hidden_dense, c.latent_dim, rngs)
         self.logvar_head = _torch_linear(c.hidden_dense, c.latent_dim, rngs)
@@ -168,8 +168,8 @@ class PelsVAE(nnx.Module):
         key: typed key for dropout (training) or None (evaluation).
         """
         k_tcn, k_drop = (None, None) if key is None else dropout_keys(key, 2)
-        h_BTH = self.enc_tcn(x_BT3, k_tcn)
-        parts = [h_BTH[:, -1, :], onehot_BK]  # last step: sees the whole curve (receptive field >= seq_len)
+        h_BTC = self.enc_tcn(x_BT3, k_tcn)
+        parts = [h_BTC[:, -1, :], onehot_BK]  # last step: sees the whole curve (receptive field >= seq_len)
         if self.config.phys_dim:
             parts.append(phys_BP)
         h_B = dropout(jax.nn.relu(self.enc_linear(jnp.concatenate(parts, axis=-1))), self.config.dropout, k_drop)

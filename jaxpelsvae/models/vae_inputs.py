@@ -1,7 +1,7 @@
 """Host-side inputs of the PELS-VAE: physical-parameter columns (aliases, log units, per-class imputation)
 and their min-max scaler, one-hot labels.
 
-Shape letters: N stars, P physical parameters, K classes.
+Shape suffixes: see `jaxpelsvae` (package docstring).
 
 The six default parameters are the original's `PTMARG` set (ORIGINAL.md §3.3-3.4) in the units of
 its `LOG` files: log10 period [days], log10 Teff [K], [Fe/H] [dex], absolute G magnitude, log10

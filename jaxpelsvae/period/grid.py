@@ -1,7 +1,7 @@
 """Frequency grids for period searches and the float64 host-side phase reduction that keeps float32 exact.
 
 Units: time in days, frequency in cycles per day, phase in cycles (fractions of a turn).
-Shape letters: N stars, T padded points per star, K candidate frequencies per star.
+Shape suffixes: see `jaxpelsvae` (package docstring).
 """
 from __future__ import annotations
 
@@ -141,7 +141,8 @@ def reduce_phases(time_NT, grid: FrequencyGrid, block: int) -> ReducedPhases:
 
 
 def phases_at(time_NT, freqs_NK) -> np.ndarray:
-    """(N, K, T) float32 phases frac(f t) in cycles of N stars at K frequencies each (float64 product)."""
+    """(N, R, T) float32 phases frac(f t) in cycles of N stars at R candidate frequencies each (float64 product;
+    freqs_NK is (N, R): K in the public argument's name counts the candidates, R)."""
     t = np.asarray(time_NT, np.float64)
     f = np.asarray(freqs_NK, np.float64)
     return _frac(f[:, :, None] * t[:, None, :]).astype(np.float32)

@@ -6,7 +6,7 @@ b_h sin(2 pi h phase)], phase = frac(f t) (cycles, computed in float64 on the ho
 of the weighted variance, 1 - chi2 / chi2_const, which for a single harmonic equals the
 generalised Lomb-Scargle power at f.
 
-Shape letters: N stars, K candidate frequencies, T padded points, P model parameters.
+Shape suffixes: see `jaxpelsvae` (package docstring); C counts the model's coefficients (1 + 2H).
 """
 from __future__ import annotations
 
@@ -23,36 +23,37 @@ _RIDGE = 1e-6
 
 
 def fourier_power_one(phase_KT, y_T, w_T, *, harmonics: tuple[int, ...]):
-    """Explained variance fraction of a Fourier model at K candidate phases of ONE star.
+    """Explained variance fraction of a Fourier model at R candidate frequencies of ONE star.
 
-    phase_KT: (K, T) float32 phases frac(f_k t) in cycles; y_T: (T,) float32 magnitudes;
+    phase_KT: (R, T) float32 phases frac(f_r t) in cycles (K in the public argument's name counts
+    the candidates, R); y_T: (T,) float32 magnitudes;
     w_T: (T,) float32 weights 1/err^2 (0 on padding). harmonics: static tuple of harmonic numbers
-    of f_k in the model (e.g. (1, 2) for two terms). Returns (power (K,) float32,
-    chi2 (K,) float32 = sum w r^2 with the weights normalised to sum 1).
+    of f_r in the model (e.g. (1, 2) for two terms). Returns (power (R,) float32,
+    chi2 (R,) float32 = sum w r^2 with the weights normalised to sum 1).
     """
     total = jnp.sum(w_T)
     w_T = w_T / jnp.where(total > 0, total, 1.0)
     y_T = y_T - jnp.sum(w_T * y_T)
     chi2_const = jnp.sum(w_T * y_T * y_T)
     h_H = jnp.asarray(harmonics, jnp.float32)
-    arg_KTH = _TWO_PI * jnp.mod(phase_KT[..., None] * h_H, 1.0)
-    ones_KT1 = jnp.ones(phase_KT.shape + (1,), jnp.float32)
-    x_KTP = jnp.concatenate([ones_KT1, jnp.cos(arg_KTH), jnp.sin(arg_KTH)], axis=-1)
-    xw_KTP = x_KTP * w_T[None, :, None]
-    gram_KPP = jnp.einsum("ktp,ktq->kpq", xw_KTP, x_KTP, precision=jax.lax.Precision.HIGHEST)
-    rhs_KP = jnp.einsum("ktp,t->kp", xw_KTP, y_T, precision=jax.lax.Precision.HIGHEST)
-    eye = jnp.eye(gram_KPP.shape[-1], dtype=jnp.float32)
-    scale = jnp.trace(gram_KPP, axis1=-2, axis2=-1)[:, None, None] / gram_KPP.shape[-1]
-    coef_KP = jnp.linalg.solve(gram_KPP + _RIDGE * scale * eye, rhs_KP[..., None])[..., 0]
-    resid_KT = y_T[None, :] - jnp.einsum("ktp,kp->kt", x_KTP, coef_KP, precision=jax.lax.Precision.HIGHEST)
-    chi2_K = jnp.sum(w_T[None, :] * resid_KT * resid_KT, axis=-1)
-    power_K = jnp.where(chi2_const > 0, 1.0 - chi2_K / jnp.where(chi2_const > 0, chi2_const, 1.0), 0.0)
-    return power_K, chi2_K
+    arg_RTH = _TWO_PI * jnp.mod(phase_KT[..., None] * h_H, 1.0)
+    ones_RT1 = jnp.ones(phase_KT.shape + (1,), jnp.float32)
+    x_RTC = jnp.concatenate([ones_RT1, jnp.cos(arg_RTH), jnp.sin(arg_RTH)], axis=-1)
+    xw_RTC = x_RTC * w_T[None, :, None]
+    gram_RCC = jnp.einsum("rtc,rtd->rcd", xw_RTC, x_RTC, precision=jax.lax.Precision.HIGHEST)
+    rhs_RC = jnp.einsum("rtc,t->rc", xw_RTC, y_T, precision=jax.lax.Precision.HIGHEST)
+    eye = jnp.eye(gram_RCC.shape[-1], dtype=jnp.float32)
+    scale = jnp.trace(gram_RCC, axis1=-2, axis2=-1)[:, None, None] / gram_RCC.shape[-1]
+    coef_RC = jnp.linalg.solve(gram_RCC + _RIDGE * scale * eye, rhs_RC[..., None])[..., 0]
+    resid_RT = y_T[None, :] - jnp.einsum("rtc,rc->rt", x_RTC, coef_RC, precision=jax.lax.Precision.HIGHEST)
+    chi2_R = jnp.sum(w_T[None, :] * resid_RT * resid_RT, axis=-1)
+    power_R = jnp.where(chi2_const > 0, 1.0 - chi2_R / jnp.where(chi2_const > 0, chi2_const, 1.0), 0.0)
+    return power_R, chi2_R
 
 
 @functools.partial(jax.jit, static_argnames=("harmonics",))
 def fourier_power_batch(phase_NKT, y_NT, w_NT, *, harmonics: tuple[int, ...]):
-    """`fourier_power_one` vmapped over N stars and jitted: -> (power (N, K), chi2 (N, K))."""
+    """`fourier_power_one` vmapped over N stars and jitted: -> (power (N, R), chi2 (N, R)); phase_NKT: (N, R, T)."""
     return jax.vmap(functools.partial(fourier_power_one, harmonics=harmonics))(phase_NKT, y_NT, w_NT)
 
 

@@ -20,8 +20,7 @@ Compilation: one compile per (batch, T, F) shape, so callers pad batches to buck
 GPUs XLA autotunes the matrix products at each compile (about 20 s a shape on an H100); measured
 there, 64 OGLE-like stars (1024 points, 1.4e5 frequencies) then take about 7 ms.
 
-Shape letters: N stars, T padded points, F frequencies, K peaks, J frequencies of one block,
-B blocks of one chunk.
+Shape suffixes: see `jaxpelsvae` (package docstring); inside a chunk, F counts the frequencies of one block.
 """
 from __future__ import annotations
 
@@ -64,25 +63,25 @@ def gls_power_one(a_T, c_hi_T, c_lo_T, d_T, y_T, w_T, *, n_freq: int, block: int
     n_chunks = -(-n_blocks // blocks_per_chunk)
 
     # Phases of the frequency offsets j * df inside a block (and of 2 j df for the 2f sums).
-    j_J = jnp.arange(block, dtype=jnp.float32)
-    phi_TJ = _TWO_PI * jnp.mod(d_T[:, None] * j_J[None, :], 1.0)
-    inner_T2J = jnp.concatenate([jnp.cos(phi_TJ), jnp.sin(phi_TJ)], axis=1)
-    inner2_T2J = jnp.concatenate([jnp.cos(2.0 * phi_TJ), jnp.sin(2.0 * phi_TJ)], axis=1)
+    j_F = jnp.arange(block, dtype=jnp.float32)
+    phi_TF = _TWO_PI * jnp.mod(d_T[:, None] * j_F[None, :], 1.0)
+    inner_T2F = jnp.concatenate([jnp.cos(phi_TF), jnp.sin(phi_TF)], axis=1)
+    inner2_T2F = jnp.concatenate([jnp.cos(2.0 * phi_TF), jnp.sin(2.0 * phi_TF)], axis=1)
     wy_T = w_T * y_T
 
     def one_chunk(first_block):
-        b_B = (first_block + jnp.arange(blocks_per_chunk)).astype(jnp.float32)
-        cycles_BT = a_T[None, :] + jnp.mod(b_B[:, None] * c_hi_T[None, :], 1.0) + b_B[:, None] * c_lo_T[None, :]
-        theta_BT = _TWO_PI * jnp.mod(cycles_BT, 1.0)
-        cos_BT, sin_BT = jnp.cos(theta_BT), jnp.sin(theta_BT)
-        cos2_BT, sin2_BT = jnp.cos(2.0 * theta_BT), jnp.sin(2.0 * theta_BT)
+        b_U = (first_block + jnp.arange(blocks_per_chunk)).astype(jnp.float32)
+        cycles_UT = a_T[None, :] + jnp.mod(b_U[:, None] * c_hi_T[None, :], 1.0) + b_U[:, None] * c_lo_T[None, :]
+        theta_UT = _TWO_PI * jnp.mod(cycles_UT, 1.0)
+        cos_UT, sin_UT = jnp.cos(theta_UT), jnp.sin(theta_UT)
+        cos2_UT, sin2_UT = jnp.cos(2.0 * theta_UT), jnp.sin(2.0 * theta_UT)
         # Rows: Re/Im of w e^{i theta} and w y e^{i theta}; columns: Re/Im of e^{i phi}.
-        lhs = jnp.concatenate([w_T * cos_BT, w_T * sin_BT, wy_T * cos_BT, wy_T * sin_BT], axis=0)
-        prod = jnp.dot(lhs, inner_T2J, precision=_PRECISION)
-        lhs2 = jnp.concatenate([w_T * cos2_BT, w_T * sin2_BT], axis=0)
-        prod2 = jnp.dot(lhs2, inner2_T2J, precision=_PRECISION)
+        lhs = jnp.concatenate([w_T * cos_UT, w_T * sin_UT, wy_T * cos_UT, wy_T * sin_UT], axis=0)
+        prod = jnp.dot(lhs, inner_T2F, precision=_PRECISION)
+        lhs2 = jnp.concatenate([w_T * cos2_UT, w_T * sin2_UT], axis=0)
+        prod2 = jnp.dot(lhs2, inner2_T2F, precision=_PRECISION)
 
-        def complex_sum(m, row):  # (real, imag) of sum_t u_t e^{i (theta_bt + phi_tj)}, shape (B, J)
+        def complex_sum(m, row):  # (real, imag) of sum_t u_t e^{i (theta_bt + phi_tj)}, shape (U, F)
             nb = blocks_per_chunk
             re, im = m[row * nb:(row + 1) * nb], m[(row + 1) * nb:(row + 2) * nb]
             return re[:, :block] - im[:, block:], re[:, block:] + im[:, :block]

@@ -1,7 +1,7 @@
 """Physics (+ class) -> VAE latent z: the original's random forest and a JAX conditional Gaussian MLP.
 
-Shape letters: N stars, P physical parameters (the priors' model space), K classes, F = P + K input
-features (standardised physics, class one-hot), Z latent dimensions, H hidden width.
+Shape suffixes: see `jaxpelsvae` (package docstring); the regressor's C = P + K input features are the
+standardised physics (in the priors' model space) and the class one-hot.
 
 Both models see the same features. The MLP predicts a diagonal Gaussian over z (trained with the
 Gaussian negative log-likelihood, optax Adam, early stopping on a validation split of the training
@@ -63,7 +63,7 @@ class LatentConfig:
 
 
 def init_mlp(key, sizes: tuple[int, ...]) -> list[dict[str, jax.Array]]:
-    """He-initialised dense layers for sizes (F, H..., 2Z)."""
+    """He-initialised dense layers for sizes (C, hidden..., 2Z)."""
     params = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         k = jax.random.fold_in(key, i)
@@ -73,9 +73,9 @@ def init_mlp(key, sizes: tuple[int, ...]) -> list[dict[str, jax.Array]]:
     return params
 
 
-def mlp_gaussian(params, feats_NF):
+def mlp_gaussian(params, feats_NC):
     """Predicted mean and log-variance (N, Z) each, in standardised z units."""
-    h = feats_NF
+    h = feats_NC
     for layer in params[:-1]:
         h = jax.nn.gelu(h @ layer["w"] + layer["b"])
     out = h @ params[-1]["w"] + params[-1]["b"]
@@ -117,9 +117,9 @@ def mlp_sample(params, stats: LatentStats, key, phys_NP, labels_N, *, noise: boo
 
 def _train_mlp(key, feats_tr, z_tr, feats_va, z_va, config: LatentConfig):
     """Adam + weight decay on the Gaussian NLL, minibatches, early stopping on the validation NLL."""
-    n, F = feats_tr.shape
+    n, C = feats_tr.shape
     Z = z_tr.shape[1]
-    params = init_mlp(key, (F, *config.hidden, 2 * Z))
+    params = init_mlp(key, (C, *config.hidden, 2 * Z))
     opt = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
     opt_state = opt.init(params)
     bs = int(min(config.batch_size, n))

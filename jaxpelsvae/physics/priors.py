@@ -1,7 +1,6 @@
 """Per-class Bayesian Gaussian mixtures over physical parameters (with prior boxes) and tempered p^b sampling in JAX.
 
-Shape letters: K classes, C mixture components (padded to the largest class), B prior boxes (padded),
-P physical parameters, N samples, R candidates per sample.
+Shape suffixes: see `jaxpelsvae` (package docstring).
 
 One parameter space everywhere (mixtures, prior boxes, mean prior, latent-model features): every
 configured meta column, log10-transformed where configured. Default: log10 period [d], log10 Teff [K],
@@ -192,66 +191,69 @@ def physics_table(meta: pd.DataFrame, params=DEFAULT_PARAMS, log10_params=DEFAUL
 class PriorArrays(NamedTuple):
     """Fitted per-class mixtures and boxes as arrays (a pytree; numpy on the host, jax on device).
 
-    logw_KC: log mixture weights (-inf on padded components); mean_KCP; chol_KCPP: Cholesky factors
-    of the covariances; logdet_KC: log|Sigma|; box_lo_KBP / box_hi_KBP: box bounds in the model space
+    logw_KA: log mixture weights (-inf on padded components); mean_KAP; chol_KAPP: Cholesky factors
+    of the covariances; logdet_KA: log|Sigma|; box_lo_KVP / box_hi_KVP: box bounds in the model space
     (+inf / -inf on padded boxes, -inf / +inf on unbounded parameters); has_box_K: class has boxes.
     """
 
-    logw_KC: np.ndarray
-    mean_KCP: np.ndarray
-    chol_KCPP: np.ndarray
-    logdet_KC: np.ndarray
-    box_lo_KBP: np.ndarray
-    box_hi_KBP: np.ndarray
+    logw_KA: np.ndarray
+    mean_KAP: np.ndarray
+    chol_KAPP: np.ndarray
+    logdet_KA: np.ndarray
+    box_lo_KVP: np.ndarray
+    box_hi_KVP: np.ndarray
     has_box_K: np.ndarray
 
 
+# priors.npz is a file format: its array names stay as written by every release, whatever the fields are called.
+_NPZ_KEYS = dict(zip(PriorArrays._fields,
+                     ("logw_KC", "mean_KCP", "chol_KCPP", "logdet_KC", "box_lo_KBP", "box_hi_KBP", "has_box_K")))
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _component_maha(arrays: PriorArrays, c, x_P):
-    """Squared Mahalanobis distances (C,) of x_P to the components of class c."""
-    diff_CP = x_P[None, :] - arrays.mean_KCP[c]
-    sol_CP = jax.vmap(
+    """Squared Mahalanobis distances (A,) of x_P to the components of class c."""
+    diff_AP = x_P[None, :] - arrays.mean_KAP[c]
+    sol_AP = jax.vmap(
         lambda L, d: jax.scipy.linalg.solve_triangular(L, d, lower=True)
-    )(arrays.chol_KCPP[c], diff_CP)
-    return jnp.sum(sol_CP**2, axis=-1)
+    )(arrays.chol_KAPP[c], diff_AP)
+    return jnp.sum(sol_AP**2, axis=-1)
 
 
 def mixture_logpdf(arrays: PriorArrays, c, x_P):
     """log p(x | class c) of the fitted mixture, for one point x_P (model space)."""
     P = x_P.shape[-1]
-    logn_C = -0.5 * (_component_maha(arrays, c, x_P) + P * _LOG_2PI + arrays.logdet_KC[c])
-    return jax.nn.logsumexp(arrays.logw_KC[c] + logn_C)
+    logn_A = -0.5 * (_component_maha(arrays, c, x_P) + P * _LOG_2PI + arrays.logdet_KA[c])
+    return jax.nn.logsumexp(arrays.logw_KA[c] + logn_A)
 
 
 def tempered_component_logits(arrays: PriorArrays, c, b):
-    """Unnormalised log weights (C,) of the mixture N(mu_k, Sigma_k/b) that approximates p^b."""
-    P = arrays.mean_KCP.shape[-1]
-    return b * arrays.logw_KC[c] + 0.5 * (1.0 - b) * (P * _LOG_2PI + arrays.logdet_KC[c])
+    """Unnormalised log weights (A,) of the mixture N(mu_k, Sigma_k/b) that approximates p^b."""
+    P = arrays.mean_KAP.shape[-1]
+    return b * arrays.logw_KA[c] + 0.5 * (1.0 - b) * (P * _LOG_2PI + arrays.logdet_KA[c])
 
 
 def _proposal_logpdf(arrays: PriorArrays, c, b, x_P):
     P = x_P.shape[-1]
-    logits_C = jax.nn.log_softmax(tempered_component_logits(arrays, c, b))
-    logn_C = -0.5 * (
-        b * _component_maha(arrays, c, x_P) + P * _LOG_2PI + arrays.logdet_KC[c] - P * jnp.log(b)
+    logits_A = jax.nn.log_softmax(tempered_component_logits(arrays, c, b))
+    logn_A = -0.5 * (
+        b * _component_maha(arrays, c, x_P) + P * _LOG_2PI + arrays.logdet_KA[c] - P * jnp.log(b)
     )
-    return jax.nn.logsumexp(logits_C + logn_C)
+    return jax.nn.logsumexp(logits_A + logn_A)
 
 
 def _inside_boxes(arrays: PriorArrays, c, x_P):
-    inside_B = jnp.all((x_P >= arrays.box_lo_KBP[c]) & (x_P <= arrays.box_hi_KBP[c]), axis=-1)
-    return jnp.any(inside_B) | ~arrays.has_box_K[c]
+    inside_V = jnp.all((x_P >= arrays.box_lo_KVP[c]) & (x_P <= arrays.box_hi_KVP[c]), axis=-1)
+    return jnp.any(inside_V) | ~arrays.has_box_K[c]
 
 
 def _project_to_boxes(arrays: PriorArrays, c, x_P):
     """The nearest point of the class's boxes (Euclidean in the model space)."""
-    lo_BP, hi_BP = arrays.box_lo_KBP[c], arrays.box_hi_KBP[c]
-    valid_B = jnp.all(lo_BP <= hi_BP, axis=-1)
-    clipped_BP = jnp.clip(x_P[None, :], lo_BP, hi_BP)
-    dist_B = jnp.where(valid_B, jnp.sum((clipped_BP - x_P) ** 2, axis=-1), jnp.inf)
-    projected = clipped_BP[jnp.argmin(dist_B)]
+    lo_VP, hi_VP = arrays.box_lo_KVP[c], arrays.box_hi_KVP[c]
+    valid_V = jnp.all(lo_VP <= hi_VP, axis=-1)
+    clipped_VP = jnp.clip(x_P[None, :], lo_VP, hi_VP)
+    dist_V = jnp.where(valid_V, jnp.sum((clipped_VP - x_P) ** 2, axis=-1), jnp.inf)
+    projected = clipped_VP[jnp.argmin(dist_V)]
     return jnp.where(arrays.has_box_K[c], projected, x_P)
 
 
@@ -264,11 +266,11 @@ def sample_one(key, arrays: PriorArrays, c, b, *, candidates: int = 16, truncate
     """
     key_comp, key_eps, key_pick = jax.random.split(key, 3)
     b = jnp.asarray(b, jnp.float32)
-    P = arrays.mean_KCP.shape[-1]
+    P = arrays.mean_KAP.shape[-1]
     comp_R = jax.random.categorical(key_comp, tempered_component_logits(arrays, c, b), shape=(candidates,))
     eps_RP = jax.random.normal(key_eps, (candidates, P), jnp.float32)
-    chol_RPP = arrays.chol_KCPP[c][comp_R]
-    x_RP = arrays.mean_KCP[c][comp_R] + jnp.einsum("rij,rj->ri", chol_RPP, eps_RP) / jnp.sqrt(b)
+    chol_RPP = arrays.chol_KAPP[c][comp_R]
+    x_RP = arrays.mean_KAP[c][comp_R] + jnp.einsum("rij,rj->ri", chol_RPP, eps_RP) / jnp.sqrt(b)
     if candidates == 1 and not truncate:
         return x_RP[0]
     logp_R = jax.vmap(lambda x: mixture_logpdf(arrays, c, x))(x_RP)
@@ -331,7 +333,7 @@ class PhysPriors:
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / "priors.npz", fill_KP=self.fill_KP, **self.arrays._asdict())
+        np.savez(folder / "priors.npz", fill_KP=self.fill_KP, **{_NPZ_KEYS[f]: v for f, v in self.arrays._asdict().items()})
         doc = {"config": dataclasses.asdict(self.config), "classes": list(self.classes), "report": self.report}
         (folder / "priors.json").write_text(json.dumps(doc, indent=2, default=json_default))
 
@@ -340,7 +342,7 @@ class PhysPriors:
         folder = Path(folder)
         doc = json.loads((folder / "priors.json").read_text())
         with np.load(folder / "priors.npz") as npz:
-            arrays = PriorArrays(*(npz[f] for f in PriorArrays._fields))
+            arrays = PriorArrays(*(npz[_NPZ_KEYS[f]] for f in PriorArrays._fields))
             fill = npz["fill_KP"]
         cfg = doc["config"]
         cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
@@ -348,7 +350,7 @@ class PhysPriors:
 
 
 def _box_bounds(boxes, cp: ClassPrior | None, params, log10_params, restrict_period: bool):
-    """(B, P) lower/upper bounds of the boxes in the model space."""
+    """(V, P) lower/upper bounds of the boxes in the model space."""
     lo = np.full((len(boxes), len(params)), -np.inf)
     hi = np.full((len(boxes), len(params)), np.inf)
     for i, box in enumerate(boxes):
@@ -466,14 +468,14 @@ def fit_priors(
             "_bounds": (lo, hi),
         }
 
-    C = max(len(b.weights_) for b in fitted)
-    B = max(1, max(len(per_class[c]["boxes"]) for c in classes))
-    logw = np.full((K, C), -np.inf)
-    mean = np.zeros((K, C, P))
-    chol = np.tile(np.eye(P), (K, C, 1, 1))
-    logdet = np.zeros((K, C))
-    box_lo = np.full((K, B, P), np.inf)
-    box_hi = np.full((K, B, P), -np.inf)
+    A = max(len(b.weights_) for b in fitted)
+    V = max(1, max(len(per_class[c]["boxes"]) for c in classes))
+    logw = np.full((K, A), -np.inf)
+    mean = np.zeros((K, A, P))
+    chol = np.tile(np.eye(P), (K, A, 1, 1))
+    logdet = np.zeros((K, A))
+    box_lo = np.full((K, V, P), np.inf)
+    box_hi = np.full((K, V, P), -np.inf)
     has_box = np.zeros(K, bool)
     for k, (cls, bgm) in enumerate(zip(classes, fitted)):
         n = len(bgm.weights_)

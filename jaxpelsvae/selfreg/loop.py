@@ -1,6 +1,6 @@
 """The epoch loop: baseline (real data only) or self-regulated (synthetic passes + real pass) training.
 
-Shape letters: N examples, B batch, L encoded sequence length, K classes.
+Shape suffixes: see `jaxpelsvae` (package docstring).
 
 One epoch of the self-regulated mode (ORIGINAL.md §7.2, with the §15.1 fixes listed in
 `selfreg.state`) is `selfreg.epoch.run_epoch`:

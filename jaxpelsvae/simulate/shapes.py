@@ -216,19 +216,19 @@ def _cycles(t_NT, freq_N1, offset):
     return (x - np.floor(x)).astype(np.float32)
 
 
-def _harmonic_sum(phase_NT, s_NK, c_NK):
+def _harmonic_sum(phase_NT, s_NH, c_NH):
     """sum_k s_k sin(k x) + c_k cos(k x), x = 2 pi phase, by the angle-addition recurrence (one
     sin/cos per point); float32 (N, T)."""
     x = np.float32(TWO_PI) * phase_NT
     s1, c1 = np.sin(x), np.cos(x)
-    s_NK, c_NK = s_NK.astype(np.float32), c_NK.astype(np.float32)
+    s_NH, c_NH = s_NH.astype(np.float32), c_NH.astype(np.float32)
     sk, ck = s1, c1
-    out = s_NK[:, :1] * sk + c_NK[:, :1] * ck
-    for k in range(1, s_NK.shape[1]):
-        if not (np.any(s_NK[:, k]) or np.any(c_NK[:, k])):
+    out = s_NH[:, :1] * sk + c_NH[:, :1] * ck
+    for k in range(1, s_NH.shape[1]):
+        if not (np.any(s_NH[:, k]) or np.any(c_NH[:, k])):
             break
         sk, ck = sk * c1 + ck * s1, ck * c1 - sk * s1
-        out += s_NK[:, k : k + 1] * sk + c_NK[:, k : k + 1] * ck
+        out += s_NH[:, k : k + 1] * sk + c_NH[:, k : k + 1] * ck
     return out
 
 

@@ -1,6 +1,6 @@
 """Fitting the generator from real curves and a trained PELS-VAE: priors, physics -> latent model, donor bank, report.
 
-Shape letters: N stars, T = 600 phases, K classes, P physical parameters, Z latent dimensions.
+Shape suffixes: see `jaxpelsvae` (package docstring). T counts the 600 template phases.
 """
 from __future__ import annotations
 

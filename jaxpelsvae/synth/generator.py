@@ -1,7 +1,6 @@
 """The synthetic light-curve generator: priors -> latent -> VAE decoder -> reverse fold -> encoder, one jitted program.
 
-Shape letters: K classes, N slots (static capacity of one generated batch), P physical parameters,
-Z latent dimensions, G template phases (600), T donor cadence length, L encoded length.
+Shape suffixes: see `jaxpelsvae` (package docstring). N counts the slots of one generated batch (its static capacity).
 
 `Generator.generate(key, counts_per_class, b)` fills a fixed number of slots (the total rounded up to
 `GeneratorConfig.capacity_multiple`) with class-blocked labels computed on device from the counts, so

@@ -1,7 +1,7 @@
 """Reverse folding: a folded template + a period + a real donor cadence -> a raw synthetic light curve (one-curve kernels, vmapped).
 
-Shape letters: G phases of the template grid (600, two cycles), T observations of a padded donor
-cadence, D donor stars in the bank, N synthetic curves, k nearest donors.
+Shape suffixes: see `jaxpelsvae` (package docstring). T counts the observations of a padded donor cadence, N the synthetic
+curves.
 
 The synthetic curve is the template evaluated at the donor's actual observation times, folded with
 the sampled period, plus Gaussian noise drawn from the donor's own photometric errors (ORIGINAL.md
@@ -113,18 +113,18 @@ def red_noise(key, time_T, sigma, tau, knots: int = 128):
     span = jnp.maximum(jnp.max(time_T) - time_T[0], 1e-6)
     step = span / (knots - 1)
     a = jnp.exp(-step / jnp.maximum(tau, 1e-6))
-    e_K = jax.random.normal(key, (knots,), jnp.float32)
-    b_K = (sigma * jnp.sqrt(jnp.maximum(1.0 - a**2, 0.0)) * e_K).at[0].set(sigma * e_K[0])  # stationary start
+    e_J = jax.random.normal(key, (knots,), jnp.float32)
+    b_J = (sigma * jnp.sqrt(jnp.maximum(1.0 - a**2, 0.0)) * e_J).at[0].set(sigma * e_J[0])  # stationary start
 
     def walk(x, b):
         x = a * x + b
         return x, x
 
-    x_K = jax.lax.scan(walk, jnp.float32(0.0), b_K)[1]
+    x_J = jax.lax.scan(walk, jnp.float32(0.0), b_J)[1]
     pos_T = jnp.clip((time_T - time_T[0]) / step, 0.0, knots - 1.0)
     i_T = jnp.minimum(jnp.floor(pos_T).astype(jnp.int32), knots - 2)
     w_T = pos_T - i_T
-    return x_K[i_T] * (1.0 - w_T) + x_K[i_T + 1] * w_T
+    return x_J[i_T] * (1.0 - w_T) + x_J[i_T + 1] * w_T
 
 
 def snr_noise_scale(amplitude, err_T, mask_T, target_snr):

@@ -1,6 +1,6 @@
 """The training stars a generator draws from in its posterior mode: encoder posteriors, physics, fold amplitude and level, red scatter, own donor row.
 
-Shape letters: S stars, Z latent dimensions, P physical parameters, N generated slots.
+Shape suffixes: see `jaxpelsvae` (package docstring).
 
 A physics -> latent regressor puts codes where the training stars are not (held-out within-class
 R² <= 0 on Gaia DR3 dev, codes 1.3-1.6 from the nearest real code where real codes lie 0.3-0.6

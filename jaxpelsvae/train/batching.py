@@ -1,7 +1,7 @@
 """Passes over a data set in fixed-size batches: indices, device-side gathers, padded evaluation, early stopping.
 
 Shared by the classifier loop (`selfreg.loop`), the VAE fit (`train.vae_train`) and the vmapped
-repetitions (`experiments.repetitions`). Shape letters: N examples, B batch, n batches of an epoch.
+repetitions (`experiments.repetitions`). Shape suffixes: see `jaxpelsvae` (package docstring).
 
 A data set is a dict (or any pytree) of arrays with a leading axis N; a batch is that pytree at B
 indices plus ``weight`` (B,), 1 for real rows and 0 for the padding rows of the last batch, which
@@ -311,10 +311,10 @@ class SeedsEarlyStopping:
         return cls(patience, max_epochs, np.full(seeds, np.inf), np.full(seeds, -1, np.int64),
                    np.zeros(seeds, np.int64), np.ones(seeds, bool), np.zeros(seeds, np.int64))
 
-    def update(self, epoch: int, val_S: np.ndarray) -> np.ndarray:
+    def update(self, epoch: int, val_E: np.ndarray) -> np.ndarray:
         """Record epoch ``epoch``'s validation losses; returns which seeds improved (their state is the new best)."""
-        improved = self.active & np.isfinite(val_S) & (val_S < self.best)
-        self.best = np.where(improved, val_S, self.best)
+        improved = self.active & np.isfinite(val_E) & (val_E < self.best)
+        self.best = np.where(improved, val_E, self.best)
         self.best_epoch = np.where(improved, epoch, self.best_epoch)
         self.counter = np.where(improved, 0, np.where(self.active, self.counter + 1, self.counter))
         self.epochs_run = np.where(self.active, epoch + 1, self.epochs_run)

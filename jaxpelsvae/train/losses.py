@@ -1,6 +1,6 @@
 """Classification losses over log-probabilities: focal loss with per-class α, weighted cross-entropy, NLL.
 
-Shape letters: B batch, K classes. Inputs are log-probabilities `logp_BK` (the CNN ends in
+Shape suffixes: see `jaxpelsvae` (package docstring). Inputs are log-probabilities `logp_BK` (the CNN ends in
 log_softmax; cross-entropy re-applies log_softmax, which is the identity on log-probabilities, so
 raw logits work as well). Every loss is computed per example, then reduced once; `weight_B` is the
 per-row weight of a batch (0 for the padding rows of a last batch, 1 otherwise): padding rows never

@@ -1,7 +1,7 @@
 """Dual gradient masks of the self-regulated method, chosen once from the initial weights by the EPS rule.
 
 ORIGINAL.md §6.4. For each parameter of the freshly initialised model:
-* convolution kernels (3-D, Flax layout (K, C/G, O)): per output filter o the score
+* convolution kernels (3-D, Flax layout (W, C/G, O)): per output filter o the score
   s_o = |mean_{k,i} W[k, i, o]| (mean of the signed weights, then abs); threshold
   q = `eps_quantile(s, EPS)` (the original's own interpolation rule); the filter's mask is
   s_o > q, and the convolution's bias gets the same per-filter vector;
@@ -58,7 +58,7 @@ def _names(path) -> tuple[str, ...]:
 def make_masks(params: Any, eps: float) -> Any:
     """Masks for `params` (an nnx.State of the initial parameters) by the EPS rule; bool, same structure.
 
-    Leaves named "kernel" with 3 dims are convolution kernels (K, C/G, O) and their sibling "bias"
+    Leaves named "kernel" with 3 dims are convolution kernels (W, C/G, O) and their sibling "bias"
     shares the filter mask; "kernel"s with 2 dims are dense kernels; all else is True.
     """
     if not 0.0 <= eps < 1.0:

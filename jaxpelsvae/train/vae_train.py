@@ -1,6 +1,6 @@
 """Training loop of the PELS-VAE: jit steps, cosine schedule, validation split, early stopping, save/load.
 
-Shape letters: N curves, B batch, T phases (600), K classes, P physical parameters.
+Shape suffixes: see `jaxpelsvae` (package docstring). T counts the 600 template phases.
 
 Follows the original's `Trainer` (ORIGINAL.md §9.4): Adam(lr 1e-3) without gradient clipping,
 CosineAnnealingLR(T_max 50 epochs, eta_min 1e-5) stepped once per epoch, batch 128, an 80/20 split,

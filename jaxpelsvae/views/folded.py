@@ -52,7 +52,7 @@ class FoldedViewConfig:
 def bin_cycle(phase_T, y_T, mask_T, bins: int):
     """Mean of y in each of `bins` equal phase bins of one cycle; empty bins filled circularly.
 
-    Returns (value_B, filled_B bool). Padding (mask False) never enters a bin.
+    Returns (value_Q, filled_Q bool). Padding (mask False) never enters a bin.
     """
     w = mask_T.astype(jnp.float32)
     b = jnp.clip(jnp.floor(phase_T * bins).astype(jnp.int32), 0, bins - 1)
@@ -98,7 +98,7 @@ def folded_view(time_T, mag_T, err_T, mask_T, period, key, *, config: FoldedView
 
     time_T (T,) days since any epoch, mag_T (T,), err_T (T,) (unused: errors are survey-specific),
     mask_T (T,) bool, period () days, key: typed key (used only when config.augment).
-    Returns {"folded": (F, B, 2) float32 [mag, filled] per fold factor, "scalars": (2 + F,) float32}.
+    Returns {"folded": (len(factors), Q, 2) float32 [mag, filled] per fold factor, "scalars": (2 + len(factors),) float32}.
     Magnitudes are standardised per curve ((m − median)/(p95 − p5)), so band and zero point drop
     out; scalars: log10 period, log10 amplitude (p95 − p5, mag), harmonic R² at each factor.
     A non-finite or non-positive period gives zeros (no fold can be made).

@@ -28,12 +28,12 @@ def _arrays(weights, means, sigmas):
     """PriorArrays of one class, 1-D components N(means[c], sigmas[c]^2), no boxes."""
     C = len(weights)
     return PriorArrays(
-        logw_KC=jnp.log(jnp.asarray([weights], jnp.float32)),
-        mean_KCP=jnp.asarray(means, jnp.float32).reshape(1, C, 1),
-        chol_KCPP=jnp.asarray(sigmas, jnp.float32).reshape(1, C, 1, 1),
-        logdet_KC=jnp.log(jnp.asarray([sigmas], jnp.float32) ** 2),
-        box_lo_KBP=jnp.full((1, 1, 1), jnp.inf),
-        box_hi_KBP=jnp.full((1, 1, 1), -jnp.inf),
+        logw_KA=jnp.log(jnp.asarray([weights], jnp.float32)),
+        mean_KAP=jnp.asarray(means, jnp.float32).reshape(1, C, 1),
+        chol_KAPP=jnp.asarray(sigmas, jnp.float32).reshape(1, C, 1, 1),
+        logdet_KA=jnp.log(jnp.asarray([sigmas], jnp.float32) ** 2),
+        box_lo_KVP=jnp.full((1, 1, 1), jnp.inf),
+        box_hi_KVP=jnp.full((1, 1, 1), -jnp.inf),
         has_box_K=jnp.zeros((1,), bool),
     )
 
@@ -163,6 +163,9 @@ def test_save_load_roundtrip(fitted, tmp_path):
     _, pri = fitted
     pri.save(tmp_path / "p")
     back = PhysPriors.load(tmp_path / "p")
+    with np.load(tmp_path / "p" / "priors.npz") as npz:  # the file format's array names, whatever the fields are called
+        assert set(npz.files) == {"fill_KP", "logw_KC", "mean_KCP", "chol_KCPP", "logdet_KC", "box_lo_KBP", "box_hi_KBP",
+                                  "has_box_K"}
     assert back.classes == pri.classes and back.config == pri.config
     lab = np.repeat([0, 1], 1500)  # the shape sampled above: no new compilation
     np.testing.assert_array_equal(back.sample(jax.random.key(0), lab), pri.sample(jax.random.key(0), lab))
