@@ -243,8 +243,6 @@ def top_trace_events(trace_dir: Path, n: int = 12) -> dict[str, list[tuple[str, 
     with gzip.open(files[-1], "rt") as f:
         trace = json.load(f)
     events = trace["traceEvents"] if isinstance(trace, dict) else trace
-    threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in events
-               if e.get("ph") == "M" and e.get("name") == "thread_name"}
     groups: dict[str, tuple[defaultdict, defaultdict]] = {
         g: (defaultdict(float), defaultdict(int)) for g in ("phases", "jit calls", "xla programs", "xla ops",
                                                             "compile")}

@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     for cls, info in rep["priors"]["per_class"].items():
         print(mixture_line(cls, info))
     r2, nll = rep["latent_r2_heldout"], rep["latent_nll_heldout"]
-    used = (f"codes from the training stars' posteriors (latent source posterior)" if rep["latent_source"] == "posterior"
+    used = ("codes from the training stars' posteriors (latent source posterior)" if rep["latent_source"] == "posterior"
             else f"using {rep['chosen']}")
     print(f"physics->latent held-out R^2: rf {r2['rf']:.3f}, mlp {r2['mlp']:.3f}; NLL rf {nll['rf']:.3f}, "
           f"mlp {nll['mlp']:.3f}; {used}")

@@ -193,7 +193,6 @@ def fold_set(
     periods: (N,) days; default meta['period'] (DataError if absent, non-finite or <= 0 for any star).
     Returns Folded of numpy arrays: mag/err (N, 600) float32, mag_min/mag_max (N,), filled (N, 600).
     """
-    n = len(lcs)
     periods = checked_periods(lcs, periods, "fold_set")
     phase_M = host_phases(lcs, periods, t_ref)
     outs = []

@@ -73,7 +73,7 @@ class SplitResult(NamedTuple):
 
 
 def gini_hardness(
-    features_NF: np.ndarray,
+    features_NC: np.ndarray,
     labels_N: np.ndarray,
     *,
     seed: int = 0,
@@ -93,7 +93,7 @@ def gini_hardness(
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.model_selection import StratifiedKFold
 
-    x = np.asarray(features_NF, np.float64)
+    x = np.asarray(features_NC, np.float64)
     y = np.asarray(labels_N)
     classes = np.unique(y)
     if classes.size < 2:

@@ -1,7 +1,7 @@
 """The classifier of a run: `TrainConfig`, its inputs (`Encoded`, encoding), the model and its compiled
 steps, the initial state, saving and loading a model, and evaluating or applying a saved one.
 
-Shape letters: N examples, B batch, L encoded sequence length, K classes.
+Shape suffixes: see `jaxpelsvae` (package docstring).
 
 The epoch loop that trains it is `jaxpelsvae.selfreg.loop.train_classifier`; the passes over a set
 in fixed-size batches are `jaxpelsvae.train.batching`. JAX and the models are imported lazily, so
