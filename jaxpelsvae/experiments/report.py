@@ -9,6 +9,9 @@ All metrics are fractions in [0, 1] (the paper's tables use percent). Layout of 
   summary   {mode: {macro_f1_mean, macro_f1_std, macro_f1_min, macro_f1_max, roc_auc_ovo_mean, ...}}
             of the main classifier (config.classifier, the first of config.classifiers)
   summary_by_classifier {classifier: {mode: the same}} for every classifier of the report
+  paired    {classifier: paired_by_seed(...)} for every classifier run in both modes: selfreg −
+            baseline per seed, with a Wilcoxon signed-rank p-value (a key of its own, so that
+            readers iterating `summary`'s modes meet modes only)
   generator {vae_recon_mse, latent_r2_heldout, ..., realism (synth.realism: two-sample AUC, label
             fidelity, TSTR on the validation stars; {error} when it could not be made)}
   config    the run's configuration (plain JSON)
@@ -57,6 +60,113 @@ def summarise_runs(runs: Sequence[Mapping]) -> dict:
             "wall_s_mean": mean_of("wall_s"),
         }
     return out
+
+
+PAIRED_METRICS = ("macro_f1", "roc_auc_ovo")
+WILCOXON_ZERO_METHOD = "pratt"
+"""Seeds whose difference is exactly 0 take part in the ranking but add to neither rank sum (Pratt),
+so a tie weakens the evidence instead of vanishing from the sample (Wilcoxon's own rule)."""
+
+
+def min_signed_rank_p(n: int) -> float:
+    """The smallest two-sided p the exact signed-rank test can give with n pairs: 2 / 2^n (every
+    difference of one sign), so five seeds cannot go below 0.0625."""
+    return min(1.0, 2.0 / 2.0 ** n) if n > 0 else 1.0
+
+
+def signed_rank_test(diff_N: np.ndarray) -> tuple[float | None, str]:
+    """(two-sided Wilcoxon signed-rank p-value of the paired differences diff_N, how it was computed).
+
+    Exact for small samples: the exact null distribution without ties or zeros (n <= 50), else the
+    exact permutation distribution over all 2^n sign patterns (n <= 13); beyond those the normal
+    approximation. p is None, with the reason, when fewer than two pairs or no non-zero difference.
+    """
+    from scipy import stats
+
+    d = np.asarray(diff_N, np.float64)
+    if d.size < 2:
+        return None, f"not computed: {d.size} paired seed{'s' if d.size != 1 else ''}, a test needs at least 2"
+    if not np.any(d):
+        return None, "not computed: every paired difference is 0"
+    ties = np.any(d == 0) or np.unique(np.abs(d)).size < d.size
+    if not ties and d.size <= 50:
+        method, how = "exact", "exact"
+    elif d.size <= 13:
+        # all 2^n sign patterns: exact in the presence of ties and zeros, and deterministic
+        method, how = stats.PermutationMethod(), "exact (all sign patterns; tied or zero differences)"
+    else:
+        method, how = "asymptotic", "normal approximation (tied or zero differences)"
+    p = stats.wilcoxon(d, zero_method=WILCOXON_ZERO_METHOD, method=method).pvalue
+    return float(p), how
+
+
+def _paired_metric(base: Sequence[Mapping], other: Sequence[Mapping], key: str) -> dict:
+    """Differences other − base of one metric over the pairs where both runs have it."""
+    pairs = [(b[key], o[key]) for b, o in zip(base, other) if b.get(key) is not None and o.get(key) is not None]
+    d = np.array([o - b for b, o in pairs], np.float64)
+    p, how = signed_rank_test(d)
+    return {
+        "n": int(d.size),
+        "diff_mean": float(d.mean()) if d.size else None,
+        "diff_std": (float(d.std(ddof=1)) if d.size > 1 else 0.0) if d.size else None,
+        "diff_min": float(d.min()) if d.size else None,
+        "diff_max": float(d.max()) if d.size else None,
+        "wins": int(np.sum(d > 0)),
+        "ties": int(np.sum(d == 0)),
+        "losses": int(np.sum(d < 0)),
+        "p_value": p,
+        "p_method": how,
+        "p_min_possible": min_signed_rank_p(int(d.size)),
+    }
+
+
+def paired_by_seed(runs: Sequence[Mapping], base: str = "baseline", other: str = "selfreg") -> dict | None:
+    """Runs of `other` and `base` with the same seed, paired (same training set and encodings).
+
+    Returns None when either mode has no run. Otherwise {modes: [base, other], seeds (paired, in
+    order), unpaired_seeds {mode: [seed]} (left out of every statistic), per_seed [{seed,
+    <metric>_<mode>, <metric>_diff}], and for each metric of PAIRED_METRICS {n, diff_mean, diff_std
+    (ddof=1), diff_min, diff_max, wins/ties/losses (of `other`), p_value (two-sided Wilcoxon
+    signed-rank, `signed_rank_test`; None with the reason in p_method), p_method, p_min_possible}}.
+    Differences are other − base.
+    """
+    by_mode = {m: {} for m in (base, other)}
+    for r in runs:
+        if r["mode"] in by_mode:
+            # one run per mode and seed; a repeated one would make the pairing ambiguous, keep the first
+            by_mode[r["mode"]].setdefault(r["seed"], r)
+    if not by_mode[base] or not by_mode[other]:
+        return None
+    seeds = [s for s in by_mode[base] if s in by_mode[other]]
+    b = [by_mode[base][s] for s in seeds]
+    o = [by_mode[other][s] for s in seeds]
+    per_seed = [{"seed": s, **{f"{k}_{m}": run.get(k) for k in PAIRED_METRICS for m, run in ((base, rb), (other, ro))},
+                 **{f"{k}_diff": (ro[k] - rb[k] if ro.get(k) is not None and rb.get(k) is not None else None)
+                    for k in PAIRED_METRICS}}
+                for s, rb, ro in zip(seeds, b, o)]
+    return {
+        "modes": [base, other],
+        "seeds": seeds,
+        "unpaired_seeds": {m: [s for s in by_mode[m] if s not in seeds] for m in (base, other)},
+        "per_seed": per_seed,
+        **{k: _paired_metric(b, o, k) for k in PAIRED_METRICS},
+    }
+
+
+def paired_by_classifier(runs: Sequence[Mapping], main: str) -> dict:
+    """{classifier: paired_by_seed(its runs)} for every classifier with runs in both modes."""
+    out = {}
+    for clf in dict.fromkeys(r.get("classifier", main) for r in runs):
+        paired = paired_by_seed([r for r in runs if r.get("classifier", main) == clf])
+        if paired is not None:
+            out[clf] = paired
+    return out
+
+
+def main_classifier(report: Mapping) -> str:
+    """The classifier of report["summary"]: config.classifier, else the first run's."""
+    runs = report.get("runs") or []
+    return report.get("config", {}).get("classifier") or (runs[0].get("classifier", "cnn") if runs else "cnn")
 
 
 def versions() -> dict:
@@ -201,9 +311,11 @@ def build_report(
     """Assemble a report dict (summary computed from runs, versions filled in) and validate it.
 
     ``summary`` holds the main classifier's runs (config["classifier"], else the first run's), by
-    mode; ``summary_by_classifier`` the same for every classifier: {classifier: {mode: ...}}.
+    mode; ``summary_by_classifier`` the same for every classifier: {classifier: {mode: ...}};
+    ``paired`` (a top-level key, so `summary` stays keyed by mode only) the seed-paired selfreg −
+    baseline differences of every classifier run in both modes: {classifier: paired_by_seed(...)}.
     """
-    main = config.get("classifier") or (runs[0].get("classifier", "cnn") if runs else "cnn")
+    main = main_classifier({"config": config, "runs": runs})
     report = {
         "dataset": dict(dataset),
         "split": dict(split),
@@ -211,6 +323,7 @@ def build_report(
         "summary": summarise_runs([r for r in runs if r.get("classifier", main) == main]),
         "summary_by_classifier": {c: summarise_runs([r for r in runs if r.get("classifier", main) == c])
                                   for c in dict.fromkeys(r.get("classifier", main) for r in runs)},
+        "paired": paired_by_classifier(runs, main),
         "generator": {"vae_recon_mse": None, "latent_r2_heldout": None, **dict(generator)},
         "config": dict(config),
         "versions": versions(),
@@ -259,6 +372,46 @@ def summary_table(report: Mapping) -> str:
     ]
     header = ["mode", "runs", "macro-F1 mean ± std", "min", "max", "accuracy", "AUC ovo", "AUC ovr"]
     return _table((["classifier"] if several else []) + header, rows)
+
+
+def _signed(v) -> str:
+    return "–" if v is None else f"{v:+.3f}"
+
+
+def _paired_line(name: str, m: Mapping, modes: Sequence[str]) -> str:
+    """One metric's paired summary: mean difference ± std, wins/ties/losses, the signed-rank p."""
+    if not m["n"]:
+        return f"- {name}: no seed with this metric in both modes"
+    p = f"p = {m['p_value']:.3g} ({m['p_method']})" if m["p_value"] is not None else f"p {m['p_method']}"
+    return (f"- {name}: {modes[1]} − {modes[0]} = {_signed(m['diff_mean'])} ± {m['diff_std']:.3f} (mean ± std over "
+            f"{m['n']} seeds, min {_signed(m['diff_min'])}, max {_signed(m['diff_max'])}); {modes[1]} wins "
+            f"{m['wins']}, ties {m['ties']}, loses {m['losses']}; two-sided Wilcoxon signed-rank {p}; the smallest p "
+            f"possible with {m['n']} seeds is {m['p_min_possible']:.3g}")
+
+
+def paired_markdown(report: Mapping) -> list[str]:
+    """report.md's "Paired by seed" section: per classifier run in both modes, one row per paired seed
+    (macro-F1 of each mode, their difference, the AUC ovo difference), then one line per metric."""
+    paired = report.get("paired") or {}
+    if not paired:
+        return []
+    first = next(iter(paired.values()))["modes"]
+    out = [f"## Paired by seed ({first[1]} − {first[0]})", "",
+           "Runs of the two modes with the same seed share the training set and encodings, so the test is on the "
+           "differences seed by seed (a seed with no difference is ranked but counts for neither mode: Pratt's "
+           "rule).", ""]
+    for clf, pr in paired.items():
+        base, other = pr["modes"]
+        if len(paired) > 1:
+            out += [f"### {clf}", ""]
+        rows = [[r["seed"], r[f"macro_f1_{base}"], r[f"macro_f1_{other}"], _signed(r["macro_f1_diff"]),
+                 _signed(r["roc_auc_ovo_diff"])] for r in pr["per_seed"]]
+        out += [_table(["seed", f"{base} macro-F1", f"{other} macro-F1", "difference", "AUC ovo difference"], rows), ""]
+        out += [_paired_line("macro-F1", pr["macro_f1"], pr["modes"]), _paired_line("AUC ovo", pr["roc_auc_ovo"], pr["modes"])]
+        out += [f"- {mode} seeds without a run of the other mode (left out): {', '.join(map(str, seeds))}"
+                for mode, seeds in pr["unpaired_seeds"].items() if seeds]
+        out += [""]
+    return out
 
 
 def _classifier_lines(cfg: Mapping) -> str:
@@ -314,13 +467,14 @@ def realism_markdown(realism: Mapping) -> list[str]:
 
 
 def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
-    """report.md: summary per mode, per-class F1, dataset and split, generator quality, timing,
+    """report.md: summary per mode, the seed-paired differences, per-class F1, dataset and split, generator quality, timing,
     the chosen sequence length and why, figures."""
     ds, sp, gen, cfg = report["dataset"], report["split"], report["generator"], report["config"]
     runs = report["runs"]
     out = [f"# Experiment report: {ds.get('name', 'dataset')}", ""]
     out += ["All metrics are fractions (×100 for the paper's percent) on the test pool.", ""]
     out += ["## Summary per mode", "", summary_table(report), ""]
+    out += paired_markdown(report)
     out += ["## Classifier", "", _classifier_lines(cfg), ""]
 
     classes = list(runs[0]["per_class"]) if runs else []
