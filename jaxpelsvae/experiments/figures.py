@@ -1,4 +1,4 @@
-"""Figures of an experiment report: confusion per mode, per-class F1, macro-F1 over seeds,
+"""Figures of an experiment report: confusion per mode, per-class F1, macro-F1 over seeds and paired by seed,
 synthetic versus real curves, physical-parameter samples versus real ones, the realism report (matplotlib Agg, files only)."""
 from __future__ import annotations
 
@@ -64,6 +64,30 @@ def plot_macro_f1_distribution(report: Mapping, path: Path) -> Path:
     ax.set_xlim(-0.6, len(modes) - 0.4)
     ax.set_ylabel("test macro-F1")
     ax.set_title(f"macro-F1 over seeds (n = {len(runs) // max(len(modes), 1)} per mode)")
+    return _save(fig, path)
+
+
+def plot_paired_seeds(report: Mapping, path: Path) -> Path:
+    """Macro-F1 of each seed in both modes joined by a line (one panel per classifier run in both),
+    titled with the mean difference and the signed-rank p of report["paired"]."""
+    plt = pyplot()
+    paired = report["paired"]
+    fig, axes = plt.subplots(1, len(paired), figsize=(3.2 * len(paired) + 0.6, 3.6), squeeze=False)
+    for ax, (clf, pr) in zip(axes[0], paired.items()):
+        base, other = pr["modes"]
+        for r in pr["per_seed"]:
+            diff = r["macro_f1_diff"]
+            ax.plot([0, 1], [r[f"macro_f1_{base}"], r[f"macro_f1_{other}"]], "o-", ms=4, alpha=0.8,
+                    color="C2" if diff > 0 else "C3" if diff < 0 else "0.5")
+        ax.set_xticks([0, 1], [base, other])
+        ax.set_xlim(-0.4, 1.4)
+        m = pr["macro_f1"]
+        if not m["n"]:
+            ax.set_title(f"{clf}: no seed run in both modes", fontsize=8)
+            continue
+        p = "–" if m["p_value"] is None else f"{m['p_value']:.3g}"
+        ax.set_title(f"{clf}: Δ {m['diff_mean']:+.3f}, p {p} (n = {m['n']}, min p {m['p_min_possible']:.3g})", fontsize=8)
+    axes[0, 0].set_ylabel("test macro-F1 (a line per seed)")
     return _save(fig, path)
 
 
@@ -134,6 +158,8 @@ def report_figures(report: Mapping, folder: Path) -> list[str]:
         plot_per_class_f1(report, folder / "per_class_f1.png"),
         plot_macro_f1_distribution(report, folder / "macro_f1_seeds.png"),
     ]
+    if report.get("paired"):
+        out.append(plot_paired_seeds(report, folder / "paired_seeds.png"))
     return [str(p.relative_to(folder.parent)) if p.is_relative_to(folder.parent) else str(p) for p in out]
 
 

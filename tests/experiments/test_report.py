@@ -189,3 +189,13 @@ def test_report_md_has_the_paired_table_and_the_test_line():
     assert "- baseline seeds without a run of the other mode (left out): 5" in md
     assert "- selfreg seeds without a run of the other mode (left out): 7" in md
     assert "Paired by seed" not in render_markdown(_report_of([_run("baseline", 0, 0.5)]))
+
+
+def test_report_figures_draw_the_paired_seeds_only_when_both_modes_ran(tmp_path):
+    from jaxpelsvae.experiments.figures import report_figures
+
+    runs = _paired_runs() + [_run("baseline", 9, 0.5, classifier="lc"), _run("selfreg", 8, 0.5, classifier="lc")]
+    names = report_figures(_report_of(runs, classifier="cnn"), tmp_path / "figures")
+    assert "figures/paired_seeds.png" in names and (tmp_path / "figures" / "paired_seeds.png").stat().st_size > 0
+    names = report_figures(_report_of([_run("baseline", 0, 0.5)]), tmp_path / "one_mode")
+    assert not any("paired" in n for n in names)
