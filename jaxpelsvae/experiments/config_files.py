@@ -75,8 +75,10 @@ def load_config(path: str | Path, base: ExperimentConfig | None = None) -> Exper
 
 def run_sweep(data, sweep: Sweep, base: ExperimentConfig, workdir: str | Path, seed: int = 0, *, test_data=None,
               resume: bool = True) -> dict:
-    """One experiment per value; returns and writes {name, setting, rows[{value, mode, summary...}]}."""
-    from jaxpelsvae.experiments.report import _table
+    """One experiment per value; returns and writes {name, setting, rows[{value, mode, summary...,
+    paired_diff_mean, paired_p}]}: the main classifier's summary per mode, and on the selfreg row its
+    seed-paired macro-F1 difference from the baseline and the signed-rank p (report.json's `paired`)."""
+    from jaxpelsvae.experiments.report import _signed, _table
     from jaxpelsvae.experiments.runner import run_experiment
 
     workdir = Path(workdir).absolute()
@@ -84,16 +86,31 @@ def run_sweep(data, sweep: Sweep, base: ExperimentConfig, workdir: str | Path, s
     for value, cfg in sweep.configs(base):
         sub = workdir / f"{sweep.setting}={value}"
         result = run_experiment(data, cfg, sub, seed, test_data=test_data, resume=resume)
-        for mode, s in result.report["summary"].items():
-            rows.append({"value": value, "mode": mode, **s, "report": str(sub / "report.md")})
+        rows += _sweep_rows(value, result.report, sub / "report.md")
     out = {"name": sweep.name, "setting": sweep.setting, "description": sweep.description, "rows": rows}
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "sweep.json").write_text(json.dumps(out, indent=1, default=str) + "\n")
     table = _table(
-        [sweep.setting, "mode", "runs", "macro-F1 mean", "std", "min", "max", "AUC ovo"],
+        [sweep.setting, "mode", "runs", "macro-F1 mean", "std", "min", "max", "AUC ovo", "paired difference", "p"],
         [[r["value"], r["mode"], r["n_runs"], r["macro_f1_mean"], r["macro_f1_std"], r["macro_f1_min"],
-          r["macro_f1_max"], r["roc_auc_ovo_mean"]] for r in rows],
+          r["macro_f1_max"], r["roc_auc_ovo_mean"], _signed(r["paired_diff_mean"]) if r["paired_diff_mean"] is not None
+          else None, f"{r['paired_p']:.3g}" if r["paired_p"] is not None else None] for r in rows],
     )
     (workdir / "sweep.md").write_text(f"# Sweep: {sweep.name}\n\n{sweep.description}\n\n{table}\n")
     out["table"] = table
     return out
+
+
+def _sweep_rows(value, report: dict, report_md: Path) -> list[dict]:
+    """One sweep row per mode of the report's main classifier; the paired statistics sit on the row of
+    the mode compared with the baseline."""
+    from jaxpelsvae.experiments.report import main_classifier
+
+    paired = (report.get("paired") or {}).get(main_classifier(report))
+    rows = []
+    for mode, s in report["summary"].items():
+        mine = paired is not None and mode == paired["modes"][1]
+        rows.append({"value": value, "mode": mode, **s,
+                     "paired_diff_mean": paired["macro_f1"]["diff_mean"] if mine else None,
+                     "paired_p": paired["macro_f1"]["p_value"] if mine else None, "report": str(report_md)})
+    return rows

@@ -77,3 +77,30 @@ def test_a_config_file_importing_the_earlier_module_name_gets_a_message_naming_t
     path.write_text("from jaxpelsvae.experiments.configs import Sweep\n\ndef get_config():\n    return {}\n")
     with pytest.raises(ConfigError, match="config_files"):
         load_config(path)
+
+
+def test_sweep_md_gives_the_paired_difference_and_p_per_value(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from jaxpelsvae.experiments import runner
+    from jaxpelsvae.experiments.config import preset
+    from jaxpelsvae.experiments.config_files import Sweep, run_sweep
+    from jaxpelsvae.experiments.report import paired_by_classifier, summarise_runs
+
+    def fake_experiment(data, cfg, workdir, seed, **kwargs):
+        # selfreg gains (s + 1) / 64 on seed s, scaled by the temperature: 5 seeds of one sign, p = 0.0625
+        t = cfg.shift.temperature
+        runs = [{"mode": m, "seed": s, "macro_f1": 0.5 + (m == "selfreg") * t * (s + 1) / 64, "roc_auc_ovo": None}
+                for m in ("baseline", "selfreg") for s in range(5)]
+        return SimpleNamespace(report={"config": {"classifier": "cnn"}, "runs": runs, "summary": summarise_runs(runs),
+                                       "paired": paired_by_classifier(runs, "cnn")})
+
+    monkeypatch.setattr(runner, "run_experiment", fake_experiment)
+    out = run_sweep(None, Sweep("t", "shift.temperature", (1.0, 2.0)), preset("tiny"), tmp_path)
+    selfreg = [r for r in out["rows"] if r["mode"] == "selfreg"]
+    assert [r["paired_diff_mean"] for r in selfreg] == [pytest.approx(3 / 64), pytest.approx(6 / 64)]
+    assert [r["paired_p"] for r in selfreg] == [pytest.approx(0.0625)] * 2
+    assert all(r["paired_p"] is None for r in out["rows"] if r["mode"] == "baseline")
+    md = (tmp_path / "sweep.md").read_text()
+    assert "| paired difference | p |" in md and "| +0.094 | 0.0625 |" in md
+    assert json.loads((tmp_path / "sweep.json").read_text())["rows"][1]["paired_p"] == pytest.approx(0.0625)
