@@ -86,7 +86,8 @@ def plot_paired_seeds(report: Mapping, path: Path) -> Path:
             ax.set_title(f"{clf}: no seed run in both modes", fontsize=8)
             continue
         p = "–" if m["p_value"] is None else f"{m['p_value']:.3g}"
-        ax.set_title(f"{clf}: Δ {m['diff_mean']:+.3f}, p {p} (n = {m['n']}, min p {m['p_min_possible']:.3g})", fontsize=8)
+        ax.set_title(f"{clf}: Δ {m['diff_mean']:+.3f}, p {p} (n = {m['n']}, min p {m['p_min_possible']:.3g})",
+                     fontsize=8)
     axes[0, 0].set_ylabel("test macro-F1 (a line per seed)")
     return _save(fig, path)
 

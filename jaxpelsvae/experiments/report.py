@@ -383,10 +383,11 @@ def _paired_line(name: str, m: Mapping, modes: Sequence[str]) -> str:
     if not m["n"]:
         return f"- {name}: no seed with this metric in both modes"
     p = f"p = {m['p_value']:.3g} ({m['p_method']})" if m["p_value"] is not None else f"p {m['p_method']}"
+    seeds = f"{m['n']} seed{'s' if m['n'] != 1 else ''}"
     return (f"- {name}: {modes[1]} − {modes[0]} = {_signed(m['diff_mean'])} ± {m['diff_std']:.3f} (mean ± std over "
-            f"{m['n']} seeds, min {_signed(m['diff_min'])}, max {_signed(m['diff_max'])}); {modes[1]} wins "
+            f"{seeds}, min {_signed(m['diff_min'])}, max {_signed(m['diff_max'])}); {modes[1]} wins "
             f"{m['wins']}, ties {m['ties']}, loses {m['losses']}; two-sided Wilcoxon signed-rank {p}; the smallest p "
-            f"possible with {m['n']} seeds is {m['p_min_possible']:.3g}")
+            f"possible with {seeds} is {m['p_min_possible']:.3g}")
 
 
 def paired_markdown(report: Mapping) -> list[str]:
@@ -407,7 +408,7 @@ def paired_markdown(report: Mapping) -> list[str]:
         rows = [[r["seed"], r[f"macro_f1_{base}"], r[f"macro_f1_{other}"], _signed(r["macro_f1_diff"]),
                  _signed(r["roc_auc_ovo_diff"])] for r in pr["per_seed"]]
         out += [_table(["seed", f"{base} macro-F1", f"{other} macro-F1", "difference", "AUC ovo difference"], rows), ""]
-        out += [_paired_line("macro-F1", pr["macro_f1"], pr["modes"]), _paired_line("AUC ovo", pr["roc_auc_ovo"], pr["modes"])]
+        out += [_paired_line(name, pr[key], pr["modes"]) for name, key in (("macro-F1", "macro_f1"), ("AUC ovo", "roc_auc_ovo"))]
         out += [f"- {mode} seeds without a run of the other mode (left out): {', '.join(map(str, seeds))}"
                 for mode, seeds in pr["unpaired_seeds"].items() if seeds]
         out += [""]

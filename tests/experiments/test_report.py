@@ -148,7 +148,8 @@ def test_paired_p_value_handles_ties_and_zero_differences_exactly_and_matches_sc
 
 
 def test_five_seeds_of_one_sign_give_the_smallest_p_possible():
-    runs = [_run(mode, s, 0.5 + (s + 1) / 64 * (mode == "selfreg")) for mode in ("baseline", "selfreg") for s in range(5)]
+    runs = [_run(mode, s, 0.5 + (s + 1) / 64 * (mode == "selfreg"))
+            for mode in ("baseline", "selfreg") for s in range(5)]
     m = _report_of(runs)["paired"]["cnn"]["macro_f1"]
     assert m["p_value"] == pytest.approx(0.0625) == m["p_min_possible"]
 
