@@ -65,7 +65,7 @@ def summarise_runs(runs: Sequence[Mapping]) -> dict:
 PAIRED_METRICS = ("macro_f1", "roc_auc_ovo")
 WILCOXON_ZERO_METHOD = "pratt"
 """Seeds whose difference is exactly 0 take part in the ranking but add to neither rank sum (Pratt),
-so a tie weakens the evidence instead of vanishing from the sample (Wilcoxon's own rule)."""
+so a tie weakens the evidence instead of vanishing from the sample as under Wilcoxon's own rule."""
 
 
 def min_signed_rank_p(n: int) -> float:
@@ -95,7 +95,7 @@ def signed_rank_test(diff_N: np.ndarray) -> tuple[float | None, str]:
         # all 2^n sign patterns: exact in the presence of ties and zeros, and deterministic
         method, how = stats.PermutationMethod(), "exact (all sign patterns; tied or zero differences)"
     else:
-        method, how = "asymptotic", "normal approximation (tied or zero differences)"
+        method, how = "asymptotic", "normal approximation"
     p = stats.wilcoxon(d, zero_method=WILCOXON_ZERO_METHOD, method=method).pvalue
     return float(p), how
 
