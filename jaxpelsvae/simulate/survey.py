@@ -29,10 +29,30 @@ META_COLUMNS = (
 )
 
 
+# Padded epochs per star a chunk may average: long curves (TESS sectors, dense donors) come in
+# smaller chunks; OGLE's at most 1500 epochs never reach it, which keeps its chunks as they were.
+CHUNK_EPOCHS_PER_STAR = 2048
+
+
+def _chunk_starts(n_points_sorted: np.ndarray, chunk_size: int) -> list[int]:
+    """Start of each chunk of stars (sorted by epochs): at most `chunk_size` stars and
+    chunk_size * CHUNK_EPOCHS_PER_STAR padded epochs (the longest star's width times the count)."""
+    budget = chunk_size * CHUNK_EPOCHS_PER_STAR
+    n = n_points_sorted.shape[0]
+    starts, start = [], 0
+    while start < n:  # loop over chunks
+        starts.append(start)
+        count = np.arange(1, min(chunk_size, n - start) + 1)
+        fits = count * np.maximum(n_points_sorted[start : start + count.shape[0]], 1) <= budget
+        start += max(int(fits.sum()), 1)  # the fitting prefix (its widths only grow)
+    return starts
+
+
 @dataclass(frozen=True)
 class SimConfig:
     """Simulator settings: number of stars when no counts are given, cadence (a `CADENCES` name),
-    interstellar extinction on or off, stars per chunk (bounds memory; each chunk has its own
+    interstellar extinction on or off, stars per chunk (at most; a chunk also holds at most
+    chunk_size * CHUNK_EPOCHS_PER_STAR padded epochs; bounds memory; each chunk has its own
     random stream, so keep it fixed to reproduce a survey bit for bit)."""
 
     n_stars: int = 10_000
@@ -104,8 +124,9 @@ def _simulate_class(cls: str, n: int, cadence: Cadence, seed: int, config: SimCo
     # arrays waste little; the curves are put back in star order at the end.
     order = np.argsort(n_points, kind="stable")
     times, mags, errs, lengths = [], [], [], []
-    for c, start in enumerate(range(0, n, chunk_size)):  # chunks of stars bound the memory
-        idx = order[start : start + chunk_size]
+    starts = _chunk_starts(n_points[order], chunk_size)
+    for c, (start, stop) in enumerate(zip(starts, starts[1:] + [n])):  # chunks of stars bound the memory
+        idx = order[start:stop]
         crng = np.random.default_rng([seed, k, 2, c])
         if donors is not None:
             t, err, mask = donors.padded(donor[idx])

@@ -95,24 +95,32 @@ def ztf_times(n, rng):
     return _compact(t.reshape(n, -1), mask.reshape(n, -1))
 
 
+TESS_PER_SECTOR = int(round(TESS_SECTOR_D / TESS_CADENCE_D))  # cadences of a sector
+
+
 def tess_n_sectors(n, rng):
     """TESS sectors per star: 1-13 (`TESS_SECTOR_P`; 13 in the continuous viewing zones)."""
     return rng.choice(np.arange(1, len(TESS_SECTOR_P) + 1), size=n, p=TESS_SECTOR_P).astype(np.int64)
 
 
-def tess_times(n_sectors, rng):
-    """TESS-like epochs (Ricker et al. 2015) for stars observed in `n_sectors` (N,) consecutive
-    27.4-d sectors of one year-long hemisphere: a 30-min cadence, no data in the 1-d downlink at
-    the end of each 13.7-d orbit, 5 % of cadences flagged out. The mask is not packed to the
-    front (the grid is dense). Returns (t_NT float64 BTJD days, mask_NT bool), sorted per star."""
+def tess_n_slots(n, rng):
+    """Cadence slots per star (`TESS_PER_SECTOR` per sector, before the gaps): `tess_times`' sizes."""
+    return tess_n_sectors(n, rng) * TESS_PER_SECTOR
+
+
+def tess_times(n_slots, rng):
+    """TESS-like epochs (Ricker et al. 2015) for stars observed in `n_slots` (N,) // TESS_PER_SECTOR
+    consecutive 27.4-d sectors of one year-long hemisphere: a 30-min cadence, no data in the 1-d
+    downlink at the end of each 13.7-d orbit, 5 % of cadences flagged out. The mask is not packed to
+    the front (the grid is dense). Returns (t_NT float64 BTJD days, mask_NT bool), sorted per star."""
+    n_sectors = n_slots // TESS_PER_SECTOR
     n = n_sectors.shape[0]
-    per_sector = int(round(TESS_SECTOR_D / TESS_CADENCE_D))
-    n_cols = int(n_sectors.max()) * per_sector
+    n_cols = int(n_sectors.max()) * TESS_PER_SECTOR
     first = rng.integers(0, len(TESS_SECTOR_P) - n_sectors + 1)  # first sector, the last within the year
     col = np.arange(n_cols)[None, :]
     t = TESS_START + first[:, None] * TESS_SECTOR_D + (col + 0.5) * TESS_CADENCE_D
     in_orbit = ((col + 0.5) * TESS_CADENCE_D) % (TESS_SECTOR_D / 2)
-    mask = (col < n_sectors[:, None] * per_sector) & (in_orbit < TESS_SECTOR_D / 2 - TESS_DOWNLINK_D)
+    mask = (col < n_sectors[:, None] * TESS_PER_SECTOR) & (in_orbit < TESS_SECTOR_D / 2 - TESS_DOWNLINK_D)
     mask &= rng.random((n, n_cols)) >= TESS_FLAGGED
     return t, mask
 
@@ -133,9 +141,9 @@ CADENCES = {
     "asas": Cadence(ASAS, asas_times, asas_n_points),
     "eros": Cadence(EROS, eros_times, eros_n_points),
     "ztf": Cadence(ZTF, ztf_times),
-    "tess": Cadence(TESS, tess_times, tess_n_sectors),
+    "tess": Cadence(TESS, tess_times, tess_n_slots),
 }
 SURVEYS = {name: c.survey for name, c in CADENCES.items()}
 
 __all__ = ["ASAS", "EROS", "ZTF", "TESS", "CADENCES", "SURVEYS", "Cadence", "asas_n_points", "asas_times",
-           "eros_n_points", "eros_times", "ztf_times", "tess_n_sectors", "tess_times"]
+           "eros_n_points", "eros_times", "ztf_times", "tess_n_sectors", "tess_n_slots", "tess_times"]

@@ -57,7 +57,7 @@ def test_ztf_cadence_every_three_nights():
 def test_tess_cadence_in_sectors():
     rng = np.random.default_rng(4)
     n_sectors = np.array([1, 2, 13, 1])  # a continuous-viewing-zone star among them
-    t, mask = sv.tess_times(n_sectors, rng)
+    t, mask = sv.tess_times(n_sectors * sv.TESS_PER_SECTOR, rng)
     rows = _rows(t, mask)
     _check_sorted_finite(rows)
     per_sector = sv.TESS_SECTOR_D / sv.TESS_CADENCE_D
@@ -137,3 +137,16 @@ def test_cli_simulate_cadence_from_and_new_cadences(tmp_path):
     assert main([*args, "--out", str(tmp_path / "z"), "--cadence-from", str(tmp_path / "missing")]) == 2
     assert main([*args, "--out", str(tmp_path / "t"), "--cadence", "ztf"]) == 0
     assert set(pd.read_csv(tmp_path / "t" / "meta.csv")["band"]) == {"r"}
+
+
+def test_long_curves_come_in_smaller_chunks():
+    from jaxpelsvae.simulate.survey import CHUNK_EPOCHS_PER_STAR, _chunk_starts
+
+    # curves up to OGLE's 1500 epochs: chunks of chunk_size stars, as before long curves existed
+    assert _chunk_starts(np.sort(np.random.default_rng(0).integers(300, 1501, 50)), 8) == list(range(0, 50, 8))
+    # TESS-long curves: each chunk holds at most chunk_size * CHUNK_EPOCHS_PER_STAR padded epochs
+    widths = np.sort(np.repeat([1315, 2630, 17095], [10, 5, 6]))
+    starts = _chunk_starts(widths, 4)
+    for a, b in zip(starts, starts[1:] + [widths.shape[0]]):
+        assert 1 <= b - a <= 4 and (b - a) * widths[b - 1] <= max(4 * CHUNK_EPOCHS_PER_STAR, widths[b - 1])
+    assert len(starts) > int(np.ceil(widths.shape[0] / 4))
