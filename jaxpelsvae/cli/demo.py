@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from jaxpelsvae.cli.simulate import CADENCE_CHOICES, CADENCE_FROM_HELP, CADENCE_HELP
 
 HELP = "simulate an OGLE-like survey and run the whole experiment on it (about 4 minutes on 2 CPU cores)"
 DESCRIPTION = (
@@ -22,7 +25,8 @@ DEMO_CLASSIFIER = "folded"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stars", type=int, default=None,
                         help=f"total stars to simulate (default: {sum(DEMO_COUNTS.values())}, split as {DEMO_COUNTS})")
-    parser.add_argument("--cadence", choices=("ogle", "gaia"), default="ogle", help="survey cadence to simulate")
+    parser.add_argument("--cadence", choices=CADENCE_CHOICES, default="ogle", help=CADENCE_HELP)
+    parser.add_argument("--cadence-from", type=Path, default=None, metavar="DIR", help=CADENCE_FROM_HELP)
     parser.add_argument("--preset", choices=("tiny", "small", "paper"), default="small", help="experiment preset")
     parser.add_argument("--seeds", type=int, default=None, help="repetitions per mode (default: the preset's)")
     parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most (default: the preset's)")
@@ -50,13 +54,16 @@ def run(args) -> int:
     from jaxpelsvae.experiments.report import summary_table
     from jaxpelsvae.experiments.runner import run_experiment
     from jaxpelsvae.simulate import simulate_survey
+    from jaxpelsvae.simulate.donors import load_donor_cadences
 
     t0 = time.perf_counter()
     workdir = args.workdir.absolute()
     counts = demo_counts(args.stars)
+    donors = load_donor_cadences(args.cadence_from) if args.cadence_from is not None else None
+    observed = f"{args.cadence.upper()} cadence" if donors is None else f"the cadences of {args.cadence_from}"
     if not args.quiet:
-        print(f"[demo] simulating {sum(counts.values())} stars with {args.cadence.upper()} cadence: {counts}", flush=True)
-    lcs = simulate_survey(counts, cadence=args.cadence, seed=args.seed)
+        print(f"[demo] simulating {sum(counts.values())} stars with {observed}: {counts}", flush=True)
+    lcs = simulate_survey(counts, cadence=args.cadence, seed=args.seed, donors=donors)
     # Written for the user (rerun `jaxpelsvae experiment WORKDIR/survey`); the run itself uses the
     # in-memory set (still validated) rather than reading 10^6 rows back.
     write_standard(lcs, workdir / "survey", fmt="parquet")
@@ -67,7 +74,8 @@ def run(args) -> int:
     if args.quiet:
         changes["progress"] = False
     cfg = cfg.replace(**changes)
-    result = run_experiment(lcs, cfg, workdir, seed=args.seed, name=f"simulated {args.cadence.upper()} survey")
+    name = f"simulated {args.cadence.upper()} survey" if donors is None else f"simulated survey with {observed}"
+    result = run_experiment(lcs, cfg, workdir, seed=args.seed, name=name)
     wall = time.perf_counter() - t0
     print()
     print(summary_table(result.report))

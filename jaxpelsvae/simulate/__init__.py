@@ -1,5 +1,6 @@
 """Simulated surveys of periodic variable stars: physical parameters, light-curve physics,
-OGLE-like and Gaia-like cadences and noise (the project's embedded default dataset)."""
+OGLE-, Gaia-, ASAS-, EROS-, ZTF- and TESS-like cadences and noise or those of real curves (the
+project's embedded default dataset)."""
 from __future__ import annotations
 
 from jaxpelsvae.simulate.params import CLASSES, DEFAULT_FRACTIONS, PARAM_COLUMNS, PARAM_UNITS, draw_params

@@ -1,8 +1,9 @@
 """Survey cadences (observation times), apparent magnitudes and photometric noise.
 
-Two surveys: `OGLE` (ground-based I band, ~8 observing seasons, 300-1500 epochs, night-time only)
-and `GAIA` (space-based G band, ~1000 days of transits grouped by the scanning law: pairs of
-field-of-view crossings 106.5 min apart, repeated every 6-h spin, visits every few weeks).
+Two surveys here: `OGLE` (ground-based I band, ~8 observing seasons, 300-1500 epochs, night-time
+only) and `GAIA` (space-based G band, ~1000 days of transits grouped by the scanning law: pairs of
+field-of-view crossings 106.5 min apart, repeated every 6-h spin, visits every few weeks); the
+others (ASAS, EROS, ZTF, TESS) and the registry of cadences are in `surveys`.
 Times are returned as padded (N, T) float64 arrays [days] with a mask, already sorted per star.
 """
 from __future__ import annotations
@@ -45,7 +46,6 @@ class Survey:
 
 OGLE = Survey("ogle", "I", 13.0, 19.5, 0.25, 0.004, 0.07, 19.0, 0.3, 0.002, 0.58)
 GAIA = Survey("gaia", "G", 8.5, 20.0, 0.2, 0.0008, 0.01, 18.0, 0.4, 0.004, 0.84)
-SURVEYS = {"ogle": OGLE, "gaia": GAIA}
 
 
 # --------------------------------------------------------------------------- cadences
@@ -65,9 +65,18 @@ def ogle_times(n_points, rng):
     numbers of epochs per season, observations only in a 0.35-day night window.
     Returns (t_NT float64 days from HJD 2452000, mask_NT bool).
     """
+    return season_times(n_points, rng, n_seasons=8, season_days=(180.0, 260.0))
+
+
+def season_times(n_points, rng, *, n_seasons: int, season_days: tuple[float, float], night_days: float = 0.35):
+    """Epochs of a ground-based survey for stars with `n_points` (N,) observations each: `n_seasons`
+    yearly seasons of U(season_days) days (the field's visibility; one length per star), the first
+    starting 100-465 d after the zero point, epochs spread over the seasons with Dirichlet(6) weights
+    (unequal seasons), each epoch inside the first `night_days` of its night (after 0.05 d).
+    Returns (t_NT float64 days, mask_NT bool), sorted per star; the padding follows the epochs.
+    """
     n = n_points.shape[0]
     t_max = int(n_points.max())
-    n_seasons = 8
     u = _sorted_uniform(rng, n_points, t_max)
     weights = rng.dirichlet(np.full(n_seasons, 6.0), n)  # (N, S)
     cumw = np.concatenate([np.zeros((n, 1)), np.cumsum(weights, axis=1)], axis=1)
@@ -81,13 +90,13 @@ def ogle_times(n_points, rng):
     np.add.at(marks, (rows.repeat(n_seasons - 1), pos), 1)
     season = np.cumsum(marks[:, :t_max], axis=1, dtype=np.int8)
     # Season k maps u in [cumw_k, cumw_k+1) linearly onto its visibility window.
-    season_len = rng.uniform(180.0, 260.0, (n, 1))
+    season_len = rng.uniform(season_days[0], season_days[1], (n, 1))
     start = 100.0 + rng.uniform(0.0, 365.25, (n, 1))
     slope = season_len / weights  # (N, S) days per unit of u
     intercept = start + np.arange(n_seasons)[None, :] * 365.25 - cumw[:, :-1] * slope
     t = np.take_along_axis(intercept, season, axis=1) + u * np.take_along_axis(slope, season, axis=1)
     night = np.floor(t)
-    t = night + 0.05 + 0.35 * (t - night)  # squeeze each day into its night: keeps the order
+    t = night + 0.05 + night_days * (t - night)  # squeeze each day into its night: keeps the order
     mask = np.arange(t_max)[None, :] < n_points[:, None]
     return t, mask
 
@@ -154,18 +163,32 @@ def g_minus_i(teff):
     return -0.01760 + 0.99314 * vi - 0.1732 * vi**2 * (vi < 2.75) - 0.1732 * 2.75**2 * (vi >= 2.75)
 
 
+# ZTF r (effective wavelength ~0.62 um) as a colour interpolation between V (0.55 um) and
+# I_C (0.80 um), linear in wavelength: r = V - R_FROM_VI (V - I).
+R_FROM_VI = (0.62 - 0.55) / (0.80 - 0.55)
+
+
 def absolute_mag(abs_gmag, teff, band):
-    """Absolute magnitude in `band` ('G' or 'I') from M_G and Teff."""
+    """Absolute magnitude in `band` ('G', 'I', 'V' or 'r') from M_G and Teff.
+
+    V and I_C follow from the (G - I) and (V - I) colours; ZTF r is interpolated between them
+    (`R_FROM_VI`), an approximation good to a few hundredths of a magnitude for non-extreme colours.
+    """
     if band == "G":
         return np.asarray(abs_gmag, np.float64)
+    abs_i = abs_gmag - g_minus_i(teff)
     if band == "I":
-        return abs_gmag - g_minus_i(teff)
+        return abs_i
+    if band == "V":
+        return abs_i + v_minus_i(teff)
+    if band == "r":
+        return abs_i + (1.0 - R_FROM_VI) * v_minus_i(teff)
     raise ValueError(f"unknown band {band!r}")
 
 
-def place_stars(abs_mag, survey: Survey, rng, extinction: bool = True):
+def place_stars(abs_mag, survey: Survey, rng, extinction: bool = True, target=None):
     """Distances and extinctions that put stars of absolute magnitude `abs_mag` (N,) at apparent
-    magnitudes drawn from the survey's magnitude-limited counts.
+    magnitudes drawn from the survey's magnitude-limited counts (or at `target` (N,) when given).
 
     Extinction grows with distance, A_V = k d with k ~ U(0.2, 1.5) mag/kpc (Galactic disc), or
     is zero with `extinction=False`;
@@ -178,7 +201,8 @@ def place_stars(abs_mag, survey: Survey, rng, extinction: bool = True):
     b = survey.count_slope * np.log(10.0)
     u = rng.random(n)
     lo, hi = np.exp(b * survey.mag_bright), np.exp(b * survey.mag_faint)
-    target = np.log(lo + u * (hi - lo)) / b  # inverse CDF of dN/dm ~ exp(b m)
+    if target is None:
+        target = np.log(lo + u * (hi - lo)) / b  # inverse CDF of dN/dm ~ exp(b m)
     k_v = rng.uniform(0.2, 1.5, n) / 1000.0 * float(extinction)  # A_V per pc (drawn either way)
     log_lo = np.full(n, 1.0)
     log_hi = np.full(n, np.log10(MAX_DISTANCE_PC))
@@ -196,10 +220,18 @@ def place_stars(abs_mag, survey: Survey, rng, extinction: bool = True):
 
 def add_noise(mag_true_NT, survey: Survey, rng):
     """Per-epoch errors from the survey's error law (10 % jitter), Gaussian noise with those
-    errors, and rare outliers (fainter by |N(0, 0.5)| + 0.1 mag with an inflated error).
+    errors, and rare outliers (`observe`).
     Returns (mag_obs_NT, err_NT)."""
     shape = mag_true_NT.shape
     err = survey.error(mag_true_NT) * np.exp(0.1 * rng.standard_normal(shape))
+    return observe(mag_true_NT, err, survey, rng)
+
+
+def observe(mag_true_NT, err_NT, survey: Survey, rng):
+    """Gaussian noise with the given per-epoch errors and the survey's rare outliers (fainter by
+    |N(0, 0.5)| + 0.1 mag with an error inflated 1-10 times). Returns (mag_obs_NT, err_NT)."""
+    shape = mag_true_NT.shape
+    err = np.array(err_NT, np.float64)
     mag = mag_true_NT + err * rng.standard_normal(shape)
     out = rng.random(shape) < survey.outlier_rate
     if out.any():
@@ -210,5 +242,5 @@ def add_noise(mag_true_NT, survey: Survey, rng):
     return mag, err
 
 
-__all__ = ["Survey", "OGLE", "GAIA", "SURVEYS", "ogle_times", "ogle_n_points", "gaia_times", "place_stars",
-           "add_noise", "absolute_mag", "g_minus_i", "v_minus_i"]
+__all__ = ["Survey", "OGLE", "GAIA", "ogle_times", "ogle_n_points", "gaia_times", "season_times", "place_stars",
+           "add_noise", "observe", "absolute_mag", "g_minus_i", "v_minus_i"]

@@ -21,9 +21,10 @@ N_MODES = 6  # pulsation modes per star (multi-mode delta Scuti use them all)
 
 # Amplitude in a band relative to the V band for pulsators (Cepheids, RR Lyrae, delta Scuti:
 # A_I / A_V ~ 0.6, A_G / A_V ~ 0.92, Clementini et al. 2016); long-period variables are given in I and are redder.
-PULSATOR_BAND_SCALE = {"V": 1.0, "G": 0.92, "I": 0.6}
-LPV_BAND_SCALE = {"I": 1.0, "G": 1.8, "V": 2.6}
-BAND_WAVELENGTH_UM = {"V": 0.55, "G": 0.64, "I": 0.80}
+# ZTF r is interpolated between V and I linearly in wavelength (0.62 um, 28 % of the way).
+PULSATOR_BAND_SCALE = {"V": 1.0, "G": 0.92, "I": 0.6, "r": 0.89}
+LPV_BAND_SCALE = {"I": 1.0, "G": 1.8, "V": 2.6, "r": 2.15}
+BAND_WAVELENGTH_UM = {"V": 0.55, "G": 0.64, "I": 0.80, "r": 0.62}
 
 
 def _interp(x, knots_x, knots_y):

@@ -221,7 +221,7 @@ def test_parse_counts_and_bad_input():
         with pytest.raises(ConfigError):
             parse_counts(bad)
     with pytest.raises(ConfigError):
-        simulate_survey({"CEP": 1}, cadence="tess")
+        simulate_survey({"CEP": 1}, cadence="kepler")
     with pytest.raises(ConfigError):
         simulate_survey({"CEP": 0})
 
