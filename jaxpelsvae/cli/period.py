@@ -1,17 +1,19 @@
-"""`jaxpelsvae period DATA --out FILE`: best period of every star (CSV id,period,power)."""
+"""`jaxpelsvae period DATA --out FILE`: best period of every star and its quality (CSV id,period,power,fap,alias_flag)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-HELP = "find every star's period with a batched Lomb-Scargle periodogram (CSV id,period,power)"
+HELP = "find every star's period with a batched Lomb-Scargle periodogram (CSV id,period,power,fap,alias_flag)"
 OUT_KIND = "file"  # --out names a file
 DESCRIPTION = (
     "Find the period of every star of a dataset with a batched generalised (floating-mean, "
     "error-weighted) Lomb-Scargle periodogram in JAX on one shared frequency grid, optionally "
     "re-ranked by a multi-term Fourier fit, refined locally, and checked for period doubling "
     "(eclipsing binaries peak at half their period). Writes a CSV with columns id, period (days), "
-    "power (fraction of the weighted variance explained by the final model)."
+    "power (fraction of the weighted variance explained by the final model), fap (Baluev 2008 "
+    "false-alarm probability of the chosen periodogram peak) and alias_flag (true when the search cannot "
+    "tell the period from its half, double or a one-day alias)."
 )
 
 
@@ -49,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out", type=Path, default=None,
-        help="output CSV (id, period in days, power); when omitted: WORKDIR/periods.csv",
+        help="output CSV (id, period in days, power, fap, alias_flag); when omitted: WORKDIR/periods.csv",
     )
     parser.add_argument(
         "--min-period", type=_positive_float, default=d.min_period,

@@ -27,6 +27,10 @@ LOMB_SCARGLE_CLASS = "lomb_scargle_class"
 # spellings of a given period's source written by earlier versions
 _CATALOGUE_ALIASES = ("", "nan", "none", "meta", CATALOGUE)
 
+# The search's quality of a found period, kept in meta (columns) from `find_periods` (names).
+QUALITY_COLUMNS = {"period_power": "power", "period_fap": "fap", "period_alias_flag": "alias_flag"}
+_MISSING = {"period_power": np.nan, "period_fap": np.nan, "period_alias_flag": False}
+
 if TYPE_CHECKING:
     from jaxpelsvae.data.lightcurves import LightCurveSet
 
@@ -47,6 +51,18 @@ def period_sources(lcs: LightCurveSet) -> np.ndarray:
     else:
         src = np.full(len(lcs), CATALOGUE, dtype=object)
     return np.where(valid, src, "")
+
+
+def _quality(lcs: LightCurveSet) -> dict[str, np.ndarray]:
+    """Each star's period quality as recorded in meta (missing where there is none)."""
+    out = {}
+    for column, missing in _MISSING.items():
+        dtype = bool if isinstance(missing, bool) else np.float64
+        if column in lcs.meta.columns:
+            out[column] = lcs.meta[column].fillna(missing).to_numpy(dtype, copy=True)  # filled in place
+        else:
+            out[column] = np.full(len(lcs), missing, dtype)
+    return out
 
 
 def without_labels(lcs: LightCurveSet) -> LightCurveSet:
@@ -90,7 +106,8 @@ def find_periods_label_free(lcs: LightCurveSet, config: PeriodConfig | None = No
         if (sub.lengths > 1).any():
             out.append(find_periods(sub, config, grid=grid, progress=progress))
         else:
-            out.append(pd.DataFrame({"id": sub.ids, "period": np.nan, "power": np.nan}))
+            out.append(pd.DataFrame({"id": sub.ids, "period": np.nan, "power": np.nan, "fap": np.nan,
+                                     "alias_flag": False}))
     found = pd.concat(out, ignore_index=True)
     order = {str(i): k for k, i in enumerate(lcs.ids)}
     return found.iloc[np.argsort([order[str(i)] for i in found["id"]], kind="stable")].reset_index(drop=True)
@@ -116,7 +133,9 @@ def fill_periods(
         [min / margin, max * margin] (`find_periods_by_class`), source `lomb_scargle_class`, also
         when it held a label-free period; stars of unlisted classes or without a class get the
         label-free search. For fitting on training stars only (module docstring).
-    Stars where nothing is found get NaN. Returns (the set with the completed meta, number of stars
+    Searched stars also get the search's quality in meta: `period_power`, `period_fap` and
+    `period_alias_flag` (`find_periods`' power, fap and alias_flag; NaN, NaN, False for catalogue
+    periods). Stars where nothing is found get NaN. Returns (the set with the completed meta, number of stars
     searched that got a period).
     """
     n = len(lcs)
@@ -130,6 +149,7 @@ def fill_periods(
     else:
         limited = np.zeros(n, bool)
     target = np.where(limited, LOMB_SCARGLE_CLASS, LOMB_SCARGLE)
+    quality = _quality(lcs)
     search = (source != CATALOGUE) & (source != target)
     if search.any():
         idx = np.flatnonzero(search)
@@ -140,12 +160,16 @@ def fill_periods(
         else:
             found = find_periods_label_free(sub, dataclasses.replace(config or PeriodConfig(), **search_overrides),
                                             progress=progress)
-        by_id = dict(zip(found["id"].astype(str), found["period"].astype(float)))
-        periods[idx] = [by_id.get(str(i), np.nan) for i in lcs.ids[idx]]
+        found = found.set_index(found["id"].astype(str)).reindex([str(i) for i in lcs.ids[idx]])
+        periods[idx] = found["period"].to_numpy(float)
         source[idx] = target[idx]
+        for column, name in QUALITY_COLUMNS.items():
+            quality[column][idx] = found[name].to_numpy(quality[column].dtype, na_value=_MISSING[column])
     meta = lcs.meta.copy()
     meta["period"] = periods
     meta["period_source"] = np.where(_valid(periods), source, "").astype(str)
+    for column, values in quality.items():
+        meta[column] = np.where(source == CATALOGUE, _MISSING[column], values)
     out = lcs.with_meta(meta).with_classes(lcs.classes)
     return out, int(_valid(periods[search]).sum())
 
@@ -171,5 +195,5 @@ def fill_for_fitting(lcs: LightCurveSet, class_limits: dict, *, margin: float = 
     return filled.select(ok), info
 
 
-__all__ = ["CATALOGUE", "LOMB_SCARGLE", "LOMB_SCARGLE_CLASS", "fill_for_fitting", "find_periods_label_free", "fill_periods", "period_sources",
+__all__ = ["CATALOGUE", "LOMB_SCARGLE", "LOMB_SCARGLE_CLASS", "QUALITY_COLUMNS", "fill_for_fitting", "find_periods_label_free", "fill_periods", "period_sources",
            "without_labels"]

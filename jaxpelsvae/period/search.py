@@ -21,7 +21,13 @@ from jaxpelsvae.config import require_positive
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.period.grid import FrequencyGrid, auto_grid, phases_at
 from jaxpelsvae.period.harmonic import doubling_bic, doubling_harmonics, fourier_power_batch
-from jaxpelsvae.period.lombscargle import gls_peaks_batch, gls_power_batch, log_posterior_score, prepare_inputs
+from jaxpelsvae.period.lombscargle import (
+    false_alarm_probability,
+    gls_peaks_batch,
+    gls_power_batch,
+    log_posterior_score,
+    prepare_inputs,
+)
 
 if TYPE_CHECKING:
     from jaxpelsvae.data import LightCurveSet
@@ -161,8 +167,42 @@ def _double_flags(lcs: LightCurveSet, config: PeriodConfig) -> np.ndarray:
     return lcs.meta["class"].isin(list(config.double_classes)).to_numpy()
 
 
-def _search_batch(time, mag, err, mask, grid: FrequencyGrid, config: PeriodConfig, flags: np.ndarray):
-    """Best (frequency, power, grid-peak power, doubled, dBIC), each (B,), of one padded batch."""
+# The best period is flagged as ambiguous (`alias_flag`) when the data do not clearly prefer it to
+# its half, double or a one-day alias (Kass & Raftery's scale: evidence "not worth more than a bare
+# mention" is 2 ln B < 2):
+#   * another candidate peak at such an alias scores within ALIAS_MARGIN of it (log posterior, i.e.
+#     a likelihood ratio below e);
+#   * the period-doubling test favours the other one: BIC(2P) < BIC(P) - ALIAS_DBIC for a period not
+#     doubled (label-free searches never double: the test needs a class to act), or a doubled
+#     period with BIC(2P) > BIC(P) - ALIAS_DBIC.
+ALIAS_MARGIN = 1.0
+ALIAS_DBIC = 2.0
+# Ground-based nightly cadences alias at 1 cycle per solar or sidereal (1.0027) day.
+_DAY_ALIAS = (1.0, 1.0027)
+
+
+def _alias_of(f_best, f_other, df: float) -> np.ndarray:
+    """(B, K) bool: f_other (B, K) is the double, the half or a one-day alias of f_best (B,)."""
+    tol = 2.0 * df  # a grid peak is located to within a step; twice that covers both peaks
+    fb = f_best[:, None]
+    harmonic = (np.abs(f_other - 2.0 * fb) <= 2.0 * tol) | (np.abs(2.0 * f_other - fb) <= 2.0 * tol)
+    gap = np.abs(f_other - fb)
+    daily = np.zeros_like(harmonic)
+    for day in _DAY_ALIAS:
+        daily |= (np.abs(gap - day) <= tol) | (np.abs(f_other + fb - day) <= tol)
+    return harmonic | daily
+
+
+def _effective_baseline(time, err, mask) -> np.ndarray:
+    """(B,) sqrt(4 pi var_w(t)) [d]: the weighted spread of the times that Baluev's FAP uses."""
+    w = np.where(mask, 1.0 / np.where(mask, err, 1.0) ** 2, 0.0)
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    mean = (w * time).sum(axis=1, keepdims=True)
+    return np.sqrt(4.0 * np.pi * (w * (time - mean) ** 2).sum(axis=1))
+
+
+def _search_batch(time, mag, err, mask, grid: FrequencyGrid, config: PeriodConfig, flags: np.ndarray) -> dict:
+    """Best frequency, power, grid-peak power, doubled, dBIC, fap, alias_flag, each (B,), of one padded batch."""
     phases, y, w = prepare_inputs(time, mag, err, mask, grid, config.block)
     k = min(config.n_candidates, grid.n)
     prior = float(config.period_prior)
@@ -173,15 +213,24 @@ def _search_batch(time, mag, err, mask, grid: FrequencyGrid, config: PeriodConfi
     freqs = grid.f0 + grid.df * np.asarray(idx, np.float64)
     peak_power = np.asarray(peak_power, np.float64)
     rows = np.arange(freqs.shape[0])
-    best_f, best_p = freqs[:, 0], peak_power[:, 0]
     terms = tuple(range(1, config.nterms + 1))
     n_pts = mask.sum(axis=1)
+    cand_power = peak_power
     if config.nterms > 1 and k > 1:
         power, _ = fourier_power_batch(phases_at(time, freqs), y, w, harmonics=terms)
-        power = np.asarray(power, np.float64)
-        # The same ranking as the periodogram's peaks, with the multi-harmonic power.
-        pick = np.argmax(log_posterior_score(power, n_pts[:, None], freqs, prior) if prior else power, axis=1)
-        best_f, best_p = freqs[rows, pick], np.asarray(power, np.float64)[rows, pick]
+        cand_power = np.asarray(power, np.float64)
+    # The periodogram's ranking (the same with the multi-harmonic power); with plain Lomb-Scargle
+    # the device already ranked the peaks, best first. Without a prior the log posterior is the
+    # log likelihood, a monotone function of the power: one scale for the alias margin either way.
+    score = log_posterior_score(cand_power, n_pts[:, None], freqs, prior)
+    pick = np.argmax(score, axis=1) if config.nterms > 1 else np.zeros(freqs.shape[0], int)
+    best_f, best_p = freqs[rows, pick], cand_power[rows, pick]
+    others = np.ones_like(freqs, bool)
+    others[rows, pick] = False
+    close = others & (score[rows, pick][:, None] - score < ALIAS_MARGIN) & (cand_power > 0)
+    alias = (close & _alias_of(best_f, freqs, grid.df)).any(axis=1)
+    fap = false_alarm_probability(peak_power[rows, pick], n_pts, grid.f0 + grid.df * (grid.n - 1),
+                                  _effective_baseline(time, err, mask))
     if config.refine and grid.n > 1:
         local = best_f[:, None] + grid.df * np.linspace(-1.0, 1.0, _REFINE_POINTS)[None, :]
         local = np.maximum(local, grid.f0 * 0.5)
@@ -192,8 +241,9 @@ def _search_batch(time, mag, err, mask, grid: FrequencyGrid, config: PeriodConfi
     dbic = np.full(freqs.shape[0], np.nan)
     nd = config.double_nterms
     # The 2P model has 4 nd + 1 parameters: test only where the points clearly outnumber them,
-    # and only where 2P stays inside the searched period range.
-    testable = flags & (n_pts >= 2 * (4 * nd + 1)) & (0.5 * best_f >= grid.f0)
+    # and only where 2P stays inside the searched period range. Every such star is tested (two
+    # one-frequency fits, cheap beside the periodogram) for the alias flag; only `flags` are doubled.
+    testable = (n_pts >= 2 * (4 * nd + 1)) & (0.5 * best_f >= grid.f0)
     if testable.any():
         half = phases_at(time, 0.5 * best_f[:, None])
         h_single, h_double = doubling_harmonics(nd)
@@ -201,10 +251,12 @@ def _search_batch(time, mag, err, mask, grid: FrequencyGrid, config: PeriodConfi
         power_double, chi2_double = fourier_power_batch(half, y, w, harmonics=h_double)
         dbic = np.where(testable, doubling_bic(np.asarray(chi2_single)[:, 0], np.asarray(chi2_double)[:, 0],
                                                n_pts, nd), np.nan)
-        doubled = testable & (dbic < -config.double_margin)
+        doubled = flags & testable & (dbic < -config.double_margin)
+        alias |= testable & np.where(doubled, dbic > -ALIAS_DBIC, dbic < -ALIAS_DBIC)
         best_f = np.where(doubled, 0.5 * best_f, best_f)
         best_p = np.where(doubled, np.asarray(power_double, np.float64)[:, 0], best_p)
-    return best_f, best_p, peak_power[:, 0], doubled, dbic
+    return {"frequency": best_f, "power": best_p, "ls_power": peak_power[:, 0], "doubled": doubled,
+            "doubling_dbic": np.where(flags, dbic, np.nan), "fap": fap, "alias_flag": alias}
 
 
 def find_periods(
@@ -222,7 +274,10 @@ def find_periods(
     keyword overrides, e.g. `nterms=2`). grid: frequency grid to use instead of `grid_for(lcs)`.
     progress: tqdm bar over batches. Returns a DataFrame in the set's order with columns
     `id`, `period` (days), `power` (fraction of the weighted variance explained by the final model:
-    the Lomb-Scargle power for nterms=1; NaN for stars with fewer than `min_points` points); with
+    the Lomb-Scargle power for nterms=1; NaN for stars with fewer than `min_points` points), its
+    quality `fap` (Baluev 2008 false-alarm probability of the chosen periodogram peak:
+    `lombscargle.false_alarm_probability`; NaN without a period) and `alias_flag` (True when the
+    search cannot tell the period from its half, double or a one-day alias: ALIAS_MARGIN); with
     `details` also `frequency` (cycles/day), `ls_power` (highest grid peak), `doubled`,
     `doubling_dbic` (BIC(2P) - BIC(P) of the doubling test, NaN where not tested), `n_points`.
     """
@@ -233,11 +288,8 @@ def find_periods(
     _check_set(lcs)
     grid = grid or grid_for(lcs, config)
     flags = _double_flags(lcs, config)
-    freq = np.full(n, np.nan)
-    power = np.full(n, np.nan)
-    ls_power = np.full(n, np.nan)
-    doubled = np.zeros(n, bool)
-    dbic = np.full(n, np.nan)
+    cols = {name: np.full(n, np.nan) for name in ("frequency", "power", "ls_power", "doubling_dbic", "fap")}
+    cols.update(doubled=np.zeros(n, bool), alias_flag=np.zeros(n, bool))
     usable = np.flatnonzero((lcs.lengths >= config.min_points) & (_baselines(lcs) > 0))
     order = usable[np.argsort(lcs.lengths[usable], kind="stable")]  # similar lengths share a batch
     bs = config.batch_size
@@ -249,15 +301,14 @@ def find_periods(
         t_len = _bucket(int(lcs.lengths[idx].max()))
         time, mag, err, mask = _pad_batch(lcs, padded, t_len)
         batch_flags = np.where(padded >= 0, flags[np.maximum(padded, 0)], False)
-        f, p, lp, dbl, db = _search_batch(time, mag, err, mask, grid, config, batch_flags)
-        m = idx.size
-        freq[idx], power[idx], ls_power[idx], doubled[idx], dbic[idx] = f[:m], p[:m], lp[:m], dbl[:m], db[:m]
-    out = pd.DataFrame({"id": lcs.ids, "period": 1.0 / freq, "power": power})
+        found = _search_batch(time, mag, err, mask, grid, config, batch_flags)
+        for name, values in cols.items():
+            values[idx] = found[name][:idx.size]
+    out = pd.DataFrame({"id": lcs.ids, "period": 1.0 / cols["frequency"], "power": cols["power"],
+                        "fap": cols["fap"], "alias_flag": cols["alias_flag"]})
     if details:
-        out["frequency"] = freq
-        out["ls_power"] = ls_power
-        out["doubled"] = doubled
-        out["doubling_dbic"] = dbic
+        for name in ("frequency", "ls_power", "doubled", "doubling_dbic"):
+            out[name] = cols[name]
         out["n_points"] = lcs.lengths
     return out
 
@@ -332,5 +383,5 @@ def periodograms(
     return grid, power
 
 
-__all__ = ["CLASS_LIMIT_MARGIN", "DOUBLE_TEST_MODES", "PeriodConfig", "find_periods", "find_periods_by_class",
+__all__ = ["ALIAS_DBIC", "ALIAS_MARGIN", "CLASS_LIMIT_MARGIN", "DOUBLE_TEST_MODES", "PeriodConfig", "find_periods", "find_periods_by_class",
            "grid_for", "periodograms"]

@@ -494,7 +494,8 @@ def predict_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int 
     """Class probabilities of every star of ``lcs`` (labels, if any, are not read) from the classifier
     saved in ``model_dir``: a DataFrame with id, one column per class, ``predicted``,
     ``probability`` (of the predicted class), ``period`` [d] and ``period_source`` (what the view
-    folded with; empty for the "cnn", which reads no period). Inputs are drawn as for a test set."""
+    folded with; empty for the "cnn", which reads no period), then the period's quality
+    ``period_power``, ``period_fap``, ``period_alias_flag`` (`period.fill_periods`). Inputs are drawn as for a test set."""
     import pandas as pd
 
     meta = lcs.meta.drop(columns=[c for c in ("class",) if c in lcs.meta.columns])
@@ -515,5 +516,10 @@ def predict_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int 
     table["period"] = periods
     table["period_source"] = (lcs.meta["period_source"].astype(str).to_numpy()
                               if config.reads_period and "period_source" in lcs.meta.columns else "")
+    from jaxpelsvae.period.fill import QUALITY_COLUMNS
+
+    for column in QUALITY_COLUMNS:  # the search's quality of the period (empty for catalogue periods)
+        table[column] = (lcs.meta[column].to_numpy() if config.reads_period and column in lcs.meta.columns
+                         else np.nan)
     return table
 

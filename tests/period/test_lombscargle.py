@@ -193,7 +193,7 @@ def test_doubling_test_recovers_eclipsing_binary_periods(mixed_set):
     assert auto.loc["sin_ecl", "doubling_dbic"] > 0  # tested (class ECL) and rejected
     assert np.isnan(auto.loc["rr1", "doubling_dbic"])  # class RRLYR: not tested under 'auto'
     assert np.isnan(auto.loc["short", "period"]) and np.isnan(auto.loc["short", "power"])
-    assert list(plain.reset_index().columns) == ["id", "period", "power"]
+    assert list(plain.reset_index().columns) == ["id", "period", "power", "fap", "alias_flag"]
     assert list(auto.index) == list(lcs.ids)
     assert (auto["power"].dropna() > 0.5).all()
 
@@ -225,7 +225,7 @@ def test_cli_period_end_to_end(tmp_path, mixed_set, capsys):
                      "--no-progress", "--workdir", str(tmp_path / "work")])
     assert code == 0
     table = pd.read_csv(out, dtype={"id": str})
-    assert list(table.columns) == ["id", "period", "power"]
+    assert list(table.columns) == ["id", "period", "power", "fap", "alias_flag"]
     got = table.set_index("id")["period"]
     assert set(got.index) == {"eb1", "rr1"}  # the 3-point star is skipped ...
     rejected = pd.read_csv(tmp_path / "work" / "rejected.csv")

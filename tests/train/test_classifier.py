@@ -178,11 +178,13 @@ def test_predict_gives_probabilities_without_reading_labels(gaia_like, tmp_path,
     unlabelled = test.with_meta(test.meta.drop(columns=["class", "period", "period_source"]))
     blind = predict_saved_model(tmp_path / "run" / "model", dataclasses.replace(unlabelled, classes=()))
     classes = list(gaia_like.classes)
-    assert list(labelled.columns) == ["id", *classes, "predicted", "probability", "period", "period_source"]
+    assert list(labelled.columns) == ["id", *classes, "predicted", "probability", "period", "period_source",
+                                      "period_power", "period_fap", "period_alias_flag"]
     np.testing.assert_allclose(labelled[classes].sum(axis=1), 1.0, atol=1e-6)
     # periods found again on the unlabelled curves, the same way: the same probabilities
     np.testing.assert_allclose(labelled[classes].to_numpy(), blind[classes].to_numpy(), atol=1e-5)
     assert (blind["period_source"] == "lomb_scargle").all()
+    assert blind["period_fap"].between(0.0, 1.0).all() and blind["period_alias_flag"].isin([True, False]).all()
 
     from jaxpelsvae.cli import main
 
