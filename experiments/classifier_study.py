@@ -15,7 +15,9 @@ decay, batch 32, early stopping on the validation loss (--select f1: on validati
 best epochs are reported, see item 5 of issue 14).
 The forest: 300 trees on nine simple features of `light_curve_features` (same periods).
 
-Usage: python experiments/classifier_study.py [--classifiers cnn,folded,hybrid,multifold] [--scenarios gaia,gaia2eros,sim2gaia]
+A classifier named ens-NAME is NAME and the forest together: the mean of their class probabilities.
+
+Usage: python experiments/classifier_study.py [--classifiers cnn,folded,hybrid,multifold,ens-multifold] [--scenarios gaia,gaia2eros,sim2gaia]
        [--seeds 3] [--epochs 40] [--patience 10] [--lr 3e-3] [--view '{"bins": 32}'] [--out results.json]
 (--view applies to every classifier but cnn, e.g. '{"amplitude": false, "noise": 1.0}' for multifold.)
 """
@@ -185,11 +187,12 @@ def train_one(name, train, val, tests, classes, seed, args, view_kw, backbone_kw
     for key in tests:
         logp = _predict(eval_step, best_state, fixed[key], args.batch)
         out[key] = macro_f1(padded[key][2], logp.argmax(1), k)
+        out[f"{key}_prob"] = np.exp(logp.astype(np.float64))
     return out
 
 
 def forest(train, tests, seed):
-    """Random forest (300 trees) on RF_FEATURES; macro-F1 per test set."""
+    """Random forest (300 trees) on RF_FEATURES; macro-F1 (and class probabilities, "<test>_prob") per test set."""
     from sklearn.ensemble import RandomForestClassifier
 
     from jaxpelsvae.data.features import light_curve_features
@@ -199,7 +202,21 @@ def forest(train, tests, seed):
 
     lcs, per = train
     rf = RandomForestClassifier(300, random_state=seed, n_jobs=1, class_weight="balanced").fit(feats(lcs, per), lcs.labels)
-    return {key: macro_f1(t.labels, rf.predict(feats(t, p)), len(lcs.classes)) for key, (t, p) in tests.items()}
+    out = {}
+    for key, (t, p) in tests.items():
+        out[f"{key}_prob"] = rf.predict_proba(feats(t, p))  # columns: the training labels 0..K-1, all present
+        out[key] = macro_f1(t.labels, out[f"{key}_prob"].argmax(1), len(lcs.classes))
+    return out
+
+
+def ensemble(net, rf, tests):
+    """The mean of a network's and the forest's class probabilities per test star: {test: macro-F1, "net_<test>",
+    "rf_<test>": each member's own}."""
+    out = {k: v for k, v in net.items() if not k.endswith("_prob")}
+    for key, (t, _) in tests.items():
+        prob = 0.5 * (net[f"{key}_prob"] + rf[f"{key}_prob"])
+        out.update({key: macro_f1(t.labels, prob.argmax(1), len(t.classes)), f"net_{key}": net[key], f"rf_{key}": rf[key]})
+    return out
 
 
 # ------------------------------------------------------------------ scenarios
@@ -250,8 +267,9 @@ def main(argv=None):
     sets = {name: load(name, cache, args.sim_per_class, not args.no_catalogue_periods, args.period_prior) for name in sorted(need)}
     results = []
     for clf in args.classifiers.split(","):
-        view_kw = json.loads(args.view) if clf != "cnn" else {"length": args.cnn_length}
-        backbone_kw = json.loads(args.backbone) if clf != "cnn" else {}
+        net = clf.removeprefix("ens-")
+        view_kw = json.loads(args.view) if net != "cnn" else {"length": args.cnn_length}
+        backbone_kw = json.loads(args.backbone) if net != "cnn" else {}
         for scenario in scenarios:
             rows = []
             t0 = time.time()
@@ -259,8 +277,12 @@ def main(argv=None):
                 tr, va, tests, classes = scenario_parts(scenario, seed, sets)
                 if clf == "rf":
                     r = forest(tr, tests, seed)
+                elif clf.startswith("ens-"):
+                    r = ensemble(train_one(net, tr, va, tests, classes, seed, args, view_kw, backbone_kw),
+                                 forest(tr, tests, seed), tests)
                 else:
                     r = train_one(clf, tr, va, tests, classes, seed, args, view_kw, backbone_kw)
+                r = {k: v for k, v in r.items() if not k.endswith("_prob")}
                 rows.append(r)
                 print(json.dumps({"classifier": clf, "scenario": scenario, "seed": seed,
                                   **{k: v for k, v in r.items() if k != "history"}}), flush=True)
