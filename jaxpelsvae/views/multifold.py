@@ -11,7 +11,7 @@ from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.period.grid import _HIGH_BITS
 from jaxpelsvae.period.lombscargle import gls_power_one
 from jaxpelsvae.views.folded import augment_points, bin_cycle, check_fold_settings
-from jaxpelsvae.views.stats import MIN_SCALE, harmonic_r2, robust_standardise
+from jaxpelsvae.views.stats import MIN_SCALE, harmonic_r2, masked_quantile, robust_standardise
 
 CHANNELS = ("fit", "mag", "filled")
 _BLOCK = 256
@@ -37,6 +37,10 @@ class MultiFoldViewConfig:
         off by default).
     harmonics, ridge: the shape fit; the ridge (× number of points) keeps wrong-period folds of
         sparse curves from over-fitting wild shapes.
+    moments: three amplitude-free scalars of the magnitude distribution beside the folds, as a
+        feature forest reads them: skewness and excess kurtosis of the standardised magnitudes
+        (an eclipsing binary's faint tail, a pulsator's bright one) and (p75 − p25) / (p95 − p5)
+        (how much of the time the star spends near its extremes).
     augment, point_dropout, phase_jitter, noise: as `FoldedViewConfig` (training only).
     bins: phase bins per cycle (32: the fit channel is smooth, and 4C·F folds cost 4C·F towers).
     """
@@ -49,6 +53,7 @@ class MultiFoldViewConfig:
     harmonics: int = 4
     ridge: float = 0.02
     amplitude: bool = True
+    moments: bool = False
     augment: bool = False
     point_dropout: float = 0.1
     phase_jitter: bool = True
@@ -72,8 +77,9 @@ class MultiFoldViewConfig:
 
     @property
     def n_scalars(self) -> int:
-        """log10 amplitude, then per candidate: log10 period and its one-harmonic power."""
-        return 1 + 2 * self.n_candidates
+        """log10 amplitude, then per candidate: log10 period and its one-harmonic power, then the
+        three moments when `moments`."""
+        return 1 + 2 * self.n_candidates + (3 if self.moments else 0)
 
 
 def band_peak(t_T, y_T, w_T, low: float, high: float, df: float):
@@ -165,5 +171,27 @@ def multifold_view(time_T, mag_T, err_T, mask_T, period, key, *, config: MultiFo
         power = harmonic_r2(phase_of(t_rel, cand), y_T, mask, harmonics=1)
         folds.append(jnp.where(ok, jnp.stack(rows), 0.0))
         scalars += [jnp.where(ok, jnp.log10(cand), 0.0), jnp.where(ok, power, 0.0)]
+    if config.moments:
+        scalars += list(distribution_moments(y_T, mask))
     folded = jnp.concatenate(folds).astype(jnp.float32)
     return {"folded": folded, "scalars": jnp.stack(scalars).astype(jnp.float32)}
+
+
+def distribution_moments(y_T, mask_T):
+    """(skewness, excess kurtosis, (p75 − p25) / (p95 − p5)) of the valid points of y_T (any
+    location and scale: all three are invariant to both); zeros for fewer than 3 points."""
+    w = mask_T.astype(jnp.float32)
+    n = jnp.sum(w)
+    mean = jnp.sum(w * y_T) / jnp.maximum(n, 1.0)
+    d = (y_T - mean) * w
+    var = jnp.sum(d**2) / jnp.maximum(n, 1.0)
+    sd = jnp.sqrt(jnp.maximum(var, MIN_SCALE**2))
+    skew = jnp.sum((d / sd) ** 3) / jnp.maximum(n, 1.0)
+    kurt = jnp.sum((d / sd) ** 4) / jnp.maximum(n, 1.0) - 3.0
+    inner = masked_quantile(y_T, mask_T, 0.75) - masked_quantile(y_T, mask_T, 0.25)
+    outer = masked_quantile(y_T, mask_T, 0.95) - masked_quantile(y_T, mask_T, 0.05)
+    ratio = inner / jnp.maximum(outer, MIN_SCALE)
+    ok = n >= 3
+    # clipped: a single outlier in a short curve gives a kurtosis in the hundreds
+    return (jnp.where(ok, jnp.clip(skew, -10.0, 10.0), 0.0), jnp.where(ok, jnp.clip(kurt, -3.0, 30.0), 0.0),
+            jnp.where(ok, ratio, 0.0))

@@ -1,6 +1,7 @@
 """Classifier views and backbones: the view contract (jit, vmap, masks, labels), circular convolution, shift invariance, registry."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -260,6 +261,29 @@ def test_multifold_view_drops_zero_point_and_band_scale():
     b = multifold_view(t, (m - 12.0) * 2.5 + 3.0, e, mask, np.float32(3.3), jax.random.key(0), config=cfg)
     assert float(a["scalars"][0]) == 0.0
     _close(a, b, atol=2e-3)
+
+
+def test_multifold_moments_are_the_distributions_and_ignore_location_scale_and_padding():
+    from scipy import stats
+
+    from jaxpelsvae.views.multifold import distribution_moments
+
+    rng = np.random.default_rng(3)
+    y = rng.gamma(2.0, size=40).astype(np.float32)  # skewed
+    mask = np.ones(48, bool)
+    mask[40:] = False
+    padded = np.concatenate([y, np.full(8, 99.0, np.float32)])
+    skew, kurt, ratio = (float(v) for v in distribution_moments(jnp.asarray(padded), jnp.asarray(mask)))
+    np.testing.assert_allclose(skew, stats.skew(y), rtol=1e-4)
+    np.testing.assert_allclose(kurt, stats.kurtosis(y), rtol=1e-4)
+    q = np.quantile(y, [0.05, 0.25, 0.75, 0.95])
+    np.testing.assert_allclose(ratio, (q[2] - q[1]) / (q[3] - q[0]), rtol=1e-3)
+    moved = distribution_moments(jnp.asarray(padded * 3.0 - 7.0), jnp.asarray(mask))
+    np.testing.assert_allclose(np.asarray(moved), [skew, kurt, ratio], rtol=1e-3, atol=1e-5)
+    t, m, e, mask = _sparse_curve(50, 3.3, seed=2)
+    cfg = MultiFoldViewConfig(bins=16, bands=SMALL_BANDS, df=1e-3, moments=True)
+    view = multifold_view(t, m, e, mask, np.float32(3.3), jax.random.key(0), config=cfg)
+    assert view["scalars"].shape == (cfg.n_scalars,) and cfg.n_scalars == dataclasses.replace(cfg, moments=False).n_scalars + 3
 
 
 def test_harmonic_fit_profile_does_not_depend_on_the_cadence():
