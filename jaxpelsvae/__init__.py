@@ -59,6 +59,7 @@ The public API, importable from the top level (resolved lazily so `import jaxpel
   `TrainConfig`, `encode_split`, `init_train_state`, `train_classifier`, `prepare_epochs`,
   `run_epoch` (one epoch inside a loop of your own), `EpochSetup`, `EpochResult`,
   `classification_metrics`
+- predicting (a saved classifier on unlabelled curves, as `jaxpelsvae predict`): `predict`
 - experiments: `ExperimentConfig`, `preset`, `run_experiment`, `validate_report`
 """
 from __future__ import annotations
@@ -101,6 +102,7 @@ _EXPORTS = {
     "jaxpelsvae.train.classifier": ("TrainConfig", "encode_split", "init_train_state"),
     "jaxpelsvae.selfreg.loop": ("train_classifier",),
     "jaxpelsvae.selfreg.epoch": ("prepare_epochs", "run_epoch", "EpochSetup", "EpochResult"),
+    "jaxpelsvae.prediction": ("predict",),
     "jaxpelsvae.experiments.config": ("ExperimentConfig", "preset"),
     "jaxpelsvae.experiments.runner": ("run_experiment",),
     "jaxpelsvae.experiments.report": ("validate_report",),

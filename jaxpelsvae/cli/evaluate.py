@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.train.metrics import absent_classes_warning, fmt_metric
     from jaxpelsvae.train.classifier import evaluate_saved_model, load_model
 
-    from jaxpelsvae.cli.predict import resolve_model_dir
+    from jaxpelsvae.prediction import resolve_model_dir
 
     model_dir = resolve_model_dir(Path(args.model))
     classes = load_model(model_dir)[3]["classes"]  # a broken model stops here, before the data are read

@@ -26,30 +26,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="stars per evaluation batch (default: the model's)")
 
 
-def resolve_model_dir(path: Path) -> Path:
-    """The folder holding model.json: ``path`` itself or its model/ subfolder."""
-    from jaxpelsvae.errors import DataError
-
-    path = Path(path)
-    for cand in (path, path / "model"):
-        if (cand / "model.json").is_file():
-            return cand
-    raise DataError(f"{path}: no saved classifier here (expected model.json in it or in its model/ folder)")
-
-
 def run(args: argparse.Namespace) -> int:
-    from jaxpelsvae.cli import print_notes
-    from jaxpelsvae.data.readers import load_dataset
-    from jaxpelsvae.train.classifier import load_model, predict_saved_model
+    import pandas as pd
+
+    from jaxpelsvae.data.validate import write_rejected
+    from jaxpelsvae.prediction import predict, resolve_model_dir
 
     model_dir = resolve_model_dir(args.model)
-    load_model(model_dir)  # a broken model stops here, before the data are read and classified
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    # The curves to classify need no class column (any class given is never read).
-    lcs, rejected = load_dataset(args.data, workdir=workdir, min_points=args.min_points, require_class=False)
-    print_notes(rejected)
-    table = predict_saved_model(model_dir, lcs, seed=args.seed, batch_size=args.batch_size)
+    table = predict(args.data, model_dir, batch_size=args.batch_size, min_points=args.min_points,
+                    seed=args.seed, progress=True)
+    rejected = table.attrs["rejected"]
+    write_rejected(pd.DataFrame({"id": list(rejected), "reason": list(rejected.values())}), workdir)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.6g", lineterminator="\n")
