@@ -61,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifier", default=None, metavar="NAME[,NAME...]",
                         help="registered classifiers (view + backbone) to train, the first is the main one: "
                              "cnn (the original, on (Δt, Δm) pairs), folded, hybrid, multifold (default: the preset's)")
+    parser.add_argument("--forest", action=argparse.BooleanOptionalAction, default=None,
+                        help="also score each period-aware run's network together with a nine-feature random forest "
+                             "of the same training stars (report entries <classifier>+forest; saved beside the "
+                             "run's model, so predict uses both) (default: the preset's)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="draw augmented training views every epoch (period-aware classifiers) (default: the preset's)")
     parser.add_argument("--synthetic-periods", choices=("auto", "found", "true"), default=None,
@@ -101,7 +105,7 @@ def config_from_args(args):
         "regulator.epochs": args.epochs, "vae_train.epochs": args.vae_epochs, "period.period_prior": args.period_prior, "regulator.ranking_method": args.ranking,
         "train.loss": args.loss, "vmap_seeds": args.vmap_seeds, "resample_pairs": args.resample_pairs,
         "quality_cuts_test": args.quality_cuts_test, "redraw_per_seed": args.redraw_per_seed,
-        "classifier": args.classifier, "augment": args.augment, "train.synthetic_periods": args.synthetic_periods,
+        "classifier": args.classifier, "augment": args.augment, "forest": args.forest, "train.synthetic_periods": args.synthetic_periods,
         "donors": str(args.donors) if args.donors else None,
         "transductive_donors": True if args.transductive_donors else None,
     }

@@ -129,6 +129,11 @@ class ExperimentConfig:
     classifiers: registered classifiers (`jaxpelsvae.views.registry.names()`) trained in every mode;
         the first is the run's main classifier (report.json `summary`), each one's runs are in
         `summary_by_classifier`. "cnn" is the original (Δt, Δm) CNN.
+    forest: beside every run of a period-aware classifier, a random forest on nine period-based
+        features of the same training stars (`models.forest`), saved in the run's model folder, and
+        a report entry "<classifier>+forest" scoring the mean of the two models' class
+        probabilities (`predict` and `evaluate` of that model average them too). The network's own
+        entries are unchanged.
     donors: a dataset of unlabelled curves (e.g. of the survey the classifier is meant for) whose
         times and errors the generator observes synthetic curves with (labels are never read);
         None: the training stars' own cadences. donor_copies: target cadences per training donor.
@@ -163,6 +168,7 @@ class ExperimentConfig:
     period: PeriodConfig = PeriodConfig()
     vmap_seeds: bool = False
     classifiers: tuple[str, ...] = ("cnn",)
+    forest: bool = False
     donors: str | None = None
     donor_copies: int = 4
     transductive_donors: bool = False

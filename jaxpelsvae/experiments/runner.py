@@ -147,7 +147,7 @@ def run_experiment(
                 gen_report["realism"], realism_sets = realism(generator, val_set, train_set, config, seed)
     runs = run_all(config, RunInputs(seq_length, encoded, classes, parts.train,
                                      part_sizes(config.sample_size, config.val_fraction)[0], train_set, val_set,
-                                     generator),
+                                     test_set, generator),
                    seed=seed, workdir=workdir, resume=resume, timing=timer.timing, log=log)
 
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ class RunInputs:
     """What every run of an experiment shares: L, the encoded parts per classifier ({classifier:
     {part: Encoded}}), the class names, the train part (a per-seed subsample of `n_train` stars is
     drawn from it when `redraw_per_seed`), the root seed's training set, the validation set and the
-    generator."""
+    generator; `test_set` is read only by the forest's ensemble entries (`config.forest`)."""
 
     seq_length: int
     encoded: dict[str, dict[str, Any]]
@@ -30,6 +30,7 @@ class RunInputs:
     n_train: int | None
     train_set: LightCurveSet
     val_set: LightCurveSet
+    test_set: LightCurveSet
     generator: Any = None
 
 
@@ -75,7 +76,7 @@ def run_all(config, inputs: RunInputs, *, seed: int, workdir: Path, resume: bool
                      for e in _vmapped_baseline(inputs.encoded[clf], inputs.classes, run_seeds, tcfg, log)]
         else:
             for s in run_seeds:
-                runs.append(_seed_run(config, inputs, clf, mode, s, seed, tcfg, workdir, resume, timing, log))
+                runs += _seed_run(config, inputs, clf, mode, s, seed, tcfg, workdir, resume, timing, log)
         key = f"runs_{mode}" if clf == config.classifiers[0] else f"runs_{clf}_{mode}"
         timing[key] = timing.get(key, 0.0) + time.perf_counter() - t_mode
     return runs
@@ -99,9 +100,11 @@ def _vmappable(config, classifier: str, mode: str, log) -> bool:
 
 
 def _seed_run(config, inputs: RunInputs, classifier: str, mode: str, seed: int, root_seed: int, tcfg,
-              workdir: Path, resume: bool, timing: dict[str, float], log) -> dict:
-    """One run (`train_classifier`) and its report entry; with `redraw_per_seed` a seed other than
-    the root trains on its own subsample of the train part."""
+              workdir: Path, resume: bool, timing: dict[str, float], log) -> list[dict]:
+    """One run (`train_classifier`) and its report entry, then, with `config.forest` and a
+    period-aware classifier, the entry of the run's network and feature forest together
+    (`forest_entry`); with `redraw_per_seed` a seed other than the root trains on its own subsample
+    of the train part."""
     from jaxpelsvae.selfreg.loop import train_classifier
 
     enc, train_set = inputs.encoded[classifier], inputs.train_set
@@ -125,7 +128,30 @@ def _seed_run(config, inputs: RunInputs, classifier: str, mode: str, seed: int, 
     entry = run_entry(mode, seed, res.metrics, time.perf_counter() - t0, classifier)
     log(f"{classifier} {mode} seed {seed}: test macro-F1 {entry['macro_f1']:.3f}, best epoch "
         f"{entry['best_epoch']}/{entry['epochs']}")
-    return {**entry, **train_record(train_set)}
+    entries = [{**entry, **train_record(train_set)}]
+    if config.forest and tcfg.reads_period:
+        t0 = time.perf_counter()
+        ens = forest_entry(run_dir(workdir, classifier, mode, seed) / "model", train_set, inputs.test_set,
+                           enc["test"].y_N, inputs.classes, seed)
+        ens = {**run_entry(mode, seed, {**res.metrics, **ens}, time.perf_counter() - t0, f"{classifier}+forest"),
+               **train_record(train_set)}
+        log(f"{classifier}+forest {mode} seed {seed}: test macro-F1 {ens['macro_f1']:.3f}")
+        entries.append(ens)
+    return entries
+
+
+def forest_entry(model_dir: Path, train_set: LightCurveSet, test_set: LightCurveSet, y_test, classes, seed: int
+                 ) -> dict:
+    """Fit the feature forest on the run's training stars (`models.forest`), save it beside the run's
+    model (so `predict` and `evaluate` average the two as well) and return the test metrics of the
+    mean of the network's and the forest's class probabilities."""
+    from jaxpelsvae.models.forest import fit_forest
+    from jaxpelsvae.train.classifier import predict_saved_model
+    from jaxpelsvae.train.metrics import classification_metrics
+
+    fit_forest(train_set, seed=seed).save(model_dir / "forest")
+    table = predict_saved_model(model_dir, test_set, seed=seed)  # the network with the forest beside it
+    return classification_metrics(np.asarray(y_test), table[list(classes)].to_numpy(np.float64), classes)
 
 
 def _vmapped_baseline(enc, classes, seeds, tcfg, log) -> list[dict]:

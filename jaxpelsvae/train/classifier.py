@@ -478,6 +478,19 @@ def _saved_classifier(model_dir: Path, lcs):
     return config, classes, eval_step, state, info, lcs
 
 
+def with_forest(model_dir: Path, lcs, classes: Sequence[str], prob_NK: np.ndarray) -> np.ndarray:
+    """``prob_NK`` averaged with the feature forest saved in ``model_dir``/forest (`models.forest`),
+    which reads the stars' periods in meta as the view does; ``prob_NK`` itself without one."""
+    from jaxpelsvae.models.forest import load_forest
+
+    forest = load_forest(Path(model_dir) / "forest")
+    if forest is None:
+        return prob_NK
+    if tuple(forest.classes) != tuple(classes):
+        raise DataError(f"{model_dir}/forest: classes {forest.classes} differ from the model's {tuple(classes)}")
+    return 0.5 * (prob_NK + forest.predict_proba(lcs))
+
+
 def evaluate_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int | None = None
                          ) -> dict[str, Any]:
     """Metrics (`metrics.classification_metrics`) of the classifier saved in ``model_dir`` on the
@@ -485,14 +498,17 @@ def evaluate_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int
     encoded as `train_classifier` encodes its test set for ``seed``."""
     config, classes, eval_step, state, info, lcs = _saved_classifier(model_dir, lcs)
     data = encode_split(lcs, classes, config, seed, ENCODE_STREAMS["test"])
-    m = evaluate_split(eval_step, state, data, classes, batch_size or config.eval_batch_size)
+    logp, loss = predict(eval_step, state, data, batch_size or config.eval_batch_size)
+    prob = with_forest(model_dir, lcs, classes, np.exp(logp.astype(np.float64)))
+    m = classification_metrics(data.y_N, prob, classes, loss=loss)
     return {"model": str(Path(model_dir).absolute()), "classes": list(classes),
             "best_epoch": info.get("best_epoch"), **m}
 
 
 def predict_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int | None = None):
     """Class probabilities of every star of ``lcs`` (labels, if any, are not read) from the classifier
-    saved in ``model_dir``: a DataFrame with id, one column per class, ``predicted``,
+    saved in ``model_dir`` (with the feature forest saved beside it, if any: `with_forest`): a
+    DataFrame with id, one column per class, ``predicted``,
     ``probability`` (of the predicted class), ``period`` [d] and ``period_source`` (what the view
     folded with; empty for the "cnn", which reads no period), then the period's quality
     ``period_power``, ``period_fap``, ``period_alias_flag`` (`period.fill_periods`). Inputs are drawn as for a test set."""
@@ -505,7 +521,7 @@ def predict_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int 
     data = Encoded(x, np.zeros(len(lcs), np.int32))  # placeholder labels: only log-probs are read
     logp, _ = predict(eval_step, state, data, batch_size or config.eval_batch_size)
     prob = np.exp(logp.astype(np.float64))
-    prob /= prob.sum(axis=1, keepdims=True)
+    prob = with_forest(model_dir, lcs, classes, prob / prob.sum(axis=1, keepdims=True))
     table = pd.DataFrame({"id": lcs.ids})
     for k, c in enumerate(classes):
         table[c] = prob[:, k]

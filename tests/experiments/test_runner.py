@@ -230,3 +230,29 @@ def test_seed_variation_names_pairs_only_for_the_pair_cnn():
     assert "(Δt, Δm) pairs of the training curves (redrawn every epoch)" in both and "augmented" in both
     paper = runner.seed_variation(preset("paper"), 100, 400)
     assert "subsample of 100 of the 400" in paper and "augmented" not in paper
+
+
+# ------------------------------------------------------------------------------------ item: the forest beside the network
+
+
+def test_forest_entries_average_the_saved_network_and_forest(survey, tmp_path):
+    import shutil
+
+    from jaxpelsvae.models.forest import load_forest
+    from jaxpelsvae.train.classifier import predict_saved_model
+
+    cfg = _config(modes=("baseline",), seeds=1, classifiers=("folded",), forest=True, epochs=1)
+    result = runner.run_experiment(survey, cfg, tmp_path / "run", seed=0)
+    names = [r["classifier"] for r in result.report["runs"]]
+    assert names == ["folded", "folded+forest"]
+    model = tmp_path / "run" / "runs" / "folded_baseline_seed0" / "model"
+    forest = load_forest(model / "forest")
+    assert forest is not None
+    test = result.splits["test"]
+    both = predict_saved_model(model, test)[list(test.classes)].to_numpy()
+    alone = tmp_path / "alone"
+    shutil.copytree(model, alone, ignore=shutil.ignore_patterns("forest"))
+    network = predict_saved_model(alone, test)[list(test.classes)].to_numpy()
+    np.testing.assert_allclose(both, 0.5 * (network + forest.predict_proba(test)), atol=1e-12)
+    entry = result.report["runs"][1]
+    assert entry["mode"] == "baseline" and entry["seed"] == 0 and "folded+forest" in result.report["summary_by_classifier"]
