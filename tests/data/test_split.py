@@ -61,7 +61,7 @@ def test_split_command_gives_the_experiment_partition(survey, tmp_path, monkeypa
         metrics = {"macro_f1": 0.0, "accuracy": 0.0, "roc_auc_ovo": 0.5, "roc_auc_ovr": 0.5, "best_epoch": 0,
                    "epochs": 1, "confusion": np.zeros((k, k), int).tolist(),
                    "per_class": {c: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1} for c in classes}}
-        return runs.run_entry(mode, s, metrics, 0.0)
+        return [runs.run_entry(mode, s, metrics, 0.0)]
 
     monkeypatch.setattr(runs, "_seed_run", no_training)
     path = _split(survey, tmp_path / "s", "--preset", "tiny", "--scenario", scenario, seed=seed)
