@@ -426,6 +426,10 @@ def _classifier_lines(cfg: Mapping) -> str:
         except Exception:  # noqa: BLE001 -- a report of a classifier registered elsewhere still renders
             what = "not registered in this session"
         lines.append(f"- **{name}**: {what}")
+    if cfg.get("forest"):
+        lines.append("- **<classifier>+forest** (period-aware classifiers): the mean of the network's and a random "
+                     "forest's class probabilities; the forest reads nine period-based features of the same "
+                     "training stars (`jaxpelsvae.models.forest`) and is saved beside the run's model")
     if any(n != "cnn" for n in cfg.get("classifiers") or []):
         train = cfg.get("train") or cfg  # report.json of earlier versions held the classifier settings flat
         lines.append(f"- view settings {dict(train.get('view_overrides') or {}) or 'default'}; training-view "

@@ -256,3 +256,4 @@ def test_forest_entries_average_the_saved_network_and_forest(survey, tmp_path):
     np.testing.assert_allclose(both, 0.5 * (network + forest.predict_proba(test)), atol=1e-12)
     entry = result.report["runs"][1]
     assert entry["mode"] == "baseline" and entry["seed"] == 0 and "folded+forest" in result.report["summary_by_classifier"]
+    assert "**<classifier>+forest**" in (tmp_path / "run" / "report.md").read_text()  # report.md says what it is
