@@ -66,6 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifier", default=None,
                         help="registered classifier (view + backbone): cnn (the original, on (Δt, Δm) pairs), "
                              f"folded, hybrid, multifold (default {train.classifier})")
+    parser.add_argument("--forest", action="store_true",
+                        help="period-aware classifiers: also fit a random forest on nine period-based features of the "
+                             "training stars and save it beside the model (model/forest/), so evaluate and predict "
+                             "average the two models' probabilities; prints the pair's test scores")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="draw augmented training views every epoch (period-aware classifiers; default off)")
     parser.add_argument("--period-prior", type=float, default=None,
@@ -141,6 +145,19 @@ def _model_fitted_ids(train, val, generator_dir: Path | None):
                              generator_unknown=record["unknown"] if record else ())
 
 
+def _fit_forest(model_dir: Path, train, test, config, seed: int) -> None:
+    """The feature forest of `--forest` saved beside the model, and the pair's test scores printed."""
+    from jaxpelsvae.models.forest import fit_forest
+    from jaxpelsvae.train.classifier import evaluate_saved_model
+    from jaxpelsvae.train.metrics import fmt_metric
+
+    fit_forest(train, seed=seed).save(model_dir / "forest")
+    if len(test):
+        m = evaluate_saved_model(model_dir, test, seed=seed)
+        print(f"with the forest: test macro-F1 {fmt_metric(m['macro_f1'], 4)}, accuracy {fmt_metric(m['accuracy'], 4)}, "
+              f"ROC-AUC ovo {fmt_metric(m['roc_auc_ovo'])}")
+
+
 def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.cli import load_data, print_notes
     from jaxpelsvae.train.metrics import absent_classes_warning, fmt_metric
@@ -151,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.synth.generator import load_generator
 
     config = config_from_args(args)
+    if args.forest and not config.reads_period:
+        raise ConfigError("--forest reads the period the view folds with: a period-aware --classifier, not the cnn")
     period_config = PeriodConfig() if args.period_prior is None else PeriodConfig(period_prior=args.period_prior)
     workdir, lcs, rejected = load_data(args)
     if args.split is not None:
@@ -194,6 +213,8 @@ def run(args: argparse.Namespace) -> int:
     m = result.metrics
     print(f"{config.mode}: best epoch {m['best_epoch']} of {m['epochs']}; test macro-F1 {fmt_metric(m['macro_f1'], 4)}, "
           f"accuracy {fmt_metric(m['accuracy'], 4)}, ROC-AUC ovo {fmt_metric(m['roc_auc_ovo'])}; written to {workdir}")
+    if args.forest:
+        _fit_forest(workdir / "model", train, test, config, args.seed)
     absent = absent_classes_warning(m.get("classes_absent"))
     if absent:
         print(f"warning: {absent}", file=sys.stderr)

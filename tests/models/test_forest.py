@@ -46,3 +46,18 @@ def test_one_class_is_refused(periodic):
     train, _ = periodic
     with pytest.raises(DataError, match="two classes"):
         fit_forest(train.select(np.flatnonzero(train.labels == 0)), trees=5)
+
+
+def test_train_forest_saves_it_beside_the_model_and_refuses_the_cnn(periodic, tmp_path, capsys):
+    from jaxpelsvae.cli import main
+    from jaxpelsvae.data import LightCurveSet
+    from jaxpelsvae.data.readers import write_standard
+
+    data = tmp_path / "data"
+    write_standard(LightCurveSet.concatenate(list(periodic)), data)
+    common = [str(data), "--mode", "baseline", "--epochs", "1", "--no-progress", "--forest"]
+    assert main(["train", *common, "--classifier", "cnn", "--workdir", str(tmp_path / "cnn")]) == 2
+    assert "period-aware" in capsys.readouterr().err
+    assert main(["train", *common, "--classifier", "folded", "--workdir", str(tmp_path / "run")]) == 0
+    assert "with the forest: test macro-F1" in capsys.readouterr().out
+    assert load_forest(tmp_path / "run" / "model" / "forest") is not None
