@@ -13,7 +13,7 @@ sets its `PeriodConfig.period_prior`), found the same way for training and test 
 no command of the project uses; it cost sim -> gaia 0.3.) Training: focal loss with class weights, Adam (clip 6) with cosine
 decay, batch 32, early stopping on the validation loss (--select f1: on validation macro-F1; both
 best epochs are reported, see item 5 of issue 14).
-The forest: 300 trees on nine simple features of `light_curve_features` (same periods).
+The forest: `jaxpelsvae.models.forest` (300 trees on nine simple features of `light_curve_features`, same periods).
 
 A classifier named ens-NAME is NAME and the forest together: the mean of their class probabilities.
 
@@ -38,9 +38,6 @@ if str(ROOT) not in sys.path:
 DATA = next((d for d in (ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared" / "data") if d.is_dir()),
             ROOT.parent / "shared" / "data")
 SHARED_CLASSES = ("CEP", "ECL", "LPV", "RRLYR")
-# Nine period-based features that mean the same in any band (amplitudes are in magnitudes).
-RF_FEATURES = ("log10_period", "amplitude", "p95_p5", "p75_p25", "skewness", "kurtosis",
-               "fourier_r21", "fourier_r31", "fourier_phi21")
 
 
 # ------------------------------------------------------------------ data and periods
@@ -192,19 +189,15 @@ def train_one(name, train, val, tests, classes, seed, args, view_kw, backbone_kw
 
 
 def forest(train, tests, seed):
-    """Random forest (300 trees) on RF_FEATURES; macro-F1 (and class probabilities, "<test>_prob") per test set."""
-    from sklearn.ensemble import RandomForestClassifier
-
-    from jaxpelsvae.data.features import light_curve_features
-
-    def feats(lcs, per):
-        return light_curve_features(lcs, per)[list(RF_FEATURES)].to_numpy()
+    """The project's feature forest (`jaxpelsvae.models.forest`: 300 trees on nine period-based features); macro-F1
+    (and class probabilities, "<test>_prob") per test set."""
+    from jaxpelsvae.models.forest import fit_forest
 
     lcs, per = train
-    rf = RandomForestClassifier(300, random_state=seed, n_jobs=1, class_weight="balanced").fit(feats(lcs, per), lcs.labels)
+    rf = fit_forest(lcs, per, seed=seed)
     out = {}
     for key, (t, p) in tests.items():
-        out[f"{key}_prob"] = rf.predict_proba(feats(t, p))  # columns: the training labels 0..K-1, all present
+        out[f"{key}_prob"] = rf.predict_proba(t, p)
         out[key] = macro_f1(t.labels, out[f"{key}_prob"].argmax(1), len(lcs.classes))
     return out
 

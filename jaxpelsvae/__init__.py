@@ -26,6 +26,7 @@ Shape suffixes: an array's name ends in its axes, one letter per axis (`x_NL2`: 
 - U: frequency blocks of one chunk of a period search
 - V: boxes of a class prior (padded)
 - W: taps of a convolution kernel or pooling window
+- X: nodes of a forest's trees, all trees together
 - Y: output length of a convolution or pooling
 - Z: latent dimensions
 - n: batches of one epoch pass

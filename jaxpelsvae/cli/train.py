@@ -145,7 +145,7 @@ def _model_fitted_ids(train, val, generator_dir: Path | None):
                              generator_unknown=record["unknown"] if record else ())
 
 
-def _fit_forest(model_dir: Path, train, test, config, seed: int) -> None:
+def _fit_forest(model_dir: Path, train, test, seed: int) -> None:
     """The feature forest of `--forest` saved beside the model, and the pair's test scores printed."""
     from jaxpelsvae.models.forest import fit_forest
     from jaxpelsvae.train.classifier import evaluate_saved_model
@@ -214,7 +214,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{config.mode}: best epoch {m['best_epoch']} of {m['epochs']}; test macro-F1 {fmt_metric(m['macro_f1'], 4)}, "
           f"accuracy {fmt_metric(m['accuracy'], 4)}, ROC-AUC ovo {fmt_metric(m['roc_auc_ovo'])}; written to {workdir}")
     if args.forest:
-        _fit_forest(workdir / "model", train, test, config, args.seed)
+        _fit_forest(workdir / "model", train, test, args.seed)
+    else:
+        from jaxpelsvae.models.forest import remove_forest
+
+        remove_forest(workdir / "model" / "forest")
     absent = absent_classes_warning(m.get("classes_absent"))
     if absent:
         print(f"warning: {absent}", file=sys.stderr)

@@ -67,9 +67,11 @@ def assign_parts(
     return Partition(train, val, split.test, info, split.info.get("hardness_by_id"))
 
 
-def write_split(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write DataFrame[id, part] as CSV (`id,part`, LF line ends: same parts, same bytes)."""
-    check_table(table, str(path))
+def write_split(table: pd.DataFrame, path: str | Path, *, cross_dataset: bool = False) -> Path:
+    """Write DataFrame[id, part] as CSV (`id,part`, LF line ends: same parts, same bytes).
+    cross_dataset: the test part comes from a second dataset, whose ids may repeat those of the
+    first (two surveys numbering their stars alike); the file then lists such an id twice."""
+    check_table(table if not cross_dataset else table[table["part"] != "test"], str(path))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table[["id", "part"]].to_csv(path, index=False, lineterminator="\n")

@@ -69,8 +69,20 @@ def nest_flat_names(changes: dict[str, Any]) -> dict[str, Any]:
 
 def _into_train(changes: dict[str, Any]) -> dict[str, Any]:
     """`changes` with the IN_TRAIN names ("regulator", "regulator.eps", "augment", ...) as the paths
-    into `train` where those settings live."""
-    return {(f"train.{key}" if key.partition(".")[0] in IN_TRAIN else key): value for key, value in changes.items()}
+    into `train` where those settings live; a ConfigError when one setting is given both ways (one
+    would silently replace the other)."""
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        path = f"train.{key}" if key.partition(".")[0] in IN_TRAIN else key
+        if path in out:
+            raise ConfigError(f"{key} and {path} name the same setting (it lives in train); give one")
+        out[path] = value
+    train = out.get("train")
+    if isinstance(train, dict):
+        both = [name for name in IN_TRAIN if f"train.{name}" in out and name in train]
+        if both:
+            raise ConfigError(f"{both[0]} is given at the top and inside train; give one (it lives in train)")
+    return out
 
 
 # ShiftConfig settings of earlier versions, when the cuts were also a scenario: files state them as null.
@@ -117,6 +129,8 @@ class ExperimentConfig:
         and `resample_pairs` (fresh (Δt, Δm) pairs of the "cnn"), each for the classifiers it
         applies to; "regulator.eps", "augment" and "resample_pairs" name them too (`replace`). Its
         fields in RUN_SET (mode, seq_length, classifier) are set per run and may not be given here.
+        A whole TrainConfig given here brings its own regulator (TrainConfig's default, not this
+        class's): change fields with {"train": {...}} to keep the rest.
     vae / vae_train: the PELS-VAE's architecture (models.vae.VAEConfig; seq_len, num_classes and
         phys_dim come from the data) and optimisation (train.vae_train.VAETrainConfig).
     vae_max_stars: stratified cap on the curves the VAE trains on (the generator is still fitted on

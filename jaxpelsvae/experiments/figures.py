@@ -78,7 +78,7 @@ def plot_paired_seeds(report: Mapping, path: Path) -> Path:
         for r in pr["per_seed"]:
             diff = r["macro_f1_diff"]
             ax.plot([0, 1], [r[f"macro_f1_{base}"], r[f"macro_f1_{other}"]], "o-", ms=4, alpha=0.8,
-                    color="C2" if diff > 0 else "C3" if diff < 0 else "0.5")
+                    color="0.5" if diff is None else "C2" if diff > 0 else "C3" if diff < 0 else "0.5")
         ax.set_xticks([0, 1], [base, other])
         ax.set_xlim(-0.4, 1.4)
         m = pr["macro_f1"]

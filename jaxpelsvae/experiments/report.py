@@ -69,8 +69,9 @@ so a tie weakens the evidence instead of vanishing from the sample as under Wilc
 
 
 def min_signed_rank_p(n: int) -> float:
-    """The smallest two-sided p the exact signed-rank test can give with n pairs: 2 / 2^n (every
-    difference of one sign), so five seeds cannot go below 0.0625."""
+    """The smallest two-sided p the exact signed-rank test can give with n non-zero differences:
+    2 / 2^n (every difference of one sign), so five seeds cannot go below 0.0625 (a zero difference
+    adds to neither rank sum, so it does not count)."""
     return min(1.0, 2.0 / 2.0 ** n) if n > 0 else 1.0
 
 
@@ -116,7 +117,7 @@ def _paired_metric(base: Sequence[Mapping], other: Sequence[Mapping], key: str) 
         "losses": int(np.sum(d < 0)),
         "p_value": p,
         "p_method": how,
-        "p_min_possible": min_signed_rank_p(int(d.size)),
+        "p_min_possible": min_signed_rank_p(int(np.count_nonzero(d))),
     }
 
 
@@ -426,7 +427,7 @@ def _classifier_lines(cfg: Mapping) -> str:
         except Exception:  # noqa: BLE001 -- a report of a classifier registered elsewhere still renders
             what = "not registered in this session"
         lines.append(f"- **{name}**: {what}")
-    if cfg.get("forest"):
+    if cfg.get("forest") and any(n != "cnn" for n in cfg.get("classifiers") or []):
         lines.append("- **<classifier>+forest** (period-aware classifiers): the mean of the network's and a random "
                      "forest's class probabilities; the forest reads nine period-based features of the same "
                      "training stars (`jaxpelsvae.models.forest`) and is saved beside the run's model")

@@ -129,7 +129,12 @@ def run_experiment(
             print(f"warning: {warning}", file=sys.stderr)
         # split.csv: the stars each part may use (train: the whole train part, from which each run's
         # training set is drawn; val: early stopping; test: scores only)
-        write_split(Partition(parts.train, val_set, test_set, {}).table(), workdir / "split.csv")
+        shared = set(map(str, test_set.ids)) & set(map(str, np.concatenate([parts.train.ids, val_set.ids])))
+        if test_lcs is not None and shared:
+            print(f"warning: the test dataset shares {len(shared)} star ids with the training dataset (e.g. "
+                  f"{sorted(shared)[0]!r}); if they are the same stars, the test is not independent", file=sys.stderr)
+        write_split(Partition(parts.train, val_set, test_set, {}).table(), workdir / "split.csv",
+                    cross_dataset=test_lcs is not None)
         donor_info = donors_checked(config, val_set, test_set)
         log(f"split {parts.info['method']}: train {len(train_set)}, validation {len(val_set)}, test {len(test_set)}")
     with timer("encode"):  # validation and test once per classifier; the training set once, or per seed when redrawn
@@ -330,7 +335,12 @@ def _figures(report: dict, workdir: Path, generator, pool: LightCurveSet, classe
     from jaxpelsvae.experiments import figures as fig
 
     folder = workdir / "figures"
-    out = fig.report_figures(report, folder)
+    try:
+        out = fig.report_figures(report, folder)
+    except Exception as err:  # noqa: BLE001 -- a figure must never fail a finished experiment
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "report_figures_error.txt").write_text(f"{type(err).__name__}: {err}\n")
+        out = []
     if generator is not None:
         try:
             paths = fig.generator_figures(generator, pool, classes, seed, folder, per_class, capacity)

@@ -129,7 +129,11 @@ def _seed_run(config, inputs: RunInputs, classifier: str, mode: str, seed: int, 
     log(f"{classifier} {mode} seed {seed}: test macro-F1 {entry['macro_f1']:.3f}, best epoch "
         f"{entry['best_epoch']}/{entry['epochs']}")
     entries = [{**entry, **train_record(train_set)}]
-    if config.forest and tcfg.reads_period:
+    if not (config.forest and tcfg.reads_period):
+        from jaxpelsvae.models.forest import remove_forest
+
+        remove_forest(run_dir(workdir, classifier, mode, seed) / "model" / "forest")
+    else:
         t0 = time.perf_counter()
         ens = forest_entry(run_dir(workdir, classifier, mode, seed) / "model", train_set, inputs.test_set,
                            enc["test"].y_N, inputs.classes, seed)

@@ -28,8 +28,8 @@ _LEAF = -1
 class FeatureForest(NamedTuple):
     """Trees concatenated node by node: `left_X`, `right_X` (child node or -1 at a leaf),
     `feature_X`, `threshold_X` (go left when feature <= threshold), `value_XK` (class fractions of
-    the node's training stars, class order `classes`), and `roots_E` (each tree's first node); X
-    indexes nodes of all trees, E trees."""
+    the node's training stars, class order `classes`), and `tree_roots` (each tree's first node).
+    Shape suffixes: see `jaxpelsvae` (package docstring)."""
 
     classes: tuple[str, ...]
     features: tuple[str, ...]
@@ -38,7 +38,7 @@ class FeatureForest(NamedTuple):
     feature_X: np.ndarray
     threshold_X: np.ndarray
     value_XK: np.ndarray
-    roots_E: np.ndarray
+    tree_roots: np.ndarray
 
     def predict_proba(self, lcs, periods=None) -> np.ndarray:
         """(N, K) class probabilities of the stars of `lcs` (periods (N,) days, default meta['period']):
@@ -52,7 +52,7 @@ class FeatureForest(NamedTuple):
         x = np.asarray(x_NC, np.float32).astype(np.float64)
         rows = np.arange(x.shape[0])
         prob = np.zeros((x.shape[0], len(self.classes)))
-        for root in self.roots_E:  # loop over trees; each descends all stars at once
+        for root in self.tree_roots:  # loop over trees; each descends all stars at once
             node = np.full(x.shape[0], root)
             while True:
                 inner = self.left_X[node] != _LEAF
@@ -61,17 +61,17 @@ class FeatureForest(NamedTuple):
                 go_left = x[rows, np.where(inner, self.feature_X[node], 0)] <= self.threshold_X[node]
                 node = np.where(inner, np.where(go_left, self.left_X[node], self.right_X[node]), node)
             prob += self.value_XK[node]
-        return prob / len(self.roots_E)
+        return prob / len(self.tree_roots)
 
     def save(self, folder: str | Path) -> Path:
         """forest.npz (the arrays) and forest.json (classes, features, format) in `folder`."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(folder / FOREST_FILES[0], left_X=self.left_X, right_X=self.right_X, feature_X=self.feature_X,
-                 threshold_X=self.threshold_X, value_XK=self.value_XK, roots_E=self.roots_E)
+                 threshold_X=self.threshold_X, value_XK=self.value_XK, tree_roots=self.tree_roots)
         (folder / FOREST_FILES[1]).write_text(json.dumps(
             {"format": FORMAT, "classes": list(self.classes), "features": list(self.features),
-             "trees": int(len(self.roots_E))}, indent=1) + "\n")
+             "trees": int(len(self.tree_roots))}, indent=1) + "\n")
         return folder
 
 
@@ -110,6 +110,14 @@ def fit_forest(lcs, periods=None, *, seed: int = 0, trees: int = 300) -> Feature
                          feature, threshold, value, np.asarray(roots, np.int64))
 
 
+def remove_forest(folder: str | Path) -> None:
+    """Remove the forest saved in `folder`, if any: a model trained again without one must not keep
+    averaging with a forest of an earlier run (`predict` and `evaluate` use whatever is there)."""
+    import shutil
+
+    shutil.rmtree(Path(folder), ignore_errors=True)
+
+
 def load_forest(folder: str | Path) -> FeatureForest | None:
     """The forest saved in `folder` (`FeatureForest.save`), or None when there is none."""
     folder = Path(folder)
@@ -119,5 +127,5 @@ def load_forest(folder: str | Path) -> FeatureForest | None:
     if info.get("format") != FORMAT:
         raise DataError(f"{folder}: forest format {info.get('format')!r}, expected {FORMAT!r}")
     with np.load(folder / FOREST_FILES[0], allow_pickle=False) as a:
-        arrays = {name: a[name] for name in ("left_X", "right_X", "feature_X", "threshold_X", "value_XK", "roots_E")}
+        arrays = {name: a[name] for name in ("left_X", "right_X", "feature_X", "threshold_X", "value_XK", "tree_roots")}
     return FeatureForest(tuple(info["classes"]), tuple(info["features"]), **arrays)

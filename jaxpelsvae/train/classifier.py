@@ -495,7 +495,8 @@ def evaluate_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int
                          ) -> dict[str, Any]:
     """Metrics (`metrics.classification_metrics`) of the classifier saved in ``model_dir`` on the
     LightCurveSet ``lcs``; stars of classes the model does not know are an error. The curves are
-    encoded as `train_classifier` encodes its test set for ``seed``."""
+    encoded as `train_classifier` encodes its test set for ``seed``. With a forest saved beside the
+    model the scores are the pair's (`with_forest`); ``loss`` stays the network's own."""
     config, classes, eval_step, state, info, lcs = _saved_classifier(model_dir, lcs)
     data = encode_split(lcs, classes, config, seed, ENCODE_STREAMS["test"])
     logp, loss = predict(eval_step, state, data, batch_size or config.eval_batch_size)

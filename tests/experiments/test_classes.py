@@ -79,3 +79,14 @@ def test_the_cli_passes_classes(tmp_path):
     args = parser.parse_args(["data", "--classes", "CEP,ECL,LPV,RRLYR", "--preset", "tiny"])
     cfg, _ = experiment.config_from_args(args)
     assert cfg.classes == SHARED
+
+
+def test_a_test_dataset_sharing_star_ids_runs_with_a_warning(survey, trained, tmp_path, capsys):
+    # Two surveys may number their stars alike: the run goes on, split.csv lists such an id in both parts.
+    import pandas as pd
+
+    result = runner.run_experiment(survey, _config(), tmp_path / "same", test_data=survey,
+                                   vae_generator_fn=lambda *a: (None, {}))
+    assert "shares 80 star ids" in capsys.readouterr().err
+    split = pd.read_csv(tmp_path / "same" / "split.csv", dtype=str)
+    assert split["id"].duplicated().sum() == len(result.splits["train"]) + len(result.splits["val"])

@@ -68,3 +68,16 @@ def test_the_run_settings_named_at_the_top_are_the_ones_in_train():
     folded, cnn = both.train_config(64, "baseline", "folded"), both.train_config(64, "baseline", "cnn")
     assert folded.augment and not folded.resample_pairs  # each classifier's run keeps what applies to it
     assert cnn.resample_pairs and not cnn.augment and cnn.view_overrides == ()
+
+
+def test_a_setting_given_at_the_top_and_inside_train_is_refused():
+    from jaxpelsvae.experiments.config import preset
+
+    tiny = preset("tiny")
+    with pytest.raises(ConfigError, match="regulator is given at the top and inside train"):
+        tiny.replace(train={"regulator": {"eps": 0.3}}, regulator={"epochs": 7})
+    with pytest.raises(ConfigError, match="name the same setting"):
+        tiny.replace(**{"train.augment": True, "augment": False})
+    # a dotted path into the same nested object still merges
+    both = tiny.replace(train={"regulator": {"eps": 0.3}}, **{"regulator.epochs": 7})
+    assert (both.regulator.eps, both.regulator.epochs) == (0.3, 7)

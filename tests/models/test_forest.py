@@ -61,3 +61,6 @@ def test_train_forest_saves_it_beside_the_model_and_refuses_the_cnn(periodic, tm
     assert main(["train", *common, "--classifier", "folded", "--workdir", str(tmp_path / "run")]) == 0
     assert "with the forest: test macro-F1" in capsys.readouterr().out
     assert load_forest(tmp_path / "run" / "model" / "forest") is not None
+    # the same run again without --forest (it resumes, finished): the model no longer averages with it
+    assert main(["train", *common[:-1], "--classifier", "folded", "--workdir", str(tmp_path / "run")]) == 0
+    assert load_forest(tmp_path / "run" / "model" / "forest") is None
