@@ -46,5 +46,5 @@ def test_a_tiny_run_times_predict_and_its_split(tmp_path):
     assert result["benchmark"] == "predict" and result["extra"]["stars"] == 6
     assert result["extra"]["classified"] == 6  # no star was lost on the way (all have enough points)
     assert values["predict, stars/s min"] <= values["predict, stars/s median"] <= values["predict, stars/s max"]
-    assert values["period search (median)"] > 0 and values["view + network + forest + table (median)"] > 0
+    assert values["period search (best)"] > 0 and values["view + network + forest + table (best)"] > 0
     assert {len(result["extra"]["seconds"][part]) for part in ("total", "period", "rest")} == {1}
