@@ -61,6 +61,9 @@ SUITE = (
     Bench("vae_step", "vae_step.py", "PELS-VAE training step (samples/s)", quick_args=("--quick", "--no-scan"),
           quick_timeout=240),
     Bench("synth", "bench_synth.py", "synthetic curves: generate vs per-curve loop (curves/s)", quick_timeout=300),
+    # Trains its model through `experiment` (~30 s) first: out of the quick suite's 5 minutes (--with predict).
+    Bench("predict", "bench_predict.py", "predict on Gaia-like stars without periods (stars/s)",
+          in_quick=False, quick_timeout=240, full_timeout=900),
     Bench("epoch", "bench_epoch.py", "one self-regulated epoch, by phase (s)", quick_timeout=300),
     Bench("vmap_seeds", "bench_vmap_seeds.py", "S seeds as one vmapped program vs sequential", quick_timeout=240),
     Bench("selfreg", "bench_selfreg.py", "baseline vs self-regulated training (macro-F1, s/epoch)",
