@@ -54,7 +54,7 @@ def view_set(name: str, lcs, key, periods_N=None, **overrides):
         periods_N = lcs.periods if lcs.periods is not None else np.full(n, np.nan)
     periods_N = np.asarray(periods_N, np.float64)
     parts = []
-    for idx, p in lcs.padded_chunks(CHUNK):
+    for idx, p in lcs.padded_chunks(chunk_stars(name, lcs, **overrides)):
         per = np.full(p.time.shape[0], np.nan)
         per[: len(idx)] = periods_N[idx]
         index = np.zeros(p.time.shape[0], np.int32)
@@ -64,6 +64,18 @@ def view_set(name: str, lcs, key, periods_N=None, **overrides):
     if not parts:
         raise ValueError("view_set: empty set")
     return jax.tree.map(lambda *a: np.concatenate(a), *parts)
+
+
+def chunk_stars(name: str, lcs, **overrides) -> int:
+    """Stars per `view_set` chunk: CHUNK, or fewer where the view bounds the padded points of a chunk
+    (its config's `chunk_points`: views whose memory grows with stars × points, e.g. a period search
+    inside the view)."""
+    budget = getattr(registry.view_config(name, **overrides), "chunk_points", None)
+    if budget is None or len(lcs) == 0:
+        return CHUNK
+    from jaxpelsvae.data.lightcurves import bucket_size
+
+    return int(max(1, min(CHUNK, budget // bucket_size(int(lcs.lengths.max()), 64))))
 
 
 def view_synthetic(name: str, batch, key, periods_N=None, **overrides):

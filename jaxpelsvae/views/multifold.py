@@ -67,6 +67,13 @@ class MultiFoldViewConfig:
             raise ConfigError(f"MultiFoldViewConfig.channels must be a non-empty subset of {CHANNELS}, got {self.channels}")
 
     @property
+    def chunk_points(self) -> int:
+        """Padded points (stars × their padded length) a `view_set` chunk may hold: each point holds
+        a block of the band searches' frequencies, so 4,096 stars of 2,048 points would need about
+        100 GB; 2^18 points take about 3 GB."""
+        return 2**18
+
+    @property
     def n_candidates(self) -> int:
         """The given period plus one per band."""
         return 1 + len(self.bands)

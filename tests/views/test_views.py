@@ -323,3 +323,20 @@ def test_multifold_backbone_is_invariant_to_cyclic_phase_shifts():
 def test_folding_views_refuse_bad_fold_settings_by_name(config, bad, message):
     with pytest.raises(ConfigError, match=f"{config.__name__}.{message}"):
         config(**bad)
+
+
+def test_multifold_view_set_bounds_its_chunks_by_points_and_gives_the_same_views(monkeypatch):
+    from jaxpelsvae.simulate import simulate_survey
+    from jaxpelsvae.views.apply import CHUNK, chunk_stars, view_arrays, view_set
+
+    lcs = simulate_survey({"CEP": 5, "RRLYR": 5}, cadence="gaia", seed=3)
+    kw = {"bands": SMALL_BANDS, "df": 1e-3, "bins": 16}
+    assert chunk_stars("folded", lcs) == CHUNK
+    monkeypatch.setattr(MultiFoldViewConfig, "chunk_points", property(lambda self: 4 * 128))
+    assert 64 < lcs.lengths.max() <= 128 and chunk_stars("multifold", lcs, **kw) == 4  # 10 stars: 3 chunks
+    chunked = view_set("multifold", lcs, jax.random.key(0), **kw)
+    padded = lcs.to_padded(max_len=128)
+    whole = view_arrays("multifold", padded.time, padded.mag, padded.err, padded.mask, lcs.periods,
+                        jax.random.key(0), **kw)
+    for name in whole:
+        np.testing.assert_allclose(chunked[name], whole[name], atol=1e-4)
