@@ -145,14 +145,14 @@ def _model_fitted_ids(train, val, generator_dir: Path | None):
                              generator_unknown=record["unknown"] if record else ())
 
 
-def _fit_forest(model_dir: Path, train, test, seed: int) -> None:
-    """The feature forest of `--forest` saved beside the model, and the pair's test scores printed."""
-    from jaxpelsvae.models.forest import fit_forest
-    from jaxpelsvae.train.classifier import evaluate_saved_model
+def _set_forest(model_dir: Path, train, test, seed: int) -> None:
+    """`--forest`: the feature forest saved beside the model and the pair's test scores printed;
+    without it, a forest an earlier run left there is removed."""
+    from jaxpelsvae.train.classifier import evaluate_saved_model, set_forest
     from jaxpelsvae.train.metrics import fmt_metric
 
-    fit_forest(train, seed=seed).save(model_dir / "forest")
-    if len(test):
+    set_forest(model_dir, train, seed=seed)
+    if train is not None and len(test):
         m = evaluate_saved_model(model_dir, test, seed=seed)
         print(f"with the forest: test macro-F1 {fmt_metric(m['macro_f1'], 4)}, accuracy {fmt_metric(m['accuracy'], 4)}, "
               f"ROC-AUC ovo {fmt_metric(m['roc_auc_ovo'])}")
@@ -213,12 +213,7 @@ def run(args: argparse.Namespace) -> int:
     m = result.metrics
     print(f"{config.mode}: best epoch {m['best_epoch']} of {m['epochs']}; test macro-F1 {fmt_metric(m['macro_f1'], 4)}, "
           f"accuracy {fmt_metric(m['accuracy'], 4)}, ROC-AUC ovo {fmt_metric(m['roc_auc_ovo'])}; written to {workdir}")
-    if args.forest:
-        _fit_forest(workdir / "model", train, test, args.seed)
-    else:
-        from jaxpelsvae.models.forest import remove_forest
-
-        remove_forest(workdir / "model" / "forest")
+    _set_forest(workdir / "model", train if args.forest else None, test, args.seed)
     absent = absent_classes_warning(m.get("classes_absent"))
     if absent:
         print(f"warning: {absent}", file=sys.stderr)

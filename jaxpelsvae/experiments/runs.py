@@ -130,9 +130,9 @@ def _seed_run(config, inputs: RunInputs, classifier: str, mode: str, seed: int, 
         f"{entry['best_epoch']}/{entry['epochs']}")
     entries = [{**entry, **train_record(train_set)}]
     if not (config.forest and tcfg.reads_period):
-        from jaxpelsvae.models.forest import remove_forest
+        from jaxpelsvae.train.classifier import set_forest
 
-        remove_forest(run_dir(workdir, classifier, mode, seed) / "model" / "forest")
+        set_forest(run_dir(workdir, classifier, mode, seed) / "model", None)
     else:
         t0 = time.perf_counter()
         ens = forest_entry(run_dir(workdir, classifier, mode, seed) / "model", train_set, inputs.test_set,
@@ -149,11 +149,10 @@ def forest_entry(model_dir: Path, train_set: LightCurveSet, test_set: LightCurve
     """Fit the feature forest on the run's training stars (`models.forest`), save it beside the run's
     model (so `predict` and `evaluate` average the two as well) and return the test metrics of the
     mean of the network's and the forest's class probabilities."""
-    from jaxpelsvae.models.forest import fit_forest
-    from jaxpelsvae.train.classifier import predict_saved_model
+    from jaxpelsvae.train.classifier import predict_saved_model, set_forest
     from jaxpelsvae.train.metrics import classification_metrics
 
-    fit_forest(train_set, seed=seed).save(model_dir / "forest")
+    set_forest(model_dir, train_set, seed=seed)
     table = predict_saved_model(model_dir, test_set, seed=seed)  # the network with the forest beside it
     return classification_metrics(np.asarray(y_test), table[list(classes)].to_numpy(np.float64), classes)
 

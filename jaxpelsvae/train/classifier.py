@@ -491,6 +491,18 @@ def with_forest(model_dir: Path, lcs, classes: Sequence[str], prob_NK: np.ndarra
     return 0.5 * (prob_NK + forest.predict_proba(lcs))
 
 
+def set_forest(model_dir: Path, train_set=None, *, seed: int = 0) -> None:
+    """Fit the feature forest (`models.forest`) on ``train_set`` (periods in meta) and save it in
+    ``model_dir``/forest, where `with_forest` finds it; None removes a forest an earlier run left
+    there, so a model trained again without one does not keep averaging with it."""
+    from jaxpelsvae.models.forest import fit_forest, remove_forest
+
+    if train_set is None:
+        remove_forest(Path(model_dir) / "forest")
+    else:
+        fit_forest(train_set, seed=seed).save(Path(model_dir) / "forest")
+
+
 def evaluate_saved_model(model_dir: Path, lcs, *, seed: int = 0, batch_size: int | None = None
                          ) -> dict[str, Any]:
     """Metrics (`metrics.classification_metrics`) of the classifier saved in ``model_dir`` on the
