@@ -129,8 +129,9 @@ def run_experiment(
             print(f"warning: {warning}", file=sys.stderr)
         # split.csv: the stars each part may use (train: the whole train part, from which each run's
         # training set is drawn; val: early stopping; test: scores only)
-        shared = set(map(str, test_set.ids)) & set(map(str, np.concatenate([parts.train.ids, val_set.ids])))
-        if test_lcs is not None and shared:
+        shared = (set(map(str, test_set.ids)) & set(map(str, np.concatenate([parts.train.ids, val_set.ids])))
+                  if test_lcs is not None else set())  # only another dataset can repeat an id
+        if shared:
             print(f"warning: the test dataset shares {len(shared)} star ids with the training dataset (e.g. "
                   f"{sorted(shared)[0]!r}); if they are the same stars, the test is not independent", file=sys.stderr)
         write_split(Partition(parts.train, val_set, test_set, {}).table(), workdir / "split.csv",
