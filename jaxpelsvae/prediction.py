@@ -9,15 +9,36 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxpelsvae.errors import ConfigError, DataError
+from jaxpelsvae.errors import DataError
 
 # The columns of a table of observations (one row per point); any other column, a class one
 # included, is not read.
 CURVE_COLUMNS = ("id", "time", "mag", "err")
 
+# The model shipped with the package (trained on simulated surveys only; its card.json and the
+# README's model card say how): `predict` uses it when no model is given.
+PRETRAINED = Path(__file__).parent / "pretrained"
 
-def resolve_model_dir(path: str | os.PathLike) -> Path:
-    """The folder holding model.json: ``path`` itself or its model/ subfolder."""
+
+def pretrained_model() -> Path:
+    """The folder of the shipped model (DataError when the installation lacks it)."""
+    if not (PRETRAINED / "model.json").is_file():
+        raise DataError(f"{PRETRAINED}: the shipped model is missing from this installation; reinstall "
+                        "jaxpelsvae, or give a model folder written by `jaxpelsvae train` or `experiment`")
+    return PRETRAINED
+
+
+def pretrained_card() -> dict:
+    """The shipped model's card: how it was trained (`experiments.pretrained`) and its scores on simulated stars."""
+    import json
+
+    return json.loads((pretrained_model() / "card.json").read_text())
+
+
+def resolve_model_dir(path: str | os.PathLike | None) -> Path:
+    """The folder holding model.json: ``path`` itself or its model/ subfolder; None: the shipped model."""
+    if path is None:
+        return pretrained_model()
     path = Path(path)
     for cand in (path, path / "model"):
         if (cand / "model.json").is_file():
@@ -98,8 +119,8 @@ def _report(rejected, n_total: int, progress: bool) -> None:
         warnings.warn("predict: " + "; ".join(parts), stacklevel=3)
 
 
-def predict(curves, model, *, batch_size: int | None = None, min_points: int | None = None,
-            seed: int = 0, progress: bool = False):
+def predict(curves, model=None, *, batch_size: int | None = None, min_points: int | None = None,
+            seed: int = 0, progress: bool = False, adapt=False, workdir=None):
     """Class probabilities of unlabelled light curves from a saved classifier, as `jaxpelsvae predict`
     writes them.
 
@@ -110,11 +131,17 @@ def predict(curves, model, *, batch_size: int | None = None, min_points: int | N
         dataset's meta.csv are used, other stars get one from the label-free search the model's
         training stars went through.
     model: the model folder written by `jaxpelsvae train` or `experiment` (the folder holding
-        model.json, or the run folder above it).
+        model.json, or the run folder above it); None: the model shipped with the package, trained
+        on simulated surveys of six cadences only (`pretrained_card()`; README, "The shipped model").
     batch_size: stars per evaluation batch (None: the model's); min_points: curves with fewer points
         are rejected (None: the readers' default); seed: the draw of the inputs (as `--seed`).
     progress: print validation notes on stderr, as the command line does; otherwise what validation
         rejected or changed is one `warnings.warn`.
+    adapt: True (or an `adaptation.AdaptConfig`): first fine-tune the model to these curves without
+        reading a label (`adaptation.adapt_model`: simulated stars of every class observed on the
+        curves' own epochs and errors), then classify with the adapted model. The table gains
+        ``predicted_unadapted`` (the class before adapting) and ``df.attrs["adapt"]`` says what
+        changed. workdir: keep the adapted model in workdir/adapt (default: a temporary folder).
 
     Returns a DataFrame with one row per usable star: id, one probability column per class of the
     model, ``predicted``, ``probability`` (of the predicted class), ``period`` [d], ``period_source``,
@@ -126,9 +153,6 @@ def predict(curves, model, *, batch_size: int | None = None, min_points: int | N
     from jaxpelsvae.data.validate import DEFAULT_MIN_POINTS, validate
     from jaxpelsvae.train.classifier import load_model, predict_saved_model
 
-    if model is None:
-        raise ConfigError("predict: give the model folder written by `jaxpelsvae train` or `experiment` "
-                          "(no model ships with the package yet)")
     model_dir = resolve_model_dir(model)
     load_model(model_dir)  # a broken model stops here, before the curves are read and searched
     lcs = as_lightcurves(curves)
@@ -137,5 +161,29 @@ def predict(curves, model, *, batch_size: int | None = None, min_points: int | N
                               require_class=False, source=source)
     _report(rejected, len(lcs), progress)
     table = predict_saved_model(model_dir, kept, seed=seed, batch_size=batch_size)
+    if adapt:
+        table = _adapted(table, model_dir, kept, adapt, seed=seed, batch_size=batch_size, progress=progress,
+                         workdir=workdir)
     table.attrs["rejected"] = dict(zip(rejected["id"].tolist(), rejected["reason"].tolist()))
+    return table
+
+
+def _adapted(before, model_dir: Path, kept, adapt, *, seed: int, batch_size, progress: bool, workdir):
+    """The table of the model adapted to `kept` (`predict`'s adapt), with what changed."""
+    import tempfile
+
+    from jaxpelsvae.adaptation import AdaptConfig, adapt_model
+    from jaxpelsvae.train.classifier import predict_saved_model
+
+    config = adapt if isinstance(adapt, AdaptConfig) else AdaptConfig()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(workdir) / "adapt" if workdir is not None else Path(tmp) / "adapt"
+        adapted, summary = adapt_model(model_dir, kept, folder, config, seed=seed, progress=progress)
+        table = predict_saved_model(adapted, kept, seed=seed, batch_size=batch_size)
+    table["predicted_unadapted"] = before["predicted"].to_numpy()
+    changed = table["predicted"] != table["predicted_unadapted"]
+    summary.update(changed=int(changed.sum()), stars=len(table),
+                   counts_before={str(k): int(v) for k, v in before["predicted"].value_counts().sort_index().items()},
+                   counts_after={str(k): int(v) for k, v in table["predicted"].value_counts().sort_index().items()})
+    table.attrs["adapt"] = summary
     return table

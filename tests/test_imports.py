@@ -1,4 +1,4 @@
-"""Imports run one way, data → models → train → selfreg → prediction → pipeline → experiments → cli: no layer imports a later one."""
+"""Imports run one way, data → models → train → selfreg → adaptation → prediction → pipeline → experiments → cli: no layer imports a later one."""
 from __future__ import annotations
 
 import ast
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "jaxpelsvae"
-LAYERS = ("data", "models", "train", "selfreg", "prediction", "pipeline", "experiments", "cli")
+LAYERS = ("data", "models", "train", "selfreg", "adaptation", "prediction", "pipeline", "experiments", "cli")
 
 
 def _sources(layer: str) -> list[Path]:

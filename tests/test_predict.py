@@ -11,7 +11,7 @@ import pytest
 import jaxpelsvae
 from jaxpelsvae.data.lightcurves import LightCurveSet
 from jaxpelsvae.data.readers import write_standard
-from jaxpelsvae.errors import ConfigError, DataError
+from jaxpelsvae.errors import DataError
 from jaxpelsvae.simulate import simulate_survey
 
 COLUMNS_AFTER_CLASSES = ["predicted", "probability", "period", "period_source", "period_power", "period_fap",
@@ -142,10 +142,11 @@ def test_missing_err_column_is_a_clear_error(curves, model_dir):
         jaxpelsvae.predict(_long_table(curves).drop(columns="err"), model_dir)
 
 
-def test_a_bad_model_folder_is_a_clear_error_before_the_curves_are_read(tmp_path):
+def test_a_bad_model_folder_is_a_clear_error_before_the_curves_are_read(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="no saved classifier here"):
         jaxpelsvae.predict(tmp_path / "no_such_data", tmp_path)
-    with pytest.raises(ConfigError, match="give the model folder"):
-        jaxpelsvae.predict(tmp_path / "no_such_data", None)
-    with pytest.raises(TypeError, match="model"):
-        jaxpelsvae.predict(tmp_path / "no_such_data")  # pylint: disable=no-value-for-parameter
+    import jaxpelsvae.prediction as prediction
+
+    monkeypatch.setattr(prediction, "PRETRAINED", tmp_path / "pretrained")  # an installation without it
+    with pytest.raises(DataError, match="shipped model is missing"):
+        jaxpelsvae.predict(tmp_path / "no_such_data")

@@ -1,4 +1,4 @@
-"""`jaxpelsvae evaluate --model W DATA`: metrics JSON and confusion-matrix figure of a trained classifier."""
+"""`jaxpelsvae evaluate [--model W] DATA`: metrics JSON and confusion-matrix figure of a trained classifier."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +11,7 @@ from jaxpelsvae.cli import add_min_points
 HELP = "evaluate a trained classifier on a dataset: metrics JSON and a confusion-matrix figure"
 DESCRIPTION = (
     "Classify every star of DATA with the classifier saved by `jaxpelsvae train` (its workdir's model/ "
-    "folder, or the workdir itself) and write evaluation.json (macro_f1, accuracy, roc_auc_ovo/ovr, "
+    "folder, or the workdir itself; without --model the shipped one) and write evaluation.json (macro_f1, accuracy, roc_auc_ovo/ovr, "
     "per-class precision/recall/f1, confusion) and confusion.png (row-normalised) into --workdir. With "
     "--split FILE only the file's test part is scored. Stops with an error when any scored star is one the "
     "classifier (or its generator) was fitted or validated on (--allow-overlap goes on with a warning)."
@@ -20,8 +20,9 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="dataset folder or file with labelled stars")
-    parser.add_argument("--model", type=Path, required=True,
-                        help="model folder written by `jaxpelsvae train` (WORKDIR/model or WORKDIR)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model folder written by `jaxpelsvae train` (WORKDIR/model or WORKDIR); default: the "
+                             "shipped model (trained on simulated surveys only)")
     add_min_points(parser)
     parser.add_argument("--drop-unknown", action="store_true",
                         help="skip stars whose class the model does not know (default: error)")
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     from jaxpelsvae.prediction import resolve_model_dir
 
-    model_dir = resolve_model_dir(Path(args.model))
+    model_dir = resolve_model_dir(args.model)
     classes = load_model(model_dir)[3]["classes"]  # a broken model stops here, before the data are read
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(1 = plain Lomb-Scargle)",
     )
     parser.add_argument(
+        "--coarse", type=_positive_int, default=d.coarse,
+        help="evaluate the periodogram at every COARSE-th grid frequency first, then the full grid around "
+        f"the {d.coarse_candidates} best coarse peaks (about COARSE times faster; 1 = the whole grid)",
+    )
+    parser.add_argument(
         "--candidates", type=_positive_int, default=d.n_candidates,
         help="periodogram peaks kept per star for the multi-term re-ranking",
     )
@@ -142,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         oversampling=args.oversampling,
         nterms=args.nterms,
         n_candidates=args.candidates,
+        coarse=args.coarse,
         refine=args.refine,
         double_test=args.double_test,
         double_margin=args.double_margin,

@@ -124,6 +124,7 @@ def train_classifier(
     classes: Sequence[str] | None = None,
     period_config=None,
     fitted_ids=None,
+    init_variables=None,
 ) -> TrainResult:
     """Train the CNN on ``train_set`` (LightCurveSets; the synthetic sets come from ``generator``),
     early-stop on ``val_set``, restore the best epoch and evaluate it on ``test_set``.
@@ -146,6 +147,10 @@ def train_classifier(
       `data.provenance.Fitted`), so that `evaluate` refuses to score them; include the generator's.
       None: the ids of ``train_set`` and ``val_set`` (validation picks the best epoch), the generator
       marked as unrecorded in self-regulated mode; no record when they are not given.
+    init_variables: (params, rest) of a saved classifier of the same configuration and classes
+      (`train.classifier.load_model`) to start from instead of the seed's initialisation: a
+      fine-tune (`adaptation`). Their digest joins the run's identity, so a checkpoint of another
+      start is not resumed.
     Returns a `TrainResult`.
     """
     import jax
@@ -194,6 +199,8 @@ def train_classifier(
                         "data_sha1": _fingerprint(enc_train, enc_val, enc_test)})
 
     fresh = init_train_state(k, config, steps, seed)
+    if init_variables is not None:
+        fresh, run_id["init_sha1"] = _warm_start(fresh, init_variables)
     store = ckpt.CheckpointStore(files.checkpoints, max_to_keep=2)
     try:
         loop_state = _resume(store, files, run_id, fresh, enc_train.x) if resume else None
@@ -259,6 +266,25 @@ def train_classifier(
     write_atomic(files.metrics_json, json.dumps(json_safe(metrics), indent=1))
     _write_figures(files, regulator, metrics, classes, config.mode)
     return TrainResult(json_safe(metrics), regulator, (steps.graphdef, best[0], best[1]))
+
+
+def _warm_start(fresh, init_variables):
+    """(``fresh`` with the given (params, rest), a digest of them); ConfigError when their structure
+    or shapes differ from the configured model's."""
+    import hashlib
+
+    import jax
+
+    params, rest = init_variables
+    for name, given, own in (("params", params, fresh.params), ("rest", rest, fresh.rest)):
+        shapes = jax.tree.map(np.shape, given)
+        if jax.tree.structure(given) != jax.tree.structure(own) or shapes != jax.tree.map(np.shape, own):
+            raise ConfigError(f"train_classifier: init_variables' {name} do not fit the configured model "
+                              "(another classifier, size or number of classes)")
+    digest = hashlib.sha1()
+    for leaf in jax.tree.leaves((params, rest)):
+        digest.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+    return fresh.replace(params=jax.device_put(params), rest=jax.device_put(rest)), digest.hexdigest()
 
 
 # ------------------------------------------------------------------------- the loop state on disk

@@ -50,6 +50,14 @@ def load_donor_cadences(path: str | Path, min_points: int | None = None) -> Dono
     lcs, _ = load_dataset(path, min_points=min_points, require_class=False)
     if len(lcs) == 0:
         raise DataError(f"{path}: no usable curve to take cadences from")
+    return donor_cadences(lcs)
+
+
+def donor_cadences(lcs) -> DonorCadences:
+    """The times, errors and median magnitudes of a validated LightCurveSet (its meta, labels
+    included, is not read)."""
+    if len(lcs) == 0:
+        raise DataError("donor cadences: the light-curve set is empty")
     median_mag = np.array([np.median(lcs.curve(i)[1]) for i in range(len(lcs))])  # loop over curves
     digest = hashlib.sha256()
     for array in (lcs.offsets, lcs.time, lcs.err):

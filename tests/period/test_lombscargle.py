@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 
 import chex
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +15,7 @@ from jaxpelsvae.data import LightCurveSet
 from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.period import (
     FrequencyGrid,
+    PeriodConfig,
     auto_grid,
     find_periods,
     fourier_power_one,
@@ -338,3 +340,46 @@ def test_log_period_prior_keeps_a_clear_short_period():
 def test_period_prior_is_validated():
     with pytest.raises(ConfigError, match="period_prior"):
         find_periods(_two_scale_curve(), progress=False, period_prior=-1.0)
+
+
+# ------------------------------------------------------------------------------- coarse-to-fine search
+def test_power_at_frequencies_matches_the_grid_kernel_and_the_screen_approaches_it():
+    from jaxpelsvae.period.lombscargle import gls_power_at_batch, gls_power_batch, screen_power_one
+
+    rng = np.random.default_rng([7, 9])
+    curves = [sinusoid(rng, 300, 500.0, 0.613), sinusoid(rng, 300, 500.0, 7.7, noise=0.3)]
+    time, mag, err, mask = pad(curves, 300)
+    grid = auto_grid(500.0, min_period=0.3)
+    phases, y, w = prepare_inputs(time, mag, err, mask, grid)
+    exact = np.asarray(gls_power_batch(*phases, y, w, n_freq=grid.n, block=256, chunk=16384))
+    pick = np.array([0, 17, 500, grid.n // 2, grid.n - 1])
+    at = np.asarray(gls_power_at_batch(phases_at(time, np.tile(grid.frequencies[pick], (2, 1))), y, w))
+    np.testing.assert_allclose(at, exact[:, pick], atol=2e-4)
+    # 300 random epochs cover every phase evenly: the classical power is the generalised one up to
+    # the sampling's small departures (the mean and the 2f sums it leaves out).
+    screen = np.asarray(jax.vmap(functools.partial(screen_power_one, n_freq=grid.n, block=256, chunk=16384))(*phases, y, w))
+    assert np.max(np.abs(screen - exact)) < 0.1
+    assert np.argmax(screen[0]) == np.argmax(exact[0])  # a clear peak: no near tie
+
+
+def test_coarse_to_fine_search_finds_the_whole_grids_periods(mixed_set):
+    lcs, truth = mixed_set
+    rng = np.random.default_rng([7, 10])
+    more = [sinusoid(rng, n, 1000.0, p, noise=0.1) for n, p in ((45, 0.0731), (60, 3.9), (80, 127.0), (35, 0.55))]
+    extra = LightCurveSet.from_arrays([f"s{i}" for i in range(4)], [c[0] for c in more], [c[1] for c in more],
+                                      [c[2] for c in more], star_class=["DSCT", "CEP", "LPV", "RRLYR"])
+    for curves in (lcs, extra):
+        whole = find_periods(curves, min_period=0.05, coarse=1, details=True, progress=False)
+        for setting in (dict(coarse=4), dict(coarse=3, screen=False), dict(coarse=5, coarse_candidates=8)):
+            fast = find_periods(curves, min_period=0.05, details=True, progress=False, **setting)
+            pd.testing.assert_series_equal(fast["period"], whole["period"], rtol=1e-9)
+            np.testing.assert_allclose(fast["power"], whole["power"], atol=1e-5)
+            np.testing.assert_array_equal(fast["doubled"], whole["doubled"])
+    assert whole.set_index("id").loc["s2", "period"] == pytest.approx(127.0, rel=2e-2)
+
+
+def test_coarse_settings_are_validated():
+    with pytest.raises(ConfigError, match="coarse"):
+        PeriodConfig(coarse=0)
+    with pytest.raises(ConfigError, match="coarse_candidates"):
+        PeriodConfig(coarse_candidates=0)
