@@ -81,3 +81,13 @@ def test_the_training_survey_is_simulated_seeded_and_half_without_periods():
     config = build.experiment_config(epochs=3)
     assert config.classifiers == (build.CLASSIFIER,) and config.modes == (build.MODE,) and config.forest
     assert config.shift.scenario == "random" and config.regulator.epochs == 3
+
+
+def test_every_shipped_file_is_package_data():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(jaxpelsvae.__file__).parent
+    patterns = tomllib.loads((root.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    covered = {p for pattern in patterns["jaxpelsvae"] for p in root.glob(pattern) if p.is_file()}
+    assert set(shipped_files()) <= covered  # a wheel (a clean, non-editable install) carries them all

@@ -77,6 +77,39 @@ def gls_power_at_one(phase_RT, y_T, w_T):
     return _power_from_sums(*sums, jnp.sum(w_T * y_T * y_T))
 
 
+def _over_blocks(a_T, c_hi_T, c_lo_T, d_T, *, n_freq: int, block: int, chunk: int, chunk_power):
+    """(n_freq,) power on the grid, computed `chunk` frequencies at a time with `lax.map`.
+
+    chunk_power(phi_TF) returns fn(theta_UT) -> power (U * block,) of U blocks, given the phases
+    theta_UT (radians) of the blocks' first frequencies and phi_TF of the offsets j * df inside a block.
+    """
+    n_blocks = -(-n_freq // block)
+    blocks_per_chunk = max(1, min(n_blocks, chunk // block))
+    n_chunks = -(-n_blocks // blocks_per_chunk)
+    j_F = jnp.arange(block, dtype=jnp.float32)
+    of_chunk = chunk_power(_TWO_PI * jnp.mod(d_T[:, None] * j_F[None, :], 1.0))
+
+    def one_chunk(first_block):
+        b_U = (first_block + jnp.arange(blocks_per_chunk)).astype(jnp.float32)
+        cycles_UT = a_T[None, :] + jnp.mod(b_U[:, None] * c_hi_T[None, :], 1.0) + b_U[:, None] * c_lo_T[None, :]
+        return of_chunk(_TWO_PI * jnp.mod(cycles_UT, 1.0))
+
+    starts = jnp.arange(n_chunks, dtype=jnp.int32) * blocks_per_chunk
+    return jax.lax.map(one_chunk, starts).reshape(-1)[:n_freq]
+
+
+def _complex_sum(m, row: int, n_rows: int, block: int):
+    """(real, imag) (U, F) of sum_t u_t e^{i (theta_bt + phi_tj)} from the product of the rows
+    [Re, Im] of u e^{i theta} (row, row + 1 of height n_rows) with the columns [Re | Im] of e^{i phi}."""
+    re, im = m[row * n_rows:(row + 1) * n_rows], m[(row + 1) * n_rows:(row + 2) * n_rows]
+    return re[:, :block] - im[:, block:], re[:, block:] + im[:, :block]
+
+
+def _inner(phi_TF):
+    """(T, 2F) columns [cos | sin] of the in-block phases."""
+    return jnp.concatenate([jnp.cos(phi_TF), jnp.sin(phi_TF)], axis=1)
+
+
 def screen_power_one(a_T, c_hi_T, c_lo_T, d_T, y_T, w_T, *, n_freq: int, block: int, chunk: int):
     """A cheap screen of ONE star's periodogram on the grid: 2 |sum w y e^{i theta}|^2 / sum w y^2, (n_freq,).
 
@@ -87,28 +120,19 @@ def screen_power_one(a_T, c_hi_T, c_lo_T, d_T, y_T, w_T, *, n_freq: int, block: 
     """
     y_T, w_T = _normalised_weights(y_T, w_T)
     yy = jnp.sum(w_T * y_T * y_T)
-    n_blocks = -(-n_freq // block)
-    blocks_per_chunk = max(1, min(n_blocks, chunk // block))
-    n_chunks = -(-n_blocks // blocks_per_chunk)
-    j_F = jnp.arange(block, dtype=jnp.float32)
-    phi_TF = _TWO_PI * jnp.mod(d_T[:, None] * j_F[None, :], 1.0)
-    inner_T2F = jnp.concatenate([jnp.cos(phi_TF), jnp.sin(phi_TF)], axis=1)
     wy_T = w_T * y_T
     scale = 2.0 / jnp.where(yy > 0, yy, 1.0)
 
-    def one_chunk(first_block):
-        b_U = (first_block + jnp.arange(blocks_per_chunk)).astype(jnp.float32)
-        cycles_UT = a_T[None, :] + jnp.mod(b_U[:, None] * c_hi_T[None, :], 1.0) + b_U[:, None] * c_lo_T[None, :]
-        theta_UT = _TWO_PI * jnp.mod(cycles_UT, 1.0)
-        lhs = jnp.concatenate([wy_T * jnp.cos(theta_UT), wy_T * jnp.sin(theta_UT)], axis=0)
-        prod = jnp.dot(lhs, inner_T2F, precision=_PRECISION)
-        nb = blocks_per_chunk
-        re, im = prod[:nb], prod[nb:]
-        yc, ys = re[:, :block] - im[:, block:], re[:, block:] + im[:, :block]
-        return jnp.clip(scale * (yc * yc + ys * ys), 0.0, 1.0).reshape(-1)
+    def chunk_power(phi_TF):
+        inner_T2F = _inner(phi_TF)
 
-    starts = jnp.arange(n_chunks, dtype=jnp.int32) * blocks_per_chunk
-    return jax.lax.map(one_chunk, starts).reshape(-1)[:n_freq]
+        def power(theta_UT):
+            lhs = jnp.concatenate([wy_T * jnp.cos(theta_UT), wy_T * jnp.sin(theta_UT)], axis=0)
+            yc, ys = _complex_sum(jnp.dot(lhs, inner_T2F, precision=_PRECISION), 0, theta_UT.shape[0], block)
+            return jnp.clip(scale * (yc * yc + ys * ys), 0.0, 1.0).reshape(-1)
+        return power
+
+    return _over_blocks(a_T, c_hi_T, c_lo_T, d_T, n_freq=n_freq, block=block, chunk=chunk, chunk_power=chunk_power)
 
 
 def gls_power_one(a_T, c_hi_T, c_lo_T, d_T, y_T, w_T, *, n_freq: int, block: int, chunk: int):
@@ -120,42 +144,27 @@ def gls_power_one(a_T, c_hi_T, c_lo_T, d_T, y_T, w_T, *, n_freq: int, block: int
     """
     y_T, w_T = _normalised_weights(y_T, w_T)
     yy = jnp.sum(w_T * y_T * y_T)
-    n_blocks = -(-n_freq // block)
-    blocks_per_chunk = max(1, min(n_blocks, chunk // block))
-    n_chunks = -(-n_blocks // blocks_per_chunk)
-
-    # Phases of the frequency offsets j * df inside a block (and of 2 j df for the 2f sums).
-    j_F = jnp.arange(block, dtype=jnp.float32)
-    phi_TF = _TWO_PI * jnp.mod(d_T[:, None] * j_F[None, :], 1.0)
-    inner_T2F = jnp.concatenate([jnp.cos(phi_TF), jnp.sin(phi_TF)], axis=1)
-    inner2_T2F = jnp.concatenate([jnp.cos(2.0 * phi_TF), jnp.sin(2.0 * phi_TF)], axis=1)
     wy_T = w_T * y_T
 
-    def one_chunk(first_block):
-        b_U = (first_block + jnp.arange(blocks_per_chunk)).astype(jnp.float32)
-        cycles_UT = a_T[None, :] + jnp.mod(b_U[:, None] * c_hi_T[None, :], 1.0) + b_U[:, None] * c_lo_T[None, :]
-        theta_UT = _TWO_PI * jnp.mod(cycles_UT, 1.0)
-        cos_UT, sin_UT = jnp.cos(theta_UT), jnp.sin(theta_UT)
-        cos2_UT, sin2_UT = jnp.cos(2.0 * theta_UT), jnp.sin(2.0 * theta_UT)
-        # Rows: Re/Im of w e^{i theta} and w y e^{i theta}; columns: Re/Im of e^{i phi}.
-        lhs = jnp.concatenate([w_T * cos_UT, w_T * sin_UT, wy_T * cos_UT, wy_T * sin_UT], axis=0)
-        prod = jnp.dot(lhs, inner_T2F, precision=_PRECISION)
-        lhs2 = jnp.concatenate([w_T * cos2_UT, w_T * sin2_UT], axis=0)
-        prod2 = jnp.dot(lhs2, inner2_T2F, precision=_PRECISION)
+    def chunk_power(phi_TF):
+        # Columns: Re/Im of e^{i phi} (and of e^{2 i phi} for the 2f sums).
+        inner_T2F, inner2_T2F = _inner(phi_TF), _inner(2.0 * phi_TF)
 
-        def complex_sum(m, row):  # (real, imag) of sum_t u_t e^{i (theta_bt + phi_tj)}, shape (U, F)
-            nb = blocks_per_chunk
-            re, im = m[row * nb:(row + 1) * nb], m[(row + 1) * nb:(row + 2) * nb]
-            return re[:, :block] - im[:, block:], re[:, block:] + im[:, :block]
+        def power(theta_UT):
+            nb = theta_UT.shape[0]
+            cos_UT, sin_UT = jnp.cos(theta_UT), jnp.sin(theta_UT)
+            # Rows: Re/Im of w e^{i theta} and w y e^{i theta}.
+            lhs = jnp.concatenate([w_T * cos_UT, w_T * sin_UT, wy_T * cos_UT, wy_T * sin_UT], axis=0)
+            prod = jnp.dot(lhs, inner_T2F, precision=_PRECISION)
+            lhs2 = jnp.concatenate([w_T * jnp.cos(2.0 * theta_UT), w_T * jnp.sin(2.0 * theta_UT)], axis=0)
+            prod2 = jnp.dot(lhs2, inner2_T2F, precision=_PRECISION)
+            c, s = _complex_sum(prod, 0, nb, block)
+            yc, ys = _complex_sum(prod, 2, nb, block)
+            c2, s2 = _complex_sum(prod2, 0, nb, block)
+            return _power_from_sums(c, s, yc, ys, c2, s2, yy).reshape(-1)
+        return power
 
-        c, s = complex_sum(prod, 0)
-        yc, ys = complex_sum(prod, 2)
-        c2, s2 = complex_sum(prod2, 0)
-        return _power_from_sums(c, s, yc, ys, c2, s2, yy).reshape(-1)
-
-    starts = jnp.arange(n_chunks, dtype=jnp.int32) * blocks_per_chunk
-    power = jax.lax.map(one_chunk, starts)
-    return power.reshape(-1)[:n_freq]
+    return _over_blocks(a_T, c_hi_T, c_lo_T, d_T, n_freq=n_freq, block=block, chunk=chunk, chunk_power=chunk_power)
 
 
 def _local_peaks(power_F, k: int, score_F=None):
