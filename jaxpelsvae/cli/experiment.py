@@ -61,6 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifier", default=None, metavar="NAME[,NAME...]",
                         help="registered classifiers (view + backbone) to train, the first is the main one: "
                              "cnn (the original, on (Δt, Δm) pairs), folded, hybrid, multifold (default: the preset's)")
+    parser.add_argument("--init-model", default=None,
+                        help="start the runs of the classifier a saved model holds from its weights (a fine-tune): a "
+                             "model folder, or 'pretrained' for the shipped one (same classifier, sizes and classes)")
     parser.add_argument("--forest", action=argparse.BooleanOptionalAction, default=None,
                         help="also score each period-aware run's network together with a nine-feature random forest "
                              "of the same training stars (report entries <classifier>+forest; saved beside the "
@@ -106,7 +109,7 @@ def config_from_args(args):
         "train.loss": args.loss, "vmap_seeds": args.vmap_seeds, "resample_pairs": args.resample_pairs,
         "quality_cuts_test": args.quality_cuts_test, "redraw_per_seed": args.redraw_per_seed,
         "classifier": args.classifier, "augment": args.augment, "forest": args.forest, "train.synthetic_periods": args.synthetic_periods,
-        "donors": str(args.donors) if args.donors else None,
+        "donors": str(args.donors) if args.donors else None, "init_model": args.init_model,
         "transductive_donors": True if args.transductive_donors else None,
     }
     changes = {k: v for k, v in changes.items() if v is not None}

@@ -153,6 +153,10 @@ class ExperimentConfig:
         None: the training stars' own cadences. donor_copies: target cadences per training donor.
     transductive_donors: allow donors among the test stars (transductive: the test survey's own
         cadences); refused otherwise. Donors among the validation stars are always refused.
+    init_model: a saved classifier folder, or "pretrained" (the model shipped with the package):
+        every run of the classifier it holds starts from its weights instead of the seed's
+        initialisation (a fine-tune on this experiment's training stars; `runs.init_variables`).
+        Its classifier settings and classes must be the run's; other classifiers start afresh.
     """
 
     preset: str = "small"
@@ -186,6 +190,7 @@ class ExperimentConfig:
     donors: str | None = None
     donor_copies: int = 4
     transductive_donors: bool = False
+    init_model: str | None = None
     figures: bool = True
     progress: bool = True
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from jaxpelsvae.data.lightcurves import LightCurveSet
 from jaxpelsvae.data.provenance import classifier_fitted, ids_digest
+from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.experiments.log import Log
 from jaxpelsvae.pipeline import encode, seed_train_set
 
@@ -99,6 +100,30 @@ def _vmappable(config, classifier: str, mode: str, log) -> bool:
     return True
 
 
+def init_variables(init_model: str | None, classifier: str, tcfg, classes):
+    """(params, rest) a run of `classifier` starts from (`ExperimentConfig.init_model`), or None:
+    no init model, or one of another classifier. ConfigError when the model's classes or
+    architecture settings differ from the run's."""
+    if init_model is None:
+        return None
+    from jaxpelsvae.prediction import resolve_model_dir
+    from jaxpelsvae.train.classifier import TrainConfig, load_model
+
+    model_dir = resolve_model_dir(None if init_model == "pretrained" else init_model)
+    _, params, rest, info = load_model(model_dir)
+    saved = TrainConfig.from_dict(info["config"])
+    if saved.classifier != classifier:
+        return None
+    if list(info["classes"]) != list(classes):
+        raise ConfigError(f"init_model {model_dir}: classes {info['classes']} differ from the run's {list(classes)} "
+                          "(use --classes to match them)")
+    shape = ("layers", "view_overrides", "backbone_overrides")
+    if any(getattr(saved, f) != getattr(tcfg, f) for f in shape):
+        raise ConfigError(f"init_model {model_dir}: its {classifier} settings "
+                          f"{ {f: getattr(saved, f) for f in shape} } differ from the run's")
+    return params, rest
+
+
 def _seed_run(config, inputs: RunInputs, classifier: str, mode: str, seed: int, root_seed: int, tcfg,
               workdir: Path, resume: bool, timing: dict[str, float], log) -> list[dict]:
     """One run (`train_classifier`) and its report entry, then, with `config.forest` and a
@@ -124,6 +149,7 @@ def _seed_run(config, inputs: RunInputs, classifier: str, mode: str, seed: int, 
         period_config=config.period,
         fitted_ids=classifier_fitted(train_set.ids, inputs.val_set.ids,
                                      generator_ids=inputs.train_set.ids if selfreg else None),
+        init_variables=init_variables(config.init_model, classifier, tcfg, inputs.classes),
     )
     entry = run_entry(mode, seed, res.metrics, time.perf_counter() - t0, classifier)
     log(f"{classifier} {mode} seed {seed}: test macro-F1 {entry['macro_f1']:.3f}, best epoch "
