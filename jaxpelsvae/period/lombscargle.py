@@ -62,19 +62,31 @@ def _power_from_sums(c, s, yc, ys, c2, s2, yy):
     return jnp.clip(power, 0.0, 1.0)
 
 
-def gls_power_at_one(phase_RT, y_T, w_T):
-    """Generalised Lomb-Scargle power of ONE star at R arbitrary frequencies: (R,) float32.
+def gls_window_one(phase_RT, dphase_T, y_T, w_T, *, half: int):
+    """Generalised Lomb-Scargle power of ONE star on R short grids f_r + j df, j = -half .. half: (R, 2 half + 1).
 
-    phase_RT: (R, T) float32 phases frac(f_r t) in cycles (`grid.phases_at`, float64 on the host);
-    y_T, w_T as `gls_power_one`. The closed form of the one-harmonic fit of `harmonic`, without
-    its linear solve: the exact power wherever the grid kernel would give it.
+    phase_RT: (R, T) float32 phases frac(f_r t) of the grids' centres (`grid.phases_at`, float64
+    on the host); dphase_T: (T,) float32 frac(df t); y_T, w_T as `gls_power_one`. As in the grid
+    kernel, exp(2 pi i (f_r + j df) t) = exp(2 pi i f_r t) exp(2 pi i j df t): the sums of every
+    centre and offset are two matrix products over the points, with sines and cosines of the R
+    centres and the 2 half + 1 offsets only.
     """
     y_T, w_T = _normalised_weights(y_T, w_T)
+    j_J = jnp.arange(-half, half + 1, dtype=jnp.float32)
+    phi_TJ = _TWO_PI * jnp.mod(dphase_T[:, None] * j_J[None, :], 1.0)
     theta_RT = _TWO_PI * phase_RT
     cos_RT, sin_RT = jnp.cos(theta_RT), jnp.sin(theta_RT)
-    sums = [jnp.sum(u_RT * w_T, axis=1) for u_RT in
-            (cos_RT, sin_RT, y_T * cos_RT, y_T * sin_RT, jnp.cos(2.0 * theta_RT), jnp.sin(2.0 * theta_RT))]
-    return _power_from_sums(*sums, jnp.sum(w_T * y_T * y_T))
+    wy_T = w_T * y_T
+    lhs = jnp.concatenate([w_T * cos_RT, w_T * sin_RT, wy_T * cos_RT, wy_T * sin_RT], axis=0)
+    prod = jnp.dot(lhs, _inner(phi_TJ), precision=_PRECISION)
+    # cos and sin of 2 theta from those of theta (double angles)
+    lhs2 = jnp.concatenate([w_T * (2.0 * cos_RT * cos_RT - 1.0), w_T * (2.0 * sin_RT * cos_RT)], axis=0)
+    prod2 = jnp.dot(lhs2, _inner(2.0 * phi_TJ), precision=_PRECISION)
+    r, j = phase_RT.shape[0], j_J.shape[0]
+    c, s = _complex_sum(prod, 0, r, j)
+    yc, ys = _complex_sum(prod, 2, r, j)
+    c2, s2 = _complex_sum(prod2, 0, r, j)
+    return _power_from_sums(c, s, yc, ys, c2, s2, jnp.sum(w_T * y_T * y_T))
 
 
 def _over_blocks(a_T, c_hi_T, c_lo_T, d_T, *, n_freq: int, block: int, chunk: int, chunk_power):
@@ -258,10 +270,10 @@ def gls_peaks_batch(a_NT, c_hi_NT, c_lo_NT, d_NT, y_NT, w_NT, *, n_freq: int, bl
     return jax.vmap(kernel)(a_NT, c_hi_NT, c_lo_NT, d_NT, y_NT, w_NT)
 
 
-@jax.jit
-def gls_power_at_batch(phase_NRT, y_NT, w_NT):
-    """`gls_power_at_one` vmapped over N stars and jitted: (N, R, T) phases -> power (N, R) float32."""
-    return jax.vmap(gls_power_at_one)(phase_NRT, y_NT, w_NT)
+@functools.partial(jax.jit, static_argnames=("half",))
+def gls_window_batch(phase_NRT, dphase_NT, y_NT, w_NT, *, half: int):
+    """`gls_window_one` vmapped over N stars and jitted: -> power (N, R, 2 half + 1) float32."""
+    return jax.vmap(functools.partial(gls_window_one, half=half))(phase_NRT, dphase_NT, y_NT, w_NT)
 
 
 def prepare_inputs(time_NT, mag_NT, err_NT, mask_NT, grid: FrequencyGrid, block: int = DEFAULT_BLOCK):
@@ -331,8 +343,8 @@ def lomb_scargle_peaks(
 
 __all__ = [
     "ReducedPhases",
-    "gls_power_at_batch",
-    "gls_power_at_one",
+    "gls_window_batch",
+    "gls_window_one",
     "gls_power_batch",
     "gls_power_one",
     "screen_power_one",

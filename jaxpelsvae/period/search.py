@@ -24,7 +24,7 @@ from jaxpelsvae.period.harmonic import doubling_bic, doubling_harmonics, fourier
 from jaxpelsvae.period.lombscargle import (
     false_alarm_probability,
     gls_peaks_batch,
-    gls_power_at_batch,
+    gls_window_batch,
     gls_power_batch,
     log_posterior_score,
     prepare_inputs,
@@ -229,19 +229,19 @@ def _grid_peaks(time, mag, err, mask, grid: FrequencyGrid, config: PeriodConfig,
 def _coarse_to_fine_peaks(time, mag, err, mask, grid: FrequencyGrid, config: PeriodConfig, k: int, n_pts):
     """`_grid_peaks` from a coarse pass: the periodogram at every `config.coarse`-th frequency of `grid`,
     then, around each of its `coarse_candidates` best peaks, every full-grid frequency within
-    +-(coarse - 1) steps (float64 phases, one Fourier fit each). Peaks are ranked as on the full
+    +-(coarse - 1) steps (`lombscargle.gls_window_batch`). Peaks are ranked as on the full
     grid (`log_posterior_score`), so the result equals `_grid_peaks` whenever the full grid's best
     peaks lie beside coarse peaks that rank among the candidates."""
     m = int(config.coarse)
     coarse = FrequencyGrid(grid.f0, grid.df * m, -(-grid.n // m))
     k_coarse = min(max(config.coarse_candidates, k), coarse.n)
     cidx, _, y, w = _grid_peaks(time, mag, err, mask, coarse, config, k_coarse, screen=config.screen)
-    offsets = np.arange(-(m - 1), m)
-    fine = np.clip(cidx[:, :, None] * m + offsets[None, None, :], 0, grid.n - 1)  # (B, R, 2m - 1)
-    freqs = grid.f0 + grid.df * fine.astype(np.float64)
-    b = fine.shape[0]
-    power = gls_power_at_batch(phases_at(time, freqs.reshape(b, -1)), y, w)
-    power = np.asarray(power, np.float64).reshape(fine.shape)
+    centre = cidx * m
+    fine = centre[:, :, None] + np.arange(-(m - 1), m)[None, None, :]  # (B, R, 2m - 1) full-grid indices
+    dphase = (grid.df * np.asarray(time, np.float64)) % 1.0
+    power = gls_window_batch(phases_at(time, grid.f0 + grid.df * centre.astype(np.float64)),
+                             dphase.astype(np.float32), y, w, half=m - 1)
+    power = np.where((fine >= 0) & (fine < grid.n), np.asarray(power, np.float64), -1.0)  # off the grid
     best = np.argmax(power, axis=2)  # (B, R): the full-grid maximum around each coarse peak
     idx = np.take_along_axis(fine, best[..., None], axis=2)[..., 0]
     peak = np.take_along_axis(power, best[..., None], axis=2)[..., 0]

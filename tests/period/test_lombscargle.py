@@ -344,7 +344,7 @@ def test_period_prior_is_validated():
 
 # ------------------------------------------------------------------------------- coarse-to-fine search
 def test_power_at_frequencies_matches_the_grid_kernel_and_the_screen_approaches_it():
-    from jaxpelsvae.period.lombscargle import gls_power_at_batch, gls_power_batch, screen_power_one
+    from jaxpelsvae.period.lombscargle import gls_power_batch, gls_window_batch, screen_power_one
 
     rng = np.random.default_rng([7, 9])
     curves = [sinusoid(rng, 300, 500.0, 0.613), sinusoid(rng, 300, 500.0, 7.7, noise=0.3)]
@@ -352,9 +352,12 @@ def test_power_at_frequencies_matches_the_grid_kernel_and_the_screen_approaches_
     grid = auto_grid(500.0, min_period=0.3)
     phases, y, w = prepare_inputs(time, mag, err, mask, grid)
     exact = np.asarray(gls_power_batch(*phases, y, w, n_freq=grid.n, block=256, chunk=16384))
-    pick = np.array([0, 17, 500, grid.n // 2, grid.n - 1])
-    at = np.asarray(gls_power_at_batch(phases_at(time, np.tile(grid.frequencies[pick], (2, 1))), y, w))
-    np.testing.assert_allclose(at, exact[:, pick], atol=2e-4)
+    centre = np.array([3, 17, 500, grid.n // 2, grid.n - 4])
+    dphase = ((grid.df * time) % 1.0).astype(np.float32)
+    window = np.asarray(gls_window_batch(phases_at(time, np.tile(grid.frequencies[centre], (2, 1))), dphase, y, w,
+                                         half=3))
+    assert window.shape == (2, centre.size, 7)
+    np.testing.assert_allclose(window, exact[:, centre[:, None] + np.arange(-3, 4)], atol=2e-4)
     # 300 random epochs cover every phase evenly: the classical power is the generalised one up to
     # the sampling's small departures (the mean and the 2f sums it leaves out).
     screen = np.asarray(jax.vmap(functools.partial(screen_power_one, n_freq=grid.n, block=256, chunk=16384))(*phases, y, w))
