@@ -52,7 +52,7 @@ def curves():
     return lcs.with_meta(lcs.meta[["id"]])
 
 
-def test_predict_without_a_model_uses_the_shipped_one(curves, tmp_path):
+def test_predict_without_a_model_uses_the_shipped_one(curves, tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = jaxpelsvae.predict(curves)
@@ -64,7 +64,9 @@ def test_predict_without_a_model_uses_the_shipped_one(curves, tmp_path):
     data = tmp_path / "data"
     write_standard(curves, data)
     out = tmp_path / "pred.csv"
+    capsys.readouterr()
     assert main(["predict", str(data), "--out", str(out), "--workdir", str(tmp_path / "w")]) == 0
+    assert "model: the shipped multifold+forest (selfreg; simulated surveys only" in capsys.readouterr().out
     written = pd.read_csv(out)
     np.testing.assert_allclose(written[list(build.CLASSES)].to_numpy(), probs, atol=2e-6)
 

@@ -39,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
     from jaxpelsvae.prediction import predict, resolve_model_dir
 
     model_dir = resolve_model_dir(args.model)
+    if args.model is None:
+        from jaxpelsvae.prediction import pretrained_card
+
+        card = pretrained_card()
+        print(f"model: the shipped {card['classifier']} ({card['mode']}; {card['trained_on']}); --model picks another")
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     table = predict(args.data, model_dir, batch_size=args.batch_size, min_points=args.min_points,
