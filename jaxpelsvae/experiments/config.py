@@ -156,7 +156,8 @@ class ExperimentConfig:
     init_model: a saved classifier folder, or "pretrained" (the model shipped with the package):
         every run of the classifier it holds starts from its weights instead of the seed's
         initialisation (a fine-tune on this experiment's training stars; `runs.init_variables`).
-        Its classifier settings and classes must be the run's; other classifiers start afresh.
+        Its classifier settings must be the run's and the run's classes among its own (the output
+        layer keeps theirs); other classifiers start afresh.
     """
 
     preset: str = "small"

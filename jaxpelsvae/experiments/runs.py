@@ -102,7 +102,8 @@ def _vmappable(config, classifier: str, mode: str, log) -> bool:
 
 def init_variables(init_model: str | None, classifier: str, tcfg, classes):
     """(params, rest) a run of `classifier` starts from (`ExperimentConfig.init_model`), or None:
-    no init model, or one of another classifier. ConfigError when the model's classes or
+    no init model, or one of another classifier. The run's classes may be any of the model's (its
+    output layer keeps theirs). ConfigError when a class is unknown to the model or its
     architecture settings differ from the run's."""
     if init_model is None:
         return None
@@ -114,14 +115,27 @@ def init_variables(init_model: str | None, classifier: str, tcfg, classes):
     saved = TrainConfig.from_dict(info["config"])
     if saved.classifier != classifier:
         return None
-    if list(info["classes"]) != list(classes):
-        raise ConfigError(f"init_model {model_dir}: classes {info['classes']} differ from the run's {list(classes)} "
-                          "(use --classes to match them)")
+    missing = [c for c in classes if c not in info["classes"]]
+    if missing:
+        raise ConfigError(f"init_model {model_dir}: the run's classes {missing} are not among the model's "
+                          f"{info['classes']} (use --classes to keep only those it knows)")
     shape = ("layers", "view_overrides", "backbone_overrides")
     if any(getattr(saved, f) != getattr(tcfg, f) for f in shape):
         raise ConfigError(f"init_model {model_dir}: its {classifier} settings "
                           f"{ {f: getattr(saved, f) for f in shape} } differ from the run's")
-    return params, rest
+    return _head_rows(params, [list(info["classes"]).index(c) for c in classes]), rest
+
+
+def _head_rows(params, keep: list[int]):
+    """`params` with the output layer (every classifier's `fc2`) cut to the classes `keep`, in that
+    order: the model's logits of those classes, so its softmax over them is its own given that the
+    star is one of them."""
+    import jax
+
+    def cut(path, leaf):
+        return leaf[..., np.asarray(keep)] if "fc2" in jax.tree_util.keystr(path) else leaf
+
+    return jax.tree_util.tree_map_with_path(cut, params)
 
 
 def _seed_run(config, inputs: RunInputs, classifier: str, mode: str, seed: int, root_seed: int, tcfg,

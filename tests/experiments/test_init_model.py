@@ -33,10 +33,19 @@ def test_the_runs_of_the_saved_classifier_start_from_its_weights(saved):
     assert init_variables(str(path), "cnn", TrainConfig(classifier="cnn"), CLASSES) is None  # another classifier
 
 
+def test_a_subset_of_classes_keeps_their_outputs(saved):
+    path, config = saved
+    params, _ = init_variables(str(path), "folded", config, ["RRLYR", "CEP"])
+    full = load_model(path)[1]
+    np.testing.assert_array_equal(np.asarray(params["fc2"]["kernel"][...]),
+                                  np.asarray(full["fc2"]["kernel"][...])[:, [2, 0]])
+    np.testing.assert_array_equal(np.asarray(params["fc2"]["bias"][...]), np.asarray(full["fc2"]["bias"][...])[[2, 0]])
+
+
 def test_other_classes_or_sizes_are_refused(saved):
     path, config = saved
-    with pytest.raises(ConfigError, match="classes"):
-        init_variables(str(path), "folded", config, ["CEP", "RRLYR"])
+    with pytest.raises(ConfigError, match="not among the model's"):
+        init_variables(str(path), "folded", config, ["CEP", "MIRA"])
     with pytest.raises(ConfigError, match="settings"):
         init_variables(str(path), "folded", dataclasses.replace(config, layers=2), CLASSES)
 
