@@ -84,7 +84,8 @@ def adapt_model(model_dir, lcs, workdir, config: AdaptConfig = AdaptConfig(), *,
                 progress: bool = False) -> tuple[Path, dict]:
     """Fine-tune the classifier saved in `model_dir` to the curves `lcs` (no label read); returns
     (the adapted model's folder, workdir/model, and a summary dict: simulated stars, epochs run,
-    best epoch, validation macro-F1 on simulated stars before and after)."""
+    best epoch, validation macro-F1 on simulated stars before and after). `workdir` must be new,
+    empty, or an earlier fine-tune's (which is replaced)."""
     from jaxpelsvae.config import from_dict
     from jaxpelsvae.period.search import PeriodConfig
     from jaxpelsvae.selfreg.loop import train_classifier
@@ -103,7 +104,9 @@ def adapt_model(model_dir, lcs, workdir, config: AdaptConfig = AdaptConfig(), *,
     tuned = dataclasses.replace(
         train_config, mode="baseline", learning_rate=train_config.learning_rate * config.lr_scale,
         regulator=dataclasses.replace(train_config.regulator, epochs=config.epochs, patience=config.patience))
-    if workdir.exists():
+    if workdir.exists() and any(workdir.iterdir()):
+        if not (workdir / "metrics.jsonl").exists():  # never wipe a folder this function did not write
+            raise ConfigError(f"adapt: {workdir} is not empty and holds no earlier fine-tune; give an empty or new folder")
         shutil.rmtree(workdir)  # a fine-tune of other curves must not resume here
     result = train_classifier(train_set, val_set, val_set, tuned, workdir=workdir, seed=seed, progress=progress,
                               classes=None, period_config=period_config, init_variables=(params, rest))

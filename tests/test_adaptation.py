@@ -92,3 +92,14 @@ def test_adapt_config_is_validated():
         AdaptConfig(lr_scale=0.0)
     with pytest.raises(ConfigError, match="val_fraction"):
         AdaptConfig(val_fraction=1.0)
+
+
+def test_a_folder_it_did_not_write_is_never_wiped(model_dir, target, tmp_path):
+    from jaxpelsvae.adaptation import adapt_model
+
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("precious")
+    with pytest.raises(ConfigError, match="not empty"):
+        adapt_model(model_dir, target, keep, TINY)
+    assert (keep / "notes.txt").read_text() == "precious"

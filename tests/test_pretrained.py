@@ -93,3 +93,13 @@ def test_every_shipped_file_is_package_data():
     patterns = tomllib.loads((root.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     covered = {p for pattern in patterns["jaxpelsvae"] for p in root.glob(pattern) if p.is_file()}
     assert set(shipped_files()) <= covered  # a wheel (a clean, non-editable install) carries them all
+
+
+def test_the_builder_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path):
+    from jaxpelsvae.errors import ConfigError
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("precious")
+    with pytest.raises(ConfigError, match="not a model folder"):  # before any training
+        build.build(tmp_path / "out", workdir=tmp_path / "w", stars_per_class=1)
+    assert (tmp_path / "out" / "notes.txt").is_file()

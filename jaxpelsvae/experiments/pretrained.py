@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxpelsvae.errors import ConfigError
+
 CLASSES = ("CEP", "DSCT", "ECL", "LPV", "RRLYR")
 CADENCES_USED = ("gaia", "ogle", "asas", "eros", "ztf", "tess")
 STARS_PER_CLASS = 80  # per cadence: 2,400 training stars over six cadences
@@ -63,10 +65,13 @@ def experiment_config(epochs: int | None = None):
 
 def build(out: str | Path, *, workdir: str | Path, seed: int = 0, stars_per_class: int = STARS_PER_CLASS,
           epochs: int | None = None, quiet: bool = False) -> dict:
-    """Train the shipped model and copy it to `out` (replaced if present). Returns its card (a dict)."""
+    """Train the shipped model and copy it to `out` (an earlier model there is replaced; any other
+    non-empty folder is refused before training). Returns its card (a dict)."""
     from jaxpelsvae.experiments.runner import run_experiment
 
     out, workdir = Path(out), Path(workdir)
+    if out.exists() and any(out.iterdir()) and not (out / "model.json").is_file():  # never wipe a user's folder
+        raise ConfigError(f"{out}: not empty and not a model folder; give a new or empty folder")
     lcs = training_survey(seed, stars_per_class)
     config = experiment_config(epochs)
     if quiet:
@@ -74,7 +79,7 @@ def build(out: str | Path, *, workdir: str | Path, seed: int = 0, stars_per_clas
     result = run_experiment(lcs, config, workdir=workdir, seed=seed, name="simulated multi-cadence survey")
     run = next(r for r in result.report["runs"] if r["classifier"] == f"{CLASSIFIER}+forest" and r["mode"] == MODE)
     model_dir = workdir / "runs" / f"{CLASSIFIER}_{MODE}_seed{seed}" / "model"
-    if out.exists():
+    if out.exists():  # new, empty or an earlier build (checked above, before training)
         shutil.rmtree(out)
     out.mkdir(parents=True)
     for name in SHIPPED:
