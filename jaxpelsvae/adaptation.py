@@ -58,6 +58,14 @@ def _stratified_halves(y_N: np.ndarray, fraction: float, seed: int) -> tuple[np.
     return np.setdiff1d(np.arange(y_N.size), val), val
 
 
+def catalogue_share(lcs) -> float:
+    """Share of the stars of `lcs` whose period is a catalogue one (periods an earlier search filled in do not count)."""
+    from jaxpelsvae.period import period_sources
+    from jaxpelsvae.period.fill import CATALOGUE
+
+    return float(np.mean(period_sources(lcs) == CATALOGUE)) if len(lcs) else 0.0
+
+
 def simulated_on_target(lcs, classes, config: AdaptConfig, period_config, seed: int = 0):
     """Simulated stars of `classes` observed on the epochs and errors of `lcs` (labels never read),
     their periods as described in the module docstring (a LightCurveSet with periods in meta)."""
@@ -71,8 +79,7 @@ def simulated_on_target(lcs, classes, config: AdaptConfig, period_config, seed: 
     donors = donor_cadences(lcs)
     synth = simulate_survey({c: config.stars_per_class for c in classes}, cadence=config.band, seed=seed,
                             donors=donors)
-    target_periods = lcs.periods
-    share = 0.0 if target_periods is None else float(np.isfinite(target_periods).mean())
+    share = catalogue_share(lcs)
     keep = np.random.default_rng([seed, 32]).random(len(synth)) < share
     meta = synth.meta.copy()
     meta["period"] = np.where(keep, meta["period"].to_numpy(float), np.nan)
@@ -117,8 +124,8 @@ def adapt_model(model_dir, lcs, workdir, config: AdaptConfig = AdaptConfig(), *,
     summary = {"simulated_stars": len(synth), "train": len(train_set), "val": len(val_set),
                "epochs": len(result.regulator.history), "best_epoch": int(result.regulator.best_epoch),
                "val_macro_f1_before": float(before), "val_macro_f1_after": float(after),
-               "catalogue_period_share": float(np.mean(np.isfinite(lcs.periods))) if lcs.periods is not None else 0.0}
+               "catalogue_period_share": catalogue_share(lcs)}
     return adapted, summary
 
 
-__all__ = ["AdaptConfig", "adapt_model", "simulated_on_target"]
+__all__ = ["AdaptConfig", "adapt_model", "catalogue_share", "simulated_on_target"]

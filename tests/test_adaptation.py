@@ -103,3 +103,15 @@ def test_a_folder_it_did_not_write_is_never_wiped(model_dir, target, tmp_path):
     with pytest.raises(ConfigError, match="not empty"):
         adapt_model(model_dir, target, keep, TINY)
     assert (keep / "notes.txt").read_text() == "precious"
+
+
+def test_only_catalogue_periods_count_as_catalogue(target):
+    from jaxpelsvae.adaptation import catalogue_share
+    from jaxpelsvae.period import fill_periods
+
+    assert catalogue_share(target) == 0.0
+    searched = fill_periods(target, progress=False)[0]  # periods found by a search are not a catalogue's
+    assert np.isfinite(searched.periods).all() and catalogue_share(searched) == 0.0
+    meta = target.meta.copy()
+    meta["period"] = [1.0, np.nan, 2.0, np.nan, 3.0, np.nan]
+    assert catalogue_share(target.with_meta(meta)) == pytest.approx(0.5)

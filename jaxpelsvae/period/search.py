@@ -51,8 +51,8 @@ class PeriodConfig:
         only around the `coarse_candidates` best coarse peaks (+-coarse - 1 steps): the same peaks
         at about 1/coarse of the cost. 1 evaluates the whole grid. The default 4 samples the
         default grid at 1.25 points per peak width, where a sinusoid's peak keeps >= 70 % of its
-        power on the coarse grid (`benchmarks/period_coarse.py` measures agreement with the full
-        grid and catalogue recovery).
+        power on the coarse grid (`benchmarks/period_quality.py --coarse` measures agreement with
+        the full grid and catalogue recovery).
     coarse_candidates: coarse peaks refined on the full grid per star.
     screen: pick the coarse peaks on the classical power (`lombscargle.screen_power_one`, a third
         of the products) rather than the exact one; the full-grid power ranks them either way.
