@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="apply the original quality cuts (> L points, SNR > threshold) to the training pool (default: the preset's)")
     parser.add_argument("--quality-cuts-test", action=argparse.BooleanOptionalAction, default=None,
                         help="apply the same cuts to the test pool, as the original (default: the preset's)")
+    parser.add_argument("--generator-before-cuts", action=argparse.BooleanOptionalAction, default=None,
+                        help="fit the VAE and generator on the train part before the quality cuts (train stars "
+                             "only), as the original fitted its VAE on a broader set (default: the preset's)")
     parser.add_argument("--sample-size", type=int, default=None, help="stratified subsample of the training pool (default: the preset's)")
     parser.add_argument("--redraw-per-seed", action=argparse.BooleanOptionalAction, default=None,
                         help="each seed draws its own training subsample and (Δt, Δm) pairs, as the original (default: the preset's)")
@@ -108,6 +111,7 @@ def config_from_args(args):
         "regulator.epochs": args.epochs, "vae_train.epochs": args.vae_epochs, "period.period_prior": args.period_prior, "regulator.ranking_method": args.ranking,
         "train.loss": args.loss, "vmap_seeds": args.vmap_seeds, "resample_pairs": args.resample_pairs,
         "quality_cuts_test": args.quality_cuts_test, "redraw_per_seed": args.redraw_per_seed,
+        "generator_before_cuts": args.generator_before_cuts,
         "classifier": args.classifier, "augment": args.augment, "forest": args.forest, "train.synthetic_periods": args.synthetic_periods,
         "donors": str(args.donors) if args.donors else None, "init_model": args.init_model,
         "transductive_donors": True if args.transductive_donors else None,

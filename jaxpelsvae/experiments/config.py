@@ -121,6 +121,10 @@ class ExperimentConfig:
     quality_cuts: apply the original cuts (> L points, SNR > snr_threshold) to the training pool
         (train and validation parts).
     quality_cuts_test: apply the same cuts (same L and threshold) to the test pool, as the original.
+    generator_before_cuts: with quality cuts, fit the VAE and the generator on the train part before
+        the cuts (train-part stars only, never validation or test ones), as the original fitted its
+        VAE once on a broader OGLE set: under strict cuts the generator still knows the stars the
+        classifier's training set lost. Off: on the classifier's own (cut) training set.
     train: the classifier runs' settings (train.classifier.TrainConfig: learning_rate, layers,
         batch_size, synthetic_batch_size, loss, focal_gamma, view_overrides, backbone_overrides,
         synthetic_periods, ...), among them `regulator`, the self-regulation policy
@@ -173,6 +177,7 @@ class ExperimentConfig:
     redraw_per_seed: bool = False
     quality_cuts: bool = False
     quality_cuts_test: bool = False
+    generator_before_cuts: bool = False
     snr_threshold: float = 4.0
     # The experiment's defaults where they differ from the nested configs' own (the original's, but for
     # TrainConfig's optimisation budget, which is the `small` preset's: the README's second table).
@@ -347,7 +352,7 @@ def preset(name: str) -> ExperimentConfig:
         return base.replace(
             preset="paper", shift=ShiftConfig(temperature=3.0, in_sample=True, max_depth=12), seeds=30,
             seq_length=300, sample_size=40_000, redraw_per_seed=True, quality_cuts=True, quality_cuts_test=True,
-            snr_threshold=4.0,
+            snr_threshold=4.0, generator_before_cuts=True,
             train={"learning_rate": 0.1, "batch_size": 125},
             regulator={"epochs": 500, "patience": 10, "synthetic_samples_by_class": 64, "n_oversampling": 10},
             vae_train={"epochs": 150, "patience": 20},

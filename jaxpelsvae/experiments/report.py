@@ -536,6 +536,11 @@ def render_markdown(report: Mapping, figures: Sequence[str] = ()) -> str:
     out += [f"- L = **{cfg.get('seq_length')}** (Δt, Δm) pairs per curve. {seq.get('reason', '')}", ""]
 
     out += ["## Generator quality", ""]
+    fitted_on = gen.get("fitted_on") or {}
+    if fitted_on:
+        where = (f"the train part before the quality cuts ({fitted_on.get('n_cut_stars')} of them cut from the "
+                 "classifier's training set)" if fitted_on.get("before_quality_cuts") else "the classifier's training set")
+        out += [f"- VAE and generator fitted on {fitted_on.get('n_stars')} stars: {where}; no validation or test star", ""]
     out += [_table(["quantity", "value"], [[k, v] for k, v in gen.items() if not isinstance(v, (dict, list))]), ""]
     if gen.get("realism"):
         out += realism_markdown(gen["realism"])

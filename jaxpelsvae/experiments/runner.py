@@ -119,7 +119,7 @@ def run_experiment(
         test_lcs, n_found_test = (fill_periods(inputs.test_lcs, config=config.period, progress=config.progress)
                                   if inputs.test_lcs is not None else (None, None))
     with timer("split"):
-        parts, seq_length, seq_info, cut_info = partition(lcs, test_lcs, config, seed, workdir)
+        parts, seq_length, seq_info, cut_info, uncut_train = partition(lcs, test_lcs, config, seed, workdir)
         train_set, val_set = training_sets(parts.train, parts.val, sample_size=config.sample_size,
                                            val_fraction=config.val_fraction, seed=seed)
         classes, test_set = tuple(train_set.classes), parts.test
@@ -147,7 +147,11 @@ def run_experiment(
     if "selfreg" in config.modes:  # fitted once on the root seed's training set (train part only)
         with timer("vae_generator"):
             fit = vae_generator_fn or fit_vae_and_generator
-            generator, gen_report = fit(train_set, dataclasses.replace(config, seq_length=seq_length), seed, workdir)
+            fit_set, fitted_on = generator_set(uncut_train, train_set, parts, config, seed)
+            log(f"generator fitted on {len(fit_set)} train-part stars"
+                + (f", {fitted_on['n_cut_stars']} of them cut from the classifier's" if fitted_on["before_quality_cuts"] else ""))
+            generator, gen_report = fit(fit_set, dataclasses.replace(config, seq_length=seq_length), seed, workdir)
+            gen_report["fitted_on"] = fitted_on
         if generator is not None:
             with timer("realism"):
                 gen_report["realism"], realism_sets = realism(generator, val_set, train_set, config, seed)
@@ -196,8 +200,9 @@ def read_inputs(data, test_data, config: ExperimentConfig, seed: int, workdir: P
 
 
 def partition(lcs: LightCurveSet, test_lcs: LightCurveSet | None, config: ExperimentConfig, seed: int,
-              workdir: Path) -> tuple[Partition, int, dict, dict]:
-    """(the train, validation and test parts, L, why that L, what the quality cuts did): the
+              workdir: Path) -> tuple[Partition, int, dict, dict, LightCurveSet]:
+    """(the train, validation and test parts, L, why that L, what the quality cuts did, the train
+    part before the cuts): the
     data-shift split and the train/validation parts of its training pool (`assign_parts`, before
     anything is fitted: L, the VAE, the generator and the classifier see the train part only), L
     chosen on the train part, then the original quality cuts where configured (with that L, so the
@@ -214,7 +219,7 @@ def partition(lcs: LightCurveSet, test_lcs: LightCurveSet | None, config: Experi
                      ).to_csv(workdir / "hardness.csv", index=False)
     seq_length, seq_info = choose_seq_length(parts.train, layers=config.train.layers, given=config.seq_length,
                                              quantile=config.seq_length_quantile)
-    cut_info = {}
+    cut_info, uncut_train = {}, parts.train
     cut = dict(seq_length=seq_length, snr_threshold=config.snr_threshold)
     if config.quality_cuts:
         kept, cut_info["quality_cuts"] = quality_cuts({"train_part": parts.train, "val_part": parts.val}, **cut,
@@ -224,7 +229,20 @@ def partition(lcs: LightCurveSet, test_lcs: LightCurveSet | None, config: Experi
         kept, cut_info["quality_cuts_test"] = quality_cuts({"test_pool": parts.test}, **cut,
                                                            folder=workdir / "quality_cuts_test")
         parts = parts._replace(test=kept["test_pool"])
-    return parts, seq_length, seq_info, cut_info
+    return parts, seq_length, seq_info, cut_info, uncut_train
+
+
+def generator_set(uncut_train: LightCurveSet, train_set: LightCurveSet, parts: Partition, config: ExperimentConfig,
+                  seed: int) -> tuple[LightCurveSet, dict]:
+    """(the stars the VAE and generator are fitted on, report.json's `generator.fitted_on`): the root
+    seed's training set, or with `generator_before_cuts` (and quality cuts) the train part before
+    the cuts, subsampled as the training set is, as the original fitted its VAE on a broader set than
+    the cut pool. Either way train-part stars only: no validation or test star."""
+    before = config.generator_before_cuts and config.quality_cuts and len(uncut_train) > len(parts.train)
+    chosen = training_sets(uncut_train, parts.val, sample_size=config.sample_size, val_fraction=config.val_fraction,
+                           seed=seed)[0] if before else train_set
+    return chosen, {"n_stars": len(chosen), "counts": chosen.class_counts(), "before_quality_cuts": bool(before),
+                    "n_cut_stars": int(len(chosen) - int(np.isin(chosen.ids, train_set.ids).sum()))}
 
 
 def donors_checked(config: ExperimentConfig, val_set: LightCurveSet, test_set: LightCurveSet) -> dict | None:

@@ -119,11 +119,36 @@ def init_variables(init_model: str | None, classifier: str, tcfg, classes):
     if missing:
         raise ConfigError(f"init_model {model_dir}: the run's classes {missing} are not among the model's "
                           f"{info['classes']} (use --classes to keep only those it knows)")
-    shape = ("layers", "view_overrides", "backbone_overrides")
-    if any(getattr(saved, f) != getattr(tcfg, f) for f in shape):
-        raise ConfigError(f"init_model {model_dir}: its {classifier} settings "
-                          f"{ {f: getattr(saved, f) for f in shape} } differ from the run's")
-    return _head_rows(params, [list(info["classes"]).index(c) for c in classes]), rest
+    params = _head_rows(params, [list(info["classes"]).index(c) for c in classes])
+    # The architecture is what must match, not every setting: a view option that only changes input
+    # values (no amplitude scalar) or training (noise augmentation) keeps every weight's shape.
+    differ = _shape_differences(params, rest, classifier, tcfg, len(classes))
+    if differ:
+        raise ConfigError(f"init_model {model_dir}: its {classifier} has other weight shapes than the run's "
+                          f"(settings {_architecture(saved)} against {_architecture(tcfg)}; first difference: "
+                          f"{differ[0]})")
+    return params, rest
+
+
+def _architecture(tcfg) -> dict:
+    return {f: getattr(tcfg, f) for f in ("layers", "view_overrides", "backbone_overrides")}
+
+
+def _shape_differences(params, rest, classifier: str, tcfg, n_classes: int) -> list[str]:
+    """'path: saved shape != run shape' for each weight whose shape (or presence) differs between the
+    saved variables and a fresh model of the run's settings (built abstractly: nothing is computed)."""
+    import jax
+
+    from jaxpelsvae.train.classifier import build_model
+    from jaxpelsvae.train.state import split_model
+
+    def shapes(tree):
+        return {jax.tree_util.keystr(p): tuple(np.shape(x)) for p, x in jax.tree_util.tree_leaves_with_path(tree)}
+
+    fresh_params, fresh_rest = jax.eval_shape(lambda: split_model(build_model(n_classes, tcfg, jax.random.key(0)))[1:])
+    saved, fresh = shapes((params, rest)), shapes((fresh_params, fresh_rest))
+    return [f"{k}: {saved.get(k)} != {fresh.get(k)}" for k in sorted(set(saved) | set(fresh))
+            if saved.get(k) != fresh.get(k)]
 
 
 def _head_rows(params, keep: list[int]):

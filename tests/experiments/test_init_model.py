@@ -46,8 +46,18 @@ def test_other_classes_or_sizes_are_refused(saved):
     path, config = saved
     with pytest.raises(ConfigError, match="not among the model's"):
         init_variables(str(path), "folded", config, ["CEP", "MIRA"])
-    with pytest.raises(ConfigError, match="settings"):
-        init_variables(str(path), "folded", dataclasses.replace(config, layers=2), CLASSES)
+    wider = dataclasses.replace(config, backbone_overrides=(("hidden", 32),))
+    with pytest.raises(ConfigError, match=r"other weight shapes.*fc"):
+        init_variables(str(path), "folded", wider, CLASSES)
+
+
+def test_settings_that_keep_every_shape_are_accepted(saved):
+    """Augmentation settings change training, not the weights."""
+    path, config = saved
+    other_view = dataclasses.replace(config, view_overrides=(("noise", 1.0), ("phase_jitter", False)))
+    params, _ = init_variables(str(path), "folded", other_view, CLASSES)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(load_model(path)[1])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_pretrained_names_the_shipped_model():

@@ -65,6 +65,31 @@ def test_nothing_is_fitted_on_validation_or_test_stars(survey, trained, tmp_path
     assert judged["realism"] == val  # the generator's realism is judged on stars it never saw
 
 
+@pytest.mark.parametrize("before", [True, False])
+def test_generator_before_cuts_fits_on_the_uncut_train_part_only(survey, trained, tmp_path, monkeypatch, before):
+    seen = {}
+
+    def spy_vae_generator(train_set, config, seed, workdir):
+        seen["ids"] = set(train_set.ids)
+        return object(), {}
+
+    monkeypatch.setattr(runner, "realism", lambda *a: ({}, None))
+    cfg = _config(modes=("selfreg",), seeds=1, seq_length=40, snr_threshold=8.0, quality_cuts=True,
+                  generator_before_cuts=before)
+    result = runner.run_experiment(survey, cfg, tmp_path, seed=0, vae_generator_fn=spy_vae_generator)
+    cut_ids = set(pd.read_csv(tmp_path / "quality_cuts" / "rejected.csv", dtype=str)["id"])
+    train, val, test = (set(result.splits[p].ids) for p in ("train", "val", "test"))
+    assert cut_ids - val  # the cuts removed train-part stars
+    assert not seen["ids"] & (val | test)  # never a validation or test star, cut or not
+    fitted_on = result.report["generator"]["fitted_on"]
+    if before:
+        assert seen["ids"] > train and seen["ids"] - train <= cut_ids
+        assert fitted_on["before_quality_cuts"] and fitted_on["n_cut_stars"] == len(seen["ids"] - train) > 0
+        assert "before the quality cuts" in (tmp_path / "report.md").read_text()
+    else:
+        assert seen["ids"] == train and not fitted_on["before_quality_cuts"]
+
+
 # ------------------------------------------------------------------------------------ item: seeds
 
 
@@ -99,6 +124,7 @@ def test_redraw_per_seed_draws_each_seed_its_own_subsample_and_pairs(survey, tra
 def test_paper_preset_redraws_and_cuts_like_the_original():
     cfg = preset("paper")
     assert cfg.redraw_per_seed and cfg.quality_cuts and cfg.quality_cuts_test and cfg.sample_size == 40_000
+    assert cfg.generator_before_cuts  # the original's VAE knew a broader set than the cut pool
     for name in ("tiny", "small"):
         assert not preset(name).redraw_per_seed and not preset(name).quality_cuts_test
 
