@@ -248,6 +248,7 @@ def train_selfreg_seeds(
     *,
     progress: bool = False,
     period_config=None,
+    train_ids=None,
 ) -> list[SelfregSeedResult]:
     """Train S self-regulated classifiers, one per seed, as one program on shared encoded data.
 
@@ -262,9 +263,10 @@ def train_selfreg_seeds(
     stepping inside the program but nothing of it is recorded any more. Equal to sequential
     `train_classifier` runs within float tolerance (tests/selfreg/test_loop.py). period_config: the
     `PeriodConfig` of the real curves' periods, for the synthetic curves' (period-aware classifiers).
+    train_ids: the training stars' ids (the order of ``encoded[0]``), needed with a regulator focus.
     """
     from jaxpelsvae.selfreg import policies
-    from jaxpelsvae.selfreg.epoch import close_epoch, epoch_rngs, generate_requested, train_passes
+    from jaxpelsvae.selfreg.epoch import close_epoch, epoch_rngs, generate_requested, train_passes, with_need
     from jaxpelsvae.train import steps as steps_lib
     from jaxpelsvae.train.classifier import TrainConfig, build_steps, init_train_state
     from jaxpelsvae.train.losses import class_weights_alpha
@@ -319,7 +321,7 @@ def train_selfreg_seeds(
         for i in range(count):
             if active[i]:
                 regs[i], new_set, temperature_used[i] = generate_requested(
-                    generator, gen_keys[i], regs[i], classes, config, capacity, period_config)
+                    generator, gen_keys[i], regs[i], classes, config, capacity, period_config, train_ids=train_ids)
                 if new_set is not None:
                     synthetic[i], regenerated[i] = new_set, True
         if any(regenerated):  # one stacked device set, every seed's padded to the largest bucket
@@ -360,6 +362,8 @@ def train_selfreg_seeds(
                 rcfg, regs[i], m, losses[0][i], None if losses[1] is None else losses[1][i],
                 regenerated=regenerated[i], temperature_used=temperature_used[i],
                 wall_s={"generate": t_gen, "train": t_train, "evaluate": t_eval})
+            regs[i] = with_need(rcfg, regs[i], np.exp(outs["train"]["logprobs"][i][:train_dev.n].astype(np.float64)),
+                                enc_train.y_N)
             if actions.new_best:
                 improved.append(i)
         if improved:  # host copies of the improved seeds' variables (the state is donated next pass)

@@ -180,8 +180,10 @@ def _seed_run(config, inputs: RunInputs, classifier: str, mode: str, seed: int, 
         timing["encode"] += time.perf_counter() - t_enc
     selfreg = mode == "selfreg"
     t0 = time.perf_counter()
+    # The curves themselves: for views redrawn every epoch, and for the focus's star ids.
+    needs_curves = tcfg.redraws_train_views or (selfreg and tcfg.regulator.focus > 0)
     res = train_classifier(
-        train_set if tcfg.redraws_train_views else None, None, None, tcfg,
+        train_set if needs_curves else None, None, None, tcfg,
         generator=inputs.generator if selfreg else None,
         workdir=run_dir(workdir, classifier, mode, seed), seed=seed, mode=mode, resume=resume,
         progress=config.progress, encoded=(enc["train"], enc["val"], enc["test"]), classes=inputs.classes,

@@ -142,7 +142,8 @@ def run_epoch(setup: EpochSetup, state, regulator: RegulatorState, synthetic: Sp
     epoch = regulator.epoch
     t0 = time.perf_counter()
     regulator, new_set, temperature_used = generate_requested(
-        setup.generator, setup.gen_key, regulator, setup.classes, config, setup.capacity, setup.period_config)
+        setup.generator, setup.gen_key, regulator, setup.classes, config, setup.capacity, setup.period_config,
+        train_ids=None if setup.train_set is None else setup.train_set.ids)
     if new_set is not None:
         synthetic = Split.of(new_set, config.compiled_epoch, bucket=setup.syn_rows)
     t_gen = time.perf_counter() - t0
@@ -155,12 +156,15 @@ def run_epoch(setup: EpochSetup, state, regulator: RegulatorState, synthetic: Sp
     jax.block_until_ready(state)
     t_train = time.perf_counter() - t0 - t_gen
 
-    metrics = {"train": evaluate(setup, state, real), "val": evaluate(setup, state, setup.val),
+    focus = setup.selfreg and config.regulator.focus > 0
+    metrics = {"train": evaluate(setup, state, real, with_prob=focus), "val": evaluate(setup, state, setup.val),
                "synthetic": evaluate(setup, state, synthetic) if setup.selfreg else None}
+    train_prob = metrics["train"].pop("prob_NK", None)
     t_eval = time.perf_counter() - t0 - t_gen - t_train
     regulator, actions = close_epoch(config.regulator, regulator, metrics, real_loss, syn_loss,
                                      regenerated=new_set is not None, temperature_used=temperature_used,
                                      wall_s={"generate": t_gen, "train": t_train, "evaluate": t_eval})
+    regulator = with_need(config.regulator, regulator, train_prob, real.host.y_N)
     return EpochResult(state, regulator, synthetic, actions, metrics)
 
 
@@ -168,19 +172,37 @@ def run_epoch(setup: EpochSetup, state, regulator: RegulatorState, synthetic: Sp
 
 
 def generate_requested(generator, gen_key, regulator: RegulatorState, classes: Sequence[str], config: TrainConfig,
-                       capacity: int, period_config=None) -> tuple[RegulatorState, Encoded | None, float | None]:
+                       capacity: int, period_config=None, *, train_ids=None
+                       ) -> tuple[RegulatorState, Encoded | None, float | None]:
     """The synthetic set the policy asked for (``regulator.pending_counts``) at its temperature,
     with the regulator that records it and the temperature used; ``(regulator, None, None)`` when
-    it asked for none."""
+    it asked for none. With ``regulator.pending_need`` (focus) the generator draws the training
+    stars (``train_ids``, the need's order) with `selfreg.focus.focus_weights`."""
     import jax
 
     if regulator.pending_counts is None:
         return regulator, None, None
     rcfg = config.regulator
+    weights = None
+    if regulator.pending_need is not None:
+        from jaxpelsvae.selfreg.focus import focus_weights
+
+        weights = focus_weights(generator, train_ids, regulator.pending_need, rcfg.focus)
     synthetic = generate_set(generator, jax.random.fold_in(gen_key, regulator.regenerations),
                              regulator.pending_counts, regulator.temperature, classes, config.seq_length,
-                             rcfg.n_oversampling, capacity, config, period_config)
+                             rcfg.n_oversampling, capacity, config, period_config, star_weights=weights)
     return policies.after_generation(regulator, rcfg), synthetic, regulator.temperature
+
+
+def with_need(rcfg, regulator: RegulatorState, train_prob, y_N) -> RegulatorState:
+    """``regulator`` with each training star's need (`selfreg.focus.star_need` of the epoch's
+    training-set probabilities ``train_prob``) when the policy asked for a new set and
+    ``rcfg.focus`` > 0; unchanged otherwise. On the regulator, the need is checkpointed with it."""
+    if rcfg.focus <= 0 or regulator.pending_counts is None or train_prob is None:
+        return regulator
+    from jaxpelsvae.selfreg.focus import star_need
+
+    return regulator.replace(pending_need=tuple(star_need(train_prob, y_N).tolist()))
 
 
 def epoch_rngs(seed: int, epoch: int, repetitions: int) -> tuple[list[np.random.Generator], np.random.Generator]:
@@ -230,13 +252,15 @@ def train_passes(synthetic_pass: Callable, real_pass: Callable, state, synthetic
     return state, syn_loss, real_loss
 
 
-def evaluate(setup: EpochSetup, state, split: Split) -> dict[str, Any]:
-    """`classification_metrics` of ``state`` in eval mode on ``split`` (one program on the compiled path)."""
+def evaluate(setup: EpochSetup, state, split: Split, *, with_prob: bool = False) -> dict[str, Any]:
+    """`classification_metrics` of ``state`` in eval mode on ``split`` (one program on the compiled
+    path); with_prob: and the (N, K) probabilities under "prob_NK"."""
     config, steps = setup.config, setup.steps
     if split.device is None:
-        return evaluate_split(steps.evaluate, state, split.host, setup.classes, config.eval_batch_size)
+        return evaluate_split(steps.evaluate, state, split.host, setup.classes, config.eval_batch_size,
+                              with_prob=with_prob)
     return evaluate_set(steps.evaluate_pass, state, split.device, split.host.y_N, setup.classes,
-                        config.eval_batch_size)
+                        config.eval_batch_size, with_prob=with_prob)
 
 
 def close_epoch(rcfg, regulator: RegulatorState, metrics: dict[str, dict | None], real_loss, syn_loss, *,

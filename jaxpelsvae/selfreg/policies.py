@@ -249,6 +249,7 @@ def after_generation(state: RegulatorState, config: RegulatorConfig) -> Regulato
     return state.replace(
         synthetic_counts=state.pending_counts,
         pending_counts=None,
+        pending_need=None,
         synthetic_age=0,
         regenerations=state.regenerations + 1,
         temperature=temperature(state.epoch, config),

@@ -54,7 +54,9 @@ class RegulatorState:
     synthetic creation will use. ``synthetic_age`` is the number of epochs the current synthetic
     set has been trained on; ``synthetic_counts`` its per-class counts (index = class label), empty
     when there is none. ``pending_counts`` is not None when a new set must be created before the
-    next epoch (the loop creates it, then calls `policies.after_generation`).
+    next epoch (the loop creates it, then calls `policies.after_generation`); ``pending_need`` then
+    holds each training star's need (`selfreg.focus.star_need`, training-set order) when
+    ``RegulatorConfig.focus`` > 0 and a trained classifier judged the stars (None: uniform draws).
     ``best_val_loss`` is None until the first epoch. ``history`` holds one record per epoch.
     """
 
@@ -69,6 +71,7 @@ class RegulatorState:
     patience_counter: int = 0
     synthetic_counts: tuple[int, ...] = ()
     pending_counts: tuple[int, ...] | None = None
+    pending_need: tuple[float, ...] | None = None
     stopped: bool = False
     history: tuple[dict[str, Any], ...] = ()
 
@@ -88,13 +91,14 @@ class RegulatorState:
             "patience_counter": self.patience_counter,
             "synthetic_counts": list(self.synthetic_counts),
             "pending_counts": None if self.pending_counts is None else list(self.pending_counts),
+            "pending_need": None if self.pending_need is None else list(self.pending_need),
             "stopped": self.stopped,
             "history": [json_safe(h) for h in self.history],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RegulatorState":
-        pending = d.get("pending_counts")
+        pending, need = d.get("pending_counts"), d.get("pending_need")
         return cls(
             num_classes=int(d["num_classes"]),
             selfreg=bool(d["selfreg"]),
@@ -107,6 +111,7 @@ class RegulatorState:
             patience_counter=int(d["patience_counter"]),
             synthetic_counts=tuple(int(c) for c in d["synthetic_counts"]),
             pending_counts=None if pending is None else tuple(int(c) for c in pending),
+            pending_need=None if need is None else tuple(float(x) for x in need),
             stopped=bool(d["stopped"]),
             history=tuple(dict(h) for h in d["history"]),
         )

@@ -12,7 +12,7 @@ from jaxpelsvae.train.classifier import Encoded, TrainConfig
 
 def generate_set(generator, key, counts: Sequence[int], temperature: float, classes: Sequence[str],
                  seq_length: int, n_oversampling: int = 1, capacity: int | None = None,
-                 config: TrainConfig | None = None, period_config=None) -> Encoded:
+                 config: TrainConfig | None = None, period_config=None, star_weights=None) -> Encoded:
     """Ask the generator for ``count`` templates of each class, each made into ``n_oversampling``
     light curves, keep the valid slots and map its labels to ``classes``.
 
@@ -25,6 +25,7 @@ def generate_set(generator, key, counts: Sequence[int], temperature: float, clas
     ``config``: for a period-aware classifier the raw synthetic curves go through its view (the
     same function as real curves), folded at the period found on them (``synthetic_periods``) by the
     search real curves went through (``period_config``, a `PeriodConfig`; None: the default).
+    ``star_weights``: the posterior-mode generator's odds of each of its stars (`selfreg.focus`).
     """
     import inspect
 
@@ -37,6 +38,10 @@ def generate_set(generator, key, counts: Sequence[int], temperature: float, clas
     kwargs = {"repeats": m} if takes_repeats and m > 1 else {}
     if capacity is not None and "capacity" in params:
         kwargs["capacity"] = max(int(capacity) * per_count, sum(request.values()))
+    if star_weights is not None:
+        if "star_weights" not in params:
+            raise ConfigError(f"{type(generator).__name__}.generate takes no star_weights (regulator focus)")
+        kwargs["star_weights"] = star_weights
     out = generator.generate(key, request, float(temperature), **kwargs)
     keep = getattr(out, "slot_valid_N", None)
     keep = np.ones(len(np.asarray(out.y_N)), bool) if keep is None else np.asarray(keep, bool)

@@ -304,15 +304,20 @@ def predict(eval_step: Callable, state, data: Encoded, batch_size: int) -> tuple
 
 
 def evaluate_split(eval_step: Callable, state, data: Encoded, class_names: Sequence[str],
-                   batch_size: int) -> dict[str, Any]:
-    """`metrics.classification_metrics` of the model in eval mode on one split."""
+                   batch_size: int, *, with_prob: bool = False) -> dict[str, Any]:
+    """`metrics.classification_metrics` of the model in eval mode on one split (with_prob: and the
+    (N, K) probabilities under "prob_NK")."""
     logp, loss = predict(eval_step, state, data, batch_size)
     prob = np.exp(logp.astype(np.float64)) if len(data.y_N) else np.zeros((0, len(class_names)))
-    return classification_metrics(data.y_N, prob, class_names, loss=loss)
+    return _with_prob(classification_metrics(data.y_N, prob, class_names, loss=loss), prob, with_prob)
+
+
+def _with_prob(metrics: dict[str, Any], prob: np.ndarray, with_prob: bool) -> dict[str, Any]:
+    return {**metrics, "prob_NK": prob} if with_prob else metrics
 
 
 def evaluate_set(evaluate_pass: Callable, state, data, y_N: np.ndarray, class_names: Sequence[str],
-                 batch_size: int) -> dict[str, Any]:
+                 batch_size: int, *, with_prob: bool = False) -> dict[str, Any]:
     """`evaluate_split` of a device-resident set (`train.batching.DeviceSet` with labels ``y_N``) in
     one compiled program (`Steps.evaluate_pass`): the host adds the per-batch loss sums in the
     same order as the per-batch path and computes the metrics from the probabilities (the AUCs
@@ -329,7 +334,7 @@ def evaluate_set(evaluate_pass: Callable, state, data, y_N: np.ndarray, class_na
     weight = sum(float(x) for x in out["weight_sum"][:batches])
     loss = total / weight if weight > 0 else float("nan")
     prob = np.exp(out["logprobs"][:n].astype(np.float64)) if n else np.zeros((0, len(class_names)))
-    return classification_metrics(y_N, prob, class_names, loss=loss)
+    return _with_prob(classification_metrics(y_N, prob, class_names, loss=loss), prob, with_prob)
 
 
 # ------------------------------------------------------------------------------------- inputs

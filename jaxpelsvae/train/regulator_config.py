@@ -38,6 +38,10 @@ class RegulatorConfig:
     # does). False: only real passes do, so evaluation normalises real curves with statistics of
     # real curves, not of a mix with the generator's near-class-average ones.
     synthetic_statistics: bool = False
+    # Where in a class the synthetic curves come from (a posterior-mode generator): a training star
+    # the classifier gets wrong or barely right is drawn up to 1 + focus times as often as one it
+    # gets right with confidence (`selfreg.focus`). 0: every training star of a class alike.
+    focus: float = 0.0
 
     def __post_init__(self):
         if self.ranking_method not in RANKING_METHODS:
@@ -55,6 +59,8 @@ class RegulatorConfig:
             raise ConfigError(f"proportion_range must be 0 <= lo <= hi, got {self.proportion_range}")
         if self.penalisation_factor <= 0:
             raise ConfigError("penalisation_factor must be positive")
+        if not self.focus >= 0:
+            raise ConfigError(f"focus must be >= 0, got {self.focus}")
 
     def to_dict(self) -> dict[str, Any]:
         return config_io.to_dict(self)
