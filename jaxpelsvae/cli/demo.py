@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=None, help="repetitions per mode (default: the preset's)")
     parser.add_argument("--epochs", type=int, default=None, help="classifier epochs at most (default: the preset's)")
     parser.add_argument("--vmap-seeds", action=argparse.BooleanOptionalAction, default=None,
-                        help="train the baseline seeds together as one vmapped program (default: the preset's)")
+                        help="train the seeds of each classifier and mode together as one vmapped program, where "
+                             "their training views are fixed (no --augment) (default: the preset's)")
     parser.add_argument("--classifier", default=DEMO_CLASSIFIER, metavar="NAME[,NAME...]",
                         help="registered classifiers to train, the first is the main one (e.g. folded,cnn to "
                              "compare with the original CNN)")

@@ -58,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ranking", default=None, help="ranking policy (CCR, max_confusion, proportion, max_pairwise_confusion, no_priority) (default: the preset's)")
     parser.add_argument("--loss", default=None, help="classifier loss (focal, cross_entropy, nll, unweighted_cross_entropy) (default: the preset's)")
     parser.add_argument("--vmap-seeds", action=argparse.BooleanOptionalAction, default=None,
-                        help="train the baseline seeds together as one vmapped program (default: the preset's)")
+                        help="train the seeds of each classifier and mode together as one vmapped program, where "
+                             "their training views are fixed (no --augment) (default: the preset's)")
     parser.add_argument("--resample-pairs", action=argparse.BooleanOptionalAction, default=None,
                         help="draw fresh (Δt, Δm) pairs of every training curve each epoch (default: the preset's)")
     parser.add_argument("--classifier", default=None, metavar="NAME[,NAME...]",

@@ -143,7 +143,10 @@ class ExperimentConfig:
         L), the physics priors (physics.priors.PriorConfig) and the physics -> latent model
         (physics.latent.LatentConfig).
     period: the Lomb-Scargle search where a period is missing (period.search.PeriodConfig).
-    vmap_seeds: train the baseline seeds together as one vmapped program.
+    vmap_seeds: train the seeds of each classifier and mode together as one vmapped program
+        (`experiments.repetitions`), where every seed trains on the same views (no augment,
+        resample_pairs, redraw_per_seed or init_model); each seed's model is saved as a sequential
+        run's, but the program is not resumed from checkpoints.
     classifiers: registered classifiers (`jaxpelsvae.views.registry.names()`) trained in every mode;
         the first is the run's main classifier (report.json `summary`), each one's runs are in
         `summary_by_classifier`. "cnn" is the original (Δt, Δm) CNN.

@@ -239,7 +239,16 @@ def _metrics_of(out: dict, i: int, n: int, batch: int, y_N, classes):
     return classification_metrics(y_N, prob, classes, loss=total / weight if weight > 0 else float("nan"))
 
 
-def train_selfreg_seeds(
+def train_selfreg_seeds(encoded: tuple, classes: Sequence[str], generator, seeds: Sequence[int], config=None,
+                        **kwargs) -> list[SelfregSeedResult]:
+    """`train_seeds` in self-regulated mode (the config's mode is forced to "selfreg")."""
+    from jaxpelsvae.train.classifier import TrainConfig
+
+    config = dataclasses.replace(config or TrainConfig(), mode="selfreg")
+    return train_seeds(encoded, classes, generator, seeds, config, **kwargs)
+
+
+def train_seeds(
     encoded: tuple,
     classes: Sequence[str],
     generator,
@@ -250,11 +259,11 @@ def train_selfreg_seeds(
     period_config=None,
     train_ids=None,
 ) -> list[SelfregSeedResult]:
-    """Train S self-regulated classifiers, one per seed, as one program on shared encoded data.
+    """Train S classifiers of any registered view, one per seed, as one program on shared encoded data.
 
     encoded: (train, val, test) `train.classifier.Encoded` splits, shared by every seed; config: a
-    `TrainConfig` (its mode is forced to "selfreg"; ``resample_pairs`` / ``augment`` are not
-    supported here). The protocol is `selfreg.loop.train_classifier`'s with ``encoded=``: each
+    `TrainConfig` whose mode says baseline (no generator, no synthetic pass: the loop's baseline) or
+    selfreg (``resample_pairs`` / ``augment`` are not supported here: the views are drawn once). The protocol is `selfreg.loop.train_classifier`'s with ``encoded=``: each
     seed's initial state, generator key, synthetic sets, batch orders and policy are its own; the S
     TrainStates are stacked and every pass (synthetic, real, evaluation) is one vmapped compiled
     program, each seed's synthetic set padded to the largest bucket of rows (padding batches are
@@ -271,12 +280,15 @@ def train_selfreg_seeds(
     from jaxpelsvae.train.classifier import TrainConfig, build_steps, init_train_state
     from jaxpelsvae.train.losses import class_weights_alpha
 
-    config = dataclasses.replace(config or TrainConfig(), mode="selfreg")
+    config = config or TrainConfig()
+    selfreg = config.mode == "selfreg"
     if config.redraws_train_views:
-        raise ConfigError("train_selfreg_seeds: resample_pairs / augment are not supported (shared encodings)")
+        raise ConfigError("train_seeds: resample_pairs / augment are not supported (shared encodings)")
+    if selfreg and generator is None:
+        raise ConfigError("train_seeds: self-regulated training needs a synthetic-curve generator")
     seeds = [int(s) for s in seeds]
     if not seeds:
-        raise ConfigError("train_selfreg_seeds: no seeds")
+        raise ConfigError("train_seeds: no seeds")
     enc_train, enc_val, enc_test = encoded
     classes = tuple(classes)
     k, rcfg, count = len(classes), config.regulator, len(seeds)
@@ -285,19 +297,22 @@ def train_selfreg_seeds(
     alpha = jnp.asarray(alpha_K, jnp.float32)
     loss_fn = steps_lib.classifier_loss_fn(config.loss, alpha_K=alpha, gamma=config.focal_gamma)
     eval_fn = steps_lib.classifier_eval_fn(config.loss, alpha_K=alpha, gamma=config.focal_gamma)
-    real_step = steps_lib.make_train_step(built.graphdef, loss_fn, built.tx, subset="real",
-                                          clip_norm=config.clip_norm, jit=False)
+    # as `build_steps`: the baseline trains every parameter, self-regulation splits them by the masks
+    # (whose baseline optimiser clips the gradient itself)
+    real_step = steps_lib.make_train_step(built.graphdef, loss_fn, built.tx, subset="real" if selfreg else "all",
+                                          clip_norm=config.clip_norm if selfreg else None, jit=False)
     syn_step = steps_lib.make_train_step(built.graphdef, loss_fn, built.tx_syn, subset="synthetic",
                                          clip_norm=config.clip_norm, jit=False,
-                                         update_statistics=rcfg.synthetic_statistics)
+                                         update_statistics=rcfg.synthetic_statistics) if selfreg else None
     eval_fn_pass = batching.eval_pass_fn(steps_lib.make_eval_step(built.graphdef, eval_fn, jit=False), k)
     real_pass = jax.jit(jax.vmap(batching.epoch_pass_fn(real_step), in_axes=(0, None, 0, 0)), donate_argnums=(0,))
-    syn_pass = jax.jit(jax.vmap(batching.epoch_pass_fn(syn_step), in_axes=(0, 0, 0, 0)), donate_argnums=(0,))
+    syn_pass = (jax.jit(jax.vmap(batching.epoch_pass_fn(syn_step), in_axes=(0, 0, 0, 0)), donate_argnums=(0,))
+                if selfreg else None)
     eval_shared = jax.jit(jax.vmap(eval_fn_pass, in_axes=(0, None, None, None)))
     eval_own = jax.jit(jax.vmap(eval_fn_pass, in_axes=(0, 0, 0, 0)))
 
     state = _stack([init_train_state(k, config, built, s) for s in seeds])
-    regs = [policies.init(rcfg, k, selfreg=True)[0] for _ in seeds]
+    regs = [policies.init(rcfg, k, selfreg=selfreg)[0] for _ in seeds]
     gen_keys = [jax.random.fold_in(jax.random.key(s), streams.KEY_GENERATOR) for s in seeds]
     capacity = policies.max_synthetic_total(rcfg, k)
     train_dev = batching.DeviceSet.upload(enc_train.arrays)
@@ -309,7 +324,7 @@ def train_selfreg_seeds(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=rcfg.epochs, desc=f"selfreg seeds {seeds}", unit="epoch", leave=False)
+        bar = tqdm(total=rcfg.epochs, desc=f"{config.mode} seeds {seeds}", unit="epoch", leave=False)
     epoch_seconds: list[float] = []
     for epoch in range(rcfg.epochs):
         active = [not r.stopped for r in regs]
@@ -318,7 +333,7 @@ def train_selfreg_seeds(
         t_epoch = time.perf_counter()
         regenerated = [False] * count
         temperature_used: list = [None] * count
-        for i in range(count):
+        for i in range(count if selfreg else 0):
             if active[i]:
                 regs[i], new_set, temperature_used[i] = generate_requested(
                     generator, gen_keys[i], regs[i], classes, config, capacity, period_config, train_ids=train_ids)
@@ -328,7 +343,7 @@ def train_selfreg_seeds(
             n_max = max(len(s.y_N) for s in synthetic)
             rows = 1 << max(n_max - 1, 0).bit_length()
             syn_data = jax.device_put(_stack([_padded(s.arrays, rows) for s in synthetic]))
-        n_syn = [len(s.y_N) for s in synthetic]
+        n_syn = [len(s.y_N) for s in synthetic] if selfreg else [0] * count
         t_gen = time.perf_counter() - t_epoch
 
         def stacked(n_of, batch, rngs=None, rows_=None):
@@ -339,7 +354,7 @@ def train_selfreg_seeds(
         # The device part of the epoch, every pass one vmapped program over the stacked seeds.
         rngs = [epoch_rngs(s, epoch, rcfg.repetitions) for s in seeds]
         syn_orders = [stacked(n_syn, config.synthetic_batch_size, [r[0][rep] for r in rngs], rows)
-                      for rep in range(rcfg.repetitions)]
+                      for rep in range(rcfg.repetitions if selfreg else 0)]
         real_order = stacked([train_dev.n] * count, config.batch_size, [r[1] for r in rngs])
         state, syn_loss, real_loss = train_passes(syn_pass, real_pass, state, syn_data, syn_orders,
                                                   train_dev.data, real_order)
@@ -348,7 +363,8 @@ def train_selfreg_seeds(
         eb = config.eval_batch_size
         outs = {"train": jax.device_get(eval_shared(state, train_dev.data, *train_dev.indices(eb))),
                 "val": jax.device_get(eval_shared(state, val_dev.data, *val_dev.indices(eb))),
-                "synthetic": jax.device_get(eval_own(state, syn_data, *stacked(n_syn, eb, None, rows)))}
+                "synthetic": (jax.device_get(eval_own(state, syn_data, *stacked(n_syn, eb, None, rows)))
+                              if selfreg else None)}
         losses = jax.device_get((real_loss, syn_loss))
         t_eval = time.perf_counter() - t_epoch - t_gen - t_train
         improved = []
@@ -357,7 +373,8 @@ def train_selfreg_seeds(
                 continue
             m = {"train": _metrics_of(outs["train"], i, train_dev.n, eb, enc_train.y_N, classes),
                  "val": _metrics_of(outs["val"], i, val_dev.n, eb, enc_val.y_N, classes),
-                 "synthetic": _metrics_of(outs["synthetic"], i, n_syn[i], eb, synthetic[i].y_N, classes)}
+                 "synthetic": (_metrics_of(outs["synthetic"], i, n_syn[i], eb, synthetic[i].y_N, classes)
+                               if selfreg else None)}
             regs[i], actions = close_epoch(
                 rcfg, regs[i], m, losses[0][i], None if losses[1] is None else losses[1][i],
                 regenerated=regenerated[i], temperature_used=temperature_used[i],

@@ -64,17 +64,20 @@ def train_record(train_set: LightCurveSet) -> dict:
 def run_all(config, inputs: RunInputs, *, seed: int, workdir: Path, resume: bool, timing: dict[str, float],
             log: Log) -> list[dict]:
     """Every classifier of `config` (an ExperimentConfig) in every mode over its seeds (seed + k):
-    the cnn's baseline seeds as one vmapped program when `vmap_seeds` allows it, the others one by
-    one (resuming from a checkpoint in their run folder). Adds each mode's wall time to `timing`
+    the seeds of a classifier and mode as one vmapped program when `vmap_seeds` allows it
+    (`_vmappable`), else one by one (resuming from a checkpoint in their run folder). Adds each mode's wall time to `timing`
     and the seeds' training encodings, when redrawn, to timing["encode"]. Returns the run entries."""
     run_seeds = [seed + k for k in range(config.seeds)]
     runs: list[dict] = []
     for clf, mode in ((c, m) for c in config.classifiers for m in config.modes):
         t_mode = time.perf_counter()
         tcfg = config.train_config(inputs.seq_length, mode, clf)
-        if _vmappable(config, clf, mode, log):
+        vmapped = _vmappable(config, clf, tcfg, log)
+        if vmapped and clf == "cnn" and mode == "baseline":  # the plain program benchmarks/bench_vmap_seeds.py times
             runs += [{**e, **train_record(inputs.train_set)}
                      for e in _vmapped_baseline(inputs.encoded[clf], inputs.classes, run_seeds, tcfg, log)]
+        elif vmapped:
+            runs += _vmapped_runs(config, inputs, clf, mode, run_seeds, tcfg, workdir, log)
         else:
             for s in run_seeds:
                 runs += _seed_run(config, inputs, clf, mode, s, seed, tcfg, workdir, resume, timing, log)
@@ -83,19 +86,20 @@ def run_all(config, inputs: RunInputs, *, seed: int, workdir: Path, resume: bool
     return runs
 
 
-def _vmappable(config, classifier: str, mode: str, log) -> bool:
-    """Whether this classifier's seeds of this mode run as one vmapped program (the cnn's baseline
-    seeds, when every seed trains on the same fixed encoding)."""
-    if mode != "baseline" or not config.vmap_seeds:
-        return False
-    if classifier != "cnn":
-        log(f"vmap_seeds ignored for {classifier!r}: only the cnn's baseline seeds run as one vmapped program")
-        return False
-    if config.resample_pairs:
-        log("vmap_seeds ignored: resample_pairs re-encodes the training curves every epoch")
+def _vmappable(config, classifier: str, tcfg, log) -> bool:
+    """Whether this classifier's seeds run as one vmapped program (`vmap_seeds`): when every seed
+    trains on the same fixed encoding from its own initialisation; logs why not otherwise."""
+    if not config.vmap_seeds:
         return False
     if config.redraw_per_seed:
         log("vmap_seeds ignored: redraw_per_seed gives every seed its own training set")
+        return False
+    if tcfg.redraws_train_views:
+        log(f"vmap_seeds ignored for {classifier!r}: its training views are redrawn every epoch "
+            "(augment / resample_pairs; --no-augment draws them once)")
+        return False
+    if config.init_model is not None:
+        log("vmap_seeds ignored: the runs start from --init-model's weights")
         return False
     return True
 
@@ -188,26 +192,75 @@ def _seed_run(config, inputs: RunInputs, classifier: str, mode: str, seed: int, 
         workdir=run_dir(workdir, classifier, mode, seed), seed=seed, mode=mode, resume=resume,
         progress=config.progress, encoded=(enc["train"], enc["val"], enc["test"]), classes=inputs.classes,
         period_config=config.period,
-        fitted_ids=classifier_fitted(train_set.ids, inputs.val_set.ids,
-                                     generator_ids=inputs.train_set.ids if selfreg else None),
+        fitted_ids=_fitted(inputs, train_set, selfreg),
         init_variables=init_variables(config.init_model, classifier, tcfg, inputs.classes),
     )
-    entry = run_entry(mode, seed, res.metrics, time.perf_counter() - t0, classifier)
+    return _entries(config, inputs, classifier, mode, seed, tcfg, res.metrics, time.perf_counter() - t0,
+                    train_set, enc["test"].y_N, workdir, log)
+
+
+def _fitted(inputs: RunInputs, train_set: LightCurveSet, selfreg: bool):
+    """The stars a run's saved model records as fitted on: its training and validation stars, and
+    in self-regulated mode the generator's (its own record; the root training set without one)."""
+    generator_ids = None
+    if selfreg:
+        generator_ids = getattr(inputs.generator, "star_ids", None)
+        generator_ids = inputs.train_set.ids if generator_ids is None else generator_ids
+    return classifier_fitted(train_set.ids, inputs.val_set.ids, generator_ids=generator_ids)
+
+
+def _entries(config, inputs: RunInputs, classifier: str, mode: str, seed: int, tcfg, metrics: dict, wall_s: float,
+             train_set: LightCurveSet, y_test, workdir: Path, log, extra: dict | None = None) -> list[dict]:
+    """The report entries of one run whose model is saved in its run folder: the network's, then,
+    with `config.forest` and a period-aware classifier, the network and its feature forest together
+    (`forest_entry`); without, a forest an earlier run left in the folder is removed."""
+    from jaxpelsvae.train.classifier import set_forest
+
+    entry = {**run_entry(mode, seed, metrics, wall_s, classifier), **(extra or {})}
     log(f"{classifier} {mode} seed {seed}: test macro-F1 {entry['macro_f1']:.3f}, best epoch "
         f"{entry['best_epoch']}/{entry['epochs']}")
     entries = [{**entry, **train_record(train_set)}]
+    model_dir = run_dir(workdir, classifier, mode, seed) / "model"
     if not (config.forest and tcfg.reads_period):
-        from jaxpelsvae.train.classifier import set_forest
+        set_forest(model_dir, None)
+        return entries
+    t0 = time.perf_counter()
+    ens = forest_entry(model_dir, train_set, inputs.test_set, y_test, inputs.classes, seed)
+    ens = {**run_entry(mode, seed, {**metrics, **ens}, time.perf_counter() - t0, f"{classifier}+forest"),
+           **(extra or {}), **train_record(train_set)}
+    log(f"{classifier}+forest {mode} seed {seed}: test macro-F1 {ens['macro_f1']:.3f}")
+    return entries + [ens]
 
-        set_forest(run_dir(workdir, classifier, mode, seed) / "model", None)
-    else:
-        t0 = time.perf_counter()
-        ens = forest_entry(run_dir(workdir, classifier, mode, seed) / "model", train_set, inputs.test_set,
-                           enc["test"].y_N, inputs.classes, seed)
-        ens = {**run_entry(mode, seed, {**res.metrics, **ens}, time.perf_counter() - t0, f"{classifier}+forest"),
-               **train_record(train_set)}
-        log(f"{classifier}+forest {mode} seed {seed}: test macro-F1 {ens['macro_f1']:.3f}")
-        entries.append(ens)
+
+def _vmapped_runs(config, inputs: RunInputs, classifier: str, mode: str, seeds: list[int], tcfg, workdir: Path,
+                  log) -> list[dict]:
+    """The seeds of one classifier and mode as one vmapped program (`repetitions.train_seeds`), each
+    seed's best model saved in its run folder as a sequential run saves it, then its entries
+    (`_entries`, marked ``vmapped``). Nothing is resumed: the program runs from the start."""
+    from jaxpelsvae.experiments.repetitions import train_seeds
+    from jaxpelsvae.selfreg.loop import run_identity, saved_model_info
+    from jaxpelsvae.train.classifier import save_model
+    from jaxpelsvae.train.losses import class_weights_alpha
+    from jaxpelsvae.train.metrics import classification_metrics
+
+    enc, selfreg, classes = inputs.encoded[classifier], mode == "selfreg", inputs.classes
+    splits = (enc["train"], enc["val"], enc["test"])
+    t0 = time.perf_counter()
+    results = train_seeds(splits, classes, inputs.generator if selfreg else None, seeds, tcfg,
+                          progress=config.progress, period_config=config.period, train_ids=inputs.train_set.ids)
+    wall = (time.perf_counter() - t0) / len(seeds)
+    alpha = class_weights_alpha(np.concatenate([enc["train"].y_N, enc["val"].y_N]), len(classes))
+    entries = []
+    for r in results:
+        reg = r.regulator
+        info = saved_model_info(run_identity(tcfg, r.seed, classes, *splits), tcfg, alpha, config.period)
+        save_model(run_dir(workdir, classifier, mode, r.seed) / "model", r.best[0], r.best[1],
+                   {**info, "best_epoch": reg.best_epoch}, fitted_ids=_fitted(inputs, inputs.train_set, selfreg))
+        m = classification_metrics(enc["test"].y_N, np.exp(r.logprobs_test.astype(np.float64)), classes)
+        m.update(best_epoch=reg.best_epoch, epochs=reg.epoch, best_val_loss=reg.best_val_loss,
+                 regenerations=reg.regenerations, wall_s_per_epoch=float(np.median(r.epoch_seconds)))
+        entries += _entries(config, inputs, classifier, mode, r.seed, tcfg, m, wall, inputs.train_set,
+                            enc["test"].y_N, workdir, log, extra={"vmapped": True})
     return entries
 
 

@@ -194,9 +194,7 @@ def train_classifier(
     steps = build_steps(k, config, alpha)
     rcfg = config.regulator
     compiled = config.compiled_epoch
-    run_id = json_safe({"config": config.to_dict(), "seed": int(seed), "classes": list(classes),
-                        "n_train": len(enc_train.y_N), "n_val": len(enc_val.y_N),
-                        "data_sha1": _fingerprint(enc_train, enc_val, enc_test)})
+    run_id = run_identity(config, seed, classes, enc_train, enc_val, enc_test)
 
     fresh = init_train_state(k, config, steps, seed)
     if init_variables is not None:
@@ -214,9 +212,7 @@ def train_classifier(
         loop_state = _LoopState(fresh, policies.init(rcfg, k, selfreg=selfreg)[0], None, None)
     state, regulator, synthetic, best = loop_state
 
-    model_info = {**run_id, "mode": config.mode, "alpha": [float(a) for a in alpha]}
-    if config.reads_period and period_config is not None:
-        model_info["period"] = to_dict(period_config)
+    model_info = saved_model_info(run_id, config, alpha, period_config)
     setup = prepare_epochs(config, classes, enc_train, enc_val, seed, generator=generator, steps=steps,
                            train_set=train_set, period_config=period_config)
     syn_split = None if synthetic is None else Split.of(synthetic, compiled, bucket=setup.syn_rows)
@@ -266,6 +262,24 @@ def train_classifier(
     write_atomic(files.metrics_json, json.dumps(json_safe(metrics), indent=1))
     _write_figures(files, regulator, metrics, classes, config.mode)
     return TrainResult(json_safe(metrics), regulator, (steps.graphdef, best[0], best[1]))
+
+
+def run_identity(config: TrainConfig, seed: int, classes: Sequence[str], enc_train: Encoded, enc_val: Encoded,
+                 enc_test: Encoded) -> dict[str, Any]:
+    """What makes a run this run (its checkpoints resume only into it; model.json records it):
+    configuration, seed, classes, set sizes and a digest of the encoded data."""
+    return json_safe({"config": config.to_dict(), "seed": int(seed), "classes": list(classes),
+                      "n_train": len(enc_train.y_N), "n_val": len(enc_val.y_N),
+                      "data_sha1": _fingerprint(enc_train, enc_val, enc_test)})
+
+
+def saved_model_info(run_id: dict[str, Any], config: TrainConfig, alpha, period_config=None) -> dict[str, Any]:
+    """model.json's content but the best epoch: the run's identity, mode, class weights and the
+    period search the view's periods came from (so that `predict` searches the same way)."""
+    info = {**run_id, "mode": config.mode, "alpha": [float(a) for a in alpha]}
+    if config.reads_period and period_config is not None:
+        info["period"] = to_dict(period_config)
+    return info
 
 
 def _warm_start(fresh, init_variables):

@@ -283,3 +283,26 @@ def test_forest_entries_average_the_saved_network_and_forest(survey, tmp_path):
     entry = result.report["runs"][1]
     assert entry["mode"] == "baseline" and entry["seed"] == 0 and "folded+forest" in result.report["summary_by_classifier"]
     assert "**<classifier>+forest**" in (tmp_path / "run" / "report.md").read_text()  # report.md says what it is
+
+
+def test_vmapped_seeds_of_a_period_aware_classifier_are_saved_like_sequential_runs(survey, tmp_path):
+    """`vmap_seeds` with views drawn once: each classifier and mode trains its seeds as one program
+    (`repetitions.train_seeds`); every seed's model is saved in its run folder with its stars and
+    its forest, as a sequential run's."""
+    from jaxpelsvae.data.provenance import read_provenance
+    from jaxpelsvae.train.classifier import read_model_info
+
+    cfg = _config(modes=("baseline", "selfreg"), seeds=2, classifiers=("folded",), forest=True, epochs=1,
+                  augment=False, vmap_seeds=True)
+    result = runner.run_experiment(survey, cfg, tmp_path, seed=0)
+    runs = result.report["runs"]
+    assert validate_report(result.report) == []
+    assert [(r["classifier"], r["mode"], r["seed"]) for r in runs] == [
+        (c, m, s) for m in ("baseline", "selfreg") for s in (0, 1) for c in ("folded", "folded+forest")]
+    assert all(r["vmapped"] for r in runs)
+    fitted = {str(i) for part in ("train", "val") for i in result.splits[part].ids}
+    for r in runs[::2]:
+        model = tmp_path / "runs" / f"folded_{r['mode']}_seed{r['seed']}" / "model"
+        info = read_model_info(model)
+        assert info["best_epoch"] == r["best_epoch"] and info["seed"] == r["seed"] and info["mode"] == r["mode"]
+        assert read_provenance(model) == fitted and (model / "forest").is_dir()
