@@ -14,8 +14,7 @@ from jaxpelsvae.selfreg.loop import Interrupted
 from jaxpelsvae.selfreg.state import RegulatorConfig, RegulatorState
 from jaxpelsvae.train.classifier import TrainConfig
 
-L = 32
-COUNTS = {"CEP": 10, "DSCT": 10, "ECL": 10, "LPV": 10, "RRLYR": 10}
+L = 32  # as the fixtures' generator (conftest.py)
 
 
 def test_need_is_half_one_minus_the_margin():
@@ -61,18 +60,6 @@ class WeightRecording:
 
 
 @pytest.fixture(scope="module")
-def survey():
-    from jaxpelsvae.simulate.survey import simulate_survey
-
-    return simulate_survey(COUNTS, cadence="gaia", seed=3).split((0.6, 0.2, 0.2), seed=0)
-
-
-@pytest.fixture(scope="module")
-def generator(survey, make_tiny_generator):
-    return make_tiny_generator(survey[0], seq_length=L)
-
-
-@pytest.fixture(scope="module")
 def config():
     # threshold 0: a new set after every epoch, so every epoch but the first draws with the focus
     reg = RegulatorConfig(ranking_method="CCR", synthetic_samples_by_class=4, threshold_acc_synthetic=0.0,
@@ -81,7 +68,7 @@ def config():
                        synthetic_batch_size=16, eval_batch_size=64, regulator=reg)
 
 
-def test_the_next_set_is_drawn_by_the_epoch_end_margins(survey, generator, config):
+def test_the_next_set_is_drawn_by_the_epoch_end_margins(survey, real_generator, config):
     from jaxpelsvae import prepare_epochs, run_epoch
     from jaxpelsvae.selfreg.epoch import evaluate
     from jaxpelsvae.seeds import ENCODE_STREAMS
@@ -89,7 +76,7 @@ def test_the_next_set_is_drawn_by_the_epoch_end_margins(survey, generator, confi
 
     classes = tuple(survey[0].classes)
     train, val = (encode_split(s, classes, config, 0, ENCODE_STREAMS[name]) for name, s in zip(("train", "val"), survey))
-    recording = WeightRecording(generator)
+    recording = WeightRecording(real_generator)
     setup = prepare_epochs(config, classes, train, val, seed=0, generator=recording, train_set=survey[0])
     regulator, _ = policies.init(config.regulator, len(classes), selfreg=True)
     state = init_train_state(len(classes), config, setup.steps, 0)
@@ -103,13 +90,13 @@ def test_the_next_set_is_drawn_by_the_epoch_end_margins(survey, generator, confi
 
     run_epoch(setup, state, regulator, synthetic)
     weights = recording.calls[1]
-    expected = focus_weights(generator, survey[0].ids, need, config.regulator.focus)
+    expected = focus_weights(real_generator, survey[0].ids, need, config.regulator.focus)
     np.testing.assert_allclose(weights, expected, rtol=1e-12)
     assert weights.min() >= 1.0 and weights.max() <= 1.0 + config.regulator.focus and weights.std() > 0
 
 
-def test_a_focused_run_resumes_identically(survey, generator, config, tmp_path):
-    full = loop.train_classifier(*survey, config, generator=generator, workdir=tmp_path / "full", seed=0,
+def test_a_focused_run_resumes_identically(survey, real_generator, config, tmp_path):
+    full = loop.train_classifier(*survey, config, generator=real_generator, workdir=tmp_path / "full", seed=0,
                                  progress=False)
 
     def kill(epoch, record):
@@ -117,9 +104,9 @@ def test_a_focused_run_resumes_identically(survey, generator, config, tmp_path):
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        loop.train_classifier(*survey, config, generator=generator, workdir=tmp_path / "cut", seed=0,
+        loop.train_classifier(*survey, config, generator=real_generator, workdir=tmp_path / "cut", seed=0,
                               progress=False, callback=kill)
-    resumed = loop.train_classifier(*survey, config, generator=generator, workdir=tmp_path / "cut", seed=0,
+    resumed = loop.train_classifier(*survey, config, generator=real_generator, workdir=tmp_path / "cut", seed=0,
                                     progress=False)
     for a, b in zip(jax.tree.leaves(resumed.model[1:]), jax.tree.leaves(full.model[1:]), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

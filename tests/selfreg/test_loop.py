@@ -21,8 +21,7 @@ from jaxpelsvae.selfreg.synthetic import generate_set
 from jaxpelsvae.train import batching, metrics
 from jaxpelsvae.train.classifier import TrainConfig, resample_split
 
-L = 32
-COUNTS = {"CEP": 10, "DSCT": 10, "ECL": 10, "LPV": 10, "RRLYR": 10}
+L = 32  # as the fixtures' generator (conftest.py)
 
 
 class Recording:
@@ -61,20 +60,6 @@ class TinyGenerator:
         x = np.concatenate(xs).astype(np.float32)
         return types.SimpleNamespace(x_NL2=x, valid_NL=np.ones(x.shape[:2], bool), y_N=np.asarray(ys),
                                      slot_valid_N=np.ones(len(ys), bool))
-
-
-@pytest.fixture(scope="module")
-def survey():
-    from jaxpelsvae.simulate.survey import simulate_survey
-
-    lcs = simulate_survey(COUNTS, cadence="gaia", seed=3)
-    return lcs.split((0.6, 0.2, 0.2), seed=0)
-
-
-@pytest.fixture(scope="module")
-def real_generator(survey, make_tiny_generator):
-    """The project's generator fitted on the training split, with a tiny untrained VAE (fast)."""
-    return make_tiny_generator(survey[0], seq_length=L)
 
 
 @pytest.fixture(scope="module")

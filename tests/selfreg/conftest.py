@@ -1,0 +1,21 @@
+"""Fixtures of the self-regulation tests: a tiny simulated survey split three ways, and a generator fitted on its training part."""
+from __future__ import annotations
+
+import pytest
+
+L = 32  # the (Δt, Δm) pairs of the tests' CNN and of the generator's encoding
+COUNTS = {"CEP": 10, "DSCT": 10, "ECL": 10, "LPV": 10, "RRLYR": 10}
+
+
+@pytest.fixture(scope="module")
+def survey():
+    from jaxpelsvae.simulate.survey import simulate_survey
+
+    lcs = simulate_survey(COUNTS, cadence="gaia", seed=3)
+    return lcs.split((0.6, 0.2, 0.2), seed=0)
+
+
+@pytest.fixture(scope="module")
+def real_generator(survey, make_tiny_generator):
+    """The project's generator fitted on the training split, with a tiny untrained VAE (fast)."""
+    return make_tiny_generator(survey[0], seq_length=L)
