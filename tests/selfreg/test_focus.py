@@ -1,6 +1,7 @@
 """`RegulatorConfig.focus`: synthetic curves drawn near the training stars the classifier gets wrong or barely right."""
 from __future__ import annotations
 
+import dataclasses
 import types
 
 import jax
@@ -12,9 +13,6 @@ from jaxpelsvae.selfreg import loop, policies
 from jaxpelsvae.selfreg.focus import focus_weights, star_need
 from jaxpelsvae.selfreg.loop import Interrupted
 from jaxpelsvae.selfreg.state import RegulatorConfig, RegulatorState
-from jaxpelsvae.train.classifier import TrainConfig
-
-L = 32  # as the fixtures' generator (conftest.py)
 
 
 def test_need_is_half_one_minus_the_margin():
@@ -60,26 +58,25 @@ class WeightRecording:
 
 
 @pytest.fixture(scope="module")
-def config():
+def focused(config):
     # threshold 0: a new set after every epoch, so every epoch but the first draws with the focus
-    reg = RegulatorConfig(ranking_method="CCR", synthetic_samples_by_class=4, threshold_acc_synthetic=0.0,
-                          epochs=3, patience=10, n_oversampling=1, focus=3.0)
-    return TrainConfig(mode="selfreg", seq_length=L, layers=2, learning_rate=3e-3, batch_size=16,
-                       synthetic_batch_size=16, eval_batch_size=64, regulator=reg)
+    reg = dataclasses.replace(config.regulator, threshold_acc_synthetic=0.0, epochs=3, focus=3.0)
+    return dataclasses.replace(config, regulator=reg)
 
 
-def test_the_next_set_is_drawn_by_the_epoch_end_margins(survey, real_generator, config):
+def test_the_next_set_is_drawn_by_the_epoch_end_margins(survey, real_generator, focused):
     from jaxpelsvae import prepare_epochs, run_epoch
     from jaxpelsvae.selfreg.epoch import evaluate
     from jaxpelsvae.seeds import ENCODE_STREAMS
     from jaxpelsvae.train.classifier import encode_split, init_train_state
 
     classes = tuple(survey[0].classes)
-    train, val = (encode_split(s, classes, config, 0, ENCODE_STREAMS[name]) for name, s in zip(("train", "val"), survey))
+    train, val = (encode_split(s, classes, focused, 0, ENCODE_STREAMS[name])
+                  for name, s in zip(("train", "val"), survey))
     recording = WeightRecording(real_generator)
-    setup = prepare_epochs(config, classes, train, val, seed=0, generator=recording, train_set=survey[0])
-    regulator, _ = policies.init(config.regulator, len(classes), selfreg=True)
-    state = init_train_state(len(classes), config, setup.steps, 0)
+    setup = prepare_epochs(focused, classes, train, val, seed=0, generator=recording, train_set=survey[0])
+    regulator, _ = policies.init(focused.regulator, len(classes), selfreg=True)
+    state = init_train_state(len(classes), focused, setup.steps, 0)
     state, regulator, synthetic, _, _ = run_epoch(setup, state, regulator)
     assert recording.calls == [None]  # the first set: no trained classifier has judged the stars yet
     assert regulator.pending_counts is not None
@@ -90,13 +87,13 @@ def test_the_next_set_is_drawn_by_the_epoch_end_margins(survey, real_generator, 
 
     run_epoch(setup, state, regulator, synthetic)
     weights = recording.calls[1]
-    expected = focus_weights(real_generator, survey[0].ids, need, config.regulator.focus)
+    expected = focus_weights(real_generator, survey[0].ids, need, focused.regulator.focus)
     np.testing.assert_allclose(weights, expected, rtol=1e-12)
-    assert weights.min() >= 1.0 and weights.max() <= 1.0 + config.regulator.focus and weights.std() > 0
+    assert weights.min() >= 1.0 and weights.max() <= 1.0 + focused.regulator.focus and weights.std() > 0
 
 
-def test_a_focused_run_resumes_identically(survey, real_generator, config, tmp_path):
-    full = loop.train_classifier(*survey, config, generator=real_generator, workdir=tmp_path / "full", seed=0,
+def test_a_focused_run_resumes_identically(survey, real_generator, focused, tmp_path):
+    full = loop.train_classifier(*survey, focused, generator=real_generator, workdir=tmp_path / "full", seed=0,
                                  progress=False)
 
     def kill(epoch, record):
@@ -104,9 +101,9 @@ def test_a_focused_run_resumes_identically(survey, real_generator, config, tmp_p
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        loop.train_classifier(*survey, config, generator=real_generator, workdir=tmp_path / "cut", seed=0,
+        loop.train_classifier(*survey, focused, generator=real_generator, workdir=tmp_path / "cut", seed=0,
                               progress=False, callback=kill)
-    resumed = loop.train_classifier(*survey, config, generator=real_generator, workdir=tmp_path / "cut", seed=0,
+    resumed = loop.train_classifier(*survey, focused, generator=real_generator, workdir=tmp_path / "cut", seed=0,
                                     progress=False)
     for a, b in zip(jax.tree.leaves(resumed.model[1:]), jax.tree.leaves(full.model[1:]), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

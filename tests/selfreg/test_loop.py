@@ -63,14 +63,6 @@ class TinyGenerator:
 
 
 @pytest.fixture(scope="module")
-def config():
-    reg = RegulatorConfig(ranking_method="CCR", synthetic_samples_by_class=6, max_synthetic_age=2,
-                          threshold_acc_synthetic=0.99, epochs=4, patience=10, n_oversampling=1)
-    return TrainConfig(mode="selfreg", seq_length=L, layers=2, learning_rate=3e-3, batch_size=16,
-                       synthetic_batch_size=16, eval_batch_size=64, regulator=reg)
-
-
-@pytest.fixture(scope="module")
 def full_run(survey, config, real_generator, tmp_path_factory):
     gen = Recording(real_generator)
     wd = tmp_path_factory.mktemp("full")
