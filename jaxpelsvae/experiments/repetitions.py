@@ -15,8 +15,9 @@ early stopping, best epoch restored), so the vmapped seeds reproduce the loop's 
 within float tolerance (tests/experiments/test_repetitions.py). `vmap=False` runs the same plain step seed after
 seed, without the loop's per-epoch bookkeeping: the reference of benchmarks/bench_vmap_seeds.py.
 
-The self-regulated mode has its vmapped counterpart, `train_selfreg_seeds`: stacked states and
-synthetic sets, one compiled program a pass, each seed's regulator on the host. Its epoch is
+`train_seeds` runs the loop's own epoch for any registered view in either mode (what
+`experiment --vmap-seeds` uses; `train_selfreg_seeds` is its self-regulated call): stacked states
+and synthetic sets, one compiled program a pass, each seed's regulator on the host. Its epoch is
 `selfreg.epoch.run_epoch`'s parts: the same regeneration and record + policy update per seed on the
 host, and the same device part (`train_passes`) handed the vmapped pass programs.
 
@@ -263,9 +264,10 @@ def train_seeds(
 
     encoded: (train, val, test) `train.classifier.Encoded` splits, shared by every seed; config: a
     `TrainConfig` whose mode says baseline (no generator, no synthetic pass: the loop's baseline) or
-    selfreg (``resample_pairs`` / ``augment`` are not supported here: the views are drawn once). The protocol is `selfreg.loop.train_classifier`'s with ``encoded=``: each
-    seed's initial state, generator key, synthetic sets, batch orders and policy are its own; the S
-    TrainStates are stacked and every pass (synthetic, real, evaluation) is one vmapped compiled
+    selfreg (``resample_pairs`` / ``augment`` are not supported here: the views are drawn once).
+    The protocol is `selfreg.loop.train_classifier`'s with ``encoded=``: each seed's initial state,
+    generator key, synthetic sets, batch orders and policy are its own; the S TrainStates are
+    stacked and every pass (synthetic, real, evaluation) is one vmapped compiled
     program, each seed's synthetic set padded to the largest bucket of rows (padding batches are
     skipped by the pass, so they change nothing). Each seed's RegulatorState lives on the host: it
     decides regenerations, counts and early stopping from its seed's metrics; a stopped seed keeps

@@ -148,8 +148,9 @@ def run_experiment(
         with timer("vae_generator"):
             fit = vae_generator_fn or fit_vae_and_generator
             fit_set, fitted_on = generator_set(uncut_train, train_set, parts, config, seed)
-            log(f"generator fitted on {len(fit_set)} train-part stars"
-                + (f", {fitted_on['n_cut_stars']} of them cut from the classifier's" if fitted_on["before_quality_cuts"] else ""))
+            cut_note = (f", {fitted_on['n_cut_stars']} of them cut from the classifier's"
+                        if fitted_on["before_quality_cuts"] else "")
+            log(f"generator fitted on {len(fit_set)} train-part stars{cut_note}")
             generator, gen_report = fit(fit_set, dataclasses.replace(config, seq_length=seq_length), seed, workdir)
             gen_report["fitted_on"] = fitted_on
         if generator is not None:
@@ -202,11 +203,11 @@ def read_inputs(data, test_data, config: ExperimentConfig, seed: int, workdir: P
 def partition(lcs: LightCurveSet, test_lcs: LightCurveSet | None, config: ExperimentConfig, seed: int,
               workdir: Path) -> tuple[Partition, int, dict, dict, LightCurveSet]:
     """(the train, validation and test parts, L, why that L, what the quality cuts did, the train
-    part before the cuts): the
-    data-shift split and the train/validation parts of its training pool (`assign_parts`, before
-    anything is fitted: L, the VAE, the generator and the classifier see the train part only), L
-    chosen on the train part, then the original quality cuts where configured (with that L, so the
-    cut and the encoder agree). Writes hardness.csv for a hardness split."""
+    part before the cuts): the data-shift split and the train/validation parts of its training pool
+    (`assign_parts`, before anything is fitted: L, the VAE, the generator and the classifier see
+    the train part only), L chosen on the train part, then the original quality cuts where
+    configured (with that L, so the cut and the encoder agree). Writes hardness.csv for a hardness
+    split."""
     parts = assign_parts(lcs, config.shift, seed, config.val_fraction, test_lcs=test_lcs)
     mismatch = class_mismatch_warning(parts.info)
     if mismatch:

@@ -65,8 +65,9 @@ def run_all(config, inputs: RunInputs, *, seed: int, workdir: Path, resume: bool
             log: Log) -> list[dict]:
     """Every classifier of `config` (an ExperimentConfig) in every mode over its seeds (seed + k):
     the seeds of a classifier and mode as one vmapped program when `vmap_seeds` allows it
-    (`_vmappable`), else one by one (resuming from a checkpoint in their run folder). Adds each mode's wall time to `timing`
-    and the seeds' training encodings, when redrawn, to timing["encode"]. Returns the run entries."""
+    (`_vmappable`), else one by one (resuming from a checkpoint in their run folder). Adds each
+    mode's wall time to `timing` and the seeds' training encodings, when redrawn, to
+    timing["encode"]. Returns the run entries."""
     run_seeds = [seed + k for k in range(config.seeds)]
     runs: list[dict] = []
     for clf, mode in ((c, m) for c in config.classifiers for m in config.modes):
@@ -126,7 +127,7 @@ def init_variables(init_model: str | None, classifier: str, tcfg, classes):
     params = _head_rows(params, [list(info["classes"]).index(c) for c in classes])
     # The architecture is what must match, not every setting: a view option that only changes input
     # values (no amplitude scalar) or training (noise augmentation) keeps every weight's shape.
-    differ = _shape_differences(params, rest, classifier, tcfg, len(classes))
+    differ = _shape_differences(params, rest, tcfg, len(classes))
     if differ:
         raise ConfigError(f"init_model {model_dir}: its {classifier} has other weight shapes than the run's "
                           f"(settings {_architecture(saved)} against {_architecture(tcfg)}; first difference: "
@@ -138,7 +139,7 @@ def _architecture(tcfg) -> dict:
     return {f: getattr(tcfg, f) for f in ("layers", "view_overrides", "backbone_overrides")}
 
 
-def _shape_differences(params, rest, classifier: str, tcfg, n_classes: int) -> list[str]:
+def _shape_differences(params, rest, tcfg, n_classes: int) -> list[str]:
     """'path: saved shape != run shape' for each weight whose shape (or presence) differs between the
     saved variables and a fresh model of the run's settings (built abstractly: nothing is computed)."""
     import jax
