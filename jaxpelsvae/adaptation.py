@@ -93,16 +93,14 @@ def adapt_model(model_dir, lcs, workdir, config: AdaptConfig = AdaptConfig(), *,
     (the adapted model's folder, workdir/model, and a summary dict: simulated stars, epochs run,
     best epoch, validation macro-F1 on simulated stars before and after). `workdir` must be new,
     empty, or an earlier fine-tune's (which is replaced)."""
-    from jaxpelsvae.config import from_dict
-    from jaxpelsvae.period.search import PeriodConfig
     from jaxpelsvae.selfreg.loop import train_classifier
-    from jaxpelsvae.train.classifier import TrainConfig, evaluate_saved_model, load_model
+    from jaxpelsvae.train.classifier import TrainConfig, evaluate_saved_model, load_model, recorded_period_config
 
     model_dir, workdir = Path(model_dir), Path(workdir)
     _, params, rest, info = load_model(model_dir)
     classes = list(info["classes"])
     train_config = TrainConfig.from_dict(info["config"])
-    period_config = from_dict(PeriodConfig, info["period"]) if info.get("period") else PeriodConfig()
+    period_config = recorded_period_config(info)
     synth = simulated_on_target(lcs, classes, config, period_config, seed)
     y_N = synth.meta["class"].map({c: k for k, c in enumerate(classes)}).to_numpy(np.int64)
     train_idx, val_idx = _stratified_halves(y_N, config.val_fraction, seed)

@@ -161,28 +161,15 @@ def predict(curves, model=None, *, batch_size: int | None = None, min_points: in
                               require_class=False, source=source)
     _report(rejected, len(lcs), progress)
     if adapt:  # one label-free search serves both models (the adapted one records the same search)
-        kept = _with_model_periods(model_dir, kept)
+        from jaxpelsvae.train.classifier import periods_as_trained, read_model_info
+
+        kept = periods_as_trained(read_model_info(model_dir), kept)
     table = predict_saved_model(model_dir, kept, seed=seed, batch_size=batch_size)
     if adapt:
         table = _adapted(table, model_dir, kept, adapt, seed=seed, batch_size=batch_size, progress=progress,
                          workdir=workdir)
     table.attrs["rejected"] = dict(zip(rejected["id"].tolist(), rejected["reason"].tolist()))
     return table
-
-
-def _with_model_periods(model_dir: Path, lcs):
-    """`lcs` with the periods the model's recorded search finds where catalogue ones are missing
-    (`period.fill_periods`; the stars keep them in later calls)."""
-    from jaxpelsvae.config import from_dict
-    from jaxpelsvae.period import fill_periods
-    from jaxpelsvae.period.search import PeriodConfig
-    from jaxpelsvae.train.classifier import TrainConfig, read_model_info
-
-    info = read_model_info(model_dir)
-    if not TrainConfig.from_dict(info["config"]).reads_period:
-        return lcs  # the cnn reads no period
-    period = from_dict(PeriodConfig, info["period"]) if info.get("period") else PeriodConfig()
-    return fill_periods(lcs, config=period, progress=False)[0]
 
 
 def _adapted(before, model_dir: Path, kept, adapt, *, seed: int, batch_size, progress: bool, workdir):

@@ -454,6 +454,26 @@ def load_model(path: Path):
 # ------------------------------------------------------------------------- evaluating a saved model
 
 
+def recorded_period_config(info: dict[str, Any]):
+    """The `PeriodConfig` of the label-free search a saved model's training stars went through
+    (its model.json; models saved before it was recorded: the default search)."""
+    from jaxpelsvae.config import from_dict
+    from jaxpelsvae.period.search import PeriodConfig
+
+    return from_dict(PeriodConfig, info["period"]) if info.get("period") else PeriodConfig()
+
+
+def periods_as_trained(info: dict[str, Any], lcs):
+    """``lcs`` with the periods the saved model (its model.json ``info``) reads found where missing,
+    by the search its training stars went through (`period.fill_periods`); unchanged for a
+    classifier that reads no period."""
+    if not TrainConfig.from_dict(info["config"]).reads_period:
+        return lcs
+    from jaxpelsvae.period import fill_periods
+
+    return fill_periods(lcs, config=recorded_period_config(info), progress=False)[0]
+
+
 def _saved_classifier(model_dir: Path, lcs):
     """(config, classes, eval step, eval-mode TrainState, info, ``lcs`` with the periods its view
     reads) of the classifier saved in ``model_dir``. Missing periods are found as for training stars:
@@ -467,15 +487,7 @@ def _saved_classifier(model_dir: Path, lcs):
     _, params, rest, info = load_model(model_dir)
     config = TrainConfig.from_dict(info["config"])
     classes = tuple(info["classes"])
-    if config.reads_period:
-        from jaxpelsvae.config import from_dict
-        from jaxpelsvae.period import fill_periods
-        from jaxpelsvae.period.search import PeriodConfig
-
-        # The periods are found as they were for the training stars (models saved before this was
-        # recorded: the default search).
-        period = from_dict(PeriodConfig, info["period"]) if info.get("period") else PeriodConfig()
-        lcs = fill_periods(lcs, config=period, progress=False)[0]
+    lcs = periods_as_trained(info, lcs)
     alpha = info.get("alpha") or [1.0] * len(classes)
     eval_step = build_steps(len(classes), config, alpha).evaluate
     state = TrainState(step=jnp.zeros((), jnp.int32), params=params, rest=rest, opt_state=None,
