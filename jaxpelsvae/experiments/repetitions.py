@@ -228,16 +228,17 @@ def _padded(arrays: dict, rows: int) -> dict:
     return jax.tree.map(pad, dict(arrays))
 
 
-def _metrics_of(out: dict, i: int, n: int, batch: int, y_N, classes):
+def _metrics_of(out: dict, i: int, n: int, batch: int, y_N, classes, with_prob: bool = False):
     """The loop's per-set metrics (`classifier.evaluate_set`) from seed ``i``'s slice of a vmapped
-    evaluation program's output (host arrays)."""
+    evaluation program's output (host arrays); with_prob: and the probabilities under "prob_NK"."""
     from jaxpelsvae.train.metrics import classification_metrics
 
     nb = -(-n // batch)
     total = sum(float(x) for x in out["loss_sum"][i][:nb])
     weight = sum(float(x) for x in out["weight_sum"][i][:nb])
     prob = np.exp(out["logprobs"][i][:n].astype(np.float64))
-    return classification_metrics(y_N, prob, classes, loss=total / weight if weight > 0 else float("nan"))
+    m = classification_metrics(y_N, prob, classes, loss=total / weight if weight > 0 else float("nan"))
+    return {**m, "prob_NK": prob} if with_prob else m
 
 
 def train_selfreg_seeds(encoded: tuple, classes: Sequence[str], generator, seeds: Sequence[int], config=None,
@@ -373,7 +374,8 @@ def train_seeds(
         for i in range(count):
             if not active[i]:
                 continue
-            m = {"train": _metrics_of(outs["train"], i, train_dev.n, eb, enc_train.y_N, classes),
+            m = {"train": _metrics_of(outs["train"], i, train_dev.n, eb, enc_train.y_N, classes,
+                                      with_prob=rcfg.focus > 0),
                  "val": _metrics_of(outs["val"], i, val_dev.n, eb, enc_val.y_N, classes),
                  "synthetic": (_metrics_of(outs["synthetic"], i, n_syn[i], eb, synthetic[i].y_N, classes)
                                if selfreg else None)}
@@ -381,8 +383,7 @@ def train_seeds(
                 rcfg, regs[i], m, losses[0][i], None if losses[1] is None else losses[1][i],
                 regenerated=regenerated[i], temperature_used=temperature_used[i],
                 wall_s={"generate": t_gen, "train": t_train, "evaluate": t_eval})
-            regs[i] = with_need(rcfg, regs[i], np.exp(outs["train"]["logprobs"][i][:train_dev.n].astype(np.float64)),
-                                enc_train.y_N)
+            regs[i] = with_need(rcfg, regs[i], m["train"].pop("prob_NK", None), enc_train.y_N)
             if actions.new_best:
                 improved.append(i)
         if improved:  # host copies of the improved seeds' variables (the state is donated next pass)

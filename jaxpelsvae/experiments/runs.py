@@ -251,10 +251,11 @@ def _vmapped_runs(config, inputs: RunInputs, classifier: str, mode: str, seeds: 
                           progress=config.progress, period_config=config.period, train_ids=inputs.train_set.ids)
     wall = (time.perf_counter() - t0) / len(seeds)
     alpha = class_weights_alpha(np.concatenate([enc["train"].y_N, enc["val"].y_N]), len(classes))
+    shared = saved_model_info(run_identity(tcfg, seeds[0], classes, *splits), tcfg, alpha, config.period)
     entries = []
     for r in results:
         reg = r.regulator
-        info = saved_model_info(run_identity(tcfg, r.seed, classes, *splits), tcfg, alpha, config.period)
+        info = {**shared, "seed": int(r.seed)}  # the seeds share everything else (one digest of the data)
         save_model(run_dir(workdir, classifier, mode, r.seed) / "model", r.best[0], r.best[1],
                    {**info, "best_epoch": reg.best_epoch}, fitted_ids=_fitted(inputs, inputs.train_set, selfreg))
         m = classification_metrics(enc["test"].y_N, np.exp(r.logprobs_test.astype(np.float64)), classes)

@@ -30,3 +30,24 @@ def config():
                           threshold_acc_synthetic=0.99, epochs=4, patience=10, n_oversampling=1)
     return TrainConfig(mode="selfreg", seq_length=L, layers=2, learning_rate=3e-3, batch_size=16,
                        synthetic_batch_size=16, eval_batch_size=64, regulator=reg)
+
+
+@pytest.fixture(scope="session")
+def killed_then_resumed():
+    """The helper below: `killed_then_resumed(survey, config, generator, workdir, killed_after)`."""
+    return _killed_then_resumed
+
+
+def _killed_then_resumed(survey, config, generator, workdir, killed_after: int):
+    """`train_classifier` on `survey` stopped by an `Interrupted` raised after epoch `killed_after`,
+    then called again in the same workdir (it resumes from the latest checkpoint): the second run's result."""
+    from jaxpelsvae.selfreg import loop
+
+    def kill(epoch, record):
+        if epoch == killed_after:
+            raise loop.Interrupted
+
+    with pytest.raises(loop.Interrupted):
+        loop.train_classifier(*survey, config, generator=generator, workdir=workdir, seed=0, progress=False,
+                              callback=kill)
+    return loop.train_classifier(*survey, config, generator=generator, workdir=workdir, seed=0, progress=False)

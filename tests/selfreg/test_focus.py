@@ -11,7 +11,6 @@ import pytest
 from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.selfreg import loop, policies
 from jaxpelsvae.selfreg.focus import focus_weights, star_need
-from jaxpelsvae.selfreg.loop import Interrupted
 from jaxpelsvae.selfreg.state import RegulatorConfig, RegulatorState
 
 
@@ -92,19 +91,33 @@ def test_the_next_set_is_drawn_by_the_epoch_end_margins(survey, real_generator, 
     assert weights.min() >= 1.0 and weights.max() <= 1.0 + focused.regulator.focus and weights.std() > 0
 
 
-def test_a_focused_run_resumes_identically(survey, real_generator, focused, tmp_path):
+def test_a_focused_run_resumes_identically(survey, real_generator, focused, tmp_path, killed_then_resumed):
     full = loop.train_classifier(*survey, focused, generator=real_generator, workdir=tmp_path / "full", seed=0,
                                  progress=False)
 
-    def kill(epoch, record):
-        if epoch == 0:
-            raise Interrupted
-
-    with pytest.raises(Interrupted):
-        loop.train_classifier(*survey, focused, generator=real_generator, workdir=tmp_path / "cut", seed=0,
-                              progress=False, callback=kill)
-    resumed = loop.train_classifier(*survey, focused, generator=real_generator, workdir=tmp_path / "cut", seed=0,
-                                    progress=False)
+    resumed = killed_then_resumed(survey, focused, real_generator, tmp_path / "cut", killed_after=0)
     for a, b in zip(jax.tree.leaves(resumed.model[1:]), jax.tree.leaves(full.model[1:]), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert [h["val_loss"] for h in resumed.regulator.history] == [h["val_loss"] for h in full.regulator.history]
+
+
+def test_vmapped_seeds_draw_with_the_focus_as_the_loop_does(survey, real_generator, focused, tmp_path):
+    """`train_seeds` carries each seed's need as `train_classifier` does: the same star weights,
+    within the float drift of the vmapped program (test_loop.py's tolerance, times the focus)."""
+    from jaxpelsvae.experiments.repetitions import train_selfreg_seeds
+    from jaxpelsvae.seeds import ENCODE_STREAMS
+    from jaxpelsvae.train.classifier import encode_split
+
+    classes = tuple(survey[0].classes)
+    encoded = tuple(encode_split(s, classes, focused, 0, ENCODE_STREAMS[name])
+                    for name, s in zip(("train", "val", "test"), survey))
+    vmapped, sequential = WeightRecording(real_generator), WeightRecording(real_generator)
+    train_selfreg_seeds(encoded, classes, vmapped, [0], focused, train_ids=survey[0].ids)
+    loop.train_classifier(*survey, focused, generator=sequential, workdir=tmp_path, seed=0, progress=False,
+                          encoded=encoded, classes=classes)
+    assert vmapped.calls[0] is None and sequential.calls[0] is None
+    assert len(vmapped.calls) == len(sequential.calls) > 1
+    for a, b in zip(vmapped.calls[1:], sequential.calls[1:]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-2 * (1 + focused.regulator.focus))
+    with pytest.raises(ConfigError, match="ids of the training stars"):
+        train_selfreg_seeds(encoded, classes, real_generator, [0], focused)

@@ -380,7 +380,7 @@ def test_compiled_epoch_matches_the_per_step_loop(full_run, survey, config, real
 
 
 def test_checkpoint_cadence_and_resume_from_an_earlier_checkpoint(full_run, survey, config, real_generator,
-                                                                 tmp_path):
+                                                                 tmp_path, killed_then_resumed):
     """With a checkpoint every 3 epochs (plus new bests and the end), an epoch without a checkpoint
     exists; a run killed right after it resumes from the checkpoint before it, repeats the lost
     epochs and ends as the uninterrupted run (which the cadence does not change)."""
@@ -403,17 +403,7 @@ def test_checkpoint_cadence_and_resume_from_an_earlier_checkpoint(full_run, surv
     for a, b in zip(_params(full), _params(result), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
-    killed_after = unsaved[0]
-
-    def kill(epoch, record):
-        if epoch == killed_after:
-            raise Interrupted
-
-    with pytest.raises(Interrupted):
-        loop.train_classifier(*survey, cfg, generator=real_generator, workdir=tmp_path / "cut", seed=0,
-                              progress=False, callback=kill)
-    resumed = loop.train_classifier(*survey, cfg, generator=real_generator, workdir=tmp_path / "cut", seed=0,
-                                    progress=False)
+    resumed = killed_then_resumed(survey, cfg, real_generator, tmp_path / "cut", killed_after=unsaved[0])
     assert _same_metrics(resumed.metrics, full.metrics)
     for a, b in zip(_params(resumed), _params(full), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
