@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=None, help="hardness-bias temperature T (Bias 2: 3) (default: the preset's)")
     parser.add_argument("--in-sample-hardness", action=argparse.BooleanOptionalAction, default=None,
                         help="hardness from in-sample forest probabilities (the paper) instead of out-of-fold (default: the preset's)")
+    parser.add_argument("--hardness-target", default=None, metavar="CLASS",
+                        help="hardness from a forest that tells CLASS from the rest (Bias 1 of the paper's SNR "
+                             "sweep: RRLYR with --temperature 4) (default: every class against every other)")
     parser.add_argument("--snr-threshold", type=float, default=None, help="SNR threshold of the original cuts (default: the preset's)")
     parser.add_argument("--seq-length", type=int, default=None, help="L, (Δt, Δm) pairs per curve (default: chosen from the data)")
     parser.add_argument("--quality-cuts", action=argparse.BooleanOptionalAction, default=None,
@@ -121,7 +124,8 @@ def config_from_args(args):
     changes.update({f"regulator.{k}": v for k, v in _key_values(args.regulator or []).items()})
     if args.modes:
         changes["modes"] = tuple(m.strip() for m in args.modes.split(",") if m.strip())
-    shift = {"scenario": args.scenario, "temperature": args.temperature, "in_sample": args.in_sample_hardness}
+    shift = {"scenario": args.scenario, "temperature": args.temperature, "in_sample": args.in_sample_hardness,
+             "hardness_target": args.hardness_target}
     if args.scenario in CUT_SCENARIOS:  # one route for the cuts: the quality_cuts setting
         shift["scenario"] = "hardness"
         changes["quality_cuts"] = True

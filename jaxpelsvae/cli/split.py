@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in-sample-hardness", action=argparse.BooleanOptionalAction, default=None,
                         help="hardness from in-sample forest probabilities (the paper) instead of out-of-fold; "
                              f"when omitted: the preset's ({_preset_values(lambda c: c.shift.in_sample)})")
+    parser.add_argument("--hardness-target", default=None, metavar="CLASS",
+                        help="hardness from a forest that tells CLASS from the rest (Bias 1: RRLYR with --temperature 4); "
+                             "when omitted: every class against every other")
     parser.add_argument("--test-fraction", type=float, default=None,
                         help=f"--scenario random: stratified share of stars in the test part; when omitted: {ShiftConfig().test_fraction}")
     parser.add_argument("--val-fraction", type=float, default=None,
@@ -63,6 +66,7 @@ def shift_config_from_args(args: argparse.Namespace):
     cfg = preset(args.preset)
     changes = {"shift.scenario": args.scenario, "shift.temperature": args.temperature,
                "shift.in_sample": args.in_sample_hardness, "shift.test_fraction": args.test_fraction,
+               "shift.hardness_target": args.hardness_target,
                "val_fraction": args.val_fraction}
     cfg = cfg.replace(**{k: v for k, v in changes.items() if v is not None})
     return cfg.shift, cfg.val_fraction, cfg

@@ -10,7 +10,8 @@ Hardness bias (Pérez-Galarce et al. 2021; ORIGINAL.md §12.2): a random forest 
 features gives every star class probabilities p; its Gini impurity h = 1 − Σ_c p_c² measures how
 ambiguous it is. A star stays in the training pool with probability exp(−T·h), else it goes to the
 test pool, so hard stars are over-represented in test (Bias 2 of the paper: T = 3, max_depth 12,
-in-sample probabilities).
+in-sample probabilities). Bias 1 (the paper's SNR sweep, T2) took h from a binary forest, RR Lyrae
+against the rest, at T = 4 (ORIGINAL.md §12.2): `hardness_target` names that one class.
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class ShiftConfig:
     in_sample: hardness from in-sample forest probabilities as the paper (True), or out-of-fold
         (`n_folds`-fold, better for small datasets where an in-sample forest memorises everything).
     test_fraction: for "random": stratified fraction of stars in the test pool.
+    hardness_target: None (every class against every other: Bias 2), or one class judged against
+        the rest by a binary forest (Bias 1: "RRLYR", with T = 4).
     """
 
     scenario: str = "hardness"
@@ -50,6 +53,7 @@ class ShiftConfig:
     n_estimators: int = 100
     n_folds: int = 5
     test_fraction: float = 0.3
+    hardness_target: str | None = None
 
     def __post_init__(self):
         if self.scenario in CUT_SCENARIOS:
@@ -133,6 +137,7 @@ def hardness_split(
     max_depth: int = 12,
     n_estimators: int = 100,
     n_folds: int = 5,
+    target: str | None = None,
 ) -> SplitResult:
     """Hardness-biased split: star i stays in train with probability exp(−T·h_i), else test.
 
@@ -140,6 +145,7 @@ def hardness_split(
         meta['period'] where present).
     hardness: (N,) precomputed h (from `gini_hardness`): skips the forest, e.g. to draw several
         splits or temperatures from one fit. The draw u ~ U(0, 1) depends on `seed` only.
+    target: a class name: the forest tells that class from the rest (Bias 1), h in [0, 1/2].
     Returns SplitResult whose info holds per-pool class counts, the mean hardness of each pool,
     and (under "hardness_by_id") h of every star.
     """
@@ -155,8 +161,9 @@ def hardness_split(
             features = light_curve_features(lcs)
         feature_names = list(features.columns)
         h = gini_hardness(
-            features.to_numpy(np.float64), lcs.labels, seed=seed, in_sample=in_sample,
-            max_depth=max_depth, n_estimators=n_estimators, n_folds=n_folds, class_names=lcs.classes,
+            features.to_numpy(np.float64), _hardness_labels(lcs, target), seed=seed, in_sample=in_sample,
+            max_depth=max_depth, n_estimators=n_estimators, n_folds=n_folds,
+            class_names=lcs.classes if target is None else (f"not {target}", target),
         )
     u = np.random.default_rng([int(seed), _HARDNESS_STREAM]).uniform(size=len(lcs))
     keep = np.exp(-float(temperature) * h) > u
@@ -166,6 +173,7 @@ def hardness_split(
         "parameters": {
             "temperature": float(temperature), "in_sample": bool(in_sample), "max_depth": int(max_depth),
             "n_estimators": int(n_estimators), "seed": int(seed), "features": feature_names,
+            **({"target": target} if target is not None else {}),  # Bias 1 only: earlier reports unchanged
         },
         "train_pool": _counts(train),
         "test_pool": _counts(test),
@@ -174,6 +182,15 @@ def hardness_split(
         "hardness_by_id": dict(zip(lcs.ids.tolist(), np.round(h, 6).tolist())),
     }
     return SplitResult(train, test, info)
+
+
+def _hardness_labels(lcs: LightCurveSet, target: str | None) -> np.ndarray:
+    """The labels the hardness forest learns: the classes, or 1 for `target` and 0 for the rest."""
+    if target is None:
+        return lcs.labels
+    if target not in lcs.classes:
+        raise ConfigError(f"hardness target {target!r} is not a class of the dataset {tuple(lcs.classes)}")
+    return (lcs.labels == lcs.classes.index(target)).astype(np.int64)
 
 
 def random_split(lcs: LightCurveSet, test_fraction: float = 0.3, seed: int = 0) -> SplitResult:
@@ -245,4 +262,5 @@ def make_split(
     return hardness_split(
         lcs, config.temperature, seed, features=features, in_sample=config.in_sample,
         max_depth=config.max_depth, n_estimators=config.n_estimators, n_folds=config.n_folds,
+        target=config.hardness_target,
     )

@@ -9,13 +9,15 @@ from jaxpelsvae.errors import ConfigError
 def test_experiment_cli_options_build_the_config(tmp_path):
     from jaxpelsvae.cli import build_parser
     from jaxpelsvae.cli.experiment import config_from_args
+    from jaxpelsvae.experiments.config import preset
 
     args = build_parser().parse_args([
         "experiment", str(tmp_path), "--preset", "tiny", "--seeds", "4", "--temperature", "2.5", "--modes", "baseline",
-        "--vmap-seeds", "--seq-length", "64", "--quiet",
+        "--vmap-seeds", "--seq-length", "64", "--quiet", "--hardness-target", "RRLYR",
     ])
     cfg, sweep = config_from_args(args)
     assert sweep is None and cfg.seeds == 4 and cfg.shift.temperature == 2.5 and cfg.modes == ("baseline",)
+    assert cfg.shift.hardness_target == "RRLYR" and preset("tiny").shift.hardness_target is None
     assert cfg.vmap_seeds and cfg.seq_length == 64 and not cfg.progress and cfg.preset == "tiny"
     # without --quiet the tiny preset shows its progress like any other
     assert config_from_args(build_parser().parse_args(["experiment", str(tmp_path), "--preset", "tiny"]))[0].progress

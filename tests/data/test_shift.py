@@ -62,6 +62,23 @@ def test_hardness_split_of_one_class_names_the_class(toy):
         hardness_split(one, 3.0, seed=0, n_estimators=5)
 
 
+def test_one_against_rest_hardness_is_the_binary_forest_s(toy):
+    # Bias 1: h comes from a forest that tells the target from the rest, so it is the Gini impurity
+    # of two-class probabilities (at most 1/2) and equals gini_hardness on the binary labels.
+    f = light_curve_features(toy)
+    s = make_split(toy, ShiftConfig(temperature=4.0, in_sample=False, n_estimators=20, hardness_target="B"),
+                   seed=2, features=f)
+    h = np.array([s.info["hardness_by_id"][i] for i in toy.ids])
+    binary = (toy.labels == toy.classes.index("B")).astype(int)
+    expected = gini_hardness(f.to_numpy(), binary, seed=2, in_sample=False, n_estimators=20)
+    np.testing.assert_allclose(h, expected, atol=1e-6)
+    assert h.max() <= 0.5 + 1e-9 and s.info["parameters"]["target"] == "B"
+    assert len(s.train) + len(s.test) == len(toy) and 0 < len(s.test) < len(toy)
+    assert "target" not in make_split(toy, ShiftConfig(n_estimators=5), seed=2, features=f).info["parameters"]
+    with pytest.raises(ConfigError, match="hardness target 'Z' is not a class"):
+        make_split(toy, ShiftConfig(n_estimators=5, hardness_target="Z"), seed=2, features=f)
+
+
 def test_random_split_is_stratified_and_deterministic(toy):
     a, b = random_split(toy, 0.25, seed=1), random_split(toy, 0.25, seed=1)
     assert list(a.test.ids) == list(b.test.ids)
