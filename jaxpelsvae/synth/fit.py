@@ -14,7 +14,7 @@ from jaxpelsvae.errors import ConfigError, DataError
 from jaxpelsvae.physics.latent import LatentConfig, fit_latent
 from jaxpelsvae.physics.priors import PriorConfig, class_period_limits, fit_priors, physics_table
 from jaxpelsvae.synth.generator import Generator, GeneratorConfig
-from jaxpelsvae.synth.reverse_fold import build_donor_bank, donor_ids, retarget_donor_bank, retargeted_donor_ids
+from jaxpelsvae.synth.reverse_fold import build_donor_bank, donor_ids
 from jaxpelsvae.synth.stars import build_star_bank
 
 
@@ -120,8 +120,9 @@ def fit_generator(
     given curves, normalised magnitude), chosen, priors (per-class counts and imputations), donors
     per class, timings.
     donors: unlabelled curves (a LightCurveSet) of the survey the classifier is meant for: synthetic
-    curves are then observed at their times and with their errors (`retarget_donor_bank`, each
-    training donor ``donor_copies`` times); None uses the training stars' own cadences.
+    curves are then observed at their times and with their errors (`Generator.with_donors`, each
+    training donor ``donor_copies`` times; its `own_cadences` is the same generator at the training
+    stars' cadences); None uses the training stars' own cadences.
     """
     t0 = time.perf_counter()
     if not lcs.classes or len(lcs) == 0:
@@ -145,13 +146,8 @@ def fit_generator(
     bank = build_donor_bank(lcs, periods, max_len=config.donor_max_len, seed=seed, templates=templates)
     ids = donor_ids(lcs, periods)
     donor_info = {"source": "training stars", "n_curves": int(len(bank.label_D))}
-    if donors is not None:
-        bank = retarget_donor_bank(bank, donors, copies=donor_copies, max_len=config.donor_max_len, seed=seed)
-        ids = retargeted_donor_ids(len(ids), donors, copies=donor_copies, seed=seed)
-        donor_info = {"source": "target curves (cadences and errors only)", "n_curves": len(donors),
-                      "copies_per_training_donor": int(donor_copies)}
     # each training star's own bank row, so that it never donates the cadence of its own curve
-    rows = {star_id: d for d, star_id in enumerate(ids)} if donors is None else {}
+    rows = {star_id: d for d, star_id in enumerate(ids)}
     stars = build_star_bank(mu, logvar, labels, phys, templates, [rows.get(i, -1) for i in lcs.ids],
                             detail_SG=x[..., 1] - xhat)
     counts = np.bincount(bank.label_D, minlength=len(lcs.classes))
@@ -173,8 +169,9 @@ def fit_generator(
         "seconds": {"priors": t_priors - t0, "vae_encode": t_vae - t_priors, "latent": t_latent - t_vae,
                     "total": time.perf_counter() - t0},
     }
-    return Generator(priors, latent, vae.model, tuple(vae.classes) or tuple(lcs.classes), bank, config,
-                     vae_scaler=vae.scaler, report=report, donor_ids=ids, stars=stars, star_ids=lcs.ids)
+    own = Generator(priors, latent, vae.model, tuple(vae.classes) or tuple(lcs.classes), bank, config,
+                    vae_scaler=vae.scaler, report=report, donor_ids=ids, stars=stars, star_ids=lcs.ids)
+    return own if donors is None else own.with_donors(donors, copies=donor_copies, seed=seed)
 
 
 def _template_report(templates, labels, classes) -> dict:

@@ -125,6 +125,10 @@ class Generator:
         self.classes = tuple(priors.classes)
         self.priors, self.latent, self.config, self.bank_host = priors, latent, config, bank
         self.report = dict(report or {})
+        # `with_donors`: the generator it was made from, observing at the training stars' own cadences
+        # (in memory only, not saved): what the realism report judges against held-out stars of the
+        # training survey.
+        self.own_cadences: Generator | None = None
         # (D,) id of the star whose cadence and errors each donor of the bank carries; None for a
         # generator saved before they were recorded (synthetic curves then name the bank row)
         self.donor_ids = None if donor_ids is None else np.asarray(donor_ids, dtype=str)
@@ -450,12 +454,16 @@ class Generator:
 
         bank = retarget_donor_bank(self.bank_host, target, copies=copies, max_len=self.config.donor_max_len, seed=seed)
         ids = retargeted_donor_ids(len(self.bank_host.label_D), target, copies=copies, seed=seed)
+        per_class = np.bincount(np.asarray(bank.label_D), minlength=len(self.classes))
         report = {**self.report, "donors": {"source": "target curves (cadences and errors only)",
-                                            "n_curves": len(target), "copies_per_training_donor": int(copies)}}
+                                            "n_curves": len(target), "copies_per_training_donor": int(copies)},
+                  "donors_per_class": {c: int(n) for c, n in zip(self.classes, per_class)}}
         # the stars' own cadences are not in the new bank: nothing to exclude
         stars = None if self.stars is None else self.stars._replace(donor_S=np.full(len(self.stars.label_S), -1, np.int32))
-        return Generator(self.priors, self.latent, self.vae_model, self.vae_classes, bank, self.config,
-                         vae_scaler=self.vae_scaler, report=report, donor_ids=ids, stars=stars, star_ids=self.star_ids)
+        out = Generator(self.priors, self.latent, self.vae_model, self.vae_classes, bank, self.config,
+                        vae_scaler=self.vae_scaler, report=report, donor_ids=ids, stars=stars, star_ids=self.star_ids)
+        out.own_cadences = self.own_cadences or self
+        return out
 
     def with_encoding(self, seq_length: int, order: str = "random") -> "Generator":
         """The same generator encoding its raw synthetic curves into ``seq_length`` (Δt, Δm) pairs drawn

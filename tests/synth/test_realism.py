@@ -120,3 +120,22 @@ def test_given_periods_score_real_stars_at_theirs_and_synthetic_curves_at_the_sa
     unknown = real.with_meta(real.meta.assign(period=np.nan))  # no period to give: searched, and said so
     rep = realism_report(gen, unknown, per_class=6, seed=0, periods="given")
     assert rep["periods"] == "found" and any("periods searched" in n for n in rep["notes"])
+
+
+def test_a_generator_on_other_donors_is_judged_at_the_training_cadences(fitted):
+    # The experiment's realism stage: synthetic curves observed at another survey's cadences would
+    # be told from the training survey's held-out stars by their cadence alone, so the stage judges
+    # the same templates at the training stars' own cadences and says so.
+    from jaxpelsvae.experiments.config import preset
+    from jaxpelsvae.experiments.generator_stage import realism
+    from jaxpelsvae.simulate import simulate_survey
+
+    gen, real = fitted
+    moved = gen.with_donors(simulate_survey({"RRLYR": 4}, cadence="ogle", seed=5), copies=2, seed=0)
+    assert moved.own_cadences is gen and moved.with_donors(real, seed=1).own_cadences is gen
+    assert sum(moved.report["donors_per_class"].values()) == len(moved.bank_host.label_D)
+    config = preset("tiny").replace(progress=False)
+    own, _ = realism(gen, real, real, config, 0)
+    judged, _ = realism(moved, real, real, config, 0)
+    assert judged["auc"] == own["auc"] and judged["per_class"] == own["per_class"]
+    assert any("own cadences" in n for n in judged["notes"]) and not any("own cadences" in n for n in own["notes"])
