@@ -39,7 +39,9 @@ def fitting_periods(lcs: LightCurveSet, *, priors: PriorConfig = PriorConfig(), 
     given, Lomb-Scargle for the rest within each labelled star's class limits of `priors`' boxes
     (sparse cadences alias otherwise). For fitting only: a classifier's inputs must not use these
     class-limited periods (`period.fill`). Stars still without a period are left out when
-    `drop_missing`, else a DataError naming one. Returns (set, {n_searched, n_dropped})."""
+    `drop_missing`, else a DataError naming one. Eclipsing binaries take the most coherent fold
+    among their periodogram's peaks and doubles (`period.fill.COHERENT_FOLD_CLASSES`). Returns
+    (set, {n_searched, n_dropped, n_refolded})."""
     from jaxpelsvae.period.fill import fill_for_fitting
     from jaxpelsvae.physics.priors import class_period_limits
 

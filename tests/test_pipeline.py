@@ -21,7 +21,7 @@ def test_fitting_periods_searches_within_class_limits_and_drops_or_refuses_the_r
     with pytest.raises(DataError, match=r"survey: no period found for 1 stars, e.g. 'c'"):
         fitting_periods(lcs, source="survey")
     kept, info = fitting_periods(lcs, drop_missing=True)
-    assert list(kept.ids) == ["a", "b"] and info == {"n_searched": 1, "n_dropped": 1}
+    assert list(kept.ids) == ["a", "b"] and info == {"n_searched": 1, "n_dropped": 1, "n_refolded": 0}
     assert kept.periods[0] == pytest.approx(0.6, rel=1e-2) and kept.periods[1] == 0.9  # the catalogue's, as given
 
 

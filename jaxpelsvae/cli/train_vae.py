@@ -86,7 +86,10 @@ def run(args: argparse.Namespace) -> int:
     searched = period_sources(lcs) != "catalogue"
     if searched.any():
         print(f"finding periods for {int(searched.sum())} stars without a catalogue one (Lomb-Scargle)")
-    lcs, _ = fitting_periods(lcs, progress=not args.no_progress, source=str(args.data))
+    lcs, period_info = fitting_periods(lcs, progress=not args.no_progress, source=str(args.data))
+    if period_info["n_refolded"]:
+        print(f"{period_info['n_refolded']} eclipsing binaries take the most coherent fold among their periodogram's "
+              "peaks and doubles")
     n_found = int(searched.sum())
     if n_found:
         import pandas as pd

@@ -66,6 +66,7 @@ def fit_vae_and_generator(pool: LightCurveSet, config: ExperimentConfig, seed: i
         "physics_imputed": dict(phys.imputed),
         "donors_per_class": r.get("donors_per_class"),
         "stars_without_period": period_info["n_dropped"],
+        "periods_refolded": period_info["n_refolded"],  # eclipsing binaries at their most coherent fold
         "vae_seconds": t_vae - t0,
         "generator_seconds": time.perf_counter() - t_vae,
     }

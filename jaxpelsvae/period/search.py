@@ -367,6 +367,14 @@ def find_periods(
 CLASS_LIMIT_MARGIN = 3.0
 
 
+def class_limited_config(config: PeriodConfig, limits: tuple[float, float], margin: float = CLASS_LIMIT_MARGIN
+                         ) -> PeriodConfig:
+    """`config` searching only [min / margin, max * margin] of a class's (min, max) period limits in
+    days (never below the config's own min_period)."""
+    lo, hi = limits
+    return dataclasses.replace(config, min_period=max(lo / margin, config.min_period or 0.0), max_period=hi * margin)
+
+
 def find_periods_by_class(
     lcs: LightCurveSet,
     class_limits: dict | None,
@@ -397,9 +405,7 @@ def find_periods_by_class(
         idx = np.flatnonzero(names == name)
         cfg = config
         if name in limits:
-            lo, hi = limits[name]
-            cfg = dataclasses.replace(config, min_period=max(lo / margin, config.min_period or 0.0),
-                                      max_period=hi * margin)
+            cfg = class_limited_config(config, limits[name], margin)
             if on_group is not None:
                 on_group(name, idx.size, cfg)
         parts.append(find_periods(lcs.select(idx), cfg, progress=progress).set_index(pd.Index(idx)))
@@ -431,5 +437,6 @@ def periodograms(
     return grid, power
 
 
-__all__ = ["ALIAS_DBIC", "ALIAS_MARGIN", "CLASS_LIMIT_MARGIN", "DOUBLE_TEST_MODES", "PeriodConfig", "find_periods", "find_periods_by_class",
+__all__ = ["ALIAS_DBIC", "ALIAS_MARGIN", "CLASS_LIMIT_MARGIN", "DOUBLE_TEST_MODES", "PeriodConfig", "class_limited_config",
+           "find_periods", "find_periods_by_class",
            "grid_for", "periodograms"]

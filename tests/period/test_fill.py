@@ -79,7 +79,7 @@ def test_train_vae_searches_training_stars_within_their_class_limits():
     lcs = _curves((0.5, 0.5), ["LPV", "RRLYR"])
     filled, info = fitting_periods(lcs)
     periods = filled.periods
-    assert info == {"n_searched": 2, "n_dropped": 0}
+    assert info == {"n_searched": 2, "n_dropped": 0, "n_refolded": 0}
     assert 100 / 3 <= periods[0] <= 3000  # the 0.5-d alias is outside the LPV limits
     assert abs(periods[1] - 0.5) < 1e-3
 
