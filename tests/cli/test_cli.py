@@ -220,3 +220,13 @@ def test_demo_shows_the_main_classifier_on_a_survey_sized_for_minutes():
     assert args.classifier == preset("small").classifiers[0] == "folded"
     assert sum(demo_counts(None).values()) == sum(DEMO_COUNTS.values()) == 1000
     assert build_parser().parse_args(["demo", "--classifier", "folded,cnn"]).classifier == "folded,cnn"
+
+
+def test_split_options_set_the_bias_1_hardness():
+    from jaxpelsvae.cli import build_parser
+    from jaxpelsvae.cli.split import shift_config_from_args
+
+    args = build_parser().parse_args(["split", "DATA", "--temperature", "4", "--hardness-target", "RRLYR"])
+    shift, _, _ = shift_config_from_args(args)
+    assert shift.scenario == "hardness" and shift.temperature == 4.0 and shift.hardness_target == "RRLYR"
+    assert shift_config_from_args(build_parser().parse_args(["split", "DATA"]))[0].hardness_target is None
