@@ -78,24 +78,17 @@ def realism(generator, val_set: LightCurveSet, train_set: LightCurveSet, config:
     the validation stars were never seen by the generator, and the report only reports (it picks
     nothing). `synthetic_samples_by_class` curves per class in the loop's capacity
     (`synthetic_capacity`), so the loop reuses the generation program compiled here when it draws
-    one curve per template. A generator observing at another survey's cadences (`--donors`) is
-    judged at the training stars' own (`Generator.own_cadences`): against validation stars of the
-    training survey the donors' cadences alone would give the synthetic curves away. A report that
-    cannot be made is recorded as {"error": ...}: it must not fail the experiment."""
+    one curve per template (with `--donors`, at the training stars' own cadences: `realism_report`).
+    A report that cannot be made is recorded as {"error": ...}: it must not fail the experiment."""
     from jaxpelsvae.synth.realism import realism_lines, realism_report
 
     try:
         # Periods as the classifier folds the curves: searched on both sets, or, where every
         # training star has a catalogue period, the real stars' and the sampled ones.
         periods = "given" if resolve_synthetic_periods(config.train, train_set) == "true" else "found"
-        judged = generator.own_cadences or generator
-        report, sets = realism_report(judged, val_set, per_class=config.regulator.synthetic_samples_by_class,
+        report, sets = realism_report(generator, val_set, per_class=config.regulator.synthetic_samples_by_class,
                                       seed=seed, period_config=config.period, periods=periods, return_sets=True,
                                       capacity=synthetic_capacity(config, len(generator.classes)))
-        if judged is not generator:
-            report["notes"].append("judged at the training stars' own cadences: the self-regulated runs observe "
-                                   "these templates at the donors' cadences and errors, which the validation "
-                                   "stars do not have")
         Log(config.progress)(realism_lines(report)[0])
         return report, sets
     except Exception as err:  # noqa: BLE001 -- a report of the generator must not fail the experiment

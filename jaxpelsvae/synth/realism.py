@@ -255,10 +255,17 @@ def realism_report(generator, real: LightCurveSet, *, per_class: int = 40, seed:
                    periods: str = "found", return_sets: bool = False, capacity: int | None = None):
     """The realism report (a JSON-ready dict, module docstring) of `generator` against the real
     stars `real`, which must be stars it was not fitted on (the caller checks). Deterministic for a
-    seed. periods, capacity: see `realism_sets`. With `return_sets`, returns (report, RealismSets) for the figure."""
+    seed. periods, capacity: see `realism_sets`. With `return_sets`, returns (report, RealismSets) for the figure.
+    A generator observing at another survey's cadences (`Generator.with_donors`) is judged at the
+    training stars' own (`own_cadences`): against held-out stars of the training survey the donors'
+    cadences alone would give its curves away."""
     t0 = time.perf_counter()
-    sets, notes = realism_sets(generator, real, per_class=per_class, seed=seed, period_config=period_config,
+    judged = getattr(generator, "own_cadences", None) or generator
+    sets, notes = realism_sets(judged, real, per_class=per_class, seed=seed, period_config=period_config,
                                periods=periods, capacity=capacity)
+    if judged is not generator:
+        notes.append("judged at the training stars' own cadences: the self-regulated runs observe these templates "
+                     "at the donors' cadences and errors, which the held-out stars do not have")
     report = {**realism_scores(sets, generator.classes, seed=seed, notes=notes), "per_class_requested": int(per_class),
               "periods": periods if not any(n.startswith("periods searched") for n in notes) else "found"}
     report["seconds"] = time.perf_counter() - t0
