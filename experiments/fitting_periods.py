@@ -1,7 +1,7 @@
 """Fitting periods of one class with its catalogue periods hidden: the class-limited search alone against the coherent fold of eclipsing binaries.
 
 For each DATA folder: the stars of --class lose their catalogue periods, `pipeline.fitting_periods`
-finds them twice (without and with `period.fill.COHERENT_FOLD_CLASSES`), and the script prints the
+finds them twice (`coherent_classes=()` and the default, `period.fill.COHERENT_FOLD_CLASSES`), and prints the
 share above 11 d and, where catalogue periods exist, the share within 1 % of them and at their
 double or half (experiments/README.md, "Eclipsing binaries' fitting periods").
 
@@ -25,7 +25,6 @@ def recovery(found: np.ndarray, true: np.ndarray | None) -> dict:
 
 
 def main(argv=None) -> int:
-    import jaxpelsvae.period.fill as fill
     from jaxpelsvae.data.readers import load_dataset
     from jaxpelsvae.pipeline import fitting_periods
 
@@ -33,18 +32,13 @@ def main(argv=None) -> int:
     parser.add_argument("data", nargs="+")
     parser.add_argument("--class", dest="star_class", default="ECL")
     args = parser.parse_args(argv)
-    default = fill.COHERENT_FOLD_CLASSES
     for path in args.data:
         lcs, _ = load_dataset(path)
         stars = lcs.select_classes([args.star_class])
         true = stars.periods
         hidden = stars.with_meta(stars.meta.assign(period=np.nan)).with_classes(stars.classes)
-        for label, classes in (("class-limited search", ()), ("+ coherent fold", default)):
-            fill.COHERENT_FOLD_CLASSES = classes
-            try:
-                got, info = fitting_periods(hidden, drop_missing=True)
-            finally:
-                fill.COHERENT_FOLD_CLASSES = default
+        for label, classes in (("class-limited search", ()), ("+ coherent fold", None)):
+            got, info = fitting_periods(hidden, drop_missing=True, coherent_classes=classes)
             kept = None if true is None else true[np.isin(stars.ids, got.ids)]
             r = recovery(got.periods, kept)
             print(f"{path} {args.star_class} {label}: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"

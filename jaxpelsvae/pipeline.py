@@ -33,20 +33,21 @@ from jaxpelsvae.train.vae_train import LoadedVAE, VAETrainConfig
 
 
 def fitting_periods(lcs: LightCurveSet, *, priors: PriorConfig = PriorConfig(), period: PeriodConfig = PeriodConfig(),
-                    drop_missing: bool = False, progress: bool = False, source: str = "the training stars"
-                    ) -> tuple[LightCurveSet, dict[str, int]]:
+                    drop_missing: bool = False, progress: bool = False, source: str = "the training stars",
+                    coherent_classes: Sequence[str] | None = None) -> tuple[LightCurveSet, dict[str, int]]:
     """`lcs` with meta['period'] [d] for fitting the VAE and the generator: catalogue periods as
     given, Lomb-Scargle for the rest within each labelled star's class limits of `priors`' boxes
     (sparse cadences alias otherwise). For fitting only: a classifier's inputs must not use these
     class-limited periods (`period.fill`). Stars still without a period are left out when
     `drop_missing`, else a DataError naming one. Eclipsing binaries take the most coherent fold
-    among their periodogram's peaks and doubles (`period.fill.COHERENT_FOLD_CLASSES`). Returns
-    (set, {n_searched, n_dropped, n_refolded})."""
-    from jaxpelsvae.period.fill import fill_for_fitting
+    among their periodogram's peaks and doubles (`coherent_classes`; None: `period.fill.COHERENT_FOLD_CLASSES`).
+    Returns (set, {n_searched, n_dropped, n_refolded})."""
+    from jaxpelsvae.period.fill import COHERENT_FOLD_CLASSES, fill_for_fitting
     from jaxpelsvae.physics.priors import class_period_limits
 
     return fill_for_fitting(lcs, class_period_limits(priors), config=period, drop_missing=drop_missing,
-                            progress=progress, source=source)
+                            progress=progress, source=source,
+                            coherent_classes=COHERENT_FOLD_CLASSES if coherent_classes is None else coherent_classes)
 
 
 class VAEFit(NamedTuple):

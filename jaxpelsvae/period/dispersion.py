@@ -9,9 +9,12 @@ structure) judges the fold itself, whatever its shape.
 """
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxpelsvae.data.lightcurves import LightCurveSet
+from jaxpelsvae.period.lombscargle import _local_peaks
 from jaxpelsvae.period.search import PeriodConfig, periodograms
 
 # Stars whose periodograms are held at once (a Gaia-like grid of 1.5e5 frequencies: 0.15 GB).
@@ -39,14 +42,6 @@ def phase_dispersion(time_T: np.ndarray, mag_T: np.ndarray, periods_K: np.ndarra
     return np.where(dof > 0, within / np.maximum(dof, 1) / total, np.nan)
 
 
-def _top_peaks(power_F: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k highest local maxima of a periodogram, best first."""
-    left = np.r_[-np.inf, power_F[:-1]]
-    right = np.r_[power_F[1:], -np.inf]
-    peaks = np.flatnonzero((power_F >= left) & (power_F > right) & (power_F > 0))
-    return peaks[np.argsort(power_F[peaks])[::-1][:k]]
-
-
 def _same_family(a: float, b: float, rtol: float = 0.01) -> bool:
     """Whether period a is b, its half or its double (within rtol)."""
     return any(abs(a / (b * k) - 1.0) < rtol for k in (0.5, 1.0, 2.0))
@@ -68,17 +63,17 @@ def coherent_periods(lcs: LightCurveSet, periods_N: np.ndarray, config: PeriodCo
     for first in range(0, len(lcs), _CHUNK):  # a chunk's periodograms at a time: N x F floats on the host
         rows = np.arange(first, min(first + _CHUNK, len(lcs)))
         grid, power = periodograms(lcs.select(rows), config)
+        # the periodogram search's own peak finder, every star of the chunk in one call
+        peak_idx, peak_power = jax.vmap(lambda p: _local_peaks(p, min(n_peaks, grid.n)))(jnp.asarray(power))
+        peak_idx, peak_power = np.asarray(peak_idx), np.asarray(peak_power)
         freqs = grid.frequencies
         for j, i in enumerate(rows):
-            if not power[j].any():
-                continue
-            t, m = lcs.curve(int(i))[:2]
-            peaks = 1.0 / freqs[_top_peaks(power[j], n_peaks)]
+            peaks = 1.0 / freqs[peak_idx[j][peak_power[j] > 0]]  # no power: a star without a usable curve
             candidates = np.r_[periods_N[i], peaks, 2.0 * peaks]
             candidates = candidates[np.isfinite(candidates) & (candidates > 0) & (candidates <= longest)]
-            if candidates.size == 0:
+            if peaks.size == 0 or candidates.size == 0:
                 continue
-            theta = phase_dispersion(t, m, candidates, n_bins)
+            theta = phase_dispersion(*lcs.curve(int(i))[:2], candidates, n_bins)
             if np.isfinite(theta).any():
                 best = candidates[int(np.nanargmin(theta))]
                 if not _same_family(best, periods_N[i]):

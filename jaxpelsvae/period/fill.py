@@ -14,6 +14,7 @@ meta['period_source'] says where each period came from: `catalogue` (given in th
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -190,16 +191,17 @@ def fill_periods(
 
 def fill_for_fitting(lcs: LightCurveSet, class_limits: dict, *, margin: float = CLASS_LIMIT_MARGIN,
                      config: PeriodConfig | None = None, drop_missing: bool = False, progress: bool = False,
-                     source: str = "the training stars") -> tuple[LightCurveSet, dict[str, int]]:
+                     source: str = "the training stars", coherent_classes: Sequence[str] = COHERENT_FOLD_CLASSES
+                     ) -> tuple[LightCurveSet, dict[str, int]]:
     """`fill_periods` with `class_limits` for fitting (the VAE, the generator) on training stars,
     where every star needs a period: those still without one are left out when `drop_missing`,
-    else a DataError naming one (`source` says whose). Searched stars of COHERENT_FOLD_CLASSES then
+    else a DataError naming one (`source` says whose). Searched stars of `coherent_classes` then
     take the most coherent fold among their class-limited periodogram's peaks and doubles (their
     `period_power` and `period_fap` stay the search's). Returns (set, {n_searched: stars whose
     period was searched afresh, n_dropped, n_refolded: stars whose period the fold's coherence changed})."""
     before = period_sources(lcs)
     filled, _ = fill_periods(lcs, class_limits=class_limits, margin=margin, config=config, progress=progress)
-    filled, n_refolded = _coherent_folds(filled, class_limits, margin, config or PeriodConfig())
+    filled, n_refolded = _coherent_folds(filled, class_limits, margin, config or PeriodConfig(), coherent_classes)
     ok = _valid(filled.periods)
     info = {"n_searched": int((period_sources(filled) != before).sum()), "n_dropped": int((~ok).sum()),
             "n_refolded": n_refolded}
@@ -213,10 +215,10 @@ def fill_for_fitting(lcs: LightCurveSet, class_limits: dict, *, margin: float = 
     return filled.select(ok), info
 
 
-def _coherent_folds(lcs: LightCurveSet, class_limits: dict, margin: float, config: PeriodConfig
-                    ) -> tuple[LightCurveSet, int]:
-    """The class-limited periods of COHERENT_FOLD_CLASSES' stars replaced by their most coherent
-    fold (within the same limits); (set, how many changed)."""
+def _coherent_folds(lcs: LightCurveSet, class_limits: dict, margin: float, config: PeriodConfig,
+                    classes: Sequence[str]) -> tuple[LightCurveSet, int]:
+    """The class-limited periods of the stars of `classes` replaced by their most coherent fold
+    (within the same limits); (set, how many changed)."""
     from jaxpelsvae.period.dispersion import coherent_periods
 
     if "class" not in lcs.meta.columns:
@@ -224,7 +226,7 @@ def _coherent_folds(lcs: LightCurveSet, class_limits: dict, margin: float, confi
     periods, sources = lcs.periods.copy(), period_sources(lcs)
     names = lcs.meta["class"].astype(str).to_numpy()
     changed = 0
-    for name in COHERENT_FOLD_CLASSES:
+    for name in classes:
         idx = np.flatnonzero((names == name) & (sources == LOMB_SCARGLE_CLASS) & _valid(periods))
         if name not in class_limits or idx.size == 0:
             continue

@@ -472,9 +472,11 @@ class Generator:
         if (self.config.seq_length, self.config.order) == (int(seq_length), order):
             return self
         config = dataclasses.replace(self.config, seq_length=int(seq_length), order=order)
-        return Generator(self.priors, self.latent, self.vae_model, self.vae_classes, self.bank_host, config,
-                         vae_scaler=self.vae_scaler, report=self.report, donor_ids=self.donor_ids, stars=self.stars,
-                         star_ids=self.star_ids)
+        out = Generator(self.priors, self.latent, self.vae_model, self.vae_classes, self.bank_host, config,
+                        vae_scaler=self.vae_scaler, report=self.report, donor_ids=self.donor_ids, stars=self.stars,
+                        star_ids=self.star_ids)
+        out.own_cadences = self.own_cadences  # the raw curves, which the realism report judges, are the same
+        return out
 
     # -- persistence ------------------------------------------------------------------------------
 

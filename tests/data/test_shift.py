@@ -62,7 +62,7 @@ def test_hardness_split_of_one_class_names_the_class(toy):
         hardness_split(one, 3.0, seed=0, n_estimators=5)
 
 
-def test_one_against_rest_hardness_is_the_binary_forest_s(toy):
+def test_one_against_rest_hardness_is_the_binary_forests(toy):
     # Bias 1: h comes from a forest that tells the target from the rest, so it is the Gini impurity
     # of two-class probabilities (at most 1/2) and equals gini_hardness on the binary labels.
     f = light_curve_features(toy)
