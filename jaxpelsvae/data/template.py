@@ -16,6 +16,8 @@ generator must add back (semi-regular long-period variables), and `coherence` = 
 variance, low for such stars and for folds at a wrong period, ~1 for strictly periodic stars
 however sparse or noisy their curves. `white_sigma` [mag] is the uncorrelated scatter about the fold
 beyond the stated errors (errors that are too small are common), which a generator adds as noise.
+`fold_noise` [mag] is the noise the fold itself keeps: a kernel mean of ~1.5 points carries ~60 % of
+their noise variance, which a generator that evaluates the fold at new times must not add twice.
 """
 from __future__ import annotations
 
@@ -40,12 +42,13 @@ _BIN_CENTRES = ((np.arange(BINS_PER_CYCLE) + 0.5) / BINS_PER_CYCLE).astype(np.fl
 class Templates(NamedTuple):
     """Folded templates of N curves: `folded` (as `data.fold.Folded`: (N, 600) normalised magnitude
     and error, mag_min / mag_max, filled = bins within half a kernel width of an observation);
-    coherence (N,) in [0, 1]; red_sigma, white_sigma (N,) [mag] (see the module docstring)."""
+    coherence (N,) in [0, 1]; red_sigma, white_sigma, fold_noise (N,) [mag] (see the module docstring)."""
 
     folded: Folded
     coherence: np.ndarray
     red_sigma: np.ndarray
     white_sigma: np.ndarray
+    fold_noise: np.ndarray
 
 
 def kernel_width(n_points):
@@ -59,7 +62,7 @@ def _circ(d):
 
 
 def template_curve(phase_T, time_T, mag_T, err_T, mask_T, period, faintest_first):
-    """ONE curve -> (its template as `Folded` (600,), coherence (), red and white variance () [mag^2]).
+    """ONE curve -> (its template as `Folded` (600,), coherence (), red, white and fold-noise variance () [mag^2]).
 
     time_T: days in time order (padding last); period: () days; faintest_first: () bool, roll the
     faintest bin (rather than the brightest) to phase 0.
@@ -109,10 +112,14 @@ def template_curve(phase_T, time_T, mag_T, err_T, mask_T, period, faintest_first
     n_eff = jnp.maximum(jnp.sqrt(2.0 * jnp.pi) * h * n, 1.0)
     white_var = jnp.maximum((1.4826 * mad) ** 2 - err2 * (1.0 + 1.0 / n_eff) - red_var, 0.0)
     white_var = jnp.where(jnp.sum(ok_T) >= 4, white_var, 0.0)
+    # the noise each kernel mean keeps (its points' errors and white scatter), averaged over the bins
+    k2_QT = k_QT**2
+    noise_Q = (k2_QT @ jnp.where(mask, err_T**2, 0.0) + jnp.sum(k2_QT, axis=1) * white_var) / safe**2
+    fold_var = jnp.sum(jnp.where(filled_Q, noise_Q, 0.0)) / jnp.maximum(jnp.sum(filled_Q), 1)
 
     shift = -jnp.where(faintest_first, jnp.argmax(cyc_Q), jnp.argmin(cyc_Q))
     cyc_Q, ecyc_Q, near_Q = (jnp.roll(a, shift) for a in (cyc_Q, ecyc_Q, near_Q))
-    return normalised_cycles(cyc_Q, ecyc_Q, near_Q), coherence, red_var, white_var
+    return normalised_cycles(cyc_Q, ecyc_Q, near_Q), coherence, red_var, white_var, fold_var
 
 
 def _masked_median(x_T, mask_T, big):
@@ -125,7 +132,7 @@ def _masked_median(x_T, mask_T, big):
 @jax.jit
 def template_batch(phase_NT, time_NT, mag_NT, err_NT, mask_NT, period_N, faintest_N):
     """`template_curve` vmapped over N curves;
-    returns (Folded (N, 600), coherence (N,), red variance (N,), white variance (N,) [mag^2])."""
+    returns (Folded (N, 600), coherence (N,), red, white and fold-noise variance (N,) [mag^2])."""
     return jax.vmap(template_curve)(phase_NT, time_NT, mag_NT, err_NT, mask_NT, period_N, faintest_N)
 
 
@@ -163,11 +170,11 @@ def fold_templates(lcs, periods=None, *, chunk: int = 64) -> Templates:
         out = template_batch(phase, padded.time, padded.mag, padded.err, padded.mask, per, flags)
         parts.append(jax.tree.map(lambda a: np.asarray(a)[: idx.size], out))
     if not parts:
-        return Templates(empty_folded(), np.zeros(0), np.zeros(0), np.zeros(0))
+        return Templates(empty_folded(), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
     folded = Folded(*(np.concatenate([p[0][i] for p in parts]) for i in range(5)))
     coherence = np.concatenate([p[1] for p in parts]).astype(np.float64)
-    red, white = (np.sqrt(np.concatenate([p[i] for p in parts]).astype(np.float64)) for i in (2, 3))
-    return Templates(folded, coherence, red, white)
+    red, white, noise = (np.sqrt(np.concatenate([p[i] for p in parts]).astype(np.float64)) for i in (2, 3, 4))
+    return Templates(folded, coherence, red, white, noise)
 
 
 def fold_for_vae(lcs, periods=None) -> np.ndarray:

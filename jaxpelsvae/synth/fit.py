@@ -15,7 +15,7 @@ from jaxpelsvae.physics.latent import LatentConfig, fit_latent
 from jaxpelsvae.physics.priors import PriorConfig, class_period_limits, fit_priors, physics_table
 from jaxpelsvae.synth.generator import Generator, GeneratorConfig
 from jaxpelsvae.synth.reverse_fold import build_donor_bank, donor_ids
-from jaxpelsvae.synth.stars import build_star_bank
+from jaxpelsvae.synth.stars import build_star_bank, median_errors
 
 
 def complete_periods(lcs, periods=None, *, class_limits: dict | None = None,
@@ -149,7 +149,7 @@ def fit_generator(
     # each training star's own bank row, so that it never donates the cadence of its own curve
     rows = {star_id: d for d, star_id in enumerate(ids)}
     stars = build_star_bank(mu, logvar, labels, phys, templates, [rows.get(i, -1) for i in lcs.ids],
-                            detail_SG=x[..., 1] - xhat)
+                            detail_SG=x[..., 1] - xhat, err_S=median_errors(lcs))
     counts = np.bincount(bank.label_D, minlength=len(lcs.classes))
     report = {
         "latent_r2_heldout": latent.report["latent_r2_heldout"],

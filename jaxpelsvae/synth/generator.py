@@ -29,7 +29,7 @@ from jaxpelsvae.json_io import json_default
 from jaxpelsvae.physics.latent import LatentModel, mlp_sample
 from jaxpelsvae.physics.priors import PhysPriors, sample_physics
 from jaxpelsvae.synth.reverse_fold import DonorBank, Source, check_bank_classes, synthesize_batch
-from jaxpelsvae.synth.stars import StarBank, check_star_weights, posterior_sample
+from jaxpelsvae.synth.stars import StarBank, check_star_weights, noise_factor, posterior_sample
 
 
 LATENT_SOURCES = ("posterior", "prior")
@@ -236,8 +236,10 @@ class Generator:
         source = Source()
         if star_N is not None:  # the star the code came from: its amplitude, level, red scatter; not its cadence
             st = consts["stars"]
-            source = Source(st.amplitude_S[star_N], st.mag_lo_S[star_N], st.red_sigma_S[star_N], st.white_sigma_S[star_N],
-                            st.donor_S[star_N])
+            amp_N, err_N = st.amplitude_S[star_N], st.err_S[star_N]
+            snr_N = jnp.where(err_N > 0, amp_N / jnp.maximum(err_N, 1e-12), 0.0)
+            source = Source(amp_N, st.mag_lo_S[star_N], st.red_sigma_S[star_N], st.white_sigma_S[star_N], snr_N,
+                            noise_factor(st, star_N), st.donor_S[star_N])
         else:
             star_N = jnp.full(labels_N.shape, -1, jnp.int32)
         syn = synthesize_batch(k_syn, template_NG, log10_period_N, labels_N, consts["bank"],
@@ -458,8 +460,11 @@ class Generator:
         report = {**self.report, "donors": {"source": "target curves (cadences and errors only)",
                                             "n_curves": len(target), "copies_per_training_donor": int(copies)},
                   "donors_per_class": {c: int(n) for c, n in zip(self.classes, per_class)}}
-        # the stars' own cadences are not in the new bank: nothing to exclude
-        stars = None if self.stars is None else self.stars._replace(donor_S=np.full(len(self.stars.label_S), -1, np.int32))
+        # the stars' own cadences are not in the new bank: nothing to exclude; the target's errors are
+        # kept as they are (its stars' brightness, not the training stars'), and so is their full
+        # noise (`noise_factor` 1: the training star's share of it is not the target's)
+        stars = None if self.stars is None else self.stars._replace(
+            donor_S=np.full(len(self.stars.label_S), -1, np.int32), err_S=np.zeros(len(self.stars.label_S), np.float32))
         out = Generator(self.priors, self.latent, self.vae_model, self.vae_classes, bank, self.config,
                         vae_scaler=self.vae_scaler, report=report, donor_ids=ids, stars=stars, star_ids=self.star_ids)
         out.own_cadences = self.own_cadences or self
@@ -520,7 +525,9 @@ class Generator:
         stars, star_ids = None, None
         if (folder / "stars.npz").is_file():
             with np.load(folder / "stars.npz") as npz:
-                stars = StarBank(*(npz[f] for f in StarBank._fields))
+                # err_S: 0 (the donor's errors kept) in a bank saved before it was recorded
+                n_stars = len(npz["label_S"])
+                stars = StarBank(*(npz[f] if f in npz.files else np.zeros(n_stars, np.float32) for f in StarBank._fields))
                 star_ids = npz["id_S"] if "id_S" in npz.files else None
         config = doc["config"]
         if stars is None:  # saved before the posterior mode existed

@@ -4,7 +4,8 @@ Shape suffixes: see `jaxpelsvae` (package docstring). T counts the observations 
 curves.
 
 The synthetic curve is the template evaluated at the donor's actual observation times, folded with
-the sampled period, plus Gaussian noise drawn from the donor's own photometric errors (ORIGINAL.md
+the sampled period, plus Gaussian noise drawn from the donor's own photometric errors (at the
+donor's bad points, flagged by an inflated error, the donor's own deviation instead; ORIGINAL.md
 §15.1 bugs 3-6 fixed: the donor is a real training star of the same class with a nearby period, its
 cadence is reused as is, periods are in days).
 
@@ -17,7 +18,10 @@ Amplitude and level are never stretched: the decoded template is in the normalis
 VAE's folds (`data.template`: 1e-4 at the fold's brightest point, 0.9999 at its faintest), and it is
 mapped back with a real star's own fold range and bright level (`amplitude`, `mag_lo`: the exact
 inverse of the normalisation), so a flat template stays flat. The star is the one whose latent code
-was decoded (the generator's posterior mode) or the donor (prior mode). Stars that are not periodic
+was decoded (the generator's posterior mode) or the donor (prior mode). In the posterior mode the
+donor's errors are scaled so that the curve keeps its star's signal-to-noise ratio (amplitude /
+median stated error): the donor lends its cadence and the pattern of its errors, the star its
+brightness. Stars that are not periodic
 at one period (`data.template`'s red_sigma) get that wander back as a damped random walk with a
 time scale of one period (`red_noise`, drawn at 128 knots over the curve and interpolated).
 """
@@ -30,8 +34,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpelsvae.data.fold import SCALE_LO, SCALE_SPAN
-from jaxpelsvae.data.template import fold_templates
+from jaxpelsvae.data.template import KERNEL_POINTS, MAX_WIDTH, MIN_WIDTH, fold_templates
 from jaxpelsvae.errors import ConfigError, DataError
+
+OUTLIER_ERR = 3.0  # a point whose stated error exceeds this many times its curve's median is a bad point
 
 
 def _split12(x):
@@ -186,7 +192,8 @@ class DonorBank(NamedTuple):
     or None: the observations that pair with their predecessor (the donor's `LightCurveSet.pair_ok`,
     so a synthetic curve encodes the same pairs as its donor; None: every consecutive pair);
     red_sigma_D, white_sigma_D float32 [mag]: the donor's scatter that is not periodic, and its white
-    scatter beyond its errors (`data.template`; None: 0).
+    scatter beyond its errors (`data.template`; None: 0); outlier_DT float32 [mag] or None: at the
+    donor's bad points (`donor_outliers`) its own deviation from its fold, 0 elsewhere.
     """
 
     time_hi_DT: np.ndarray
@@ -200,6 +207,7 @@ class DonorBank(NamedTuple):
     pair_ok_DT: np.ndarray | None = None
     red_sigma_D: np.ndarray | None = None
     white_sigma_D: np.ndarray | None = None
+    outlier_DT: np.ndarray | None = None
 
 
 def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int = 0, templates=None) -> DonorBank:
@@ -220,7 +228,7 @@ def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int
     if T < 2:
         raise DataError(f"donor bank: max_len must be >= 2, got {max_len}")
     rng = np.random.default_rng([seed, 7])
-    hi, lo, err, mask, pair_ok = _cadence_rows(lcs, idx, T, rng)
+    hi, lo, err, mask, pair_ok, outlier = _cadence_rows(lcs, idx, T, rng, periods=periods[idx])
     if templates is None:
         templates = fold_templates(lcs.select(idx), periods[idx])
         idx_t = np.arange(len(idx))
@@ -232,7 +240,7 @@ def build_donor_bank(lcs, periods=None, *, max_len: int | None = None, seed: int
     return DonorBank(hi, lo, err, mask, np.log10(periods[idx]).astype(np.float32), labels.astype(np.int32), amp,
                      np.asarray(folded.mag_min)[idx_t].astype(np.float32), pair_ok,
                      np.asarray(templates.red_sigma)[idx_t].astype(np.float32),
-                     np.asarray(templates.white_sigma)[idx_t].astype(np.float32))
+                     np.asarray(templates.white_sigma)[idx_t].astype(np.float32), outlier)
 
 
 def _donor_index(lcs, periods=None) -> tuple[np.ndarray, np.ndarray]:
@@ -253,18 +261,47 @@ def donor_ids(lcs, periods=None) -> np.ndarray:
     return lcs.ids[_donor_index(lcs, periods)[0]]
 
 
-def _cadence_rows(lcs, idx: np.ndarray, T: int, rng: np.random.Generator):
-    """(time_hi, time_lo, err, mask, pair_ok), each (len(idx), T), of the curves ``idx`` of ``lcs``:
-    a contiguous window of at most T consecutive observations at a random start (so Δt stay the
-    curve's own), times split hi + lo from the window's first epoch, the kept pairs (`pair_ok`)."""
+def donor_outliers(time, mag, err, period: float) -> np.ndarray:
+    """(n,) float32 [mag]: at the bad points of one curve (stated error above `OUTLIER_ERR` times
+    its median error) the point's deviation from the curve's fold at `period` [d] (a kernel mean of
+    the other points at its phase, as `data.template`), 0 elsewhere.
+
+    Surveys flag their bad points (clouds, blends, a bad pixel: a magnitude often far too faint)
+    with an inflated error, and a Gaussian draw of that error is not such a point: it is symmetric
+    and mostly small. A synthetic curve takes its donor's deviation at those points instead, so it
+    has the donor's bad points where the donor has them (`synthesize_one`)."""
+    time, mag, err = (np.asarray(a, np.float64) for a in (time, mag, err))
+    out = np.zeros(len(time), np.float32)
+    med = np.median(err) if len(err) else 0.0
+    bad = err > OUTLIER_ERR * med
+    if med <= 0 or not bad.any() or (~bad).sum() < 3:
+        return out
+    phase = np.mod(time / period, 1.0)
+    width = np.clip(KERNEL_POINTS / len(time), MIN_WIDTH, MAX_WIDTH)
+    d = phase[bad, None] - phase[None, ~bad]
+    d -= np.floor(d + 0.5)
+    k = np.exp(-0.5 * (d / width) ** 2) / np.maximum(err[~bad], 1e-3) ** 2
+    den = k.sum(axis=1)
+    fit = np.where(den > 1e-300, (k @ mag[~bad]) / np.maximum(den, 1e-300), np.median(mag[~bad]))
+    out[bad] = mag[bad] - fit
+    return out
+
+
+def _cadence_rows(lcs, idx: np.ndarray, T: int, rng: np.random.Generator, periods=None):
+    """(time_hi, time_lo, err, mask, pair_ok, outlier), each (len(idx), T), of the curves ``idx`` of
+    ``lcs``: a contiguous window of at most T consecutive observations at a random start (so Δt stay
+    the curve's own), times split hi + lo from the window's first epoch, the kept pairs (`pair_ok`),
+    and with the curves' periods (len(idx),) [d] their bad points' deviations (`donor_outliers`;
+    None without periods: no magnitude is read)."""
     D = len(idx)
     hi = np.zeros((D, T), np.float32)
     lo = np.zeros((D, T), np.float32)
     err = np.ones((D, T), np.float32)
     mask = np.zeros((D, T), bool)
     pair_ok = np.zeros((D, T), bool)
+    outlier = None if periods is None else np.zeros((D, T), np.float32)
     for d, i in enumerate(idx):  # host-side, once per fit (not a hot path)
-        t, _, e = lcs.curve(int(i))
+        t, m, e = lcs.curve(int(i))
         a = int(lcs.offsets[i])
         start = int(rng.integers(0, len(t) - T + 1)) if len(t) > T else 0
         window = slice(start, start + min(T, len(t)))
@@ -278,7 +315,9 @@ def _cadence_rows(lcs, idx: np.ndarray, T: int, rng: np.random.Generator):
         err[d, :n] = e_k
         mask[d, :n] = True
         pair_ok[d, :n] = ok_k
-    return hi, lo, err, mask, pair_ok
+        if outlier is not None:
+            outlier[d, :n] = donor_outliers(t, m, e, float(periods[d]))[window]
+    return hi, lo, err, mask, pair_ok, outlier
 
 
 def retarget_donor_bank(bank: DonorBank, target, *, copies: int = 4, max_len: int | None = None,
@@ -296,7 +335,7 @@ def retarget_donor_bank(bank: DonorBank, target, *, copies: int = 4, max_len: in
     src, pick = _retarget_picks(len(bank.label_D), target, copies, rng)
     longest = int(target.lengths[target.lengths >= 2].max())
     T = longest if max_len is None else min(int(max_len), longest)
-    hi, lo, err, mask, pair_ok = _cadence_rows(target, pick, T, rng)
+    hi, lo, err, mask, pair_ok, _ = _cadence_rows(target, pick, T, rng)
     red, white = (None if a is None else np.asarray(a)[src] for a in (bank.red_sigma_D, bank.white_sigma_D))
     return DonorBank(hi, lo, err, mask, np.asarray(bank.log10_period_D)[src], np.asarray(bank.label_D)[src],
                      np.asarray(bank.amplitude_D)[src], np.asarray(bank.mag_lo_D)[src], pair_ok, red, white)
@@ -361,20 +400,24 @@ class SynthCurves(NamedTuple):
 class Source(NamedTuple):
     """What the star a template stands for brings to its curve (the generator's posterior mode),
     per curve: amplitude, mag_lo [mag] (its fold's range and bright level), red_sigma, white_sigma
-    [mag], and exclude, its own bank row (-1: none). None fields come from the donor."""
+    [mag], snr (its amplitude / median stated error: the donor's errors are scaled to it; <= 0
+    keeps them), noise_factor (on the noise drawn: the template already carries part of the star's
+    noise; None: 1), and exclude, its own bank row (-1: none). None fields come from the donor."""
 
     amplitude: jax.Array | None = None
     mag_lo: jax.Array | None = None
     red_sigma: jax.Array | None = None
     white_sigma: jax.Array | None = None
+    snr: jax.Array | None = None
+    noise_factor: jax.Array | None = None
     exclude: jax.Array | int = -1
 
 
 def synthesize_one(key, template_G, log10_period, c, bank: DonorBank, phase_grid_G, *, k_nearest: int = 5,
                    target_snr=0.0, source: Source = Source()):
     """One raw synthetic curve: pick a same-class donor near the period (never `source.exclude`),
-    reverse-fold, add its noise and the red scatter. Amplitude, level and red scatter are the
-    source's, or the donor's where the source gives none."""
+    reverse-fold, add its noise and the red scatter. Amplitude, level, red scatter and SNR are the
+    source's, or the donor's where the source gives none (a target_snr > 0 overrides the SNR)."""
     k_donor, k_phase, k_noise, k_red = jax.random.split(key, 4)
     d = select_donor(k_donor, bank.label_D, bank.log10_period_D, c, log10_period, k_nearest, source.exclude)
     period = jnp.power(10.0, log10_period)
@@ -386,15 +429,23 @@ def synthesize_one(key, template_G, log10_period, c, bank: DonorBank, phase_grid
         red = 0.0 if bank.red_sigma_D is None else bank.red_sigma_D[d]
     if white is None:
         white = 0.0 if bank.white_sigma_D is None else bank.white_sigma_D[d]
-    scale = snr_noise_scale(amplitude, err_T, mask_T, target_snr)
+    # a fixed target SNR wins; else the star's own: a bright star's curve is not observed at a faint
+    # donor's errors (nor a faint star's at a bright one's), which would bury a low-amplitude signal
+    snr = target_snr if source.snr is None else jnp.where(jnp.asarray(target_snr) > 0, target_snr, source.snr)
+    scale = snr_noise_scale(amplitude, err_T, mask_T, snr)
     # the star's white scatter beyond its errors joins the donor's errors in the noise drawn (in
     # quadrature); the curve still states the donor's errors, as the real star states its own
     noise_err_T = jnp.sqrt(err_T**2 + white**2)
+    if source.noise_factor is not None:
+        noise_err_T = noise_err_T * source.noise_factor
+    # at the donor's bad points its own deviation replaces the Gaussian draw (`donor_outliers`)
+    outlier_T = jnp.zeros_like(err_T) if bank.outlier_DT is None else bank.outlier_DT[d]
+    noise_err_T = jnp.where(outlier_T != 0, 0.0, noise_err_T)
     mag_T = reverse_fold(
         template_G, period, bank.time_hi_DT[d], mask_T, noise_err_T, jax.random.uniform(k_phase), k_noise,
         phase_grid_G=phase_grid_G, amplitude=amplitude, mag_lo=mag_lo, donor_time_lo_T=bank.time_lo_DT[d],
         noise_scale=scale, red_sigma=red, red_key=k_red,
-    )
+    ) + jnp.where(mask_T, outlier_T, 0.0)
     pair_ok_T = mask_T if bank.pair_ok_DT is None else bank.pair_ok_DT[d]
     return SynthCurves(bank.time_hi_DT[d], mag_T, jnp.where(mask_T, err_T * scale, 1.0), mask_T, d, pair_ok_T)
 
@@ -416,7 +467,7 @@ def synthesize_batch(key, template_NG, log10_period_N, label_N, bank: DonorBank,
     exclude_N = jnp.broadcast_to(jnp.asarray(source.exclude, jnp.int32), (n,))
 
     def one(kk, i):
-        pick = Source(*(None if a is None else a[i] for a in source[:4]), exclude_N[i])
+        pick = Source(*(None if a is None else a[i] for a in source[:-1]), exclude_N[i])
         return synthesize_one(kk, template_NG[i], log10_period_N[i], label_N[i], bank, phase_grid_G,
                               k_nearest=k_nearest, target_snr=target_snr, source=pick)
 

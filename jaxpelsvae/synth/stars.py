@@ -11,8 +11,10 @@ the stars, on the data by construction. The decoded template gets the star's fol
 (its fold minus the decoding of its posterior mean): a small decoder trained on a few hundred
 stars smooths narrow eclipses and steep rises away, and a code near the star's own then decodes
 to the star's shape with the decoder's variation around it. The star also brings its period (jittered by
-`PERIOD_JITTER_DEX`), its physics, its fold's amplitude and bright level, and its red scatter;
-its own cadence is never its synthetic curve's donor.
+`PERIOD_JITTER_DEX`), its physics, its fold's amplitude and bright level, its red scatter and its signal-to-noise
+ratio (the donor's errors are scaled to it); its own cadence is never its synthetic curve's donor.
+The detail carries the noise the star's fold keeps (`data.template`'s fold_noise), so the noise
+drawn for its curve is only what is left of the star's own (`noise_factor`).
 """
 from __future__ import annotations
 
@@ -34,7 +36,10 @@ class StarBank(NamedTuple):
     red_sigma_S, white_sigma_S [mag] its scatter that is not periodic and its white scatter beyond
     its errors (`data.template`); donor_S its own row in the donor bank
     (-1: none, e.g. donors from another survey); detail_SG (S, G) its fold minus the decoding of
-    its posterior mean: the detail the decoder misses (narrow eclipses, steep rises)."""
+    its posterior mean: the detail the decoder misses (narrow eclipses, steep rises); err_S [mag]
+    the median of its stated errors (0: unknown, e.g. a generator saved before it was kept; its
+    curves then keep the donor's errors); fold_noise_S [mag] the noise its fold keeps
+    (`data.template`), which its detail brings into every template decoded for it (0: none known)."""
 
     mu_SZ: np.ndarray
     sigma_SZ: np.ndarray
@@ -46,11 +51,13 @@ class StarBank(NamedTuple):
     white_sigma_S: np.ndarray
     donor_S: np.ndarray
     detail_SG: np.ndarray
+    err_S: np.ndarray
+    fold_noise_S: np.ndarray
 
 
-def build_star_bank(mu_SZ, logvar_SZ, label_S, phys_SP, templates, donor_S, detail_SG) -> StarBank:
+def build_star_bank(mu_SZ, logvar_SZ, label_S, phys_SP, templates, donor_S, detail_SG, err_S) -> StarBank:
     """StarBank from the encoder's (mu, logvar), labels, physics, `data.template.Templates` of the
-    same stars, their donor-bank rows and fold details (see `StarBank`)."""
+    same stars, their donor-bank rows, fold details and median errors (see `StarBank`)."""
     folded = templates.folded
     bank = StarBank(
         np.asarray(mu_SZ, np.float32), np.exp(0.5 * np.asarray(logvar_SZ, np.float64)).astype(np.float32),
@@ -58,11 +65,30 @@ def build_star_bank(mu_SZ, logvar_SZ, label_S, phys_SP, templates, donor_S, deta
         (np.asarray(folded.mag_max) - np.asarray(folded.mag_min)).astype(np.float32),
         np.asarray(folded.mag_min, np.float32), np.asarray(templates.red_sigma, np.float32),
         np.asarray(templates.white_sigma, np.float32), np.asarray(donor_S, np.int32),
-        np.asarray(detail_SG, np.float32))
+        np.asarray(detail_SG, np.float32), np.asarray(err_S, np.float32),
+        np.asarray(templates.fold_noise, np.float32))
     n = len(bank.label_S)
     if any(len(a) != n for a in bank):
         raise ConfigError(f"star bank: fields of different lengths {[len(a) for a in bank]}")
     return bank
+
+
+def median_errors(lcs) -> np.ndarray:
+    """(S,) float32 median stated error [mag] of every star of the LightCurveSet `lcs` (0 for a star
+    without points)."""
+    import pandas as pd
+
+    med = pd.Series(np.asarray(lcs.err, np.float64)).groupby(np.asarray(lcs.star_index)).median()
+    return med.reindex(range(len(lcs)), fill_value=0.0).to_numpy(np.float32)
+
+
+def noise_factor(stars, star_N):
+    """(N,) factor on the noise drawn for curves of the stars star_N: sqrt(1 - fold_noise^2 /
+    (err^2 + white^2)), so that the fold's own noise plus the noise drawn make the star's noise
+    (1 where the star's error is unknown)."""
+    total = stars.err_S[star_N] ** 2 + stars.white_sigma_S[star_N] ** 2
+    left = 1.0 - stars.fold_noise_S[star_N] ** 2 / jnp.maximum(total, 1e-30)
+    return jnp.where(stars.err_S[star_N] > 0, jnp.sqrt(jnp.clip(left, 0.0, 1.0)), 1.0)
 
 
 def check_star_weights(weights, bank: StarBank, num_classes: int) -> np.ndarray:

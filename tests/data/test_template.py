@@ -57,3 +57,40 @@ def test_coherence_separates_a_periodic_star_from_one_that_wanders():
                                                    + rng.normal(0, 0.08, t.size)], [np.full(t.size, 0.02)],
                                       star_class=["CEP"], period=[period])
     assert tpl.white_sigma[0] < 0.02 < 0.05 < fold_templates(small).white_sigma[0]
+
+
+def test_fold_noise_is_the_noise_the_kernel_mean_keeps():
+    """A noise-free sinusoid with stated errors sigma: the fold keeps a share of sigma set by the
+    kernel (about 1.5 points per kernel mean: 0.5-0.95 sigma), linear in sigma; a kernel mean of
+    many points (a dense cadence at the widest kernel) keeps far less."""
+    rng = np.random.default_rng(1)
+    period = 0.61
+
+    def fold_noise(n, sigma):
+        t = np.sort(rng.uniform(0, 900, n))
+        lcs = LightCurveSet.from_arrays(["a"], [t], [15 + 0.3 * np.sin(2 * np.pi * t / period)], [np.full(n, sigma)],
+                                        star_class=["RRLYR"], period=[period])
+        return fold_templates(lcs).fold_noise[0], t
+
+    sparse, _ = fold_noise(50, 0.02)
+    assert 0.5 * 0.02 < sparse < 0.95 * 0.02
+    again, _ = fold_noise(50, 0.04)  # other times: the same share within the kernel's spread
+    assert 0.5 * 0.04 < again < 0.95 * 0.04
+    dense, _ = fold_noise(3000, 0.02)  # kernel at MIN_WIDTH: ~25 points per mean
+    assert dense < 0.3 * 0.02
+
+
+def test_noise_factor_leaves_the_star_its_own_noise():
+    import jax.numpy as jnp
+
+    from jaxpelsvae.synth.stars import noise_factor
+
+    class Stars:  # the StarBank fields noise_factor reads
+        err_S = jnp.asarray([0.01, 0.01, 0.0, 0.01])
+        white_sigma_S = jnp.asarray([0.0, 0.02, 0.0, 0.0])
+        fold_noise_S = jnp.asarray([0.0, 0.01, 0.005, 0.02])
+
+    got = np.asarray(noise_factor(Stars, jnp.arange(4)))
+    # no fold noise: all of it drawn; 0.01^2 of 0.01^2 + 0.02^2 kept by the fold: 80 % of the
+    # variance drawn; unknown error: 1; a fold noisier than the star: nothing drawn
+    np.testing.assert_allclose(got, [1.0, np.sqrt(0.8), 1.0, 0.0], rtol=1e-6)

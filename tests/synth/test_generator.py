@@ -234,3 +234,23 @@ def test_generation_from_python_decode_given_stars_and_a_pure_function(generator
     inside = jax.jit(generate)(params, jax.random.key(9), counts, 1.0)
     outside = gen.generate(jax.random.key(9), counts, 1.0, capacity=32)
     chex.assert_trees_all_close(inside, outside, atol=1e-5)
+
+
+def test_a_curve_keeps_the_signal_to_noise_of_its_star(generator):
+    """Posterior mode: the donor lends its cadence and the pattern of its errors, scaled so that the
+    curve's median stated error is its star's own (amplitude / error, its SNR, with it); on another
+    survey's donors the target's errors are kept as they are."""
+    from jaxpelsvae.simulate import simulate_survey
+
+    lcs, gen = generator
+    star_err = np.array([np.median(lcs.curve(i)[2]) for i in range(len(lcs))])
+    row = {star: i for i, star in enumerate(lcs.ids)}
+    np.testing.assert_allclose(gen.stars.err_S, star_err[[row[s] for s in gen.star_ids]], rtol=1e-6)
+    got = gen.generate(jax.random.key(2), 6, 1.0).trim()
+    med = np.array([np.median(e[m]) for e, m in zip(got.err_NT, got.mask_NT.astype(bool))])
+    np.testing.assert_allclose(med, gen.stars.err_S[got.star_N], rtol=1e-4)
+    moved = gen.with_donors(simulate_survey({"RRLYR": 5}, cadence="ogle", seed=4), copies=2, seed=0)
+    assert (moved.stars.err_S == 0).all()
+    out = moved.generate(jax.random.key(2), 6, 1.0).trim()
+    np.testing.assert_array_equal(out.err_NT[out.mask_NT.astype(bool)],
+                                  moved.bank_host.err_DT[out.donor_N][out.mask_NT.astype(bool)])

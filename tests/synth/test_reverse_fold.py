@@ -233,3 +233,61 @@ def test_synthetic_curves_encode_only_the_pairs_their_donor_kept():
     dt_syn, dt_real = _synthetic_and_real_dt(kept)
     assert dt_syn.max() < 100 and dt_real.max() < 100
     assert abs(np.median(dt_syn) / np.median(dt_real) - 1) < 0.05
+
+
+def test_a_source_snr_scales_the_donor_errors_and_a_target_snr_overrides_it(bank):
+    from jaxpelsvae.synth.reverse_fold import Source
+
+    tmpl = jnp.tile(_sinusoid_template()[None], (4, 1))
+    lab = jnp.zeros(4, jnp.int32)
+    amp = jnp.asarray([0.1, 0.2, 0.3, 0.4], jnp.float32)
+    snr = jnp.asarray([5.0, 20.0, 0.0, 50.0], jnp.float32)  # 0: the donor's errors as they are
+    for target, want in ((0.0, np.array([5.0, 20.0, 0.3 / 0.02, 50.0])), (10.0, np.full(4, 10.0))):
+        out = synthesize_batch(jax.random.key(0), tmpl, jnp.zeros(4), lab, bank, GRID, target_snr=target,
+                               source=Source(amplitude=amp, snr=snr))
+        med = np.array([np.median(e[m]) for e, m in zip(np.asarray(out.err), np.asarray(out.mask))])
+        np.testing.assert_allclose(np.asarray(amp) / med, want, rtol=1e-4)
+
+
+def _curve_with_bad_points(seed=0, n=120, period=0.7):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 300, n))
+    err = np.full(n, 0.01)
+    mag = 15 + 0.3 * np.sin(2 * np.pi * t / period) + rng.normal(0, 0.01, n)
+    bad = np.array([10, 57, 90])
+    err[bad] = 0.2  # the survey flags its bad points with an inflated error
+    mag[bad] += np.array([0.8, 1.2, -0.5])
+    return t, mag, err, bad, period
+
+
+def test_donor_outliers_are_the_bad_points_deviations_from_the_fold():
+    from jaxpelsvae.synth.reverse_fold import donor_outliers
+
+    t, mag, err, bad, period = _curve_with_bad_points()
+    out = donor_outliers(t, mag, err, period)
+    assert np.flatnonzero(out).tolist() == bad.tolist()
+    # the fold at their phases is the sinusoid (to the noise of a few neighbours)
+    np.testing.assert_allclose(out[bad], [0.8, 1.2, -0.5], atol=0.05)
+    assert not donor_outliers(t, mag, np.full(t.size, 0.01), period).any()  # no inflated error, no bad point
+
+
+def test_synthetic_curves_have_their_donors_bad_points():
+    from jaxpelsvae.data.lightcurves import LightCurveSet
+    from jaxpelsvae.synth.reverse_fold import Source, build_donor_bank
+
+    t, mag, err, bad, period = _curve_with_bad_points()
+    donor = LightCurveSet.from_arrays(["d"], [t], [mag], [err], star_class=["RRLYR"], period=[period])
+    with_bad = build_donor_bank(donor, seed=0)
+    assert np.flatnonzero(with_bad.outlier_DT[0]).tolist() == bad.tolist()
+    without = with_bad._replace(outlier_DT=None)
+    tmpl = _sinusoid_template()[None]
+    quiet = Source(amplitude=jnp.asarray([0.3], jnp.float32), snr=jnp.asarray([1e7], jnp.float32))  # noise ~0
+
+    def curve(b):
+        return np.asarray(synthesize_batch(jax.random.key(1), tmpl, jnp.asarray([np.log10(period)], jnp.float32),
+                                           jnp.zeros(1, jnp.int32), DonorBank(*(None if a is None else jnp.asarray(a) for a in b)),
+                                           GRID, source=quiet).mag[0])
+
+    diff = curve(with_bad) - curve(without)
+    np.testing.assert_allclose(diff[bad], with_bad.outlier_DT[0][bad], atol=1e-4)
+    np.testing.assert_allclose(np.delete(diff, bad), 0.0, atol=1e-4)
