@@ -525,7 +525,7 @@ class Generator:
         stars, star_ids = None, None
         if (folder / "stars.npz").is_file():
             with np.load(folder / "stars.npz") as npz:
-                # err_S: 0 (the donor's errors kept) in a bank saved before it was recorded
+                # err_S, fold_noise_S: 0 (the donor's errors and the full noise kept) in a bank saved before them
                 n_stars = len(npz["label_S"])
                 stars = StarBank(*(npz[f] if f in npz.files else np.zeros(n_stars, np.float32) for f in StarBank._fields))
                 star_ids = npz["id_S"] if "id_S" in npz.files else None
