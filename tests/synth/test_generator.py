@@ -125,6 +125,24 @@ def test_save_load_restores_the_program_inputs(generator, tmp_path):
     assert (tmp_path / "g" / "report.json").is_file()
 
 
+def test_a_generator_saved_before_the_noise_fields_loads_and_keeps_the_donors_noise(generator, tmp_path):
+    """Banks saved without the stars' median errors and fold noise or the donors' bad points: the
+    curves keep the donor's errors, its full noise and no copied bad point."""
+    from jaxpelsvae.synth.generator import Generator
+
+    _, gen = generator
+    folder = gen.save(tmp_path / "g")
+    for name, dropped in (("stars.npz", ("err_S", "fold_noise_S")), ("donors.npz", ("outlier_DT",))):
+        with np.load(folder / name) as npz:
+            kept = {k: npz[k] for k in npz.files if k not in dropped}
+        np.savez(folder / name, **kept)
+    old = Generator.load(folder)
+    assert (old.stars.err_S == 0).all() and (old.stars.fold_noise_S == 0).all() and old.bank_host.outlier_DT is None
+    got = old.generate(jax.random.key(4), 4, 1.0).trim()
+    mask = got.mask_NT.astype(bool)
+    np.testing.assert_array_equal(got.err_NT[mask], old.bank_host.err_DT[got.donor_N][mask])
+
+
 def test_random_forest_latent_runs_between_two_jitted_stages(generator):
     from jaxpelsvae.physics.latent import LatentConfig, fit_latent
     from jaxpelsvae.synth.generator import Generator
