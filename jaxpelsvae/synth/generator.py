@@ -234,7 +234,7 @@ class Generator:
         log10_period_N = lp if self._period_is_log else jnp.log10(jnp.maximum(lp, 1e-6))
         # each template decoded once and reverse-folded `repeats` times (output rows i*R .. i*R+R-1)
         source = Source()
-        if star_N is not None:  # the star the code came from: its amplitude, level, red scatter; not its cadence
+        if star_N is not None:  # the star the code came from: its amplitude, level, scatter, SNR, noise share; not its cadence
             st = consts["stars"]
             amp_N, err_N = st.amplitude_S[star_N], st.err_S[star_N]
             snr_N = jnp.where(err_N > 0, amp_N / jnp.maximum(err_N, 1e-12), 0.0)
