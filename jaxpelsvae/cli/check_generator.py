@@ -16,7 +16,9 @@ DESCRIPTION = (
     "amplitude, std, skewness, kurtosis, R21, phi21, beyond-1-std) feed random forests: the two-sample AUC "
     "(can a forest tell synthetic from real? 0.5: no; overall and per class, next to real vs real), label "
     "fidelity (a forest fitted on the real stars gives the synthetic curves their class?) and train on "
-    "synthetic / test on real macro-F1. Writes realism.json and realism.png into --out and prints the table."
+    "synthetic / test on real macro-F1; with --split, the same three for the real curves of the training stars "
+    "the synthetic ones were made from (the copy control: what a perfect copy of those stars scores). Writes "
+    "realism.json and realism.png into --out and prints the table."
 )
 
 
@@ -33,10 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_min_points(parser)
 
 
-def write_realism(generator, real, folder: Path, *, per_class: int, seed: int, period_config=None) -> dict:
-    """Compute the realism report of `generator` on `real` (unseen stars: the caller checks), write
-    folder/realism.json and folder/realism.png (a figure that fails leaves a note, never an error), and
-    print its lines. Returns the report."""
+def write_realism(generator, real, folder: Path, *, per_class: int, seed: int, period_config=None,
+                  train=None) -> dict:
+    """Compute the realism report of `generator` on `real` (unseen stars: the caller checks; `train`:
+    its training stars, for the copy control), write folder/realism.json and folder/realism.png (a
+    figure that fails leaves a note, never an error), and print its lines. Returns the report."""
     import json
 
     from jaxpelsvae.experiments.figures import plot_realism
@@ -44,7 +47,7 @@ def write_realism(generator, real, folder: Path, *, per_class: int, seed: int, p
     from jaxpelsvae.synth.realism import realism_lines, realism_report
 
     report, sets = realism_report(generator, real, per_class=per_class, seed=seed, period_config=period_config,
-                                  return_sets=True)
+                                  return_sets=True, train=train)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "realism.json").write_text(json.dumps(report, indent=2, default=json_default))
     try:
@@ -71,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
     if args.split is not None:
         from jaxpelsvae.data.split import parts_from_file
 
-        (real,) = parts_from_file(real, args.split, (args.part,), rejected=rejected)
+        real, train = parts_from_file(real, args.split, (args.part, "train"), rejected=rejected)
+    else:
+        train = None
     # never judged on a star whose curve, cadence or parameters reached the generator
     for line in check_overlap(real.ids, {"generator": folder}, tested="stars judged"):
         print(line)
     write_realism(generator, real, args.out if args.out is not None else workdir, per_class=args.per_class,
-                  seed=args.seed)
+                  seed=args.seed, train=train)
     return 0

@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         from jaxpelsvae.errors import JaxPelsVaeError
 
         try:  # judged on the val part: stars neither the generator nor (checked above) its VAE saw
-            write_realism(gen, val, out, per_class=args.realism_per_class, seed=args.seed)
+            write_realism(gen, val, out, per_class=args.realism_per_class, seed=args.seed, train=lcs)
         except JaxPelsVaeError as err:  # the generator is saved: a report that cannot be made is a note
             print(f"note: no realism report: {err}")
     return 0

@@ -88,7 +88,7 @@ def realism(generator, val_set: LightCurveSet, train_set: LightCurveSet, config:
         periods = "given" if resolve_synthetic_periods(config.train, train_set) == "true" else "found"
         report, sets = realism_report(generator, val_set, per_class=config.regulator.synthetic_samples_by_class,
                                       seed=seed, period_config=config.period, periods=periods, return_sets=True,
-                                      capacity=synthetic_capacity(config, len(generator.classes)))
+                                      capacity=synthetic_capacity(config, len(generator.classes)), train=train_set)
         Log(config.progress)(realism_lines(report)[0])
         return report, sets
     except Exception as err:  # noqa: BLE001 -- a report of the generator must not fail the experiment

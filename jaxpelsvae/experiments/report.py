@@ -467,7 +467,18 @@ def realism_markdown(realism: Mapping) -> list[str]:
              realism.get("tstr_macro_f1")]]
     rows += [[c, r["n_real"], r["n_synthetic"], r["auc"], r["label_fidelity"], r["real_recall"], r["tstr_f1"]]
              for c, r in realism["per_class"].items()]
-    out += [_table(["class", "real", "synthetic", "two-sample AUC", "label fidelity", "real recall", "TSTR F1"], rows), ""]
+    head = ["class", "real", "synthetic", "two-sample AUC", "label fidelity", "real recall", "TSTR F1"]
+    copies = realism.get("copy_control")
+    if copies:  # the same three tests for the real curves of the training stars drawn, as often as drawn
+        out += [f"Copy control: the same tests with every synthetic curve replaced by the real curve of the training "
+                f"star it was made from ({copies['n_stars']} stars, each as often as drawn): what a perfect copy of "
+                "those stars would score.", ""]
+        head += ["copies: AUC", "copies: label fidelity", "copies: TSTR F1"]
+        rows[0] += [copies.get("auc"), copies.get("label_fidelity"), copies.get("tstr_macro_f1")]
+        for row in rows[1:]:
+            cc = copies["per_class"].get(row[0], {})
+            row += [cc.get("auc"), cc.get("label_fidelity"), cc.get("tstr_f1")]
+    out += [_table(head, rows), ""]
     out += [f"- note: {n}" for n in realism.get("notes") or []]
     return out + ([""] if realism.get("notes") else [])
 

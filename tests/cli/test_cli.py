@@ -97,6 +97,7 @@ def test_simulate_train_vae_fit_generator_synthesize_chain(tmp_path, capsys):
     val_ids = set(table.loc[table["part"] == "val", "id"])
     realism = json.loads((work / "generator" / "realism.json").read_text())
     assert realism["n_real"] == len(val_ids) and realism["n_synthetic"] == 12
+    assert realism["copy_control"]["n_stars"] >= 1  # the training stars drawn, from the split's train part
     check = tmp_path / "check"
     assert main(["check-generator", data, "--generator", str(work), "--split", split, "--per-class", "4",
                  "--workdir", str(check)]) == 0

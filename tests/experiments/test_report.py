@@ -96,6 +96,13 @@ def test_report_md_shows_the_generator_realism_and_why_it_is_missing():
     md = render_markdown(json.loads(json.dumps(report)))
     assert "## Generator realism (validation stars)" in md and "real vs real here: 0.500" in md
     assert "| A | 5 | 8 | 0.750 | 0.500 | – | 0.250 |" in md and "- note: no real-star yardstick" in md
+    # the copy control (the real curves of the training stars drawn) in three more columns
+    report["generator"]["realism"]["copy_control"] = {
+        "auc": 0.625, "label_fidelity": 0.875, "tstr_macro_f1": 0.5, "n_stars": 3,
+        "per_class": {"A": {"auc": 0.625, "label_fidelity": 0.875, "tstr_f1": 0.5}}}
+    md = render_markdown(json.loads(json.dumps(report)))
+    assert "| all | 5 | 8 | 0.750 | 0.500 | – | 0.250 | 0.625 | 0.875 | 0.500 |" in md
+    assert "| A | 5 | 8 | 0.750 | 0.500 | – | 0.250 | 0.625 | 0.875 | 0.500 |" in md and "(3 stars" in md
     report["generator"]["realism"] = {"error": "DataError: no real star"}
     assert "- not computed: DataError: no real star" in render_markdown(report)
 

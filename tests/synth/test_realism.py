@@ -139,3 +139,50 @@ def test_a_generator_on_other_donors_is_judged_at_the_training_cadences(fitted):
     judged, _ = realism(moved, real, real, config, 0)
     assert judged["auc"] == own["auc"] and judged["per_class"] == own["per_class"]
     assert any("own cadences" in n for n in judged["notes"]) and not any("own cadences" in n for n in own["notes"])
+
+
+def _training_stars():
+    """The stars `fitted`'s generator was fitted on (the same simulation)."""
+    from jaxpelsvae.simulate import simulate_survey
+
+    return simulate_survey({c: 12 for c in CLASSES}, cadence="gaia", seed=1)
+
+
+def test_the_copy_control_scores_the_real_curves_of_the_stars_drawn(fitted):
+    from jaxpelsvae.synth.realism import copy_features, realism_lines, realism_sets
+
+    gen, real = fitted
+    train = _training_stars()
+    rep = realism_report(gen, real, per_class=6, seed=0, train=train)
+    copies = rep["copy_control"]
+    json.dumps(copies)
+    for key in ("auc", "label_fidelity", "tstr_macro_f1"):
+        assert _in_unit(copies[key]), key
+    assert list(copies["per_class"]) == list(CLASSES) and 1 <= copies["n_stars"] <= 18
+    assert any(line.startswith("  copy control") for line in realism_lines(rep))
+    # the synthetic curves' own numbers do not move with the control beside them
+    plain = realism_report(gen, real, per_class=6, seed=0)
+    assert plain["copy_control"] is None
+    rep.pop("seconds"), plain.pop("seconds")
+    def without(r):
+        return {k: v for k, v in r.items() if k != "copy_control"}
+
+    assert without(rep) == without(plain)
+    # row for row, the features of the training star each synthetic curve was made from
+    sets, _ = realism_sets(gen, real, per_class=6, seed=0)
+    table, why = copy_features(sets, train)
+    assert why is None and len(table) == len(sets.synth_X)
+    star = sets.synthetic.meta["star"].astype(str).to_numpy()
+    for i in (0, len(star) - 1):
+        one = realism_features(train.select(np.flatnonzero(np.asarray(train.ids).astype(str) == star[i])))
+        np.testing.assert_allclose(table.iloc[i][list(FEATURES)].to_numpy(float),
+                                   one.iloc[0][list(FEATURES)].to_numpy(float), rtol=1e-6, atol=1e-9)
+
+
+def test_no_copy_control_without_the_source_stars(fitted):
+    gen, real = fitted
+    train = _training_stars()
+    others = train.select(np.arange(1))  # one training star: the curves of three classes come from more
+    rep = realism_report(gen, real, per_class=6, seed=0, train=others)
+    assert rep["copy_control"] is None
+    assert any(n.startswith("no copy control: ") and "not among the training stars" in n for n in rep["notes"])
