@@ -48,13 +48,20 @@ def _same_family(a: float, b: float, rtol: float = 0.01) -> bool:
 
 
 def coherent_periods(lcs: LightCurveSet, periods_N: np.ndarray, config: PeriodConfig, *, n_peaks: int = 5,
-                     n_bins: int = 10) -> np.ndarray:
+                     n_bins: int = 10, shortest: float = 0.0) -> np.ndarray:
     """(N,) for each star the candidate whose fold is most coherent (smallest θ): its period in
     `periods_N`, the `n_peaks` highest peaks of its Lomb-Scargle periodogram on `config`'s grid, and
-    their doubles within `config.max_period`. θ cannot tell an eclipsing binary with equal minima
-    from its half period (both folds repeat): where the best candidate is the given period's half
-    or double, the given period stays (the search's doubling test made that choice on a harmonic
-    model). A star without a usable curve keeps its period."""
+    their doubles, within [`shortest`, `config.max_period`]. θ cannot tell an eclipsing binary with
+    equal minima from its half period (both folds repeat): where the best candidate is the given
+    period's half or double, the given period stays (the search's doubling test made that choice
+    on a harmonic model). A star without a usable curve, or without a candidate in that range,
+    keeps its period.
+
+    `shortest` is the class's own minimum period: the search runs below it (a binary's periodogram
+    peaks at half its period), but θ must not choose there. On a sparse cadence a few points that
+    happen to pair up make a short fold look coherent: Gaia observes a star twice 106.5 min apart
+    (its two fields of view), and on Gaia DR3 dev 15-19 of every 42 training binaries were folded
+    at 0.036-0.075 d (that gap and its half), inside the δ Scuti range."""
     periods_N = np.asarray(periods_N, np.float64)
     out = periods_N.copy()
     if len(lcs) == 0:
@@ -63,14 +70,17 @@ def coherent_periods(lcs: LightCurveSet, periods_N: np.ndarray, config: PeriodCo
     for first in range(0, len(lcs), _CHUNK):  # a chunk's periodograms at a time: N x F floats on the host
         rows = np.arange(first, min(first + _CHUNK, len(lcs)))
         grid, power = periodograms(lcs.select(rows), config)
+        freqs = grid.frequencies
+        # peaks whose period or double can be chosen: at least half of `shortest`
+        power = np.where(freqs[None, :] * max(shortest, 0.0) <= 2.0, power, 0.0)
         # the periodogram search's own peak finder, every star of the chunk in one call
         peak_idx, peak_power = jax.vmap(lambda p: _local_peaks(p, min(n_peaks, grid.n)))(jnp.asarray(power))
         peak_idx, peak_power = np.asarray(peak_idx), np.asarray(peak_power)
-        freqs = grid.frequencies
         for j, i in enumerate(rows):
             peaks = 1.0 / freqs[peak_idx[j][peak_power[j] > 0]]  # no power: a star without a usable curve
             candidates = np.r_[periods_N[i], peaks, 2.0 * peaks]
-            candidates = candidates[np.isfinite(candidates) & (candidates > 0) & (candidates <= longest)]
+            candidates = candidates[np.isfinite(candidates) & (candidates >= max(shortest, 0.0)) & (candidates > 0)
+                                    & (candidates <= longest)]
             if peaks.size == 0 or candidates.size == 0:
                 continue
             theta = phase_dispersion(*lcs.curve(int(i))[:2], candidates, n_bins)

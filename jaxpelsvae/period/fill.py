@@ -40,10 +40,11 @@ _CATALOGUE_ALIASES = ("", "nan", "none", "meta", CATALOGUE)
 QUALITY_COLUMNS = {"period_power": "power", "period_fap": "fap", "period_alias_flag": "alias_flag"}
 _MISSING = {"period_power": np.nan, "period_fap": np.nan, "period_alias_flag": False}
 # Classes whose fitting period is the most coherent fold among the periodogram's peaks and their
-# doubles (`dispersion.coherent_periods`): an eclipse is no sinusoid. On EROS-1 dev's 100 eclipsing
-# binaries (catalogue periods hidden) it finds 37 % within 1 % against the class-limited search's
-# 28 %, and puts 2 % above 11 d (the catalogue: 3 %) against 25 %; on 100 simulated Gaia-cadence
-# binaries 26 % against 30 %, above 11 d 0 % against 15 % (experiments/README.md).
+# doubles at or above the class's minimum period (`dispersion.coherent_periods`): an eclipse is no
+# sinusoid. On EROS-1 dev's 100 eclipsing binaries (catalogue periods hidden) it finds 37 % within
+# 1 % against the class-limited search's 28 %, and puts 4 % above 11 d (the catalogue: 3 %) against
+# 25 %; on 100 simulated Gaia-cadence binaries 28 % against 30 %, above 11 d 0 % against 15 %; below
+# the class minimum 1 %, 0 % and on Gaia DR3 dev 1 % (experiments/README.md).
 COHERENT_FOLD_CLASSES = ("ECL",)
 
 if TYPE_CHECKING:
@@ -218,7 +219,7 @@ def fill_for_fitting(lcs: LightCurveSet, class_limits: dict, *, margin: float = 
 def _coherent_folds(lcs: LightCurveSet, class_limits: dict, margin: float, config: PeriodConfig,
                     classes: Sequence[str]) -> tuple[LightCurveSet, int]:
     """The class-limited periods of the stars of `classes` replaced by their most coherent fold
-    (within the same limits); (set, how many changed)."""
+    (searched within the same limits, chosen at or above the class's minimum period); (set, how many changed)."""
     from jaxpelsvae.period.dispersion import coherent_periods
 
     if "class" not in lcs.meta.columns:
@@ -230,7 +231,8 @@ def _coherent_folds(lcs: LightCurveSet, class_limits: dict, margin: float, confi
         idx = np.flatnonzero((names == name) & (sources == LOMB_SCARGLE_CLASS) & _valid(periods))
         if name not in class_limits or idx.size == 0:
             continue
-        new = coherent_periods(lcs.select(idx), periods[idx], class_limited_config(config, class_limits[name], margin))
+        new = coherent_periods(lcs.select(idx), periods[idx], class_limited_config(config, class_limits[name], margin),
+                               shortest=class_limits[name][0])
         changed += int((new != periods[idx]).sum())
         periods[idx] = new
     if not changed:

@@ -52,3 +52,18 @@ def test_fitting_refolds_only_searched_eclipsing_binaries():
     assert filled.periods[0] == 37.0  # a catalogue period is never replaced
     assert abs(filled.periods[1] / 1.3 - 1) < 0.01 or abs(filled.periods[1] / 0.65 - 1) < 0.01
     assert info["n_searched"] == 1 and info["n_refolded"] in (0, 1)
+
+
+def test_the_coherent_fold_is_never_chosen_below_the_class_minimum():
+    # a binary whose fold is coherent at 0.05 d (the δ Scuti range, where Gaia's 106.5-min pairs
+    # alias real binaries): found there without a floor, never below the class's minimum with one
+    t, mag = _binary(n=300, period=0.05)
+    lcs = LightCurveSet.from_arrays(["a"], [t], [mag], [np.full(t.size, 0.005)], star_class=["ECL"], classes=CLASSES)
+    config = PeriodConfig(min_period=0.02, max_period=100.0)
+    free = coherent_periods(lcs, np.array([37.0]), config)
+    assert min(abs(free[0] / 0.05 - 1), abs(free[0] / 0.025 - 1), abs(free[0] / 0.1 - 1)) < 0.01
+    floored = coherent_periods(lcs, np.array([37.0]), config, shortest=0.2)
+    assert floored[0] >= 0.2
+    # a given period below the floor with no candidate above it is kept as is
+    tiny = PeriodConfig(min_period=0.02, max_period=0.15)
+    assert coherent_periods(lcs, np.array([0.05]), tiny, shortest=0.2)[0] == 0.05
