@@ -54,8 +54,8 @@ def coherent_periods(lcs: LightCurveSet, periods_N: np.ndarray, config: PeriodCo
     their doubles, within [`shortest`, `config.max_period`]. θ cannot tell an eclipsing binary with
     equal minima from its half period (both folds repeat): where the best candidate is the given
     period's half or double, the given period stays (the search's doubling test made that choice
-    on a harmonic model). A star without a usable curve, or without a candidate in that range,
-    keeps its period.
+    on a harmonic model), unless the given period is below `shortest`. A star without a usable
+    curve, or without a candidate in that range, keeps its period.
 
     `shortest` is the class's own minimum period: the search runs below it (a binary's periodogram
     peaks at half its period), but θ must not choose there. On a sparse cadence a few points that
@@ -86,7 +86,8 @@ def coherent_periods(lcs: LightCurveSet, periods_N: np.ndarray, config: PeriodCo
             theta = phase_dispersion(*lcs.curve(int(i))[:2], candidates, n_bins)
             if np.isfinite(theta).any():
                 best = candidates[int(np.nanargmin(theta))]
-                if not _same_family(best, periods_N[i]):
+                # the search's own period stays within its family, unless it is below the floor
+                if not _same_family(best, periods_N[i]) or periods_N[i] < shortest:
                     out[i] = best
     return out
 

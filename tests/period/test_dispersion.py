@@ -67,3 +67,19 @@ def test_the_coherent_fold_is_never_chosen_below_the_class_minimum():
     # a given period below the floor with no candidate above it is kept as is
     tiny = PeriodConfig(min_period=0.02, max_period=0.15)
     assert coherent_periods(lcs, np.array([0.05]), tiny, shortest=0.2)[0] == 0.05
+
+
+def test_fitting_keeps_an_eclipsing_binary_at_or_above_its_class_minimum():
+    from jaxpelsvae.period.fill import fill_for_fitting
+    from jaxpelsvae.physics.priors import PriorConfig, class_period_limits
+
+    limits = class_period_limits(PriorConfig())
+    # coherent at 0.07 and 0.08 d, below the binaries' 0.1 d: the search alone lands there (at
+    # 0.08 d its fold's double is as coherent, and the search's own period would stay)
+    curves = [_binary(n=300, period=p) for p in (0.07, 0.08)]
+    lcs = LightCurveSet.from_arrays(["a", "b"], [c[0] for c in curves], [c[1] for c in curves],
+                                    [np.full(300, 0.005)] * 2, star_class=["ECL"] * 2, classes=CLASSES)
+    searched, _ = fill_for_fitting(lcs, limits, coherent_classes=())
+    assert (searched.periods < limits["ECL"][0]).all()
+    filled, info = fill_for_fitting(lcs, limits)
+    assert (filled.periods >= limits["ECL"][0]).all() and info["n_refolded"] == 2
