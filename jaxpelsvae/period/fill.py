@@ -44,7 +44,7 @@ _MISSING = {"period_power": np.nan, "period_fap": np.nan, "period_alias_flag": F
 # sinusoid. On EROS-1 dev's 100 eclipsing binaries (catalogue periods hidden) it finds 37 % within
 # 1 % against the class-limited search's 28 %, and puts 4 % above 11 d (the catalogue: 3 %) against
 # 25 %; on 100 simulated Gaia-cadence binaries 28 % against 30 %, above 11 d 0 % against 15 %; below
-# the class minimum 1 %, 0 % and on Gaia DR3 dev 1 % (experiments/README.md).
+# the class minimum 0 % on both and on Gaia DR3 dev (experiments/README.md).
 COHERENT_FOLD_CLASSES = ("ECL",)
 
 if TYPE_CHECKING:
