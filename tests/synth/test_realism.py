@@ -22,13 +22,19 @@ def fitted(make_tiny_generator):
     return make_tiny_generator(train), held_out
 
 
+@pytest.fixture(scope="module")
+def plain_report(fitted):
+    """The report of `fitted`'s generator without the copy control (read only)."""
+    gen, real = fitted
+    return realism_report(gen, real, per_class=6, seed=0)
+
+
 def _in_unit(v):
     return v is not None and 0.0 <= v <= 1.0
 
 
-def test_report_fields_and_ranges(fitted):
-    gen, real = fitted
-    rep = realism_report(gen, real, per_class=6, seed=0)
+def test_report_fields_and_ranges(plain_report):
+    rep = plain_report
     json.dumps(rep)  # JSON-ready as it is
     assert rep["features"] == list(FEATURES) and rep["n_real"] == 18 and rep["n_synthetic"] == 18
     for key in ("auc", "real_vs_real_auc", "label_fidelity", "tstr_macro_f1", "trtr_macro_f1"):
@@ -148,28 +154,25 @@ def _training_stars():
     return simulate_survey({c: 12 for c in CLASSES}, cadence="gaia", seed=1)
 
 
-def test_the_copy_control_scores_the_real_curves_of_the_stars_drawn(fitted):
-    from jaxpelsvae.synth.realism import copy_features, realism_lines, realism_sets
+def test_the_copy_control_scores_the_real_curves_of_the_stars_drawn(fitted, plain_report):
+    from jaxpelsvae.synth.realism import copy_features, realism_lines
 
     gen, real = fitted
     train = _training_stars()
-    rep = realism_report(gen, real, per_class=6, seed=0, train=train)
+    rep, sets = realism_report(gen, real, per_class=6, seed=0, train=train, return_sets=True)
     copies = rep["copy_control"]
     json.dumps(copies)
     for key in ("auc", "label_fidelity", "tstr_macro_f1"):
         assert _in_unit(copies[key]), key
     assert list(copies["per_class"]) == list(CLASSES) and 1 <= copies["n_stars"] <= 18
     assert any(line.startswith("  copy control") for line in realism_lines(rep))
-    # the synthetic curves' own numbers do not move with the control beside them
-    plain = realism_report(gen, real, per_class=6, seed=0)
-    assert plain["copy_control"] is None
-    rep.pop("seconds"), plain.pop("seconds")
-    def without(r):
-        return {k: v for k, v in r.items() if k != "copy_control"}
 
-    assert without(rep) == without(plain)
+    # the synthetic curves' own numbers do not move with the control beside them
+    def without(r):
+        return {k: v for k, v in r.items() if k not in ("copy_control", "seconds")}
+
+    assert plain_report["copy_control"] is None and without(rep) == without(plain_report)
     # row for row, the features of the training star each synthetic curve was made from
-    sets, _ = realism_sets(gen, real, per_class=6, seed=0)
     table, why = copy_features(sets, train)
     assert why is None and len(table) == len(sets.synth_X)
     star = sets.synthetic.meta["star"].astype(str).to_numpy()
@@ -177,12 +180,6 @@ def test_the_copy_control_scores_the_real_curves_of_the_stars_drawn(fitted):
         one = realism_features(train.select(np.flatnonzero(np.asarray(train.ids).astype(str) == star[i])))
         np.testing.assert_allclose(table.iloc[i][list(FEATURES)].to_numpy(float),
                                    one.iloc[0][list(FEATURES)].to_numpy(float), rtol=1e-6, atol=1e-9)
-
-
-def test_no_copy_control_without_the_source_stars(fitted):
-    gen, real = fitted
-    train = _training_stars()
-    others = train.select(np.arange(1))  # one training star: the curves of three classes come from more
-    rep = realism_report(gen, real, per_class=6, seed=0, train=others)
-    assert rep["copy_control"] is None
-    assert any(n.startswith("no copy control: ") and "not among the training stars" in n for n in rep["notes"])
+    # without the source stars: no control, and a note that says why
+    table, why = copy_features(sets, train.select(np.arange(1)))  # one star; three classes come from more
+    assert table is None and why.startswith("no copy control: ") and "not among the training stars" in why
