@@ -21,7 +21,9 @@ inverse of the normalisation), so a flat template stays flat. The star is the on
 was decoded (the generator's posterior mode) or the donor (prior mode). In the posterior mode the
 donor's errors are scaled so that the curve keeps its star's signal-to-noise ratio (amplitude /
 median stated error): the donor lends its cadence and the pattern of its errors, the star its
-brightness. Stars that are not periodic
+brightness. The star's white scatter beyond its errors (`data.template`'s white_sigma, in mag) joins
+those scaled errors in quadrature and is never scaled itself: scaled with the donor's errors, a
+bright star's scatter shrank or grew by the ratio of its errors to its donor's. Stars that are not periodic
 at one period (`data.template`'s red_sigma) get that wander back as a damped random walk with a
 time scale of one period (`red_noise`, drawn at 128 knots over the curve and interpolated).
 """
@@ -433,9 +435,10 @@ def synthesize_one(key, template_G, log10_period, c, bank: DonorBank, phase_grid
     # donor's errors (nor a faint star's at a bright one's), which would bury a low-amplitude signal
     snr = target_snr if source.snr is None else jnp.where(jnp.asarray(target_snr) > 0, target_snr, source.snr)
     scale = snr_noise_scale(amplitude, err_T, mask_T, snr)
-    # the star's white scatter beyond its errors joins the donor's errors in the noise drawn (in
-    # quadrature); the curve still states the donor's errors, as the real star states its own
-    noise_err_T = jnp.sqrt(err_T**2 + white**2)
+    # the star's white scatter beyond its errors joins the donor's errors, scaled to the star's, in
+    # the noise drawn (in quadrature; white is the star's own [mag] and takes no scale); the curve
+    # still states the scaled donor's errors, as the real star states its own
+    noise_err_T = jnp.sqrt((err_T * scale) ** 2 + white**2)
     if source.noise_factor is not None:
         noise_err_T = noise_err_T * source.noise_factor
     # at the donor's bad points its own deviation replaces the Gaussian draw (`donor_outliers`)
@@ -444,7 +447,7 @@ def synthesize_one(key, template_G, log10_period, c, bank: DonorBank, phase_grid
     mag_T = reverse_fold(
         template_G, period, bank.time_hi_DT[d], mask_T, noise_err_T, jax.random.uniform(k_phase), k_noise,
         phase_grid_G=phase_grid_G, amplitude=amplitude, mag_lo=mag_lo, donor_time_lo_T=bank.time_lo_DT[d],
-        noise_scale=scale, red_sigma=red, red_key=k_red,
+        red_sigma=red, red_key=k_red,
     ) + jnp.where(mask_T, outlier_T, 0.0)
     pair_ok_T = mask_T if bank.pair_ok_DT is None else bank.pair_ok_DT[d]
     return SynthCurves(bank.time_hi_DT[d], mag_T, jnp.where(mask_T, err_T * scale, 1.0), mask_T, d, pair_ok_T)

@@ -249,6 +249,26 @@ def test_a_source_snr_scales_the_donor_errors_and_a_target_snr_overrides_it(bank
         np.testing.assert_allclose(np.asarray(amp) / med, want, rtol=1e-4)
 
 
+
+def test_the_star_white_scatter_joins_the_scaled_errors_unscaled(bank):
+    """white_sigma is the star's own scatter [mag]: it joins the donor's errors after they are scaled
+    to the star's, so a bright star keeps its scatter on a faint donor's cadence."""
+    from jaxpelsvae.synth.reverse_fold import Source
+
+    flat = jnp.full((3, GRID.shape[0]), SCALE_LO, jnp.float32)  # the bright end everywhere: mag = mag_lo + noise
+    amp = jnp.full(3, 0.2, jnp.float32)
+    star_err = 0.005  # the bank's donors state 0.02: their errors are scaled by 0.25
+
+    def noise(white):
+        out = synthesize_batch(jax.random.key(4), flat, jnp.zeros(3), jnp.zeros(3, jnp.int32), bank, GRID,
+                               source=Source(amplitude=amp, mag_lo=jnp.full(3, 15.0), snr=amp / star_err,
+                                             white_sigma=jnp.full(3, white, jnp.float32)))
+        return np.asarray(out.mag)[np.asarray(out.mask)] - 15.0
+
+    ratio = noise(0.03) / noise(0.0)  # the same draws: only the noise's std differs
+    np.testing.assert_allclose(ratio, np.hypot(star_err, 0.03) / star_err, rtol=1e-3)
+
+
 def _curve_with_bad_points(seed=0, n=120, period=0.7):
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(0, 300, n))
@@ -281,7 +301,8 @@ def test_synthetic_curves_have_their_donors_bad_points():
     assert np.flatnonzero(with_bad.outlier_DT[0]).tolist() == bad.tolist()
     without = with_bad._replace(outlier_DT=None)
     tmpl = _sinusoid_template()[None]
-    quiet = Source(amplitude=jnp.asarray([0.3], jnp.float32), snr=jnp.asarray([1e7], jnp.float32))  # noise ~0
+    quiet = Source(amplitude=jnp.asarray([0.3], jnp.float32), snr=jnp.asarray([1e7], jnp.float32),
+                   white_sigma=jnp.zeros(1, jnp.float32))  # noise ~0
 
     def curve(b):
         return np.asarray(synthesize_batch(jax.random.key(1), tmpl, jnp.asarray([np.log10(period)], jnp.float32),
