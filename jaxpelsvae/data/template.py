@@ -104,13 +104,19 @@ def template_curve(phase_T, time_T, mag_T, err_T, mask_T, period, faintest_first
     var = jnp.sum(jnp.where(mask, (m_T - mean) ** 2, 0.0)) / n_ok
     coherence = jnp.where(var > 0, jnp.clip(1.0 - red_var / jnp.maximum(var, 1e-30), 0.0, 1.0), 1.0)
     # White scatter beyond the stated errors (errors too small, flickering), from the median absolute
-    # residual, which the few points in a sparsely sampled eclipse do not move; the leave-one-out
-    # mean carries the errors of ~sqrt(2 pi) h n neighbours besides the point's own.
+    # residual, which the few points in a sparsely sampled eclipse do not move. A leave-one-out
+    # residual carries the noise of the neighbours' kernel mean besides the point's own: with point
+    # noise err^2 + white^2 its variance is base + gain * white^2, base = err_i^2 + sum_j k_ij^2
+    # err_j^2 / den_i^2 and gain = 1 + sum_j k_ij^2 / den_i^2 (~1.5 neighbours per mean: gain ~1.6).
+    # White scatter counted once needs that gain divided out (the red wander's too: its neighbours
+    # in phase are far in time).
     big = jnp.float32(3e38)
     mad = _masked_median(jnp.abs(r_T), ok_T, big)
-    err2 = _masked_median(err_T**2, ok_T, big)
-    n_eff = jnp.maximum(jnp.sqrt(2.0 * jnp.pi) * h * n, 1.0)
-    white_var = jnp.maximum((1.4826 * mad) ** 2 - err2 * (1.0 + 1.0 / n_eff) - red_var, 0.0)
+    k2_TT = k_TT**2
+    safe_T = jnp.maximum(den_T, 1e-30) ** 2
+    base = _masked_median(err_T**2 + (k2_TT @ jnp.where(mask, err_T**2, 0.0)) / safe_T, ok_T, big)
+    gain = _masked_median(1.0 + jnp.sum(k2_TT, axis=1) / safe_T, ok_T, big)
+    white_var = jnp.maximum(((1.4826 * mad) ** 2 - base) / gain - red_var, 0.0)
     white_var = jnp.where(jnp.sum(ok_T) >= 4, white_var, 0.0)
     # the noise each kernel mean keeps (its points' errors and white scatter), averaged over the bins
     k2_QT = k_QT**2

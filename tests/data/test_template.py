@@ -59,6 +59,24 @@ def test_coherence_separates_a_periodic_star_from_one_that_wanders():
     assert tpl.white_sigma[0] < 0.02 < 0.05 < fold_templates(small).white_sigma[0]
 
 
+
+@pytest.mark.parametrize("n_points", [50, 120])
+def test_white_scatter_is_measured_once_not_with_the_leave_one_out_mean_noise(n_points):
+    """Sinusoids with errors stated at 0.01 mag and a true scatter of hypot(0.01, 0.03): the white
+    scatter beyond the errors comes out at 0.03 (median of 40 stars), not inflated by the noise of
+    the neighbours each point is predicted from (that inflation gave 1.32 and 1.26 times)."""
+    period = 0.61
+    rng = np.random.default_rng(5)
+    curves = []
+    for _ in range(40):
+        t = np.sort(rng.uniform(0, 900, n_points))
+        curves.append((t, 15 + 0.3 * np.sin(2 * np.pi * t / period) + rng.normal(0, np.hypot(0.01, 0.03), n_points),
+                       np.full(n_points, 0.01)))
+    lcs = LightCurveSet.from_arrays([f"s{i}" for i in range(40)], *zip(*curves), star_class=["RRLYR"] * 40,
+                                    period=[period] * 40)
+    assert 0.9 < np.median(fold_templates(lcs).white_sigma) / 0.03 < 1.15
+
+
 def test_fold_noise_is_the_noise_the_kernel_mean_keeps():
     """A noise-free sinusoid with stated errors sigma: the fold keeps a share of sigma set by the
     kernel (about 1.5 points per kernel mean: 0.5-0.95 sigma), linear in sigma; a kernel mean of
