@@ -33,6 +33,7 @@ from jaxpelsvae.data.fold import (BINS_PER_CYCLE, Folded, circular_fill, empty_f
 # Classes whose fold is aligned on the primary minimum; every other class on maximum light.
 ECLIPSING = frozenset({"ECL", "EB", "EA", "EW", "EB_EW", "ELL", "BINARY"})
 LAG_CYCLES = 0.05  # consecutive observations closer than this many periods count as a pair
+MIN_PAIRS = 8  # pairs needed to tell the white scatter from the wander
 KERNEL_BUDGET = 1 << 26  # T x T kernel entries held at once by `fold_templates` (256 MB in float32)
 KERNEL_POINTS = 0.5  # kernel width in units of the mean phase spacing of the points (1 / n)
 MIN_WIDTH, MAX_WIDTH = 0.004, 0.05  # kernel width limits [cycles]
@@ -85,39 +86,50 @@ def template_curve(phase_T, time_T, mag_T, err_T, mask_T, period, faintest_first
     ecyc_Q = circular_fill(jnp.where(filled_Q, enum_Q / safe, 0.0), filled_Q)
     near_Q = jnp.min(jnp.abs(d_QT) + jnp.where(mask, 0.0, jnp.inf)[None, :], axis=1) <= 0.5
 
-    # Residuals about the fold, each observation predicted by the others (leave-one-out), then
-    # their covariance over pairs of consecutive observations less than LAG_CYCLES periods apart:
-    # white noise and the misfit of a sparse eclipse are uncorrelated between two such points, a
-    # wander that is not periodic at P (a semi-regular LPV; the fold at a wrong period) is not.
+    # Residuals about the fold, each observation predicted by the others that are not close to it
+    # in time (more than LAG_CYCLES periods apart): a wander that is not periodic at P (a
+    # semi-regular LPV; the fold at a wrong period) is shared by observations close in time, so a
+    # prediction from them would carry it too (Gaia observes a star twice 106.5 min apart: for a
+    # long period the pair is at one phase and each point would be predicted by the other, hiding
+    # most of the wander).
     d_TT = _circ(ph_T[:, None] - ph_T[None, :]) / h
-    off = 1.0 - jnp.eye(phase_T.shape[0], dtype=jnp.float32)
-    k_TT = jnp.exp(-0.5 * d_TT**2) * ivar_T[None, :] * off
+    apart_TT = jnp.abs(time_T[:, None] - time_T[None, :]) >= LAG_CYCLES * period  # False on the diagonal
+    k_TT = jnp.exp(-0.5 * d_TT**2) * ivar_T[None, :] * apart_TT
     den_T = jnp.sum(k_TT, axis=1)
     ok_T = mask & (den_T > 1e-6 * ivar_T)
     r_T = jnp.where(ok_T, m_T - (k_TT @ m_T) / jnp.maximum(den_T, 1e-30), 0.0)
-    close = ok_T[1:] & ok_T[:-1] & (jnp.abs(time_T[1:] - time_T[:-1]) < LAG_CYCLES * period)
-    n_pairs = jnp.sum(close)
-    red_var = jnp.where(n_pairs >= 3, jnp.maximum(jnp.sum(jnp.where(close, r_T[1:] * r_T[:-1], 0.0)), 0.0)
-                        / jnp.maximum(n_pairs, 1), 0.0)
-    n_ok = jnp.maximum(jnp.sum(mask), 1)
-    mean = jnp.sum(m_T) / n_ok
-    var = jnp.sum(jnp.where(mask, (m_T - mean) ** 2, 0.0)) / n_ok
-    coherence = jnp.where(var > 0, jnp.clip(1.0 - red_var / jnp.maximum(var, 1e-30), 0.0, 1.0), 1.0)
-    # White scatter beyond the stated errors (errors too small, flickering), from the median absolute
-    # residual, which the few points in a sparsely sampled eclipse do not move. A leave-one-out
-    # residual carries the noise of the neighbours' kernel mean besides the point's own: with point
-    # noise err^2 + white^2 its variance is base + gain * white^2, base = err_i^2 + sum_j k_ij^2
-    # err_j^2 / den_i^2 and gain = 1 + sum_j k_ij^2 / den_i^2 (~1.5 neighbours per mean: gain ~1.6).
-    # White scatter counted once needs that gain divided out (the red wander's too: its neighbours
-    # in phase are far in time).
+    # Their scatter, from the median absolute residual (which the few points in a sparsely sampled
+    # eclipse do not move), is the stated errors, the white scatter beyond them and the wander,
+    # each point's own plus its neighbours' kernel mean's: variance base + gain * (white^2 + red^2),
+    # base = err_i^2 + sum_j k_ij^2 err_j^2 / den_i^2, gain = 1 + sum_j k_ij^2 / den_i^2 (~1.6 at
+    # ~1.5 points per kernel mean).
     big = jnp.float32(3e38)
     mad = _masked_median(jnp.abs(r_T), ok_T, big)
     k2_TT = k_TT**2
     safe_T = jnp.maximum(den_T, 1e-30) ** 2
     base = _masked_median(err_T**2 + (k2_TT @ jnp.where(mask, err_T**2, 0.0)) / safe_T, ok_T, big)
     gain = _masked_median(1.0 + jnp.sum(k2_TT, axis=1) / safe_T, ok_T, big)
-    white_var = jnp.maximum(((1.4826 * mad) ** 2 - base) / gain - red_var, 0.0)
-    white_var = jnp.where(jnp.sum(ok_T) >= 4, white_var, 0.0)
+    beyond_var = jnp.where(jnp.sum(ok_T) >= 4, jnp.maximum(((1.4826 * mad) ** 2 - base) / gain, 0.0), 0.0)
+    # Two consecutive observations less than LAG_CYCLES periods apart share the wander: the
+    # difference of their residuals holds their errors, twice the white scatter and the difference
+    # of their two predictions (weights w = k / den; its variance sum_j (w_i+1,j - w_ij)^2 (err_j^2
+    # + white^2 + red^2), small when the two are at one phase), not the wander. Without MIN_PAIRS
+    # such pairs the two cannot be told apart and all of it counts as white.
+    close = ok_T[1:] & ok_T[:-1] & (jnp.abs(time_T[1:] - time_T[:-1]) < LAG_CYCLES * period)
+    n_pairs = jnp.sum(close)
+    w_TT = k_TT / jnp.maximum(den_T, 1e-30)[:, None]
+    dw2_PT = (w_TT[1:] - w_TT[:-1]) ** 2
+    pair_base = _masked_median(err_T[1:] ** 2 + err_T[:-1] ** 2 + dw2_PT @ jnp.where(mask, err_T**2, 0.0), close, big)
+    pair_gain = _masked_median(jnp.sum(dw2_PT, axis=1), close, big)
+    diff = r_T[1:] - r_T[:-1]
+    diff_mad = _masked_median(jnp.abs(diff - _masked_median(diff, close, big)), close, big)
+    pair_white = jnp.maximum(((1.4826 * diff_mad) ** 2 - pair_base - pair_gain * beyond_var) / 2.0, 0.0)
+    white_var = jnp.where(n_pairs >= MIN_PAIRS, jnp.minimum(pair_white, beyond_var), beyond_var)
+    red_var = beyond_var - white_var
+    n_ok = jnp.maximum(jnp.sum(mask), 1)
+    mean = jnp.sum(m_T) / n_ok
+    var = jnp.sum(jnp.where(mask, (m_T - mean) ** 2, 0.0)) / n_ok
+    coherence = jnp.where(var > 0, jnp.clip(1.0 - red_var / jnp.maximum(var, 1e-30), 0.0, 1.0), 1.0)
     # the noise each kernel mean keeps (its points' errors and white scatter), averaged over the bins
     k2_QT = k_QT**2
     noise_Q = (k2_QT @ jnp.where(mask, err_T**2, 0.0) + jnp.sum(k2_QT, axis=1) * white_var) / safe**2
