@@ -31,6 +31,8 @@ def test_the_shipped_model_is_small_and_holds_no_pickle():
         assert path.suffix not in (".pkl", ".pickle", ".joblib")
     names = {p.relative_to(PRETRAINED).parts[0] for p in files}
     assert {"model.json", "card.json", "variables", "forest"} <= names
+    # no file records the folders of the machine that built it (orbax's commit markers did)
+    assert not [p for p in files if p.name == build.COMMIT_MARKER]
 
 
 def test_the_card_says_how_it_was_trained_and_matches_the_model():

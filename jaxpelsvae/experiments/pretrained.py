@@ -31,6 +31,7 @@ MODE = "selfreg"
 # What `predict` and `evaluate` read (fitted_ids.json: the simulated stars it was fitted on, for the overlap
 # check); checkpoints and figures stay in the workdir.
 SHIPPED = ("model.json", "fitted_ids.json", "variables", "forest")
+COMMIT_MARKER = "commit_success.txt"  # left out of the shipped files (see `build`)
 
 
 def training_survey(seed: int = 0, stars_per_class: int = STARS_PER_CLASS, cadences=CADENCES_USED):
@@ -85,6 +86,9 @@ def build(out: str | Path, *, workdir: str | Path, seed: int = 0, stars_per_clas
     for name in SHIPPED:
         src = model_dir / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, out / name)
+    # orbax's commit markers name the builder's own folders; a restore from a local folder needs none
+    for marker in out.rglob(COMMIT_MARKER):
+        marker.unlink()
     card = {
         "trained_on": f"simulated surveys only: {stars_per_class} stars per class and cadence, cadences "
                       f"{', '.join(CADENCES_USED)}; {PERIOD_SHARE:.0%} with their true period, the rest searched label-free",
