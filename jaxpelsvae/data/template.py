@@ -34,7 +34,7 @@ from jaxpelsvae.data.fold import (BINS_PER_CYCLE, Folded, circular_fill, empty_f
 ECLIPSING = frozenset({"ECL", "EB", "EA", "EW", "EB_EW", "ELL", "BINARY"})
 LAG_CYCLES = 0.05  # consecutive observations closer than this many periods count as a pair
 MIN_PAIRS = 8  # pairs needed to tell the white scatter from the wander
-KERNEL_BUDGET = 1 << 26  # T x T kernel entries held at once by `fold_templates` (256 MB in float32)
+KERNEL_BUDGET = 1 << 26  # T x T entries per array held at once by `fold_templates` (256 MB in float32; a few such arrays)
 KERNEL_POINTS = 0.5  # kernel width in units of the mean phase spacing of the points (1 / n)
 MIN_WIDTH, MAX_WIDTH = 0.004, 0.05  # kernel width limits [cycles]
 _BIN_CENTRES = ((np.arange(BINS_PER_CYCLE) + 0.5) / BINS_PER_CYCLE).astype(np.float32)
@@ -165,8 +165,9 @@ def fold_templates(lcs, periods=None, *, chunk: int = 64) -> Templates:
     """Templates (see `Templates`) of every curve of `lcs` at `periods` [d] (default meta['period']).
 
     Phases in float64 on the host (as `fold_set`), smoothing on device in chunks of at most `chunk`
-    curves. The leave-one-out pass holds a T x T kernel per curve, so chunks of long curves are
-    smaller: at most `KERNEL_BUDGET` kernel entries at once (64 curves of 1,024 points; 4 of 4,096).
+    curves. The residual pass holds a few T x T arrays per curve (the kernel, its square, its
+    normalised rows and their differences), so chunks of long curves are smaller: at most
+    `KERNEL_BUDGET` entries per array at once (64 curves of 1,024 points; 4 of 4,096).
     """
     from jaxpelsvae.data.fold import checked_periods, rows_of
     from jaxpelsvae.data.lightcurves import bucket_size
