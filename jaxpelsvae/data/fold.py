@@ -46,8 +46,9 @@ class Folded(NamedTuple):
     filled: jax.Array
 
 
-def circular_fill(value_Q, filled_Q):
-    """Fill empty bins by linear interpolation between the nearest filled bins on a circle."""
+def circular_fill(value_Q, filled_Q, brighter=False):
+    """Fill empty bins by linear interpolation between the nearest filled bins on a circle (brighter:
+    with the smaller of the two, the brighter magnitude, instead)."""
     n_bins = value_Q.shape[0]
     idx = jnp.arange(2 * n_bins)
     filled2 = jnp.concatenate([filled_Q, filled_Q])
@@ -60,7 +61,8 @@ def circular_fill(value_Q, filled_Q):
     w = jnp.where(gap > 0, (b - prev) / jnp.maximum(gap, 1), 0.0)
     v_prev = value_Q[jnp.mod(prev, n_bins)]
     v_next = value_Q[jnp.mod(nxt, n_bins)]
-    out = jnp.where(filled_Q, value_Q, v_prev + w * (v_next - v_prev))
+    fill = jnp.where(brighter, jnp.minimum(v_prev, v_next), v_prev + w * (v_next - v_prev))
+    out = jnp.where(filled_Q, value_Q, fill)
     return jnp.where(jnp.any(filled_Q), out, 0.0)
 
 
