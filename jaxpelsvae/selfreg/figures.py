@@ -19,11 +19,13 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path: Path, *, dpi: int = 110) -> Path:
-    """Lay out, write (creating the folder) and close `fig`; returns the path."""
+def save_figure(fig, path: Path, *, dpi: int = 110, tight: bool = True) -> Path:
+    """Lay out (`tight`; False keeps the figure's own spacing), write (creating the folder) and
+    close `fig`; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     fig.savefig(path, dpi=dpi)
     pyplot().close(fig)
     return path

@@ -125,6 +125,7 @@ def train_classifier(
     period_config=None,
     fitted_ids=None,
     init_variables=None,
+    figures: bool = True,
 ) -> TrainResult:
     """Train the CNN on ``train_set`` (LightCurveSets; the synthetic sets come from ``generator``),
     early-stop on ``val_set``, restore the best epoch and evaluate it on ``test_set``.
@@ -151,6 +152,8 @@ def train_classifier(
       (`train.classifier.load_model`) to start from instead of the seed's initialisation: a
       fine-tune (`adaptation`). Their digest joins the run's identity, so a checkpoint of another
       start is not resumed.
+    figures: draw ``figures/`` (False: none; drawing costs about a second, which adds up over
+      many short runs).
     Returns a `TrainResult`.
     """
     import jax
@@ -260,7 +263,8 @@ def train_classifier(
              if split is not None and len(split.host.y_N)}
     metrics = _final_metrics(final, regulator, config, seed, classes, time.perf_counter() - t_start)
     write_atomic(files.metrics_json, json.dumps(json_safe(metrics), indent=1))
-    _write_figures(files, regulator, metrics, classes, config.mode)
+    if figures:
+        _write_figures(files, regulator, metrics, classes, config.mode)
     return TrainResult(json_safe(metrics), regulator, (steps.graphdef, best[0], best[1]))
 
 

@@ -49,7 +49,7 @@ def test_vmapped_seeds_equal_sequential_seeds(tmp_path):
     for a in together:
         run = train_classifier(None, None, None, cfg, workdir=tmp_path / f"seed{a.seed}", seed=a.seed,
                                encoded=(Encoded(xt, yt), Encoded(xv, yv), Encoded(xs, ys)),
-                               classes=("a", "b", "c"), progress=False)
+                               classes=("a", "b", "c"), progress=False, figures=False)
         val_loss = [h["val_loss"] for h in run.regulator.history]
         assert a.epochs == run.metrics["epochs"] == len(a.val_loss)
         np.testing.assert_allclose(a.val_loss, val_loss, rtol=2e-3, atol=1e-4)

@@ -49,5 +49,6 @@ def _killed_then_resumed(survey, config, generator, workdir, killed_after: int):
 
     with pytest.raises(loop.Interrupted):
         loop.train_classifier(*survey, config, generator=generator, workdir=workdir, seed=0, progress=False,
-                              callback=kill)
-    return loop.train_classifier(*survey, config, generator=generator, workdir=workdir, seed=0, progress=False)
+                              figures=False, callback=kill)
+    return loop.train_classifier(*survey, config, generator=generator, workdir=workdir, seed=0, progress=False,
+                                 figures=False)

@@ -93,7 +93,7 @@ def test_the_next_set_is_drawn_by_the_epoch_end_margins(survey, real_generator, 
 
 def test_a_focused_run_resumes_identically(survey, real_generator, focused, tmp_path, killed_then_resumed):
     full = loop.train_classifier(*survey, focused, generator=real_generator, workdir=tmp_path / "full", seed=0,
-                                 progress=False)
+                                 progress=False, figures=False)
 
     resumed = killed_then_resumed(survey, focused, real_generator, tmp_path / "cut", killed_after=0)
     for a, b in zip(jax.tree.leaves(resumed.model[1:]), jax.tree.leaves(full.model[1:]), strict=True):
@@ -114,7 +114,7 @@ def test_vmapped_seeds_draw_with_the_focus_as_the_loop_does(survey, real_generat
     vmapped, sequential = WeightRecording(real_generator), WeightRecording(real_generator)
     train_selfreg_seeds(encoded, classes, vmapped, [0], focused, train_ids=survey[0].ids)
     loop.train_classifier(*survey, focused, generator=sequential, workdir=tmp_path, seed=0, progress=False,
-                          encoded=encoded, classes=classes)
+                          figures=False, encoded=encoded, classes=classes)
     assert vmapped.calls[0] is None and sequential.calls[0] is None
     assert len(vmapped.calls) == len(sequential.calls) > 1
     for a, b in zip(vmapped.calls[1:], sequential.calls[1:]):

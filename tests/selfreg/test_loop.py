@@ -132,10 +132,10 @@ def test_kill_and_resume_is_identical(full_run, survey, config, real_generator, 
 
     with pytest.raises(Interrupted):
         loop.train_classifier(*survey, config, generator=real_generator, workdir=tmp_path,
-                              seed=0, progress=False, callback=kill)
+                              seed=0, progress=False, figures=False, callback=kill)
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == killed_after + 1
     resumed = loop.train_classifier(*survey, config, generator=real_generator,
-                                    workdir=tmp_path, seed=0, progress=False)
+                                    workdir=tmp_path, seed=0, progress=False, figures=False)
     assert _same_metrics(resumed.metrics, result.metrics)
     for a, b in zip(_params(resumed), _params(result)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -152,7 +152,9 @@ def test_run_epoch_is_the_first_epoch_of_train_classifier(survey, config, real_g
     from jaxpelsvae.train.classifier import encode_split, init_train_state
 
     one = dataclasses.replace(config, regulator=dataclasses.replace(config.regulator, epochs=1))
-    run = loop.train_classifier(*survey, one, generator=real_generator, workdir=tmp_path, seed=0, progress=False)
+    run = loop.train_classifier(*survey, one, generator=real_generator, workdir=tmp_path, seed=0, progress=False,
+                                figures=False)
+    assert (tmp_path / "model").is_dir() and not list(tmp_path.rglob("*.png"))  # figures=False draws none
     classes = tuple(survey[0].classes)
     train, val = (encode_split(s, classes, one, 0, ENCODE_STREAMS[name])
                   for name, s in zip(("train", "val"), survey))
@@ -203,7 +205,7 @@ def test_different_seed_differs(full_run, survey, config, real_generator, tmp_pa
     result, _, _ = full_run
     short = dataclasses.replace(config, regulator=dataclasses.replace(config.regulator, epochs=1))
     other = loop.train_classifier(*survey, short, generator=real_generator,
-                                  workdir=tmp_path, seed=1, progress=False)
+                                  workdir=tmp_path, seed=1, progress=False, figures=False)
     assert other.regulator.history[0]["val"]["loss"] != result.regulator.history[0]["val"]["loss"]
     assert other.regulator.history[0]["train_step_loss"] != result.regulator.history[0]["train_step_loss"]
 
@@ -346,7 +348,7 @@ def test_resample_pairs_draws_per_epoch_and_resumes_identically(survey, config, 
         return real_resample(*args, **kwargs)
 
     monkeypatch.setattr(epoch_lib, "resample_split", spy)
-    full = loop.train_classifier(*survey, cfg, workdir=tmp_path / "full", seed=0, progress=False)
+    full = loop.train_classifier(*survey, cfg, workdir=tmp_path / "full", seed=0, progress=False, figures=False)
     assert len(seen) == 2 and seen[0].shape == seen[1].shape
     assert not np.array_equal(seen[0], seen[1])  # a fresh draw of pairs each epoch
     classes = tuple(survey[0].classes)
@@ -357,8 +359,9 @@ def test_resample_pairs_draws_per_epoch_and_resumes_identically(survey, config, 
         raise Interrupted
 
     with pytest.raises(Interrupted):
-        loop.train_classifier(*survey, cfg, workdir=tmp_path / "cut", seed=0, progress=False, callback=kill)
-    resumed = loop.train_classifier(*survey, cfg, workdir=tmp_path / "cut", seed=0, progress=False)
+        loop.train_classifier(*survey, cfg, workdir=tmp_path / "cut", seed=0, progress=False,
+                              figures=False, callback=kill)
+    resumed = loop.train_classifier(*survey, cfg, workdir=tmp_path / "cut", seed=0, progress=False, figures=False)
     assert _same_metrics(resumed.metrics, full.metrics)
     for a, b in zip(_params(resumed), _params(full)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -371,7 +374,7 @@ def test_compiled_epoch_matches_the_per_step_loop(full_run, survey, config, real
     result, _, _ = full_run
     assert config.compiled_epoch
     steps = loop.train_classifier(*survey, dataclasses.replace(config, compiled_epoch=False),
-                                  generator=real_generator, workdir=tmp_path, seed=0, progress=False)
+                                  generator=real_generator, workdir=tmp_path, seed=0, progress=False, figures=False)
     for a, b in zip(_params(steps), _params(result), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
     for a, b in zip(steps.regulator.history, result.regulator.history, strict=True):
@@ -392,7 +395,7 @@ def test_checkpoint_cadence_and_resume_from_an_earlier_checkpoint(full_run, surv
         saved[epoch] = (tmp_path / "full" / "checkpoints" / str(epoch + 1)).is_dir()
 
     full = loop.train_classifier(*survey, cfg, generator=real_generator, workdir=tmp_path / "full", seed=0,
-                                 progress=False, callback=record)
+                                 progress=False, figures=False, callback=record)
     hist = full.regulator.history
     best_so_far = np.minimum.accumulate([h["val_loss"] for h in hist])
     expected = {e: (e + 1) % 3 == 0 or e == len(hist) - 1 or best_so_far[e] < (best_so_far[e - 1] if e else np.inf)
@@ -498,7 +501,7 @@ def test_vmapped_selfreg_seeds_equal_sequential_seeds(survey, config, real_gener
     together = train_selfreg_seeds(encoded, classes, real_generator, seeds, cfg)
     for res in together:
         run = loop.train_classifier(*survey, cfg, generator=real_generator, workdir=tmp_path / str(res.seed),
-                                    seed=res.seed, progress=False, encoded=encoded, classes=classes)
+                                    seed=res.seed, progress=False, figures=False, encoded=encoded, classes=classes)
         seq, vm = run.regulator, res.regulator
         assert vm.epoch == seq.epoch == 3 and vm.regenerations == seq.regenerations == 1
         assert [h["synthetic_counts"] for h in vm.history] == [h["synthetic_counts"] for h in seq.history]

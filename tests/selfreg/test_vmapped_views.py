@@ -34,7 +34,7 @@ def test_vmapped_seeds_of_a_period_aware_classifier_equal_sequential_seeds(surve
     together = train_seeds(encoded, classes, real_generator if mode == "selfreg" else None, [0, 5], cfg)
     for res in together:
         run = loop.train_classifier(*survey, cfg, generator=real_generator if mode == "selfreg" else None,
-                                    workdir=tmp_path / str(res.seed), seed=res.seed, progress=False,
+                                    workdir=tmp_path / str(res.seed), seed=res.seed, progress=False, figures=False,
                                     encoded=encoded, classes=classes)
         seq, vm = run.regulator, res.regulator
         assert vm.epoch == seq.epoch == 2 and vm.regenerations == seq.regenerations == (mode == "selfreg")

@@ -172,7 +172,7 @@ def test_predict_gives_probabilities_without_reading_labels(gaia_like, tmp_path,
     train, val, test = gaia_like.split((0.6, 0.2, 0.2), seed=0)
     config = TrainConfig(mode="baseline", classifier="folded", learning_rate=3e-3, batch_size=16,
                          regulator=dataclasses.replace(TrainConfig().regulator, epochs=2, patience=2))
-    train_classifier(train, val, test, config, workdir=tmp_path / "run", seed=0, progress=False,
+    train_classifier(train, val, test, config, workdir=tmp_path / "run", seed=0, progress=False, figures=False,
                      period_config=PeriodConfig())
     labelled = predict_saved_model(tmp_path / "run" / "model", test)
     unlabelled = test.with_meta(test.meta.drop(columns=["class", "period", "period_source"]))
