@@ -152,8 +152,8 @@ def train_classifier(
       (`train.classifier.load_model`) to start from instead of the seed's initialisation: a
       fine-tune (`adaptation`). Their digest joins the run's identity, so a checkpoint of another
       start is not resumed.
-    figures: draw ``figures/`` (False: none; drawing costs about a second, which adds up over
-      many short runs).
+    figures: draw ``figures/`` (False: none, for many short runs whose curves nobody reads; the
+      suite's numeric comparisons spent ~25 s drawing them).
     Returns a `TrainResult`.
     """
     import jax
