@@ -20,8 +20,11 @@ REDUCTIONS = ("mean", "torch_mean", "sum", "none")
 def class_weights_alpha(labels: np.ndarray, num_classes: int) -> np.ndarray:
     """α_c = sqrt(N / (K · n_c)) (sqrt of sklearn's 'balanced' weight), float32 (K,) (ORIGINAL.md §6.1).
 
-    labels: (N,) int in [0, K). Classes absent from `labels` get α = 0 (they cannot occur in the
-    loss) rather than infinity.
+    labels: (N,) int in [0, K). A class absent from `labels` gets the weight of a class of one
+    star, sqrt(N / K), not infinity: its real stars are none, but a self-regulated run trains on
+    its synthetic curves (under strict quality cuts a class can lose every training star to them,
+    and a generator fitted before the cuts still makes its curves), and the loss must count them.
+    The original had no such case: it re-indexed the classes present after the cuts.
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0:
@@ -29,8 +32,7 @@ def class_weights_alpha(labels: np.ndarray, num_classes: int) -> np.ndarray:
     if labels.min() < 0 or labels.max() >= num_classes:
         raise ConfigError(f"class_weights_alpha: labels outside [0, {num_classes})")
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    with np.errstate(divide="ignore"):
-        w = np.where(counts > 0, labels.size / (num_classes * counts), 0.0)
+    w = labels.size / (num_classes * np.maximum(counts, 1.0))
     return np.sqrt(w).astype(np.float32)
 
 

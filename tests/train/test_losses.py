@@ -24,10 +24,33 @@ def test_class_weights_alpha_is_sqrt_of_sklearn_balanced():
     labels = np.array([0] * 10 + [1] * 3 + [2] * 7)
     expected = np.sqrt(compute_class_weight("balanced", classes=np.arange(3), y=labels))
     np.testing.assert_allclose(losses.class_weights_alpha(labels, 3), expected, rtol=1e-6)
-    assert losses.class_weights_alpha(labels, 4)[3] == 0.0  # absent class: no weight, not inf
+    # a class absent from the real stars (its synthetic curves still reach the loss): the weight
+    # of a one-star class, neither 0 (its synthetic curves would teach nothing) nor infinity
+    alpha = losses.class_weights_alpha(labels, 4)
+    np.testing.assert_allclose(alpha[3], np.sqrt(labels.size / 4), rtol=1e-6)
+    assert alpha[3] > alpha[:3].max()
     with pytest.raises(ConfigError):
         losses.class_weights_alpha(np.array([0, 5]), 3)
 
+
+
+def test_synthetic_curves_of_a_class_without_real_stars_reach_the_loss():
+    """Under strict quality cuts a class can lose every training star while the generator, fitted
+    before the cuts, still makes its curves: those curves must move the classifier (with α = 0 for
+    the absent class, self-regulated runs on EROS-1 dev at SNR > 10 never predicted an RR Lyrae)."""
+    import jax
+
+    real_labels = np.array([0] * 20 + [1] * 7 + [2] * 3)  # class 3: no real training star
+    alpha = jnp.asarray(losses.class_weights_alpha(real_labels, 4))
+    synthetic_y = jnp.full((6,), 3, jnp.int32)  # a synthetic batch of that class
+    logits = jnp.asarray(np.random.default_rng(0).normal(size=(6, 4)), jnp.float32)
+
+    def loss(z):
+        return losses.focal_loss(jax.nn.log_softmax(z), synthetic_y, alpha_K=alpha, gamma=2.0)
+
+    assert float(loss(logits)) > 0.1
+    grad = jax.grad(loss)(logits)
+    assert float(jnp.min(grad[:, 3])) < 0  # pushes every curve toward its class
 
 class LossTest(chex.TestCase):
     @chex.variants(with_jit=True, without_jit=True)
