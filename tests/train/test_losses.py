@@ -37,7 +37,8 @@ def test_class_weights_alpha_is_sqrt_of_sklearn_balanced():
 def test_synthetic_curves_of_a_class_without_real_stars_reach_the_loss():
     """Under strict quality cuts a class can lose every training star while the generator, fitted
     before the cuts, still makes its curves: those curves must move the classifier (with α = 0 for
-    the absent class, self-regulated runs on EROS-1 dev at SNR > 10 never predicted an RR Lyrae)."""
+    the absent class they reached the loss with no weight: EROS-1 dev at SNR > 10 cuts every RR
+    Lyrae star)."""
     import jax
 
     real_labels = np.array([0] * 20 + [1] * 7 + [2] * 3)  # class 3: no real training star
