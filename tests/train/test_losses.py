@@ -33,7 +33,6 @@ def test_class_weights_alpha_is_sqrt_of_sklearn_balanced():
         losses.class_weights_alpha(np.array([0, 5]), 3)
 
 
-
 def test_synthetic_curves_of_a_class_without_real_stars_reach_the_loss():
     """Under strict quality cuts a class can lose every training star while the generator, fitted
     before the cuts, still makes its curves: those curves must move the classifier (with α = 0 for
@@ -52,6 +51,7 @@ def test_synthetic_curves_of_a_class_without_real_stars_reach_the_loss():
     assert float(loss(logits)) > 0.1
     grad = jax.grad(loss)(logits)
     assert float(jnp.min(grad[:, 3])) < 0  # pushes every curve toward its class
+
 
 class LossTest(chex.TestCase):
     @chex.variants(with_jit=True, without_jit=True)
