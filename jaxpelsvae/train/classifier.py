@@ -28,6 +28,9 @@ from jaxpelsvae.train.regulator_config import RegulatorConfig
 
 MODES = ("baseline", "selfreg")
 SYNTHETIC_PERIODS = ("auto", "found", "true")
+# The output layer's bias in every classifier (`fc2` of the CNNs and of the view backbones), which
+# `RegulatorConfig.synthetic_output_bias` lets the synthetic pass update too.
+OUTPUT_BIAS = ("fc2/bias",)
 # Seed streams (jaxpelsvae.seeds): a saved model encodes new stars on the "test" stream.
 
 # The regulator of `TrainConfig()`: the `small` preset's budget (minutes on a CPU, not the original's
@@ -213,6 +216,7 @@ class _StepKey(NamedTuple):
     clip_norm: float
     scaling_factor: float
     synthetic_statistics: bool
+    synthetic_output_bias: bool
     alpha_K: tuple[float, ...]
 
 
@@ -224,7 +228,7 @@ def build_steps(num_classes: int, config: TrainConfig, alpha_K) -> Steps:
                    config.layers, config.seq_length, float(config.learning_rate),
                    config.loss, float(config.focal_gamma), float(config.clip_norm),
                    float(config.regulator.scaling_factor), bool(config.regulator.synthetic_statistics),
-                   tuple(float(a) for a in np.asarray(alpha_K)))
+                   bool(config.regulator.synthetic_output_bias), tuple(float(a) for a in np.asarray(alpha_K)))
     return _build_steps(key)
 
 
@@ -264,7 +268,8 @@ def _build_steps(key: _StepKey) -> Steps:
                                                            clip_norm=key.clip_norm, jit=False))
     train_syn, syn_pass = both(steps_lib.make_train_step(graphdef, loss_fn, tx_syn, subset="synthetic",
                                                          clip_norm=key.clip_norm, jit=False,
-                                                         update_statistics=key.synthetic_statistics))
+                                                         update_statistics=key.synthetic_statistics,
+                                                         shared=OUTPUT_BIAS if key.synthetic_output_bias else ()))
     return Steps(graphdef, train_real, train_syn, evaluate, tx, tx_syn, real_pass, syn_pass, evaluate_pass)
 
 

@@ -10,7 +10,8 @@ ORIGINAL.md §6.4. For each parameter of the freshly initialised model:
 True entries are updated by the real-data pass, False entries by the synthetic pass (the original's
 `locked_masks2` gates the real pass to mask == 1, `locked_masks` the synthetic pass to mask == 0).
 So EPS is roughly the fraction of conv filters and dense weights reserved for synthetic data; with
-16 filters and EPS 0.15, 13 filters are real-only and 3 synthetic-only.
+16 filters and EPS 0.15, 13 filters are real-only and 3 synthetic-only. `pass_keep` may name
+parameters that both passes update (`RegulatorConfig.synthetic_output_bias`: the output layer's bias).
 """
 from __future__ import annotations
 
@@ -81,6 +82,24 @@ def make_masks(params: Any, eps: float) -> Any:
             mask = np.ones(arr.shape, bool)
         out.append(np.array(mask, bool))
     return jax.tree_util.tree_unflatten(treedef, [jax.numpy.asarray(m) for m in out])
+
+
+def pass_keep(masks: Any, subset: str, shared: tuple[str, ...] = ()) -> Any:
+    """Bool tree of the entries a masked pass updates: mask True for "real", False for "synthetic",
+    and every entry of the parameters named in `shared` ("/"-joined paths such as "fc2/bias") for both."""
+    if subset not in ("real", "synthetic"):
+        raise ConfigError(f"pass_keep: subset must be 'real' or 'synthetic', got {subset!r}")
+    known = {"/".join(_names(p)) for p, _ in jax.tree_util.tree_flatten_with_path(masks)[0]}
+    unknown = sorted(set(shared) - known)
+    if unknown:
+        raise ConfigError(f"pass_keep: no parameter named {', '.join(unknown)}; parameters: {', '.join(sorted(known))}")
+
+    def keep(path, m):
+        if "/".join(_names(path)) in shared:
+            return jax.numpy.ones_like(m)
+        return m if subset == "real" else jax.numpy.logical_not(m)
+
+    return jax.tree_util.tree_map_with_path(keep, masks)
 
 
 def mask_counts(masks: Any) -> dict[str, tuple[int, int]]:

@@ -42,6 +42,11 @@ class RegulatorConfig:
     # the classifier gets wrong or barely right is drawn up to 1 + focus times as often as one it
     # gets right with confidence (`selfreg.focus`). 0: every training star of a class alike.
     focus: float = 0.0
+    # Whether the synthetic pass also updates the output layer's bias, which the EPS rule gives to the
+    # real pass alone (every bias of a dense layer is real-only). With a class that has few or no real
+    # training stars, the real pass pushes that class's output bias down at every step and the
+    # synthetic curves of the class cannot push it back. False: the original's disjoint subsets.
+    synthetic_output_bias: bool = False
 
     def __post_init__(self):
         if self.ranking_method not in RANKING_METHODS:

@@ -13,7 +13,8 @@ Masked steps (the self-regulated method, ORIGINAL.md §6.4-6.5): `subset="real"`
 where `state.masks` is True with `state.opt_state`; `subset="synthetic"` updates the complement with
 `state.opt_state_syn` (built from lr × scaling_factor). As in the original, the gradient is first
 clipped by the global norm of the *whole* gradient (`clip_norm`, 6.0), then gated by the mask, then
-fed to the optimiser (whose own clip is then a no-op since the gated norm is smaller). Masked entries
+fed to the optimiser (whose own clip is then a no-op since the gated norm is smaller); parameters
+named in `shared` belong to both subsets, each pass moving them with its own optimiser. Masked entries
 therefore see exactly-zero gradients, so their Adam moments in that optimiser stay exactly zero,
 as in the original. The resulting update is gated again before it is applied
 (`where(mask, new, old)`), so no transform (momentum, weight decay) can ever move an entry of the
@@ -33,6 +34,7 @@ from flax import nnx
 
 from jaxpelsvae.errors import ConfigError
 from jaxpelsvae.train import losses
+from jaxpelsvae.train.masks import pass_keep
 from jaxpelsvae.train.state import TrainState, split_model
 
 Batch = Mapping[str, jax.Array]
@@ -54,6 +56,7 @@ def make_train_step(
     jit: bool = True,
     donate: bool = True,
     update_statistics: bool = True,
+    shared: tuple[str, ...] = (),
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]:
     """Build `train_step(state, batch) -> (state, metrics)`.
 
@@ -68,6 +71,8 @@ def make_train_step(
     update_statistics: False keeps the `nnx.BatchStat` variables of `state.rest` (BatchNorm's running
       statistics) as they were: the step normalises with its batch's statistics but does not fold
       them into the running ones; other variables (RNG counts) advance as usual.
+    shared: parameters ("/"-joined paths, e.g. "fc2/bias") that a masked step updates whatever their
+      mask (`jaxpelsvae.train.masks.pass_keep`); () keeps the two subsets disjoint.
     metrics: {"loss", "grad_norm" (before clipping), **aux}, device scalars.
     """
     if subset not in SUBSETS:
@@ -97,7 +102,7 @@ def make_train_step(
         else:
             if state.masks is None:
                 raise ConfigError(f"train step with subset={subset!r} needs a state with masks")
-            keep = state.masks if subset == "real" else jax.tree.map(jnp.logical_not, state.masks)
+            keep = pass_keep(state.masks, subset, shared)
             grads = jax.tree.map(lambda g, m: jnp.where(m, g, 0.0), grads, keep)
             opt_field = "opt_state" if subset == "real" else "opt_state_syn"
             updates, opt_state = tx.update(grads, getattr(state, opt_field), state.params)

@@ -445,28 +445,42 @@ def test_one_program_evaluation_matches_the_per_batch_one():
     assert whole["loss"] == pytest.approx(loss, rel=1e-5)
 
 
+def _one_synthetic_step(regulator):
+    """(state before, state after) one synthetic step of a tiny self-regulated CNN, on the host."""
+    from jaxpelsvae.train.classifier import build_steps, init_train_state
+
+    cfg = TrainConfig(mode="selfreg", seq_length=L, layers=2, regulator=regulator)
+    steps = build_steps(3, cfg, np.ones(3, np.float32))
+    state = init_train_state(3, cfg, steps, seed=0)
+    before = jax.device_get(state)
+    rng = np.random.default_rng(0)
+    batch = {"x": rng.normal(size=(16, L, 2)).astype(np.float32), "y": rng.integers(0, 3, 16).astype(np.int32),
+             "weight": np.ones(16, np.float32)}
+    state, _ = steps.train_synthetic(state, batch)
+    return before, jax.device_get(state)
+
+
+def _moved(a, b):
+    return any((np.asarray(x) != np.asarray(y)).any() for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
 @pytest.mark.parametrize("synthetic_statistics", [False, True])
 def test_synthetic_steps_leave_running_statistics_to_the_real_ones(synthetic_statistics):
     """By default a self-regulated run's synthetic step leaves BatchNorm's running statistics
     bitwise as they were (evaluation normalises real curves with real curves' statistics) while
     its parameters move; `synthetic_statistics=True` (the original) folds the batch in."""
-    from jaxpelsvae.train.classifier import build_steps, init_train_state
+    before, after = _one_synthetic_step(RegulatorConfig(synthetic_statistics=synthetic_statistics))
+    assert _moved(after.rest, before.rest) == synthetic_statistics
+    assert _moved(after.params, before.params)
 
-    regulator = RegulatorConfig(synthetic_statistics=synthetic_statistics)
-    cfg = TrainConfig(mode="selfreg", seq_length=L, layers=2, regulator=regulator)
-    steps = build_steps(3, cfg, np.ones(3, np.float32))
-    state = init_train_state(3, cfg, steps, seed=0)
-    rest0, params0 = jax.device_get((state.rest, state.params))
-    rng = np.random.default_rng(0)
-    batch = {"x": rng.normal(size=(16, L, 2)).astype(np.float32), "y": rng.integers(0, 3, 16).astype(np.int32),
-             "weight": np.ones(16, np.float32)}
-    state, _ = steps.train_synthetic(state, batch)
-    rest, params = jax.device_get((state.rest, state.params))
-    rest_moved = any((np.asarray(a) != np.asarray(b)).any()
-                     for a, b in zip(jax.tree.leaves(rest), jax.tree.leaves(rest0), strict=True))
-    assert rest_moved == synthetic_statistics
-    assert any((np.asarray(a) != np.asarray(b)).any()
-               for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(params0), strict=True))
+
+@pytest.mark.parametrize("output_bias", [False, True])
+def test_the_synthetic_step_moves_the_output_bias_only_when_asked(output_bias):
+    """`synthetic_output_bias=True` lets the synthetic pass move the output layer's bias, which the EPS
+    rule gives to the real pass alone; the other dense biases stay the real pass's either way."""
+    before, after = _one_synthetic_step(RegulatorConfig(synthetic_output_bias=output_bias))
+    assert _moved(after.params["fc2"]["bias"], before.params["fc2"]["bias"]) == output_bias
+    assert not _moved(after.params["fc1"]["bias"], before.params["fc1"]["bias"])
 
 
 def test_vmapped_selfreg_seeds_equal_sequential_seeds(survey, config, real_generator, tmp_path):

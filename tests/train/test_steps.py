@@ -130,6 +130,27 @@ def test_masked_step_leaves_the_other_subset_bitwise_unchanged(setup, subset):
     assert int(state.step) == 2
 
 
+def test_a_shared_parameter_is_moved_by_the_synthetic_pass_and_nothing_else_changes(setup):
+    """shared=("fc2/bias",): the synthetic step moves the output bias (the real pass's alone under the
+    EPS rule) and every other entry exactly as the unshared synthetic step does."""
+    graphdef, state0, steps = setup
+    loss_fn = classifier_loss_fn("focal", alpha_K=jnp.ones(K), gamma=2.0)
+    tx_syn = make_optimizer(0.75 * 3e-3)
+    shared_step = make_train_step(graphdef, loss_fn, tx_syn, subset="synthetic", clip_norm=6.0, shared=("fc2/bias",))
+    plain, shared = jax.tree.map(jnp.copy, state0), jax.tree.map(jnp.copy, state0)
+    plain, _ = steps["synthetic"](plain, _batch(0))
+    shared, _ = shared_step(shared, _batch(0))
+    bias0 = np.asarray(state0.params["fc2"]["bias"][...])
+    assert np.asarray(state0.masks["fc2"]["bias"][...]).all()  # the real pass's under the EPS rule
+    np.testing.assert_array_equal(np.asarray(plain.params["fc2"]["bias"][...]), bias0)
+    assert (np.asarray(shared.params["fc2"]["bias"][...]) != bias0).all()
+    p, s = _host(plain.params), _host(shared.params)
+    p["fc2"]["bias"] = s["fc2"]["bias"] = np.zeros(K)
+    chex.assert_trees_all_close(p, s, rtol=1e-6, atol=1e-9)  # two compiled programs: allow rounding
+    with pytest.raises(ConfigError, match="no parameter named fc9/bias"):
+        masks_lib.pass_keep(state0.masks, "synthetic", ("fc9/bias",))
+
+
 def test_a_step_without_statistics_keeps_the_running_statistics(setup):
     """update_statistics=False: parameters move as with the default step, BatchNorm's running
     statistics stay bitwise as they were (the default step moves them)."""
