@@ -64,11 +64,9 @@ def _build(cfg, num_classes: int, alpha_K, seeds: Sequence[int]):
     steps_built = build_steps(num_classes, cfg, np.asarray(alpha_K))
     states = [init_train_state(num_classes, cfg, steps_built, int(s)) for s in seeds]
     alpha = jnp.asarray(alpha_K, jnp.float32)
-    loss_fn = steps.classifier_loss_fn(cfg.loss, alpha_K=alpha, gamma=cfg.focal_gamma)
     eval_fn = steps.classifier_eval_fn(cfg.loss, alpha_K=alpha, gamma=cfg.focal_gamma)
-    train_step = steps.make_train_step(steps_built.graphdef, loss_fn, steps_built.tx, jit=False)
     eval_step = steps.make_eval_step(steps_built.graphdef, eval_fn, jit=False)
-    return states, train_step, eval_step
+    return states, steps_built.plain_real, eval_step
 
 
 def train_baseline_seeds(
@@ -298,15 +296,10 @@ def train_seeds(
     alpha_K = class_weights_alpha(np.concatenate([enc_train.y_N, enc_val.y_N]), k)
     built = build_steps(k, config, alpha_K)
     alpha = jnp.asarray(alpha_K, jnp.float32)
-    loss_fn = steps_lib.classifier_loss_fn(config.loss, alpha_K=alpha, gamma=config.focal_gamma)
     eval_fn = steps_lib.classifier_eval_fn(config.loss, alpha_K=alpha, gamma=config.focal_gamma)
-    # as `build_steps`: the baseline trains every parameter, self-regulation splits them by the masks
-    # (whose baseline optimiser clips the gradient itself)
-    real_step = steps_lib.make_train_step(built.graphdef, loss_fn, built.tx, subset="real" if selfreg else "all",
-                                          clip_norm=config.clip_norm if selfreg else None, jit=False)
-    syn_step = steps_lib.make_train_step(built.graphdef, loss_fn, built.tx_syn, subset="synthetic",
-                                         clip_norm=config.clip_norm, jit=False,
-                                         update_statistics=rcfg.synthetic_statistics) if selfreg else None
+    # the run's own plain steps, so the seeds train exactly as sequential runs do (masks, shared
+    # parameters, BatchNorm statistics)
+    real_step, syn_step = built.plain_real, built.plain_synthetic
     eval_fn_pass = batching.eval_pass_fn(steps_lib.make_eval_step(built.graphdef, eval_fn, jit=False), k)
     real_pass = jax.jit(jax.vmap(batching.epoch_pass_fn(real_step), in_axes=(0, None, 0, 0)), donate_argnums=(0,))
     syn_pass = (jax.jit(jax.vmap(batching.epoch_pass_fn(syn_step), in_axes=(0, 0, 0, 0)), donate_argnums=(0,))

@@ -187,7 +187,9 @@ class Steps(NamedTuple):
 
     The same steps as whole passes over a device-resident set (`train.batching`): ``real_pass`` and
     ``synthetic_pass`` (`make_epoch_pass`: one program a training pass, state donated) and
-    ``evaluate_pass`` (`make_eval_pass`: one program a set's evaluation)."""
+    ``evaluate_pass`` (`make_eval_pass`: one program a set's evaluation). ``plain_real`` and
+    ``plain_synthetic`` are the un-jitted steps all of these are built from, for callers that
+    transform them further (`experiments.repetitions` vmaps them over seeds)."""
 
     graphdef: Any
     train_real: Callable
@@ -198,6 +200,8 @@ class Steps(NamedTuple):
     real_pass: Callable
     synthetic_pass: Callable | None
     evaluate_pass: Callable
+    plain_real: Callable
+    plain_synthetic: Callable | None
 
 
 class _StepKey(NamedTuple):
@@ -259,18 +263,20 @@ def _build_steps(key: _StepKey) -> Steps:
 
     if key.mode == "baseline":
         tx = make_optimizer(key.learning_rate, clip_norm=key.clip_norm)
-        train_real, real_pass = both(steps_lib.make_train_step(graphdef, loss_fn, tx, subset="all", jit=False))
-        return Steps(graphdef, train_real, None, evaluate, tx, None, real_pass, None, evaluate_pass)
+        plain_real = steps_lib.make_train_step(graphdef, loss_fn, tx, subset="all", jit=False)
+        train_real, real_pass = both(plain_real)
+        return Steps(graphdef, train_real, None, evaluate, tx, None, real_pass, None, evaluate_pass, plain_real, None)
     # Masked passes: the step clips the whole gradient first (the original's order), then masks.
     tx = make_optimizer(key.learning_rate, clip_norm=None)
     tx_syn = make_optimizer(key.learning_rate * key.scaling_factor, clip_norm=None)
-    train_real, real_pass = both(steps_lib.make_train_step(graphdef, loss_fn, tx, subset="real",
-                                                           clip_norm=key.clip_norm, jit=False))
-    train_syn, syn_pass = both(steps_lib.make_train_step(graphdef, loss_fn, tx_syn, subset="synthetic",
-                                                         clip_norm=key.clip_norm, jit=False,
-                                                         update_statistics=key.synthetic_statistics,
-                                                         shared=OUTPUT_BIAS if key.synthetic_output_bias else ()))
-    return Steps(graphdef, train_real, train_syn, evaluate, tx, tx_syn, real_pass, syn_pass, evaluate_pass)
+    plain_real = steps_lib.make_train_step(graphdef, loss_fn, tx, subset="real", clip_norm=key.clip_norm, jit=False)
+    plain_syn = steps_lib.make_train_step(graphdef, loss_fn, tx_syn, subset="synthetic", clip_norm=key.clip_norm,
+                                          jit=False, update_statistics=key.synthetic_statistics,
+                                          shared=OUTPUT_BIAS if key.synthetic_output_bias else ())
+    train_real, real_pass = both(plain_real)
+    train_syn, syn_pass = both(plain_syn)
+    return Steps(graphdef, train_real, train_syn, evaluate, tx, tx_syn, real_pass, syn_pass, evaluate_pass,
+                 plain_real, plain_syn)
 
 
 def init_train_state(num_classes: int, config: TrainConfig, steps: Steps, seed: int):

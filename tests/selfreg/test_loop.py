@@ -536,6 +536,24 @@ def test_vmapped_selfreg_seeds_equal_sequential_seeds(survey, config, real_gener
     assert not np.allclose(together[0].logprobs_test, together[1].logprobs_test)  # the seeds differ
 
 
+def test_vmapped_seeds_train_with_the_runs_own_synthetic_step(survey, config, real_generator):
+    """`train_selfreg_seeds` steps with the configuration's own plain steps: a setting of the
+    synthetic step (`synthetic_output_bias`) changes its seeds as it changes a sequential run's."""
+    from jaxpelsvae.experiments.repetitions import train_selfreg_seeds
+    from jaxpelsvae.seeds import ENCODE_STREAMS
+    from jaxpelsvae.train.classifier import encode_split
+
+    reg = dataclasses.replace(config.regulator, epochs=2, max_synthetic_age=10, threshold_acc_synthetic=1.0)
+    cfg = dataclasses.replace(config, regulator=reg)
+    classes = tuple(survey[0].classes)
+    encoded = tuple(encode_split(s, classes, cfg, 0, ENCODE_STREAMS[name])
+                    for name, s in zip(("train", "val", "test"), survey))
+    shared = dataclasses.replace(cfg, regulator=dataclasses.replace(reg, synthetic_output_bias=True))
+    plain, = train_selfreg_seeds(encoded, classes, real_generator, [0], cfg)
+    moved, = train_selfreg_seeds(encoded, classes, real_generator, [0], shared)
+    assert np.abs(moved.logprobs_test - plain.logprobs_test).max() > 1e-4
+
+
 def test_macro_f1_leaves_out_classes_without_true_stars():
     # 3 classes; class "c" has no true star but is predicted once: averaging its F1 of 0 in would
     # give (1 + 2/3 + 0) / 3 instead of the mean over the two classes the set holds.
